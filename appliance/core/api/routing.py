@@ -1,0 +1,206 @@
+"""`@endpoint`: one declaration holds method, path, auth and typed inputs.
+
+The handler is a plain coroutine; its parameters are injected by name and annotation:
+
+- `me: Requester`    the authenticated user (auth=ACCESS_TOKEN), or None (auth=OPTIONAL)
+- `path: SomeModel`  path parameters, validated by a pydantic model
+- `query: Model`     query-string parameters (a failure is M_INVALID_PARAM)
+- `body: Model|dict` the JSON body (unparsable: M_NOT_JSON; wrong shape: M_BAD_JSON)
+- `hearth: Hearth`   the services
+- `client: ClientInfo` the caller's IP and user agent (for devices and rate limits)
+
+Nothing below this layer touches Quart's `request`.
+"""
+from __future__ import annotations
+
+import enum
+import inspect
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ValidationError
+from quart import Blueprint, Response, current_app, request
+
+from ..protocol.errors import BadJson, InvalidParam, MatrixError, MissingToken, NotJson, TooLarge
+
+CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
+
+
+class Auth(enum.Enum):
+    NONE = "none"
+    OPTIONAL = "optional"
+    ACCESS_TOKEN = "access_token"
+
+
+ACCESS_TOKEN = Auth.ACCESS_TOKEN
+OPTIONAL = Auth.OPTIONAL
+NO_AUTH = Auth.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip: str
+    user_agent: str
+
+
+def _to_quart_path(path: str) -> str:
+    """`/rooms/{room_id}/state/{state_key:path}` → `/rooms/<room_id>/state/<path:state_key>`."""
+
+    def repl(m: re.Match) -> str:
+        name, _, conv = m.group(1).partition(":")
+        return f"<{conv}:{name}>" if conv else f"<{name}>"
+
+    return re.sub(r"\{([^}]+)\}", repl, path)
+
+
+def access_token_from_request() -> str | None:
+    header = request.headers.get("Authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return None
+    return request.args.get("access_token") or None
+
+
+def client_info() -> ClientInfo:
+    ip = request.remote_addr or ""
+    return ClientInfo(ip=ip, user_agent=request.headers.get("User-Agent", ""))
+
+
+async def read_json_body(max_bytes: int) -> Any:
+    raw = await request.get_data(cache=True)
+    if len(raw) > max_bytes:
+        raise TooLarge("Request body too large")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise NotJson("Content not JSON.") from None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    return "; ".join(parts)
+
+
+def endpoint(
+    bp: Blueprint,
+    method: str,
+    path: str,
+    *,
+    auth: Auth = ACCESS_TOKEN,
+    prefixes: tuple[str, ...] = CLIENT_PREFIXES,
+    rate_limited: bool = False,
+    allow_guest: bool = True,
+) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+    def decorate(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        hints = get_type_hints(handler)
+        params = list(inspect.signature(handler).parameters)
+
+        async def view(**path_args: str) -> Response:
+            hearth = current_app.config["HEARTH"]
+            info = client_info()
+            kwargs: dict[str, Any] = {}
+            me = None
+            if auth is not Auth.NONE:
+                token = access_token_from_request()
+                if token is None:
+                    if auth is Auth.ACCESS_TOKEN:
+                        raise MissingToken("Missing access token")
+                else:
+                    me = await hearth.auth.get_requester(token, info)
+                    if me.is_guest and not allow_guest:
+                        from ..protocol.errors import GuestAccessForbidden
+
+                        raise GuestAccessForbidden("Guests may not use this endpoint")
+            if rate_limited:
+                hearth.ratelimiter.check(me.user_id if me else f"ip:{info.ip}", admin=bool(me and me.admin))
+            for name in params:
+                hint = hints.get(name)
+                if name == "me":
+                    kwargs["me"] = me
+                elif name == "hearth":
+                    kwargs["hearth"] = hearth
+                elif name == "client":
+                    kwargs["client"] = info
+                elif name == "path":
+                    try:
+                        kwargs["path"] = hint.model_validate(path_args)
+                    except ValidationError as exc:
+                        raise InvalidParam(_validation_message(exc)) from None
+                elif name == "query":
+                    raw = {k: vs[0] if len(vs) == 1 else vs for k, vs in request.args.lists()}
+                    raw.pop("access_token", None)
+                    try:
+                        kwargs["query"] = hint.model_validate(raw)
+                    except ValidationError as exc:
+                        raise InvalidParam(_validation_message(exc)) from None
+                elif name == "body":
+                    data = await read_json_body(hearth.settings.max_request_bytes)
+                    if hint is dict or hint is Any or hint is None:
+                        if not isinstance(data, dict):
+                            raise BadJson("Body must be a JSON object")
+                        kwargs["body"] = data
+                    else:
+                        if not isinstance(data, dict):
+                            raise BadJson("Body must be a JSON object")
+                        try:
+                            kwargs["body"] = hint.model_validate(data)
+                        except ValidationError as exc:
+                            raise BadJson(_validation_message(exc)) from None
+                elif name == "raw_args":
+                    kwargs["raw_args"] = request.args
+                else:
+                    kwargs[name] = path_args.get(name)
+            result = await handler(**kwargs)
+            status = 200
+            if isinstance(result, tuple):
+                result, status = result
+            if isinstance(result, Response):
+                return result
+            return json_response(result, status)
+
+        view.__name__ = handler.__name__
+        quart_path = _to_quart_path(path)
+        for i, prefix in enumerate(prefixes):
+            bp.add_url_rule(
+                prefix + quart_path,
+                endpoint=f"{handler.__name__}_{i}",
+                view_func=view,
+                methods=[method],
+                strict_slashes=False,
+            )
+        handler.matrix_route = (method, path)  # type: ignore[attr-defined]
+        return handler
+
+    return decorate
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def error_response(exc: MatrixError) -> Response:
+    return json_response(exc.to_json(), exc.status)
+
+
+class PathModel(BaseModel):
+    """Base for path models: IDs arrive URL-decoded by the router."""
+
+    model_config = {"extra": "ignore"}
+
+
+class QueryModel(BaseModel):
+    model_config = {"extra": "ignore"}

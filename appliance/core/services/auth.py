@@ -1,0 +1,157 @@
+"""Passwords, access and refresh tokens, and who is calling.
+
+Tokens are random, handed out once and stored only as their SHA-256. Resolved tokens are
+kept in a small in-memory cache because every request needs one; logout clears it.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import nacl.exceptions
+import nacl.pwhash
+
+from ..api.routing import ClientInfo
+from ..protocol.errors import UnknownToken, UserDeactivated
+from ..storage.stores.accounts import AccountStore, now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    user_id: str
+    device_id: str
+    token_hash: str
+    is_guest: bool = False
+    admin: bool = False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def new_device_id() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+# Argon2id with libsodium's "interactive" limits: about 0.1 s and 64 MiB on a Pi 4.
+_OPS = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
+_MEM = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+
+
+def _hash_password_sync(password: str) -> str:
+    return nacl.pwhash.argon2id.str(password.encode(), opslimit=_OPS, memlimit=_MEM).decode()
+
+
+def _check_password_sync(password: str, stored: str) -> bool:
+    try:
+        return nacl.pwhash.verify(stored.encode(), password.encode())
+    except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError, ValueError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    device_id: str
+    refresh_token: str | None
+    expires_in_ms: int | None
+
+
+class AuthService:
+    CACHE_SIZE = 4096
+    DEVICE_TOUCH_INTERVAL_MS = 60_000
+
+    def __init__(self, accounts: AccountStore, refresh_lifetime_ms: int):
+        self.accounts = accounts
+        self.refresh_lifetime_ms = refresh_lifetime_ms
+        self._cache: OrderedDict[str, tuple[Requester, int | None]] = OrderedDict()
+        self._last_touch: dict[tuple[str, str], int] = {}
+
+    async def hash_password(self, password: str) -> str:
+        return await asyncio.to_thread(_hash_password_sync, password)
+
+    async def check_password(self, user_id: str, password: str) -> bool:
+        user = await self.accounts.get_user(user_id)
+        if user is None or user.password_hash is None:
+            # Spend the same time as a real check so that timing does not reveal accounts.
+            await asyncio.to_thread(_check_password_sync, password, _DUMMY_HASH)
+            return False
+        return await asyncio.to_thread(_check_password_sync, password, user.password_hash)
+
+    async def issue_tokens(self, user_id: str, device_id: str | None, *, refresh: bool = False) -> IssuedTokens:
+        device_id = device_id or new_device_id()
+        access = new_token("hth")
+        refresh_token = new_token("hthr") if refresh else None
+        expires_ts = now_ms() + self.refresh_lifetime_ms if refresh else None
+        await self.accounts.add_access_token(
+            hash_token(access), user_id, device_id, expires_ts,
+            hash_token(refresh_token) if refresh_token else None)
+        return IssuedTokens(access, device_id, refresh_token, self.refresh_lifetime_ms if refresh else None)
+
+    async def refresh(self, refresh_token: str) -> IssuedTokens:
+        access = new_token("hth")
+        new_refresh = new_token("hthr")
+        expires_ts = now_ms() + self.refresh_lifetime_ms
+        old_hash = hash_token(refresh_token)
+        pair = await self.accounts.rotate_refresh_token(old_hash, hash_token(access), hash_token(new_refresh), expires_ts)
+        if pair is None:
+            raise UnknownToken("Unknown refresh token", soft_logout=False)
+        # The access token issued with the old refresh token has stopped working.
+        self._forget_where(lambda r: (r.user_id, r.device_id) == pair)
+        return IssuedTokens(access, pair[1], new_refresh, self.refresh_lifetime_ms)
+
+    async def get_requester(self, token: str, client: ClientInfo | None = None) -> Requester:
+        token_hash = hash_token(token)
+        cached = self._cache.get(token_hash)
+        if cached is not None:
+            requester, expires_ts = cached
+            self._cache.move_to_end(token_hash)
+        else:
+            info = await self.accounts.get_access_token(token_hash)
+            if info is None:
+                raise UnknownToken("Unknown access token", soft_logout=False)
+            user = await self.accounts.get_user(info.user_id)
+            if user is None or user.deactivated:
+                raise UserDeactivated("This account has been deactivated") if user else UnknownToken(
+                    "Unknown access token", soft_logout=False)
+            requester = Requester(info.user_id, info.device_id, token_hash, user.is_guest, user.admin)
+            expires_ts = info.expires_ts
+            self._cache[token_hash] = (requester, expires_ts)
+            if len(self._cache) > self.CACHE_SIZE:
+                self._cache.popitem(last=False)
+        if expires_ts is not None and expires_ts < now_ms():
+            raise UnknownToken("Access token has expired", soft_logout=True)
+        if client is not None:
+            await self._touch_device(requester, client)
+        return requester
+
+    async def _touch_device(self, requester: Requester, client: ClientInfo) -> None:
+        key = (requester.user_id, requester.device_id)
+        ts = int(time.time() * 1000)
+        if ts - self._last_touch.get(key, 0) < self.DEVICE_TOUCH_INTERVAL_MS:
+            return
+        self._last_touch[key] = ts
+        await self.accounts.touch_device(requester.user_id, requester.device_id, client.ip, ts)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop cached tokens of a user (after logout/all, deactivation, admin change)."""
+        self._forget_where(lambda r: r.user_id == user_id)
+
+    def forget_token(self, token_hash: str) -> None:
+        self._cache.pop(token_hash, None)
+
+    def _forget_where(self, pred) -> None:
+        for h in [h for h, (r, _) in self._cache.items() if pred(r)]:
+            del self._cache[h]
+
+
+_DUMMY_HASH = _hash_password_sync(secrets.token_hex(8))

@@ -1,0 +1,195 @@
+"""The SQLite database: one writer thread with group commit, readers in parallel.
+
+Writes are plain synchronous functions `job(conn) -> result` queued to a single writer.
+The writer runs every job waiting in the queue inside one transaction (each job in its own
+SAVEPOINT, so one failing job does not undo the others), commits once with
+`synchronous=FULL`, and only then resolves the callers' futures: a caller that got a result
+knows its data is on disk. This is what makes a `200` durable without paying one fsync per
+request.
+
+Reads go through a small pool of aiosqlite connections (WAL lets them run beside the writer).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+WriteJob = Callable[[sqlite3.Connection], T]
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA cache_size=-8000",
+)
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    for pragma in _PRAGMAS:
+        conn.execute(pragma)
+
+
+@dataclass
+class _Queued:
+    job: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future
+    after_commit: Callable[[Any], None] | None = None
+
+
+class Database:
+    """Owns the write connection (in its own thread) and the reader pool."""
+
+    MAX_BATCH = 256
+
+    def __init__(self, path: Path, readers: int = 3):
+        self.path = path
+        self._reader_count = readers
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+        self._queue: asyncio.Queue[_Queued | None] = asyncio.Queue()
+        self._write_conn: sqlite3.Connection | None = None
+        self._writer_task: asyncio.Task | None = None
+        self._thread_lock = threading.Lock()
+        self.commits = 0
+        self.jobs = 0
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_conn = await asyncio.to_thread(self._open_writer)
+        for _ in range(self._reader_count):
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            await conn.execute("PRAGMA busy_timeout=10000")
+            await conn.execute("PRAGMA query_only=ON")
+            conn.row_factory = sqlite3.Row
+            self._all_readers.append(conn)
+            self._readers.put_nowait(conn)
+        self._writer_task = asyncio.create_task(self._run_writer(), name="db-writer")
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        _configure(conn)
+        return conn
+
+    async def close(self) -> None:
+        if self._writer_task is not None:
+            await self._queue.put(None)
+            await self._writer_task
+            self._writer_task = None
+        for conn in self._all_readers:
+            await conn.close()
+        self._all_readers.clear()
+        if self._write_conn is not None:
+            await asyncio.to_thread(self._write_conn.close)
+            self._write_conn = None
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def write(self, job: WriteJob[T]) -> T:
+        """Run `job(conn)` in the writer's transaction; returns once it is committed to disk."""
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Queued(job, fut))
+        return await fut
+
+    def run_unqueued(self, job: WriteJob[T]) -> T:
+        """Run a job directly on the write connection (start-up only: migrations, recovery)."""
+        assert self._write_conn is not None
+        with self._thread_lock:
+            return job(self._write_conn)
+
+    async def _run_writer(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.MAX_BATCH and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                outcomes = await asyncio.to_thread(self._run_batch, batch)
+            except Exception as exc:  # the commit itself failed: nobody's write landed
+                log.exception("database commit failed")
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+            else:
+                for item, (ok, value) in zip(batch, outcomes):
+                    if item.future.done():
+                        continue
+                    if ok:
+                        item.future.set_result(value)
+                    else:
+                        item.future.set_exception(value)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[_Queued]) -> list[tuple[bool, Any]]:
+        conn = self._write_conn
+        assert conn is not None
+        outcomes: list[tuple[bool, Any]] = []
+        with self._thread_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for item in batch:
+                    conn.execute("SAVEPOINT job")
+                    try:
+                        value = item.job(conn)
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
+                        outcomes.append((False, exc))
+                    else:
+                        conn.execute("RELEASE job")
+                        outcomes.append((True, value))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        self.commits += 1
+        self.jobs += len(batch)
+        return outcomes
+
+    # -- reads ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        async with self.reader() as conn:
+            async with conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        async with self.reader() as conn:
+            async with conn.execute(sql, params) as cur:
+                return await cur.fetchone()
+
+    async def fetchval(self, sql: str, params: tuple | dict = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]

@@ -1,0 +1,189 @@
+"""Users, devices and tokens."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from ..database import Database
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    password_hash: str | None
+    created_ts: int
+    admin: bool
+    deactivated: bool
+    is_guest: bool
+    displayname: str | None
+    avatar_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    user_id: str
+    device_id: str
+    display_name: str | None
+    last_seen_ts: int | None
+    last_seen_ip: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    user_id: str
+    device_id: str
+    expires_ts: int | None
+    token_hash: str
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        row["user_id"], row["password_hash"], row["created_ts"], bool(row["admin"]),
+        bool(row["deactivated"]), bool(row["is_guest"]), row["displayname"], row["avatar_url"],
+    )
+
+
+class AccountStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # users
+    async def get_user(self, user_id: str) -> User | None:
+        row = await self.db.fetchone("SELECT * FROM users WHERE user_id = ?", (user_id,))
+        return _user(row) if row else None
+
+    async def user_exists(self, user_id: str) -> bool:
+        return await self.db.fetchval("SELECT 1 FROM users WHERE user_id = ?", (user_id,)) is not None
+
+    async def list_users(self) -> list[User]:
+        return [_user(r) for r in await self.db.fetchall("SELECT * FROM users ORDER BY user_id")]
+
+    async def count_users(self) -> int:
+        return await self.db.fetchval("SELECT COUNT(*) FROM users")
+
+    async def create_user(self, user_id: str, password_hash: str | None, *, admin: bool = False,
+                          is_guest: bool = False, displayname: str | None = None) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO users (user_id, password_hash, created_ts, admin, is_guest, displayname)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, password_hash, now_ms(), int(admin), int(is_guest), displayname),
+            )
+        await self.db.write(job)
+
+    async def set_password_hash(self, user_id: str, password_hash: str | None) -> None:
+        await self.db.write(lambda c: c.execute(
+            "UPDATE users SET password_hash = ? WHERE user_id = ?", (password_hash, user_id)))
+
+    async def set_admin(self, user_id: str, admin: bool) -> None:
+        await self.db.write(lambda c: c.execute(
+            "UPDATE users SET admin = ? WHERE user_id = ?", (int(admin), user_id)))
+
+    async def set_deactivated(self, user_id: str) -> None:
+        await self.db.write(lambda c: c.execute(
+            "UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = ?", (user_id,)))
+
+    async def set_profile_field(self, user_id: str, field: str, value: str | None) -> None:
+        assert field in ("displayname", "avatar_url")
+        await self.db.write(lambda c: c.execute(
+            f"UPDATE users SET {field} = ? WHERE user_id = ?", (value, user_id)))
+
+    # devices
+    async def get_device(self, user_id: str, device_id: str) -> Device | None:
+        row = await self.db.fetchone(
+            "SELECT user_id, device_id, display_name, last_seen_ts, last_seen_ip FROM devices"
+            " WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+        return Device(*row) if row else None
+
+    async def list_devices(self, user_id: str) -> list[Device]:
+        rows = await self.db.fetchall(
+            "SELECT user_id, device_id, display_name, last_seen_ts, last_seen_ip FROM devices"
+            " WHERE user_id = ? ORDER BY device_id", (user_id,))
+        return [Device(*r) for r in rows]
+
+    async def upsert_device(self, user_id: str, device_id: str, display_name: str | None, ip: str | None) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            ts = now_ms()
+            conn.execute(
+                "INSERT INTO devices (user_id, device_id, display_name, last_seen_ts, last_seen_ip, created_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, device_id) DO UPDATE SET"
+                " display_name = COALESCE(excluded.display_name, devices.display_name),"
+                " last_seen_ts = excluded.last_seen_ts, last_seen_ip = excluded.last_seen_ip",
+                (user_id, device_id, display_name, ts, ip, ts),
+            )
+        await self.db.write(job)
+
+    async def set_device_display_name(self, user_id: str, device_id: str, name: str | None) -> None:
+        await self.db.write(lambda c: c.execute(
+            "UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?", (name, user_id, device_id)))
+
+    async def touch_device(self, user_id: str, device_id: str, ip: str, ts: int) -> None:
+        await self.db.write(lambda c: c.execute(
+            "UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE user_id = ? AND device_id = ?",
+            (ts, ip, user_id, device_id)))
+
+    async def delete_devices(self, user_id: str, device_ids: list[str]) -> list[str]:
+        """Delete devices and every token of theirs; returns the token hashes removed."""
+        def job(conn: sqlite3.Connection) -> list[str]:
+            removed: list[str] = []
+            for device_id in device_ids:
+                removed += [r[0] for r in conn.execute(
+                    "SELECT token_hash FROM access_tokens WHERE user_id = ? AND device_id = ?", (user_id, device_id))]
+                conn.execute("DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+                conn.execute("DELETE FROM refresh_tokens WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+                conn.execute("DELETE FROM devices WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+            return removed
+        return await self.db.write(job)
+
+    # tokens
+    async def add_access_token(self, token_hash: str, user_id: str, device_id: str,
+                               expires_ts: int | None, refresh_hash: str | None) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts, refresh_token_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (token_hash, user_id, device_id, now_ms(), expires_ts, refresh_hash))
+            if refresh_hash is not None:
+                conn.execute(
+                    "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)",
+                    (refresh_hash, user_id, device_id, now_ms()))
+        await self.db.write(job)
+
+    async def get_access_token(self, token_hash: str) -> TokenInfo | None:
+        row = await self.db.fetchone(
+            "SELECT user_id, device_id, expires_ts, token_hash FROM access_tokens WHERE token_hash = ?", (token_hash,))
+        return TokenInfo(*row) if row else None
+
+    async def get_refresh_token(self, token_hash: str) -> tuple[str, str] | None:
+        row = await self.db.fetchone(
+            "SELECT user_id, device_id FROM refresh_tokens WHERE token_hash = ?", (token_hash,))
+        return (row[0], row[1]) if row else None
+
+    async def rotate_refresh_token(self, old_hash: str, new_access_hash: str, new_refresh_hash: str,
+                                   expires_ts: int | None) -> tuple[str, str] | None:
+        """Swap a refresh token for a new access/refresh pair; the old pair stops working."""
+        def job(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            row = conn.execute(
+                "SELECT user_id, device_id FROM refresh_tokens WHERE token_hash = ?", (old_hash,)).fetchone()
+            if row is None:
+                return None
+            user_id, device_id = row[0], row[1]
+            conn.execute("DELETE FROM refresh_tokens WHERE token_hash = ?", (old_hash,))
+            conn.execute("DELETE FROM access_tokens WHERE refresh_token_hash = ?", (old_hash,))
+            ts = now_ms()
+            conn.execute(
+                "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts, refresh_token_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (new_access_hash, user_id, device_id, ts, expires_ts, new_refresh_hash))
+            conn.execute(
+                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)",
+                (new_refresh_hash, user_id, device_id, ts))
+            return (user_id, device_id)
+        return await self.db.write(job)
+
+    async def device_ids_with_tokens(self, user_id: str) -> list[str]:
+        rows = await self.db.fetchall("SELECT DISTINCT device_id FROM access_tokens WHERE user_id = ?", (user_id,))
+        return [r[0] for r in rows]

@@ -1,0 +1,110 @@
+"""The stream: one monotonic position for every persisted change, and the notifier.
+
+Every write that a client must learn about (an event, account data, a receipt, …) takes the
+next position inside the writer's transaction (`Stream.allocate`). Once the transaction has
+committed, the writer's caller calls `Stream.advance(pos, keys)`: readers then see everything
+up to `current`, and waiters whose keys (user IDs, room IDs) were touched wake up.
+
+Ephemeral changes that are never persisted (typing) bump a separate serial.
+Nothing polls the database: `/sync` and other consumers sleep in `wait_for_change`.
+"""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    stream: int
+    ephemeral: int
+
+    def __gt__(self, other: Position) -> bool:  # "has anything happened since other?"
+        return self.stream > other.stream or self.ephemeral > other.ephemeral
+
+
+class Stream:
+    def __init__(self) -> None:
+        self._next = 1
+        self.current = 0          # every position <= current is committed
+        self.ephemeral = 0
+        self._last_change: dict[str, Position] = {}
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    # -- positions --------------------------------------------------------------------------
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        """At start-up: continue after the highest position ever handed out."""
+        row = conn.execute("SELECT pos FROM stream_position WHERE id = 1").fetchone()
+        top = row[0] if row else 0
+        for table in ("events", "account_data", "receipts"):
+            val = conn.execute(f"SELECT MAX(stream_pos) FROM {table}").fetchone()[0]
+            top = max(top, val or 0)
+        self.current = top
+        self._next = top + 1
+
+    def allocate(self, conn: sqlite3.Connection) -> int:
+        """Take the next position. Called in the writer thread, inside the job's transaction."""
+        pos = self._next
+        self._next += 1
+        conn.execute("UPDATE stream_position SET pos = ? WHERE id = 1", (pos,))
+        return pos
+
+    def position(self) -> Position:
+        return Position(self.current, self.ephemeral)
+
+    # -- notification -----------------------------------------------------------------------
+
+    def advance(self, pos: int, keys: Iterable[str] = ()) -> None:
+        """A write up to `pos` has committed; wake whoever waits on one of `keys`."""
+        if pos > self.current:
+            self.current = pos
+        self._touch(keys)
+
+    def bump_ephemeral(self, keys: Iterable[str]) -> None:
+        self.ephemeral += 1
+        self._touch(keys)
+
+    def _touch(self, keys: Iterable[str]) -> None:
+        now = Position(self.current, self.ephemeral)
+        for key in keys:
+            self._last_change[key] = now
+            for event in self._waiters.get(key, ()):
+                event.set()
+
+    def changed_since(self, keys: Iterable[str], since: Position) -> bool:
+        return any(
+            (lc := self._last_change.get(k)) is not None and lc > since for k in keys
+        )
+
+    async def wait_for_change(self, keys: Iterable[str], since: Position, timeout: float) -> bool:
+        """Sleep until one of `keys` changes after `since`, or `timeout` seconds pass.
+
+        Returns True if something changed. A change between the caller reading `since` and
+        calling this is not missed: it shows in `_last_change` and returns at once.
+        """
+        keys = list(keys)
+        if self.changed_since(keys, since):
+            return True
+        if timeout <= 0:
+            return False
+        event = asyncio.Event()
+        for k in keys:
+            self._waiters.setdefault(k, set()).add(event)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            for k in keys:
+                waiters = self._waiters.get(k)
+                if waiters is not None:
+                    waiters.discard(event)
+                    if not waiters:
+                        del self._waiters[k]
+
+    def waiter_count(self) -> int:
+        return sum(len(w) for w in self._waiters.values())

@@ -1,0 +1,61 @@
+"""One settings model for the whole server.
+
+Precedence: defaults < values stored in the database by the wizard / web UI < `HEARTH_*`
+environment variables. The database layer is applied by `Settings.with_stored()`; operators
+and tests use the environment.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEARTH_", extra="ignore")
+
+    server_name: str = Field("hearth.local", description="The name in every user ID; never changes.")
+    data_dir: Path = Field(Path("./data"), description="SQLite file, signing key and media.")
+    bind: str = Field("0.0.0.0:8008", description="host:port the HTTP server listens on.")
+    registration: Literal["open", "token", "closed"] = "token"
+    public_baseurl: str | None = Field(None, description="The URL clients use to reach us.")
+
+    # Limits (spec: events larger than 65,536 bytes are refused).
+    max_event_bytes: int = 65536
+    max_request_bytes: int = 1024 * 1024
+    rate_limit_per_second: float = Field(10.0, description="Sustained requests/s per user or IP.")
+    rate_limit_burst: int = Field(50, description="Burst size of the per-user/IP rate limiter.")
+    login_rate_per_second: float = 0.5
+    login_rate_burst: int = 10
+
+    access_token_lifetime_ms: int | None = Field(
+        None, description="Lifetime of access tokens issued with refresh tokens; None = never expire."
+    )
+    refresh_access_token_lifetime_ms: int = 5 * 60 * 1000
+
+    default_room_version: str = "12"
+    cache_budget_bytes: int = 32 * 1024 * 1024
+    sync_timeout_max_ms: int = 60_000
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "hearth.db"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.data_dir / "signing.key"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.bind.rpartition(":")
+        return (host.strip("[]") or "0.0.0.0", int(port))
+
+    def base_url(self) -> str:
+        if self.public_baseurl:
+            return self.public_baseurl.rstrip("/")
+        host, port = self.host_port
+        if host in ("0.0.0.0", "::"):
+            host = "localhost"
+        return f"http://{host}:{port}"
