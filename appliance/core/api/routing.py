@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, Response, current_app, request
 
+from ..services.auth import ClientInfo
 from ..protocol.errors import BadJson, InvalidParam, MatrixError, MissingToken, NotJson, TooLarge
 
 CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
@@ -38,12 +39,6 @@ class Auth(enum.Enum):
 ACCESS_TOKEN = Auth.ACCESS_TOKEN
 OPTIONAL = Auth.OPTIONAL
 NO_AUTH = Auth.NONE
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    ip: str
-    user_agent: str
 
 
 def _to_quart_path(path: str) -> str:

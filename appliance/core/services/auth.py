@@ -15,9 +15,16 @@ from dataclasses import dataclass
 import nacl.exceptions
 import nacl.pwhash
 
-from ..api.routing import ClientInfo
 from ..protocol.errors import UnknownToken, UserDeactivated
 from ..storage.stores.accounts import AccountStore, now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Who is on the other end of a request: for device last-seen and rate limits."""
+
+    ip: str
+    user_agent: str
 
 
 @dataclass(frozen=True, slots=True)

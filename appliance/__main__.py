@@ -1,0 +1,130 @@
+"""`hearth` command line: run the server, and operator commands until the web UI exists."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import signal
+import sys
+from datetime import datetime, timezone
+
+from .settings import Settings
+
+
+def _parse_expiry(value: str | None) -> int | None:
+    """An ISO date/time or a duration like 7d / 12h / 30m, as ms since the epoch."""
+    if not value:
+        return None
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    if value[-1] in units and value[:-1].isdigit():
+        return int((datetime.now(timezone.utc).timestamp() + int(value[:-1]) * units[value[-1]]) * 1000)
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
+async def _with_hearth(settings: Settings, fn):
+    from .hearth import build_hearth
+
+    hearth = await build_hearth(settings)
+    try:
+        return await fn(hearth)
+    finally:
+        await hearth.close()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from .app import create_app
+
+    config = Config()
+    host, port = settings.host_port
+    config.bind = [f"{'[' + host + ']' if ':' in host else host}:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 3
+    app = create_app(settings)
+    print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
+    print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(app, config, shutdown_trigger=stop.wait)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass("Password: ")
+
+    async def go(hearth):
+        user_id = await hearth.account_service.create_user(args.name, password, admin=args.admin)
+        print(user_id)
+
+    asyncio.run(_with_hearth(settings, go))
+    return 0
+
+
+def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass("New password: ")
+
+    async def go(hearth):
+        await hearth.account_service.reset_password(args.name, password)
+        print("password changed; the user's devices were signed out")
+
+    asyncio.run(_with_hearth(settings, go))
+    return 0
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def go(hearth):
+        token = await hearth.account_service.create_registration_token(
+            args.token, uses_allowed=args.uses, expiry_time=_parse_expiry(args.expires))
+        print(token)
+
+    asyncio.run(_with_hearth(settings, go))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hearth", description="Hearth, a Matrix homeserver for the home")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="start the server")
+    p = sub.add_parser("create-user", help="create a local account")
+    p.add_argument("name", help="localpart or full user ID")
+    p.add_argument("--admin", action="store_true")
+    p.add_argument("--password")
+    p = sub.add_parser("reset-password", help="set a new password and sign out every device")
+    p.add_argument("name")
+    p.add_argument("--password")
+    p = sub.add_parser("registration-token", help="registration tokens (invite codes)")
+    tsub = p.add_subparsers(dest="token_command")
+    t = tsub.add_parser("create")
+    t.add_argument("--uses", type=int, default=None, help="how many registrations it allows")
+    t.add_argument("--expires", default=None, help="ISO date/time, or a duration like 7d")
+    t.add_argument("--token", default=None, help="the token text (default: random)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.command in (None, "run"):
+        return cmd_run(settings, args)
+    if args.command == "create-user":
+        return cmd_create_user(settings, args)
+    if args.command == "reset-password":
+        return cmd_reset_password(settings, args)
+    if args.command == "registration-token" and args.token_command == "create":
+        return cmd_token_create(settings, args)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

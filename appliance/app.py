@@ -1,0 +1,85 @@
+"""create_app(settings) -> Quart: build Hearth in the lifespan, register blueprints."""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from quart import Quart, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
+
+from .core.api.client import blueprints as client_blueprints
+from .core.api.routing import error_response, json_response
+from .core.protocol.errors import MatrixError
+from .hearth import Hearth, build_hearth
+from .settings import Settings
+
+log = logging.getLogger("hearth.request")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "X-Requested-With, Content-Type, Authorization",
+}
+
+
+def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -> Quart:
+    settings = settings or Settings()
+    app = Quart("appliance")
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes * 2
+
+    for bp in client_blueprints():
+        app.register_blueprint(bp)
+
+    @app.before_serving
+    async def start() -> None:
+        app.config["HEARTH"] = hearth or await build_hearth(settings)
+
+    @app.after_serving
+    async def stop() -> None:
+        h = app.config.get("HEARTH")
+        if h is not None and hearth is None:
+            await h.close()
+
+    @app.before_request
+    async def tag_request():
+        g.request_tag = secrets.token_hex(4)
+        g.started = time.perf_counter()
+        if request.method == "OPTIONS":
+            return Response("", status=204)
+        return None
+
+    @app.after_request
+    async def finish(response: Response) -> Response:
+        for k, v in CORS_HEADERS.items():
+            response.headers.setdefault(k, v)
+        elapsed = (time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000
+        log.info("%s %s %s %s %d %.1fms", getattr(g, "request_tag", "-"), request.method, request.path,
+                 response.status_code, response.content_length or 0, elapsed)
+        return response
+
+    @app.errorhandler(MatrixError)
+    async def matrix_error(exc: MatrixError) -> Response:
+        return error_response(exc)
+
+    @app.errorhandler(WerkzeugNotFound)
+    async def not_found(exc) -> Response:
+        return json_response({"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}, 404)
+
+    @app.errorhandler(MethodNotAllowed)
+    async def wrong_method(exc) -> Response:
+        return json_response({"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}, 405)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        errcode = "M_TOO_LARGE" if code == 413 else "M_UNKNOWN"
+        return json_response({"errcode": errcode, "error": exc.description or exc.name}, code)
+
+    @app.errorhandler(Exception)
+    async def internal_error(exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return json_response({"errcode": "M_UNKNOWN", "error": "Internal server error"}, 500)
+
+    return app

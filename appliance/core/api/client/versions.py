@@ -1,0 +1,22 @@
+"""/versions and /.well-known/matrix/client: what we speak and where we are."""
+from __future__ import annotations
+
+from quart import Blueprint
+
+from ...api.routing import NO_AUTH, endpoint
+from ....hearth import Hearth
+
+bp = Blueprint("client_versions", __name__)
+
+# Advertise only what works.
+SUPPORTED_VERSIONS = ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"]
+
+
+@endpoint(bp, "GET", "/_matrix/client/versions", auth=NO_AUTH, prefixes=("",))
+async def get_versions() -> dict:
+    return {"versions": SUPPORTED_VERSIONS, "unstable_features": {}}
+
+
+@endpoint(bp, "GET", "/.well-known/matrix/client", auth=NO_AUTH, prefixes=("",))
+async def get_wellknown(hearth: Hearth) -> dict:
+    return {"m.homeserver": {"base_url": hearth.settings.base_url()}}

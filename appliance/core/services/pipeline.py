@@ -1,0 +1,284 @@
+"""The event pipeline: build → authorise → hash & sign → persist → advance the stream.
+
+Local sends and (later) federated events share `persist`; only building and signing are
+local. Sends into one room are serialised by a per-room lock so that each new event points
+at the room's current forward extremities; different rooms proceed in parallel and their
+writes share group commits.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol import ids, room_versions
+from ..protocol.auth_rules import AuthFailure, auth_types_for_event, check_auth
+from ..protocol.canonical_json import encode_canonical_json
+from ..protocol.errors import Forbidden, MatrixError, NotFound, TooLarge
+from ..protocol.events import Pdu, StateKey
+from ..protocol.hashes import compute_event_id, compute_reference_hash
+from ..protocol.room_versions import EventIdFormat, RoomVersion
+from ..protocol.signing import SigningKey, hash_and_sign_event
+from ..protocol.state_res import resolve
+from ..storage.database import Database
+from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.state import StateMap, StateStore
+from ..stream import Stream
+from unpaddedbase64 import encode_base64
+
+log = logging.getLogger(__name__)
+
+MAX_PREV_EVENTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Persisted:
+    pdu: Pdu
+    stream_pos: int
+    state_group: int
+
+
+class EventPipeline:
+    def __init__(self, db: Database, events: EventStore, state: StateStore, stream: Stream,
+                 server_name: str, signing_key: SigningKey, max_event_bytes: int = 65536):
+        self.db = db
+        self.events = events
+        self.state = state
+        self.stream = stream
+        self.server_name = server_name
+        self.signing_key = signing_key
+        self.max_event_bytes = max_event_bytes
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        self.listeners: list = []  # callables(Persisted) run after commit (push, bridges, …)
+
+    def room_lock(self, room_id: str) -> asyncio.Lock:
+        lock = self._room_locks.get(room_id)
+        if lock is None:
+            lock = self._room_locks[room_id] = asyncio.Lock()
+        return lock
+
+    # -- state ------------------------------------------------------------------------------
+
+    async def state_at(self, event_id: str) -> StateMap:
+        """State after an event."""
+        ev = await self.events.get_event(event_id)
+        if ev is None or ev.state_group is None:
+            raise NotFound(f"No state known at {event_id}")
+        return await self.state.get_state(ev.state_group)
+
+    async def state_before(self, room_id: str, prev_ids: list[str], version: RoomVersion) -> tuple[StateMap, int | None]:
+        """State before an event with these prev_events, and the group it is stored as if any."""
+        prevs = await self.events.get_events(prev_ids)
+        groups = {prevs[p].state_group for p in prev_ids if p in prevs and prevs[p].state_group is not None}
+        if not groups:
+            return {}, None
+        if len(groups) == 1:
+            g = next(iter(groups))
+            return await self.state.get_state(g), g
+        states = [await self.state.get_state(g) for g in groups]
+        return await self._resolve(version, states), None
+
+    async def _resolve(self, version: RoomVersion, states: list[StateMap]) -> StateMap:
+        loaded: dict[str, Pdu] = {}
+
+        async def load_chain(ids_: Iterable[str]) -> set[str]:
+            seen: set[str] = set()
+            todo = list(ids_)
+            while todo:
+                batch = [e for e in todo if e not in seen]
+                seen.update(batch)
+                found = await self.events.get_events(batch)
+                todo = []
+                for ev in found.values():
+                    loaded[ev.event_id] = ev.pdu
+                    todo += [a for a in ev.pdu.auth_event_ids if a not in seen]
+            return seen
+
+        chains = []
+        for s in states:
+            await load_chain(s.values())
+            chain: set[str] = set()
+            for eid in s.values():
+                pdu = loaded.get(eid)
+                if pdu is not None:
+                    chain |= await load_chain(pdu.auth_event_ids)
+            chains.append(chain)
+        return await asyncio.to_thread(resolve, version, states, chains, loaded.get)
+
+    # -- building local events --------------------------------------------------------------
+
+    async def create_event(self, room_id: str | None, sender: str, event_type: str, content: dict[str, Any], *,
+                           state_key: str | None = None, txn_key: str | None = None,
+                           version: RoomVersion | None = None, extra: dict[str, Any] | None = None,
+                           prev_ids_override: list[str] | None = None) -> Persisted:
+        """Build, authorise, sign and persist a new local event; returns once it is on disk.
+
+        `room_id` is None only for a v12 create event (the room ID is then derived from it).
+        """
+        if room_id is None:
+            assert event_type == "m.room.create" and version is not None
+            return await self._create_and_persist(None, version, sender, event_type, content, state_key,
+                                                  txn_key, extra, [])
+        version = version or await self.events.room_version(room_id)
+        if version is None:
+            raise NotFound("Unknown room")
+        async with self.room_lock(room_id):
+            prevs = prev_ids_override if prev_ids_override is not None else await self.events.forward_extremities(room_id)
+            return await self._create_and_persist(room_id, version, sender, event_type, content, state_key,
+                                                  txn_key, extra, prevs[-MAX_PREV_EVENTS:])
+
+    async def _create_and_persist(self, room_id: str | None, version: RoomVersion, sender: str, event_type: str,
+                                  content: dict[str, Any], state_key: str | None, txn_key: str | None,
+                                  extra: dict[str, Any] | None, prev_ids: list[str]) -> Persisted:
+        prev_events = await self.events.get_events(prev_ids)
+        depth = max((prev_events[p].pdu.depth for p in prev_ids if p in prev_events), default=0) + 1
+        state_before, before_group = await self.state_before(room_id or "", prev_ids, version) if prev_ids else ({}, None)
+
+        auth_keys = auth_types_for_event(version, event_type, state_key, sender, content)
+        auth_ids = [state_before[k] for k in auth_keys if k in state_before]
+        auth_map_events = await self.events.get_events(auth_ids)
+        auth_map: dict[StateKey, Pdu] = {}
+        for k in auth_keys:
+            eid = state_before.get(k)
+            if eid is not None and eid in auth_map_events:
+                auth_map[k] = auth_map_events[eid].pdu
+        create_pdu = None
+        if ("m.room.create", "") in state_before:
+            create_ev = await self.events.get_event(state_before[("m.room.create", "")])
+            create_pdu = create_ev.pdu if create_ev else None
+
+        data: dict[str, Any] = {
+            "type": event_type,
+            "sender": sender,
+            "content": content,
+            "origin_server_ts": int(time.time() * 1000),
+            "depth": depth,
+        }
+        if room_id is not None:
+            data["room_id"] = room_id
+        if state_key is not None:
+            data["state_key"] = state_key
+        if extra:
+            data.update(extra)
+        fmt = version.event_format
+        if fmt.prev_refs_with_hashes:
+            data["prev_events"] = [[p, _ref_hash(prev_events[p].pdu)] for p in prev_ids if p in prev_events]
+            data["auth_events"] = [[a, _ref_hash(auth_map_events[a].pdu)] for a in auth_ids if a in auth_map_events]
+            data["origin"] = self.server_name
+            data["event_id"] = ids.make_v1_event_id(self.server_name)
+        else:
+            data["prev_events"] = [p for p in prev_ids if p in prev_events]
+            data["auth_events"] = [a for a in auth_ids if a in auth_map_events]
+        if event_type == "m.room.create" and fmt.create_has_creator:
+            data["content"] = {"creator": sender, **content}
+
+        try:
+            signed = hash_and_sign_event(data, self.server_name, self.signing_key, version)
+            encoded = encode_canonical_json(signed, strict=fmt.strict_canonical_json)
+        except ValueError as exc:
+            raise MatrixError(f"Event is not valid canonical JSON: {exc}", errcode="M_BAD_JSON") from None
+        if len(encoded) > self.max_event_bytes:
+            raise TooLarge(f"Event is larger than {self.max_event_bytes} bytes")
+        if version.event_ids is EventIdFormat.V1:
+            event_id = signed["event_id"]
+        else:
+            event_id = compute_event_id(signed, version)
+        pdu = Pdu(event_id, version, signed)
+        if room_id is None:
+            room_id = pdu.room_id
+
+        try:
+            check_auth(pdu, auth_map, create_event=create_pdu)
+        except AuthFailure as exc:
+            raise Forbidden(f"You are not allowed to do that: {exc}") from None
+        return await self.persist(pdu, state_before, before_group, txn_key=txn_key, json_text=encoded.decode())
+
+    # -- persisting -------------------------------------------------------------------------
+
+    async def persist(self, pdu: Pdu, state_before: StateMap, before_group: int | None, *,
+                      txn_key: str | None = None, json_text: str | None = None) -> Persisted:
+        """Store an authorised event with the state after it, then advance the stream."""
+        room_id = pdu.room_id
+        if json_text is None:
+            json_text = encode_canonical_json(pdu.data).decode()
+        state_after: StateMap
+        delta: dict[StateKey, str | None] | None
+        if pdu.is_state:
+            state_after = dict(state_before)
+            state_after[pdu.state_tuple] = pdu.event_id
+            delta = {pdu.state_tuple: pdu.event_id}
+        else:
+            state_after = state_before
+            delta = None
+        is_create = pdu.type == "m.room.create" and pdu.state_key == ""
+        redacts = pdu.redacts
+        redaction_target = None
+        if redacts:
+            target = await self.events.get_event(redacts)
+            if target is not None and target.pdu.room_id == room_id and await self._may_apply_redaction(pdu, target.pdu, state_before):
+                redaction_target = redacts
+        membership_change = None
+        if pdu.type == "m.room.member" and pdu.state_key is not None:
+            membership_change = (pdu.state_key, pdu.membership or "leave")
+
+        def job(conn: sqlite3.Connection) -> tuple[int, int]:
+            pos = self.stream.allocate(conn)
+            if is_create:
+                self.events.insert_room_job(conn, room_id, pdu.room_version.id, pdu.sender, pdu.origin_server_ts)
+            if pdu.is_state or before_group is None:
+                group = self.state.store_group_job(conn, room_id, state_after,
+                                                   before_group, delta if before_group is not None else None)
+            else:
+                group = before_group
+            self.events.insert_event_job(conn, pdu, pos, group, json_text, txn_key)
+            self.events.set_forward_extremities_job(conn, room_id, pdu.event_id, pdu.prev_event_ids)
+            if pdu.is_state:
+                self.events.set_current_state_job(conn, room_id, pdu.state_tuple, pdu.event_id, pdu.membership)
+            if membership_change:
+                self.events.set_membership_job(conn, membership_change[0], room_id, membership_change[1],
+                                               pdu.event_id, pos)
+            if redaction_target:
+                self.events.mark_redacted_job(conn, redaction_target, pdu.event_id)
+            return pos, group
+
+        pos, group = await self.db.write(job)
+        self.events.remember_room_version(room_id, pdu.room_version)
+        if group != before_group:
+            self.state.remember(group, state_after if isinstance(state_after, dict) else dict(state_after))
+        if redaction_target:
+            self.events.invalidate(redaction_target)
+        keys = [room_id]
+        if membership_change:
+            keys.append(membership_change[0])
+        self.stream.advance(pos, keys)
+        persisted = Persisted(pdu, pos, group)
+        for listener in self.listeners:
+            try:
+                listener(persisted)
+            except Exception:  # a listener never breaks a send that has landed
+                log.exception("event listener failed")
+        return persisted
+
+    async def _may_apply_redaction(self, redaction: Pdu, target: Pdu, state: StateMap) -> bool:
+        """Spec "Handling redactions": applied if the redacter may redact others' events or
+        redacts an event from their own server."""
+        from ..protocol.power_levels import get_named_level, get_user_power_level
+
+        if ids.server_name_of(redaction.sender) == ids.server_name_of(target.sender):
+            if redaction.sender == target.sender:
+                return True
+        pl_id = state.get(("m.room.power_levels", ""))
+        create_id = state.get(("m.room.create", ""))
+        evs = await self.events.get_events([x for x in (pl_id, create_id) if x])
+        pl = evs[pl_id].pdu if pl_id in evs else None
+        create = evs[create_id].pdu if create_id in evs else None
+        return get_user_power_level(redaction.sender, pl, create) >= get_named_level(pl, "redact")
+
+
+def _ref_hash(pdu: Pdu) -> dict[str, str]:
+    return {"sha256": encode_base64(compute_reference_hash(pdu.data, pdu.room_version))}

@@ -1,0 +1,241 @@
+"""Events, the DAG around them, and current state.
+
+Reads are async through the reader pool. Writes are synchronous `*_job` functions meant to be
+run inside a writer job (`Database.write`), so that one event's rows, its state and its
+stream position commit together.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ...protocol import room_versions
+from ...protocol.events import Pdu, StateKey
+from ..database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A PDU with what we know about it locally."""
+
+    pdu: Pdu
+    stream_pos: int
+    state_group: int | None
+    redacted_by: str | None
+    rejected: str | None
+    txn_key: str | None
+
+    @property
+    def event_id(self) -> str:
+        return self.pdu.event_id
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_(self, key):
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+_EVENT_COLS = "event_id, room_id, json, stream_pos, state_group, redacted_by, rejected, txn_key"
+
+
+class EventStore:
+    def __init__(self, db: Database, cache_size: int = 5000):
+        self.db = db
+        self._cache: _LRU = _LRU(cache_size)
+        self._room_versions: dict[str, room_versions.RoomVersion] = {}
+
+    # -- rooms ------------------------------------------------------------------------------
+
+    async def room_version(self, room_id: str) -> room_versions.RoomVersion | None:
+        version = self._room_versions.get(room_id)
+        if version is None:
+            vid = await self.db.fetchval("SELECT room_version FROM rooms WHERE room_id = ?", (room_id,))
+            if vid is None:
+                return None
+            version = room_versions.get(vid)
+            if version is None:
+                return None
+            self._room_versions[room_id] = version
+        return version
+
+    def remember_room_version(self, room_id: str, version: room_versions.RoomVersion) -> None:
+        self._room_versions[room_id] = version
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _row_to_event(self, row: sqlite3.Row) -> StoredEvent:
+        version = self._room_versions.get(row["room_id"])
+        if version is None:
+            raise LookupError(row["room_id"])
+        data = json.loads(row["json"])
+        return StoredEvent(
+            Pdu(row["event_id"], version, data, rejected=row["rejected"] is not None),
+            row["stream_pos"], row["state_group"], row["redacted_by"], row["rejected"], row["txn_key"],
+        )
+
+    async def _rows_to_events(self, rows: list[sqlite3.Row]) -> list[StoredEvent]:
+        out = []
+        for row in rows:
+            if row["room_id"] not in self._room_versions:
+                await self.room_version(row["room_id"])
+            cached = self._cache.get_(row["event_id"])
+            if cached is not None and cached.redacted_by == row["redacted_by"]:
+                out.append(cached)
+                continue
+            ev = self._row_to_event(row)
+            self._cache.put(ev.event_id, ev)
+            out.append(ev)
+        return out
+
+    async def get_event(self, event_id: str) -> StoredEvent | None:
+        cached = self._cache.get_(event_id)
+        if cached is not None:
+            return cached
+        row = await self.db.fetchone(f"SELECT {_EVENT_COLS} FROM events WHERE event_id = ?", (event_id,))
+        if row is None:
+            return None
+        return (await self._rows_to_events([row]))[0]
+
+    async def get_events(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+        found: dict[str, StoredEvent] = {}
+        missing = []
+        for eid in event_ids:
+            cached = self._cache.get_(eid)
+            if cached is not None:
+                found[eid] = cached
+            else:
+                missing.append(eid)
+        for i in range(0, len(missing), 500):
+            chunk = missing[i:i + 500]
+            rows = await self.db.fetchall(
+                f"SELECT {_EVENT_COLS} FROM events WHERE event_id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            for ev in await self._rows_to_events(rows):
+                found[ev.event_id] = ev
+        return found
+
+    async def query_events(self, sql_where: str, params: tuple, order: str = "stream_pos", limit: int | None = None) -> list[StoredEvent]:
+        sql = f"SELECT {_EVENT_COLS} FROM events WHERE {sql_where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return await self._rows_to_events(await self.db.fetchall(sql, params))
+
+    def invalidate(self, event_id: str) -> None:
+        self._cache.pop(event_id, None)
+
+    async def event_id_for_txn(self, txn_key: str) -> str | None:
+        return await self.db.fetchval("SELECT event_id FROM events WHERE txn_key = ?", (txn_key,))
+
+    async def forward_extremities(self, room_id: str) -> list[str]:
+        rows = await self.db.fetchall("SELECT event_id FROM forward_extremities WHERE room_id = ?", (room_id,))
+        return [r[0] for r in rows]
+
+    # -- current state ----------------------------------------------------------------------
+
+    async def current_state_ids(self, room_id: str) -> dict[StateKey, str]:
+        rows = await self.db.fetchall(
+            "SELECT type, state_key, event_id FROM current_state WHERE room_id = ?", (room_id,))
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def current_state_event_id(self, room_id: str, type_: str, state_key: str) -> str | None:
+        return await self.db.fetchval(
+            "SELECT event_id FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?",
+            (room_id, type_, state_key))
+
+    async def current_state_event(self, room_id: str, type_: str, state_key: str = "") -> Pdu | None:
+        eid = await self.current_state_event_id(room_id, type_, state_key)
+        if eid is None:
+            return None
+        ev = await self.get_event(eid)
+        return ev.pdu if ev else None
+
+    async def membership(self, room_id: str, user_id: str) -> str | None:
+        return await self.db.fetchval(
+            "SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?",
+            (room_id, user_id))
+
+    async def members(self, room_id: str, membership: str | None = "join") -> list[str]:
+        if membership is None:
+            rows = await self.db.fetchall(
+                "SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member'", (room_id,))
+        else:
+            rows = await self.db.fetchall(
+                "SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = ?",
+                (room_id, membership))
+        return [r[0] for r in rows]
+
+    # -- writes (run inside a writer job) ---------------------------------------------------
+
+    @staticmethod
+    def insert_room_job(conn: sqlite3.Connection, room_id: str, version: str, creator: str, ts: int) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)",
+            (room_id, version, creator, ts))
+
+    @staticmethod
+    def insert_event_job(conn: sqlite3.Connection, pdu: Pdu, stream_pos: int, state_group: int | None,
+                         json_text: str, txn_key: str | None, rejected: str | None = None,
+                         outlier: bool = False) -> None:
+        rel = pdu.content.get("m.relates_to")
+        rel_type = relates_to = None
+        if isinstance(rel, dict) and isinstance(rel.get("event_id"), str):
+            relates_to = rel["event_id"]
+            rel_type = rel.get("rel_type") if isinstance(rel.get("rel_type"), str) else None
+            if rel_type is None and isinstance(rel.get("m.in_reply_to"), dict):
+                rel_type = None
+        conn.execute(
+            "INSERT INTO events (stream_pos, event_id, room_id, type, state_key, sender, origin_server_ts,"
+            " depth, json, state_group, rejected, outlier, rel_type, relates_to, txn_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (stream_pos, pdu.event_id, pdu.room_id, pdu.type, pdu.state_key, pdu.sender,
+             pdu.origin_server_ts, pdu.depth, json_text, state_group, rejected, int(outlier),
+             rel_type, relates_to, txn_key))
+        conn.executemany("INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)",
+                         [(pdu.event_id, p) for p in pdu.prev_event_ids])
+        conn.executemany("INSERT OR IGNORE INTO event_auth (event_id, auth_id) VALUES (?, ?)",
+                         [(pdu.event_id, a) for a in pdu.auth_event_ids])
+
+    @staticmethod
+    def set_forward_extremities_job(conn: sqlite3.Connection, room_id: str, new_event: str, prevs: list[str]) -> None:
+        conn.executemany("DELETE FROM forward_extremities WHERE room_id = ? AND event_id = ?",
+                         [(room_id, p) for p in prevs])
+        conn.execute("INSERT OR IGNORE INTO forward_extremities (room_id, event_id) VALUES (?, ?)", (room_id, new_event))
+
+    @staticmethod
+    def set_current_state_job(conn: sqlite3.Connection, room_id: str, key: StateKey, event_id: str,
+                              membership: str | None) -> None:
+        conn.execute(
+            "INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id,"
+            " membership = excluded.membership",
+            (room_id, key[0], key[1], event_id, membership))
+
+    @staticmethod
+    def set_membership_job(conn: sqlite3.Connection, user_id: str, room_id: str, membership: str,
+                           event_id: str, stream_pos: int) -> None:
+        conn.execute(
+            "INSERT INTO room_memberships (user_id, room_id, membership, event_id, stream_pos, forgotten)"
+            " VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (user_id, room_id) DO UPDATE SET"
+            " membership = excluded.membership, event_id = excluded.event_id,"
+            " stream_pos = excluded.stream_pos, forgotten = 0",
+            (user_id, room_id, membership, event_id, stream_pos))
+
+    @staticmethod
+    def mark_redacted_job(conn: sqlite3.Connection, target_id: str, redaction_id: str) -> None:
+        conn.execute("UPDATE events SET redacted_by = ? WHERE event_id = ? AND redacted_by IS NULL",
+                     (redaction_id, target_id))

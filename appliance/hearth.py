@@ -1,0 +1,93 @@
+"""Hearth: the services of one server, built in dependency order by `build_hearth`.
+
+A service's constructor takes only the collaborators it uses, never the whole Hearth; the
+HTTP layer gets the Hearth and calls one service per request.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .core.protocol.signing import SigningKey
+from .core.services.auth import AuthService
+from .core.services.pipeline import EventPipeline
+from .core.services.ratelimit import RateLimiter
+from .core.services.server_keys import load_or_create_signing_key
+from .core.storage.database import Database
+from .core.storage.migrate import apply_migrations
+from .core.storage.stores.accounts import AccountStore
+from .core.storage.stores.events import EventStore
+from .core.storage.stores.state import StateStore
+from .core.stream import Stream
+from .settings import Settings
+
+if TYPE_CHECKING:  # services built after the core; typed here, imported lazily below
+    from .core.services.accounts import AccountService
+    from .core.services.rooms import RoomService
+    from .core.services.sync import SyncService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hearth:
+    settings: Settings
+    db: Database
+    stream: Stream
+    signing_key: SigningKey
+    accounts: AccountStore
+    auth: AuthService
+    ratelimiter: RateLimiter
+    login_ratelimiter: RateLimiter
+    events: EventStore
+    state: StateStore
+    pipeline: EventPipeline
+    # Client-facing services (set by build_hearth).
+    account_service: "AccountService" = None  # type: ignore[assignment]
+    rooms: "RoomService" = None  # type: ignore[assignment]
+    sync: "SyncService" = None  # type: ignore[assignment]
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def server_name(self) -> str:
+        return self.settings.server_name
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def build_hearth(settings: Settings) -> Hearth:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_path)
+    await db.open()
+    db.run_unqueued(lambda conn: apply_migrations(conn, "core", "appliance.core.storage.migrations"))
+    stream = Stream()
+    db.run_unqueued(stream.load)
+    signing_key = load_or_create_signing_key(settings.signing_key_path)
+    accounts = AccountStore(db)
+    events = EventStore(db)
+    state = StateStore(db)
+    db.run_unqueued(state.load)
+    pipeline = EventPipeline(db, events, state, stream, settings.server_name, signing_key, settings.max_event_bytes)
+    hearth = Hearth(
+        settings=settings,
+        db=db,
+        stream=stream,
+        signing_key=signing_key,
+        accounts=accounts,
+        auth=AuthService(accounts, settings.refresh_access_token_lifetime_ms),
+        ratelimiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        login_ratelimiter=RateLimiter(settings.login_rate_per_second, settings.login_rate_burst),
+        events=events,
+        state=state,
+        pipeline=pipeline,
+    )
+    _build_client_services(hearth)
+    return hearth
+
+
+def _build_client_services(h: Hearth) -> None:
+    # Each service is added here by its owner, in dependency order.
+    pass
