@@ -69,7 +69,10 @@ def parse_user_id(user_id: str) -> tuple[str, str]:
 
 
 def is_valid_user_id(user_id: str) -> bool:
-    """True if `user_id` parses (historical grammar); see `is_valid_user_localpart` for new users."""
+    """True if `user_id` parses (historical grammar).
+
+    New users must also pass `is_valid_user_localpart`.
+    """
     try:
         parse_user_id(user_id)
     except ValueError:
