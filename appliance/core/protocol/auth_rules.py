@@ -2,8 +2,9 @@
 
 `check_auth` is given the state it judges the event against and never fetches anything. It
 raises `AuthFailure` naming the rule that failed. There is one small function per event
-type; comments number the steps as in the v12 text (v1–v5 number them from the v3 fragment,
-where aliases add a rule and the redaction rule exists in v1–v2).
+type. Comments number the steps as in the v12 text (v1–v11 number them one lower from rule 2
+on); the rules that v12 no longer has carry their number in the v1 fragment (aliases, rule 4,
+v1–v5; redaction, rule 11, v1–v2).
 
 Two checks of the spec need keys and therefore live with signature checking, not here:
 "events must be signed by the server denoted by `sender`" and, for restricted joins, "signed
@@ -12,18 +13,15 @@ servers whose signatures the caller must verify.
 """
 from __future__ import annotations
 
-import base64
 import binascii
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import nacl.exceptions
-import nacl.signing
-from canonicaljson import encode_canonical_json
+from unpaddedbase64 import decode_base64
 
 from .events import Pdu, StateKey
+from .ids import is_valid_user_id
 from .power_levels import (
     NAMED_LEVEL_DEFAULTS,
     Level,
@@ -34,6 +32,7 @@ from .power_levels import (
     parse_level,
 )
 from .room_versions import KNOWN, RoomVersion
+from .signing import SignatureError, verify_json_signature
 
 CREATE: StateKey = ("m.room.create", "")
 POWER_LEVELS: StateKey = ("m.room.power_levels", "")
@@ -163,7 +162,7 @@ def check_auth(
 
     # 6. The sender must be joined.
     if _membership(state, event.sender) != "join":
-        raise AuthFailure("sender is not joined to the room")
+        raise AuthFailure("joined: sender is not joined to the room")
 
     power_levels = state.get(POWER_LEVELS)
     sender_level = get_user_power_level(event.sender, power_levels, create)
@@ -180,7 +179,7 @@ def check_auth(
         raise AuthFailure(f"power: sending {event.type} needs level {required}, sender has {sender_level}")
 
     # 9. A state key starting with @ is reserved to that user.
-    if event.state_key is not None and event.state_key.startswith("@") and event.state_key != event.sender:
+    if isinstance(event.state_key, str) and event.state_key.startswith("@") and event.state_key != event.sender:
         raise AuthFailure("state_key: a state key starting with @ must be the sender")
 
     # 10. m.room.power_levels
@@ -225,7 +224,7 @@ def _check_create(event: Pdu) -> None:
     # 1.4 (v12) additional_creators, if present, is a list of valid user IDs.
     if version.auth.privileged_creators and "additional_creators" in content:
         extra = content["additional_creators"]
-        if not isinstance(extra, list) or not all(is_valid_user_id(u) for u in extra):
+        if not isinstance(extra, list) or not all(_is_user_id(u) for u in extra):
             raise AuthFailure("create: additional_creators is not a list of user IDs")
     # 1.5 Otherwise, allow.
 
@@ -407,7 +406,8 @@ def _check_ban(event: Pdu, state: Mapping[StateKey, Pdu], create: Pdu) -> None:
 def _check_knock(event: Pdu, state: Mapping[StateKey, Pdu]) -> None:
     # 5.7.1 The join rule is knock, or (v10+) knock_restricted.
     join_rule = _join_rule(state)
-    if not (join_rule == "knock" or (join_rule == "knock_restricted" and event.room_version.auth.knock_restricted_join)):
+    knock_restricted = join_rule == "knock_restricted" and event.room_version.auth.knock_restricted_join
+    if join_rule != "knock" and not knock_restricted:
         raise AuthFailure(f"member/knock: join rule {join_rule!r} does not allow knocking")
     # 5.7.2 Only the user can knock for themselves.
     if event.sender != event.state_key:
@@ -495,7 +495,7 @@ def _check_power_levels_content(event: Pdu) -> None:
     # or floats).
     if "users" in content:
         users = content["users"]
-        if not _is_level_map(users, version) or not all(is_valid_user_id(u) for u in users):
+        if not _is_level_map(users, version) or not all(_is_user_id(u) for u in users):
             raise AuthFailure("power_levels: users is not an object of user IDs to integers")
 
 
@@ -561,19 +561,9 @@ def _domain(identifier: Any) -> str | None:
     return identifier.split(":", 1)[1]
 
 
-# server_name = hostname [ ":" port ]; hostname = IPv4 / "[" IPv6 "]" / dns-name (appendices)
-_SERVER_NAME = re.compile(r"(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,255})(:[0-9]{1,5})?")
-
-
-def is_valid_user_id(user_id: Any) -> bool:
-    """`@localpart:server_name`, accepting historical localparts (any code point but `:` and
-    NUL, possibly empty), at most 255 bytes (appendices "User Identifiers")."""
-    if not isinstance(user_id, str) or not user_id.startswith("@") or ":" not in user_id:
-        return False
-    localpart, server_name = user_id[1:].split(":", 1)
-    if "\x00" in localpart or len(user_id.encode("utf-8", "surrogatepass")) > 255:
-        return False
-    return _SERVER_NAME.fullmatch(server_name) is not None
+def _is_user_id(value: Any) -> bool:
+    """The user ID grammar applied to senders (historical localparts accepted)."""
+    return isinstance(value, str) and is_valid_user_id(value)
 
 
 def _third_party_public_keys(content: Mapping[str, Any]) -> list[str]:
@@ -586,42 +576,25 @@ def _third_party_public_keys(content: Mapping[str, Any]) -> list[str]:
 
 
 def _signed_by_any(signed: Mapping[str, Any], public_keys: Iterable[str]) -> bool:
-    """Whether any ed25519 signature in `signed.signatures` verifies against any of the keys."""
+    """Whether any signature in `signed.signatures` verifies against any of the keys."""
     signatures = signed.get("signatures")
     if not isinstance(signatures, dict):
         return False
-    unsigned = {k: v for k, v in signed.items() if k not in ("signatures", "unsigned")}
-    message = encode_canonical_json(unsigned)
-    verify_keys = [k for k in (_verify_key(p) for p in public_keys) if k is not None]
-    for by_server in signatures.values():
-        if not isinstance(by_server, dict):
-            continue
-        for key_id, signature in by_server.items():
-            raw = _unbase64(signature) if str(key_id).startswith("ed25519:") else None
-            if raw is None:
-                continue
-            for verify_key in verify_keys:
+    keys = [key for key in (_public_key_bytes(p) for p in public_keys) if key is not None]
+    for server_name, by_key in signatures.items():
+        for key_id in by_key if isinstance(by_key, dict) else ():
+            for key in keys:
                 try:
-                    verify_key.verify(message, raw)
+                    verify_json_signature(signed, server_name, key_id, key)
                     return True
-                except nacl.exceptions.BadSignatureError:
+                except SignatureError:
                     continue
     return False
 
 
-def _verify_key(public_key: str) -> nacl.signing.VerifyKey | None:
-    raw = _unbase64(public_key)
-    if raw is None or len(raw) != 32:
-        return None
-    return nacl.signing.VerifyKey(raw)
-
-
-def _unbase64(value: Any) -> bytes | None:
+def _public_key_bytes(public_key: str) -> bytes | None:
     """Unpadded standard or URL-safe base64, as both appear in third-party invite keys."""
-    if not isinstance(value, str):
-        return None
-    text = value.replace("-", "+").replace("_", "/").rstrip("=")
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
+        return decode_base64(public_key)
+    except (ValueError, binascii.Error):
         return None
