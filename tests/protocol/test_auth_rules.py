@@ -3,6 +3,7 @@
 Event IDs are fake ("$e12"): the auth rules never look at hashes. Each test names the rule it
 exercises; failures are asserted by the rule prefix of the AuthFailure message.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -58,7 +59,12 @@ def make_pdu(
     event_id: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Pdu:
-    data: dict[str, Any] = {"type": type, "sender": sender, "content": content, "prev_events": prev or []}
+    data: dict[str, Any] = {
+        "type": type,
+        "sender": sender,
+        "content": content,
+        "prev_events": prev or [],
+    }
     if room_id is not None:
         data["room_id"] = room_id
     if state_key is not None:
@@ -73,7 +79,9 @@ def make_create(version: RoomVersion, sender: str = ALICE, **content: Any) -> Pd
         body["creator"] = sender
     body.update(content)
     room_id = None if version.event_format.room_id_is_create_hash else "!room:a.test"
-    return make_pdu(version, "m.room.create", sender, body, state_key="", room_id=room_id, event_id="$create")
+    return make_pdu(
+        version, "m.room.create", sender, body, state_key="", room_id=room_id, event_id="$create"
+    )
 
 
 class Room:
@@ -105,13 +113,19 @@ class Room:
         kw.setdefault("prev", ["$previous"])
         return make_pdu(self.version, type, sender, content, room_id=self.room_id, **kw)
 
-    def state_event(self, type: str, sender: str, content: dict[str, Any], state_key: str = "", **kw: Any) -> Pdu:
+    def state_event(
+        self, type: str, sender: str, content: dict[str, Any], state_key: str = "", **kw: Any
+    ) -> Pdu:
         return self.event(type, sender, content, state_key=state_key, **kw)
 
-    def member(self, target: str, membership: str, sender: str | None = None, **content: Any) -> Pdu:
+    def member(
+        self, target: str, membership: str, sender: str | None = None, **content: Any
+    ) -> Pdu:
         prev = content.pop("prev", None)
         body = {"membership": membership, **content}
-        return self.state_event("m.room.member", sender or target, body, state_key=target, prev=prev or ["$previous"])
+        return self.state_event(
+            "m.room.member", sender or target, body, state_key=target, prev=prev or ["$previous"]
+        )
 
     def check(self, event: Pdu) -> None:
         check_auth(event, self.state, create_event=self.create)
@@ -127,7 +141,9 @@ class Room:
             self.send(self.member(user, "join"))
 
     def set_users(self, sender: str, users: dict[str, Any], **content: Any) -> Pdu:
-        return self.send(self.state_event("m.room.power_levels", sender, {"users": users, **content}))
+        return self.send(
+            self.state_event("m.room.power_levels", sender, {"users": users, **content})
+        )
 
 
 def rejected(room: Room, event: Pdu, rule: str) -> str:
@@ -166,7 +182,9 @@ def test_auth_types_for_restricted_join_only_from_v8() -> None:
         ("m.room.join_rules", ""),
         ("m.room.member", ALICE),
     ]
-    assert ("m.room.member", ALICE) not in auth_types_for_event(rv.V7, "m.room.member", BOB, BOB, content)
+    assert ("m.room.member", ALICE) not in auth_types_for_event(
+        rv.V7, "m.room.member", BOB, BOB, content
+    )
 
 
 def test_auth_types_for_invite_kick_and_third_party_invite() -> None:
@@ -214,8 +232,13 @@ def test_servers_required_to_sign() -> None:
     v3_event = make_pdu(rv.V3, "m.room.message", BOB, {}, room_id="!r:a.test", event_id="$hash")
     assert servers_required_to_sign(v3_event) == {"b.test"}
     join = {"membership": "join", "join_authorised_via_users_server": ALICE}
-    assert servers_required_to_sign(make_pdu(rv.V8, "m.room.member", BOB, join, state_key=BOB)) == {"b.test", "a.test"}
-    assert servers_required_to_sign(make_pdu(rv.V7, "m.room.member", BOB, join, state_key=BOB)) == {"b.test"}
+    assert servers_required_to_sign(make_pdu(rv.V8, "m.room.member", BOB, join, state_key=BOB)) == {
+        "b.test",
+        "a.test",
+    }
+    assert servers_required_to_sign(make_pdu(rv.V7, "m.room.member", BOB, join, state_key=BOB)) == {
+        "b.test"
+    }
 
 
 # --- 1. m.room.create -----------------------------------------------------------------------------
@@ -335,7 +358,9 @@ def test_rejected_create_or_auth_event_rejected() -> None:
 def test_auth_event_from_another_room_rejected() -> None:
     room = Room(rv.V10)
     member = room.state[("m.room.member", ALICE)]
-    room.state[("m.room.member", ALICE)] = Pdu(member.event_id, rv.V10, {**member.data, "room_id": "!other:a.test"})
+    room.state[("m.room.member", ALICE)] = Pdu(
+        member.event_id, rv.V10, {**member.data, "room_id": "!other:a.test"}
+    )
     rejected(room, room.event("m.room.message", ALICE, {}), "auth_events: ")
 
 
@@ -363,8 +388,14 @@ def test_unfederated_room_rejects_other_servers() -> None:
 def test_aliases_special_case_v1_to_v5(version: RoomVersion) -> None:
     room = Room(version)
     # Bob is not even in the room: only his server has to match the state key.
-    room.check(room.state_event("m.room.aliases", BOB, {"aliases": ["#x:b.test"]}, state_key="b.test"))
-    rejected(room, room.state_event("m.room.aliases", BOB, {"aliases": []}, state_key="a.test"), "aliases: state_key")
+    room.check(
+        room.state_event("m.room.aliases", BOB, {"aliases": ["#x:b.test"]}, state_key="b.test")
+    )
+    rejected(
+        room,
+        room.state_event("m.room.aliases", BOB, {"aliases": []}, state_key="a.test"),
+        "aliases: state_key",
+    )
     rejected(room, room.event("m.room.aliases", BOB, {"aliases": []}), "aliases: no state_key")
 
 
@@ -385,7 +416,11 @@ def test_creator_joins_after_create_and_no_one_else(version: RoomVersion) -> Non
     room = Room(version, join_rule=None)  # no join rules: invite-only
     assert room.state[("m.room.member", ALICE)].membership == "join"
     # Bob cannot take the creator's first-join shortcut.
-    rejected(room, room.member(BOB, "join", prev=[room.create.event_id]), "member/join: join rule is invite")
+    rejected(
+        room,
+        room.member(BOB, "join", prev=[room.create.event_id]),
+        "member/join: join rule is invite",
+    )
 
 
 def test_v10_creator_is_content_creator_v11_is_sender() -> None:
@@ -394,8 +429,15 @@ def test_v10_creator_is_content_creator_v11_is_sender() -> None:
         state = {("m.room.create", ""): create}
         room_id = create.room_id
         for user in (ALICE, BOB):
-            join = make_pdu(version, "m.room.member", user, {"membership": "join"}, state_key=user,
-                            room_id=room_id, prev=[create.event_id])
+            join = make_pdu(
+                version,
+                "m.room.member",
+                user,
+                {"membership": "join"},
+                state_key=user,
+                room_id=room_id,
+                prev=[create.event_id],
+            )
             if user == first_joiner:
                 check_auth(join, state)
             else:
@@ -406,8 +448,15 @@ def test_v10_creator_is_content_creator_v11_is_sender() -> None:
 
 def test_v12_additional_creators_do_not_take_the_first_join() -> None:
     create = make_create(rv.V12, additional_creators=[BOB])
-    join = make_pdu(rv.V12, "m.room.member", BOB, {"membership": "join"}, state_key=BOB,
-                    room_id=create.room_id, prev=[create.event_id])
+    join = make_pdu(
+        rv.V12,
+        "m.room.member",
+        BOB,
+        {"membership": "join"},
+        state_key=BOB,
+        room_id=create.room_id,
+        prev=[create.event_id],
+    )
     with pytest.raises(AuthFailure, match="^member/join: join rule is invite"):
         check_auth(join, {}, create_event=create)
 
@@ -426,7 +475,9 @@ def test_public_room_kicked_user_rejoins_banned_user_does_not(version: RoomVersi
 
 def test_cannot_join_someone_else() -> None:
     room = Room(rv.V10)
-    rejected(room, room.member(BOB, "join", sender=ALICE), "member/join: sender is not the state_key")
+    rejected(
+        room, room.member(BOB, "join", sender=ALICE), "member/join: sender is not the state_key"
+    )
 
 
 def test_joining_twice_is_allowed() -> None:
@@ -448,7 +499,9 @@ def test_invite_only_room() -> None:
 @pytest.mark.parametrize("rule", ["private", "something", None])
 def test_unknown_join_rules_reject_joins(rule: Any) -> None:
     room = Room(rv.V10)
-    room.state[("m.room.join_rules", "")] = room.state_event("m.room.join_rules", ALICE, {"join_rule": rule})
+    room.state[("m.room.join_rules", "")] = room.state_event(
+        "m.room.join_rules", ALICE, {"join_rule": rule}
+    )
     room.send(room.member(BOB, "invite", sender=ALICE))
     rejected(room, room.member(BOB, "join"), "member/join: join rule")
 
@@ -463,7 +516,11 @@ def test_invite_rules() -> None:
     room.send(room.member(BOB, "invite", sender=ALICE))
     room.join(BOB)
     # 5.4.4 the invite level
-    rejected(room, room.member(CAROL, "invite", sender=BOB), "member/invite: sender is below the invite level")
+    rejected(
+        room,
+        room.member(CAROL, "invite", sender=BOB),
+        "member/invite: sender is below the invite level",
+    )
     # 5.4.3 not a joined or banned target
     rejected(room, room.member(BOB, "invite", sender=ALICE), "member/invite: target is join")
     room.send(room.member(CAROL, "ban", sender=ALICE))
@@ -479,11 +536,17 @@ def test_invite_rules() -> None:
 def _third_party_room() -> tuple[Room, nacl.signing.SigningKey]:
     room = Room(rv.V11, join_rule="invite")
     key = nacl.signing.SigningKey(b"\x01" * 32)
-    room.send(room.state_event(
-        "m.room.third_party_invite", ALICE,
-        {"display_name": "b...", "public_keys": [{"public_key": encode_base64(bytes(key.verify_key), urlsafe=True)}]},
-        state_key="tok",
-    ))
+    room.send(
+        room.state_event(
+            "m.room.third_party_invite",
+            ALICE,
+            {
+                "display_name": "b...",
+                "public_keys": [{"public_key": encode_base64(bytes(key.verify_key), urlsafe=True)}],
+            },
+            state_key="tok",
+        )
+    )
     return room, key
 
 
@@ -510,8 +573,16 @@ def test_third_party_invite_rejections() -> None:
 
     rejected(room, invite(), "member/invite: third_party_invite has no signed")
     rejected(room, invite(signed={"mxid": BOB}), "member/invite: signed has no mxid or token")
-    rejected(room, invite(target=CAROL, signed=_signed(key)), "member/invite: signed mxid is not the state_key")
-    rejected(room, invite(signed=_signed(key, token="nope")), "member/invite: no m.room.third_party_invite")
+    rejected(
+        room,
+        invite(target=CAROL, signed=_signed(key)),
+        "member/invite: signed mxid is not the state_key",
+    )
+    rejected(
+        room,
+        invite(signed=_signed(key, token="nope")),
+        "member/invite: no m.room.third_party_invite",
+    )
     room.send(room.member(DAVE, "invite", sender=ALICE))
     room.join(DAVE)
     rejected(room, invite(sender=DAVE, signed=_signed(key)), "member/invite: sender did not send")
@@ -523,7 +594,11 @@ def test_third_party_invite_rejections() -> None:
 def test_third_party_invite_event_needs_invite_level() -> None:
     room = Room(rv.V10, users={ALICE: 100}, power_levels={"invite": 50})
     room.join(BOB)
-    rejected(room, room.state_event("m.room.third_party_invite", BOB, {}, state_key="t"), "third_party_invite: ")
+    rejected(
+        room,
+        room.state_event("m.room.third_party_invite", BOB, {}, state_key="t"),
+        "third_party_invite: ",
+    )
     room.check(room.state_event("m.room.third_party_invite", ALICE, {}, state_key="t"))
 
 
@@ -537,9 +612,17 @@ def test_ban_needs_strictly_higher_level(version: RoomVersion) -> None:
         users[ALICE] = 100
     room = Room(version, users=users)
     room.join(BOB, CAROL, DAVE)
-    rejected(room, room.member(CAROL, "ban", sender=BOB), "member/ban: target's power level is not below")
-    rejected(room, room.member(CAROL, "leave", sender=BOB), "member/leave: target's power level is not below")
-    rejected(room, room.member(BOB, "ban", sender=DAVE), "member/ban: sender is below the ban level")
+    rejected(
+        room, room.member(CAROL, "ban", sender=BOB), "member/ban: target's power level is not below"
+    )
+    rejected(
+        room,
+        room.member(CAROL, "leave", sender=BOB),
+        "member/leave: target's power level is not below",
+    )
+    rejected(
+        room, room.member(BOB, "ban", sender=DAVE), "member/ban: sender is below the ban level"
+    )
     room.send(room.member(DAVE, "ban", sender=BOB))
     room.send(room.member(CAROL, "ban", sender=ALICE))
     # Nobody may ban or kick the creator from a level of 50.
@@ -556,11 +639,19 @@ def test_unban_needs_ban_and_kick_levels() -> None:
     room = Room(rv.V10, users={ALICE: 100, BOB: 60}, power_levels={"ban": 50, "kick": 70})
     room.join(BOB)
     room.send(room.member(CAROL, "ban", sender=BOB))
-    rejected(room, room.member(CAROL, "leave", sender=BOB), "member/leave: sender is below the kick level")
+    rejected(
+        room,
+        room.member(CAROL, "leave", sender=BOB),
+        "member/leave: sender is below the kick level",
+    )
     room2 = Room(rv.V10, users={ALICE: 100, BOB: 60}, power_levels={"ban": 70, "kick": 50})
     room2.join(BOB)
     room2.send(room2.member(CAROL, "ban", sender=ALICE))
-    rejected(room2, room2.member(CAROL, "leave", sender=BOB), "member/leave: sender is below the ban level")
+    rejected(
+        room2,
+        room2.member(CAROL, "leave", sender=BOB),
+        "member/leave: sender is below the ban level",
+    )
     room2.send(room2.member(CAROL, "leave", sender=ALICE))
 
 
@@ -571,7 +662,9 @@ def test_leave_oneself() -> None:
     room.send(room.member(BOB, "leave"))  # reject the invite
     room.join(CAROL)
     room.send(room.member(CAROL, "leave"))
-    rejected(room, room.member(CAROL, "leave"), "member/leave: cannot leave from membership 'leave'")
+    rejected(
+        room, room.member(CAROL, "leave"), "member/leave: cannot leave from membership 'leave'"
+    )
     room.send(room.member(DAVE, "ban", sender=ALICE))
     rejected(room, room.member(DAVE, "leave"), "member/leave: cannot leave from membership 'ban'")
 
@@ -581,18 +674,30 @@ def test_demoted_admin_cannot_act() -> None:
     room.join(BOB, CAROL, DAVE)
     # Bob demotes himself (his own entry, so allowed even at his level), then has no power.
     room.set_users(BOB, {ALICE: 100, BOB: 0, CAROL: 50})
-    rejected(room, room.member(DAVE, "leave", sender=BOB), "member/leave: sender is below the kick level")
+    rejected(
+        room, room.member(DAVE, "leave", sender=BOB), "member/leave: sender is below the kick level"
+    )
     rejected(room, room.state_event("m.room.name", BOB, {"name": "x"}), "power: ")
-    rejected(room, room.state_event("m.room.power_levels", BOB, {"users": {ALICE: 100, BOB: 100, CAROL: 50}}),
-             "power: ")
+    rejected(
+        room,
+        room.state_event("m.room.power_levels", BOB, {"users": {ALICE: 100, BOB: 100, CAROL: 50}}),
+        "power: ",
+    )
     # An admin cannot demote another admin at the same level.
     room2 = Room(rv.V10, users={ALICE: 100, BOB: 100})
     room2.join(BOB)
-    rejected(room2, room2.state_event("m.room.power_levels", BOB, {"users": {ALICE: 0, BOB: 100}}),
-             "power_levels: sender cannot change the level of @alice")
+    rejected(
+        room2,
+        room2.state_event("m.room.power_levels", BOB, {"users": {ALICE: 0, BOB: 100}}),
+        "power_levels: sender cannot change the level of @alice",
+    )
     # But can demote a moderator, who then cannot kick.
     room.set_users(ALICE, {ALICE: 100, BOB: 0, CAROL: 0})
-    rejected(room, room.member(DAVE, "leave", sender=CAROL), "member/leave: sender is below the kick level")
+    rejected(
+        room,
+        room.member(DAVE, "leave", sender=CAROL),
+        "member/leave: sender is below the kick level",
+    )
 
 
 # --- 5.7 knock ------------------------------------------------------------------------------
@@ -607,13 +712,17 @@ def test_knock_v7_and_not_v6() -> None:
 
     room7 = Room(rv.V7, join_rule="knock")
     room7.send(room7.member(BOB, "knock"))
-    rejected(room7, room7.member(BOB, "join"), "member/join: join rule is knock and user is not invited")
+    rejected(
+        room7, room7.member(BOB, "join"), "member/join: join rule is knock and user is not invited"
+    )
     room7.send(room7.member(BOB, "leave"))  # rescind the knock
     room7.send(room7.member(BOB, "knock"))
     room7.send(room7.member(BOB, "invite", sender=ALICE))
     room7.join(BOB)
     rejected(room7, room7.member(BOB, "knock"), "member/knock: user is already join")
-    rejected(room7, room7.member(CAROL, "knock", sender=BOB), "member/knock: sender is not the state_key")
+    rejected(
+        room7, room7.member(CAROL, "knock", sender=BOB), "member/knock: sender is not the state_key"
+    )
     room7.send(room7.member(CAROL, "ban", sender=ALICE))
     rejected(room7, room7.member(CAROL, "knock"), "member/knock: user is already ban")
 
@@ -640,19 +749,29 @@ def _restricted_room(version: RoomVersion, rule: str = "restricted") -> Room:
     return room
 
 
-@pytest.mark.parametrize("version", [rv.V8, rv.V9, rv.V10, rv.V11, rv.V12], ids=lambda v: f"v{v.id}")
+@pytest.mark.parametrize(
+    "version", [rv.V8, rv.V9, rv.V10, rv.V11, rv.V12], ids=lambda v: f"v{v.id}"
+)
 def test_restricted_join(version: RoomVersion) -> None:
     if version.auth.privileged_creators:
         room = Room(version, join_rule="public", users={}, power_levels={"invite": 50})
         room.join(CAROL)
-        room.send(room.state_event("m.room.join_rules", ALICE, {"join_rule": "restricted", "allow": []}))
+        room.send(
+            room.state_event("m.room.join_rules", ALICE, {"join_rule": "restricted", "allow": []})
+        )
     else:
         room = _restricted_room(version)
     rejected(room, room.member(BOB, "join"), "member/join: restricted room and no join_authorised")
-    rejected(room, room.member(BOB, "join", join_authorised_via_users_server=DAVE),
-             "member/join: join_authorised_via_users_server is not joined")
-    rejected(room, room.member(BOB, "join", join_authorised_via_users_server=CAROL),
-             "member/join: join_authorised_via_users_server cannot invite")
+    rejected(
+        room,
+        room.member(BOB, "join", join_authorised_via_users_server=DAVE),
+        "member/join: join_authorised_via_users_server is not joined",
+    )
+    rejected(
+        room,
+        room.member(BOB, "join", join_authorised_via_users_server=CAROL),
+        "member/join: join_authorised_via_users_server cannot invite",
+    )
     room.send(room.member(BOB, "join", join_authorised_via_users_server=ALICE))
     # An invited user needs no authoriser.
     room.send(room.member(DAVE, "invite", sender=ALICE))
@@ -661,15 +780,21 @@ def test_restricted_join(version: RoomVersion) -> None:
 
 def test_restricted_join_rule_unknown_before_v8() -> None:
     room = _restricted_room(rv.V7)
-    rejected(room, room.member(BOB, "join", join_authorised_via_users_server=ALICE),
-             "member/join: join rule 'restricted' does not allow")
+    rejected(
+        room,
+        room.member(BOB, "join", join_authorised_via_users_server=ALICE),
+        "member/join: join rule 'restricted' does not allow",
+    )
 
 
 def test_knock_restricted_from_v10() -> None:
     for version in (rv.V8, rv.V9):
         room = _restricted_room(version, "knock_restricted")
-        rejected(room, room.member(BOB, "join", join_authorised_via_users_server=ALICE),
-                 "member/join: join rule 'knock_restricted' does not allow")
+        rejected(
+            room,
+            room.member(BOB, "join", join_authorised_via_users_server=ALICE),
+            "member/join: join rule 'knock_restricted' does not allow",
+        )
         rejected(room, room.member(BOB, "knock"), "member/knock: join rule 'knock_restricted'")
     room = _restricted_room(rv.V10, "knock_restricted")
     room.send(room.member(BOB, "knock"))
@@ -683,24 +808,42 @@ def test_knock_restricted_from_v10() -> None:
 def test_unknown_membership_and_missing_fields() -> None:
     room = Room(rv.V10)
     rejected(room, room.member(BOB, "dance"), "member: unknown membership 'dance'")
-    rejected(room, room.state_event("m.room.member", BOB, {}, state_key=BOB), "member: no state_key or no membership")
+    rejected(
+        room,
+        room.state_event("m.room.member", BOB, {}, state_key=BOB),
+        "member: no state_key or no membership",
+    )
     rejected(room, room.event("m.room.member", BOB, {"membership": "join"}), "member: no state_key")
 
 
 def test_sender_must_be_joined() -> None:
     room = Room(rv.V10)
-    rejected(room, room.event("m.room.message", BOB, {"body": "hi"}), "joined: sender is not joined")
+    rejected(
+        room, room.event("m.room.message", BOB, {"body": "hi"}), "joined: sender is not joined"
+    )
     room.send(room.member(BOB, "invite", sender=ALICE))
-    rejected(room, room.event("m.room.message", BOB, {"body": "hi"}), "joined: sender is not joined")
+    rejected(
+        room, room.event("m.room.message", BOB, {"body": "hi"}), "joined: sender is not joined"
+    )
     room.join(BOB)
     room.check(room.event("m.room.message", BOB, {"body": "hi"}))
 
 
 def test_required_power_level() -> None:
-    room = Room(rv.V10, users={ALICE: 100, BOB: 10}, power_levels={"events": {"m.room.topic": 5, "m.custom": 20}})
+    room = Room(
+        rv.V10,
+        users={ALICE: 100, BOB: 10},
+        power_levels={"events": {"m.room.topic": 5, "m.custom": 20}},
+    )
     room.join(BOB)
-    room.check(room.state_event("m.room.topic", BOB, {"topic": "x"}))  # events overrides state_default
-    rejected(room, room.state_event("m.room.name", BOB, {"name": "x"}), "power: sending m.room.name needs level 50")
+    room.check(
+        room.state_event("m.room.topic", BOB, {"topic": "x"})
+    )  # events overrides state_default
+    rejected(
+        room,
+        room.state_event("m.room.name", BOB, {"name": "x"}),
+        "power: sending m.room.name needs level 50",
+    )
     rejected(room, room.event("m.custom", BOB, {}), "power: sending m.custom needs level 20")
     room.check(room.event("m.room.message", BOB, {}))
 
@@ -709,9 +852,17 @@ def test_no_power_levels_event_defaults() -> None:
     room = Room(rv.V10)  # no m.room.power_levels at all
     room.join(BOB)
     room.check(room.event("m.room.message", BOB, {}))
-    rejected(room, room.state_event("m.room.name", BOB, {"name": "x"}), "power: sending m.room.name needs level 50")
+    rejected(
+        room,
+        room.state_event("m.room.name", BOB, {"name": "x"}),
+        "power: sending m.room.name needs level 50",
+    )
     room.check(room.state_event("m.room.name", ALICE, {"name": "x"}))  # the creator has 100
-    rejected(room, room.member(ALICE, "leave", sender=BOB), "member/leave: sender is below the kick level")
+    rejected(
+        room,
+        room.member(ALICE, "leave", sender=BOB),
+        "member/leave: sender is below the kick level",
+    )
     room.send(room.member(BOB, "ban", sender=ALICE))
 
 
@@ -728,29 +879,56 @@ def test_state_key_starting_with_at_is_the_sender_s() -> None:
 
 def test_first_power_levels_event_is_allowed() -> None:
     room = Room(rv.V10)
-    room.check(room.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100, BOB: 1000}, "ban": 9000}))
+    room.check(
+        room.state_event(
+            "m.room.power_levels", ALICE, {"users": {ALICE: 100, BOB: 1000}, "ban": 9000}
+        )
+    )
 
 
 def test_power_level_changes() -> None:
-    room = Room(rv.V10, users={ALICE: 100, BOB: 50, CAROL: 50},
-                power_levels={"events": {"m.room.name": 60}, "kick": 40})
+    room = Room(
+        rv.V10,
+        users={ALICE: 100, BOB: 50, CAROL: 50},
+        power_levels={"events": {"m.room.name": 60}, "kick": 40},
+    )
     room.join(BOB, CAROL)
 
     def pl(**content: Any) -> Pdu:
-        base: dict[str, Any] = {"users": {ALICE: 100, BOB: 50, CAROL: 50}, "events": {"m.room.name": 60},
-                                "kick": 40, "events_default": 0, "state_default": 50}
+        base: dict[str, Any] = {
+            "users": {ALICE: 100, BOB: 50, CAROL: 50},
+            "events": {"m.room.name": 60},
+            "kick": 40,
+            "events_default": 0,
+            "state_default": 50,
+        }
         return room.state_event("m.room.power_levels", BOB, {**base, **content})
 
     room.check(pl())  # no change
     room.check(pl(kick=50))  # 10.6 within own level
     rejected(room, pl(kick=51), "power_levels: sender cannot set kick to 51")
-    rejected(room, pl(users={ALICE: 100, BOB: 50, CAROL: 50, DAVE: 51}), "power_levels: sender cannot raise")
+    rejected(
+        room,
+        pl(users={ALICE: 100, BOB: 50, CAROL: 50, DAVE: 51}),
+        "power_levels: sender cannot raise",
+    )
     room.check(pl(users={ALICE: 100, BOB: 50, CAROL: 50, DAVE: 50}))  # 10.10 up to own level
-    rejected(room, pl(users={ALICE: 100, BOB: 50, CAROL: 0}), "power_levels: sender cannot change the level of @carol")
-    rejected(room, pl(users={ALICE: 100, BOB: 50}), "power_levels: sender cannot change the level of @carol")
+    rejected(
+        room,
+        pl(users={ALICE: 100, BOB: 50, CAROL: 0}),
+        "power_levels: sender cannot change the level of @carol",
+    )
+    rejected(
+        room,
+        pl(users={ALICE: 100, BOB: 50}),
+        "power_levels: sender cannot change the level of @carol",
+    )
     rejected(room, pl(events={}), "power_levels: sender cannot change events[m.room.name]")
-    rejected(room, pl(events={"m.room.name": 60, "m.room.topic": 70}),
-             "power_levels: sender cannot set events[m.room.topic]")
+    rejected(
+        room,
+        pl(events={"m.room.name": 60, "m.room.topic": 70}),
+        "power_levels: sender cannot set events[m.room.topic]",
+    )
     room.check(pl(events={"m.room.name": 60, "m.room.topic": 50}))
     room.check(pl(users={ALICE: 100, BOB: 20, CAROL: 50}))  # lowering oneself
     # Removing a default (state_default 50 -> absent) is a change of a value at the sender's level.
@@ -760,7 +938,9 @@ def test_power_level_changes() -> None:
 
 def test_notifications_checked_from_v6() -> None:
     for version, checked in ((rv.V5, False), (rv.V6, True)):
-        room = Room(version, users={ALICE: 100, BOB: 50}, power_levels={"notifications": {"room": 80}})
+        room = Room(
+            version, users={ALICE: 100, BOB: 50}, power_levels={"notifications": {"room": 80}}
+        )
         room.join(BOB)
         content = {"users": {ALICE: 100, BOB: 50}, "notifications": {"room": 10}}
         event = room.state_event("m.room.power_levels", BOB, content)
@@ -772,19 +952,30 @@ def test_notifications_checked_from_v6() -> None:
 
 @pytest.mark.parametrize("version", [rv.V1, rv.V5, rv.V6, rv.V9], ids=lambda v: f"v{v.id}")
 def test_stringy_power_levels_before_v10(version: RoomVersion) -> None:
-    room = Room(version, users={ALICE: "100", BOB: " +050 "},
-                power_levels={"ban": "50", "events": {"m.room.name": "0"}})
+    room = Room(
+        version,
+        users={ALICE: "100", BOB: " +050 "},
+        power_levels={"ban": "50", "events": {"m.room.name": "0"}},
+    )
     room.join(BOB, CAROL)
     assert get_user_power_level(BOB, room.state[("m.room.power_levels", "")], room.create) == 50
     room.send(room.member(CAROL, "ban", sender=BOB))
     room.check(room.state_event("m.room.name", BOB, {"name": "x"}))
     # "users" values must be integers or integer strings.
     for bad in ("1.5", "ten", "", True, None, [1]):
-        rejected(room, room.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100, BOB: bad}}),
-                 "power_levels: users is not an object")
+        rejected(
+            room,
+            room.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100, BOB: bad}}),
+            "power_levels: users is not an object",
+        )
     # Unchanged values compare by what they stand for: "50" == 50.
-    room.check(room.state_event("m.room.power_levels", BOB, {"users": {ALICE: 100, BOB: 50}, "ban": 50,
-                                                              "events": {"m.room.name": 0}}))
+    room.check(
+        room.state_event(
+            "m.room.power_levels",
+            BOB,
+            {"users": {ALICE: 100, BOB: 50}, "ban": 50, "events": {"m.room.name": 0}},
+        )
+    )
 
 
 @pytest.mark.parametrize("version", [rv.V10, rv.V11, rv.V12], ids=lambda v: f"v{v.id}")
@@ -813,15 +1004,25 @@ def test_floaty_power_levels_v1_to_v5() -> None:
     assert get_user_power_level(ALICE, pls, room.create) == 100
     assert get_user_power_level(BOB, pls, room.create) == 50
     # The kick level 5.114698E1 reads as 51: Bob's 50.57 (read as 50) is not enough.
-    rejected(room, room.member(CAROL, "leave", sender=BOB), "member/leave: sender is below the kick level")
+    rejected(
+        room,
+        room.member(CAROL, "leave", sender=BOB),
+        "member/leave: sender is below the kick level",
+    )
     room.send(room.member(CAROL, "leave", sender=ALICE))
     for bad in (math.inf, -math.inf, math.nan):
-        rejected(room, room.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100}, "ban": bad}),
-                 "power_levels: a level is not a finite number")
+        rejected(
+            room,
+            room.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100}, "ban": bad}),
+            "power_levels: a level is not a finite number",
+        )
     # v6+: canonical JSON has no floats, so a float is not a level.
     room6 = Room(rv.V6, users={ALICE: 100})
-    rejected(room6, room6.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100.0}}),
-             "power_levels: users is not an object")
+    rejected(
+        room6,
+        room6.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100.0}}),
+        "power_levels: users is not an object",
+    )
 
 
 # --- v1–v2 rule 11: m.room.redaction --------------------------------------------------------
@@ -831,11 +1032,19 @@ def test_redaction_domain_check_v1_v2() -> None:
     for version in (rv.V1, rv.V2):
         room = Room(version, users={ALICE: 100})
         room.join(BOB)
-        same = room.event("m.room.redaction", BOB, {}, event_id="$r1:b.test", extra={"redacts": "$m:b.test"})
+        same = room.event(
+            "m.room.redaction", BOB, {}, event_id="$r1:b.test", extra={"redacts": "$m:b.test"}
+        )
         room.check(same)
-        other = room.event("m.room.redaction", BOB, {}, event_id="$r2:b.test", extra={"redacts": "$m:a.test"})
+        other = room.event(
+            "m.room.redaction", BOB, {}, event_id="$r2:b.test", extra={"redacts": "$m:a.test"}
+        )
         rejected(room, other, "redaction: ")
-        room.check(room.event("m.room.redaction", ALICE, {}, event_id="$r3:a.test", extra={"redacts": "$m:b.test"}))
+        room.check(
+            room.event(
+                "m.room.redaction", ALICE, {}, event_id="$r3:a.test", extra={"redacts": "$m:b.test"}
+            )
+        )
 
 
 def test_redaction_needs_only_the_send_level_from_v3() -> None:
@@ -844,7 +1053,11 @@ def test_redaction_needs_only_the_send_level_from_v3() -> None:
     room.check(room.event("m.room.redaction", BOB, {}, extra={"redacts": "$m:a.test"}))
     room11 = Room(rv.V11, users={ALICE: 100}, power_levels={"events": {"m.room.redaction": 20}})
     room11.join(BOB)
-    rejected(room11, room11.event("m.room.redaction", BOB, {"redacts": "$m"}), "power: sending m.room.redaction")
+    rejected(
+        room11,
+        room11.event("m.room.redaction", BOB, {"redacts": "$m"}),
+        "power: sending m.room.redaction",
+    )
 
 
 # --- v12 privileged creators --------------------------------------------------------------------
@@ -860,20 +1073,38 @@ def test_v12_creators_have_infinite_power() -> None:
     assert get_user_power_level(ALICE, None, room.create) == math.inf
     assert creators(room.create) == {ALICE, CAROL}
     # A 100 admin can neither kick nor ban a creator; creators cannot ban each other.
-    rejected(room, room.member(CAROL, "ban", sender=BOB), "member/ban: target's power level is not below")
-    rejected(room, room.member(ALICE, "leave", sender=BOB), "member/leave: target's power level is not below")
-    rejected(room, room.member(ALICE, "ban", sender=CAROL), "member/ban: target's power level is not below")
+    rejected(
+        room, room.member(CAROL, "ban", sender=BOB), "member/ban: target's power level is not below"
+    )
+    rejected(
+        room,
+        room.member(ALICE, "leave", sender=BOB),
+        "member/leave: target's power level is not below",
+    )
+    rejected(
+        room,
+        room.member(ALICE, "ban", sender=CAROL),
+        "member/ban: target's power level is not below",
+    )
     room.send(room.member(BOB, "ban", sender=CAROL))  # an additional creator outranks any admin
     # Creators may set any level.
-    room.check(room.state_event("m.room.power_levels", CAROL, {"users": {DAVE: 10**15}, "ban": 10**15}))
+    room.check(
+        room.state_event("m.room.power_levels", CAROL, {"users": {DAVE: 10**15}, "ban": 10**15})
+    )
 
 
 def test_v12_creators_cannot_be_listed_in_power_levels() -> None:
     room = Room(rv.V12, users={}, create_content={"additional_creators": [CAROL]})
-    rejected(room, room.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100}}),
-             "power_levels: users lists room creators")
-    rejected(room, room.state_event("m.room.power_levels", ALICE, {"users": {CAROL: 0}}),
-             "power_levels: users lists room creators")
+    rejected(
+        room,
+        room.state_event("m.room.power_levels", ALICE, {"users": {ALICE: 100}}),
+        "power_levels: users lists room creators",
+    )
+    rejected(
+        room,
+        room.state_event("m.room.power_levels", ALICE, {"users": {CAROL: 0}}),
+        "power_levels: users lists room creators",
+    )
     room.check(room.state_event("m.room.power_levels", ALICE, {"users": {BOB: 100}}))
     # v11 has no such rule: the creator is listed as usual.
     room11 = Room(rv.V11, users={ALICE: 100})
@@ -884,9 +1115,14 @@ def test_v11_creator_has_no_infinite_power() -> None:
     room = Room(rv.V11, users={ALICE: 100, BOB: 100})
     room.join(BOB)
     assert get_user_power_level(ALICE, room.state[("m.room.power_levels", "")], room.create) == 100
-    rejected(room, room.member(ALICE, "ban", sender=BOB), "member/ban: target's power level is not below")
-    rejected(room, room.state_event("m.room.power_levels", BOB, {"users": {ALICE: 0, BOB: 100}}),
-             "power_levels: sender cannot change the level of @alice")
+    rejected(
+        room, room.member(ALICE, "ban", sender=BOB), "member/ban: target's power level is not below"
+    )
+    rejected(
+        room,
+        room.state_event("m.room.power_levels", BOB, {"users": {ALICE: 0, BOB: 100}}),
+        "power_levels: sender cannot change the level of @alice",
+    )
 
 
 # --- power level helpers ------------------------------------------------------------------------
@@ -917,8 +1153,11 @@ def test_parse_level(value: Any, version: RoomVersion, expected: int | None) -> 
 
 
 def test_level_helpers() -> None:
-    room = Room(rv.V10, users={ALICE: 100, BOB: 50}, power_levels={"users_default": 5, "events": {"m.x": 7},
-                                                                  "notifications": {"room": 20}})
+    room = Room(
+        rv.V10,
+        users={ALICE: 100, BOB: 50},
+        power_levels={"users_default": 5, "events": {"m.x": 7}, "notifications": {"room": 20}},
+    )
     pls = room.state[("m.room.power_levels", "")]
     assert get_user_power_level(CAROL, pls, room.create) == 5
     assert get_required_level(pls, "m.x", None) == 7
@@ -931,7 +1170,9 @@ def test_level_helpers() -> None:
     assert not can_send(CAROL, "m.room.topic", "", pls, room.create)
     assert can_kick(ALICE, BOB, pls, room.create) and not can_kick(BOB, ALICE, pls, room.create)
     assert can_ban(BOB, CAROL, pls, room.create) and not can_ban(CAROL, BOB, pls, room.create)
-    assert can_redact(CAROL, CAROL, pls, room.create) and not can_redact(CAROL, BOB, pls, room.create)
+    assert can_redact(CAROL, CAROL, pls, room.create) and not can_redact(
+        CAROL, BOB, pls, room.create
+    )
     assert can_redact(BOB, CAROL, pls, room.create)
     assert get_user_power_level(ALICE, None, room.create) == 100
     assert get_user_power_level(BOB, None, room.create) == 0

@@ -11,6 +11,7 @@ Two checks of the spec need keys and therefore live with signature checking, not
 by the homeserver of `join_authorised_via_users_server`". `servers_required_to_sign` lists the
 servers whose signatures the caller must verify.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -47,7 +48,11 @@ class AuthFailure(Exception):
 
 
 def auth_types_for_event(
-    version: RoomVersion, event_type: str, state_key: str | None, sender: str, content: Mapping[str, Any]
+    version: RoomVersion,
+    event_type: str,
+    state_key: str | None,
+    sender: str,
+    content: Mapping[str, Any],
 ) -> list[StateKey]:
     """The (type, state_key) pairs an event's auth_events are chosen from, in a stable order."""
     if event_type == "m.room.create":
@@ -85,7 +90,9 @@ def check_auth_event_selection(event: Pdu, auth_events: Sequence[Pdu]) -> None:
     if event.type == "m.room.create":
         return
     allowed = set(
-        auth_types_for_event(event.room_version, event.type, event.state_key, event.sender, event.content)
+        auth_types_for_event(
+            event.room_version, event.type, event.state_key, event.sender, event.content
+        )
     )
     seen: set[StateKey] = set()
     for auth_event in auth_events:
@@ -147,7 +154,9 @@ def check_auth(
             raise AuthFailure(f"auth_events: {auth_event.event_id} is from another room")
 
     # 4. m.federate
-    if create.content.get("m.federate", True) is False and _domain(event.sender) != _domain(create.sender):
+    if create.content.get("m.federate", True) is False and _domain(event.sender) != _domain(
+        create.sender
+    ):
         raise AuthFailure("federate: room is not federated and sender is from another server")
 
     # v1–v5, rule 4: m.room.aliases is judged by the sender's domain alone.
@@ -176,10 +185,16 @@ def check_auth(
     # 8. The event type's required power level.
     required = get_required_level(power_levels, event.type, event.state_key)
     if sender_level < required:
-        raise AuthFailure(f"power: sending {event.type} needs level {required}, sender has {sender_level}")
+        raise AuthFailure(
+            f"power: sending {event.type} needs level {required}, sender has {sender_level}"
+        )
 
     # 9. A state key starting with @ is reserved to that user.
-    if isinstance(event.state_key, str) and event.state_key.startswith("@") and event.state_key != event.sender:
+    if (
+        isinstance(event.state_key, str)
+        and event.state_key.startswith("@")
+        and event.state_key != event.sender
+    ):
         raise AuthFailure("state_key: a state key starting with @ must be the sender")
 
     # 10. m.room.power_levels
@@ -196,7 +211,9 @@ def check_auth(
 
 
 def _select(event: Pdu, auth_events: Mapping[StateKey, Pdu]) -> dict[StateKey, Pdu]:
-    keys = auth_types_for_event(event.room_version, event.type, event.state_key, event.sender, event.content)
+    keys = auth_types_for_event(
+        event.room_version, event.type, event.state_key, event.sender, event.content
+    )
     return {key: auth_events[key] for key in keys if key in auth_events}
 
 
@@ -299,7 +316,9 @@ def _check_join(event: Pdu, state: Mapping[StateKey, Pdu], create: Pdu) -> None:
     raise AuthFailure(f"member/join: join rule {join_rule!r} does not allow joining")
 
 
-def _check_restricted_join(event: Pdu, state: Mapping[StateKey, Pdu], create: Pdu, current: str | None) -> None:
+def _check_restricted_join(
+    event: Pdu, state: Mapping[StateKey, Pdu], create: Pdu, current: str | None
+) -> None:
     # 5.3.5.1 Already joined or invited.
     if current in ("join", "invite"):
         return
@@ -310,7 +329,9 @@ def _check_restricted_join(event: Pdu, state: Mapping[StateKey, Pdu], create: Pd
     if _membership(state, authoriser) != "join":
         raise AuthFailure("member/join: join_authorised_via_users_server is not joined")
     power_levels = state.get(POWER_LEVELS)
-    if get_user_power_level(authoriser, power_levels, create) < get_named_level(power_levels, "invite"):
+    if get_user_power_level(authoriser, power_levels, create) < get_named_level(
+        power_levels, "invite"
+    ):
         raise AuthFailure("member/join: join_authorised_via_users_server cannot invite")
     # 5.3.5.3 Otherwise, allow.
 
@@ -330,12 +351,16 @@ def _check_invite(event: Pdu, state: Mapping[StateKey, Pdu], create: Pdu) -> Non
         raise AuthFailure(f"member/invite: target is {target_membership}")
     # 5.4.4 The sender needs the invite level.
     power_levels = state.get(POWER_LEVELS)
-    if get_user_power_level(event.sender, power_levels, create) < get_named_level(power_levels, "invite"):
+    if get_user_power_level(event.sender, power_levels, create) < get_named_level(
+        power_levels, "invite"
+    ):
         # 5.4.5 Otherwise, reject.
         raise AuthFailure("member/invite: sender is below the invite level")
 
 
-def _check_third_party_invite(event: Pdu, state: Mapping[StateKey, Pdu], target_membership: str | None) -> None:
+def _check_third_party_invite(
+    event: Pdu, state: Mapping[StateKey, Pdu], target_membership: str | None
+) -> None:
     # 5.4.1.1 The target must not be banned.
     if target_membership == "ban":
         raise AuthFailure("member/invite: target is banned")
@@ -369,7 +394,9 @@ def _check_leave(event: Pdu, state: Mapping[StateKey, Pdu], create: Pdu) -> None
     target_membership = _membership(state, target)
     # 5.5.1 Leaving oneself: from invite, join or (v7+) knock.
     if event.sender == target:
-        can_leave = ("invite", "join", "knock") if event.room_version.auth.knocking else ("invite", "join")
+        can_leave = (
+            ("invite", "join", "knock") if event.room_version.auth.knocking else ("invite", "join")
+        )
         if target_membership in can_leave:
             return
         raise AuthFailure(f"member/leave: cannot leave from membership {target_membership!r}")
@@ -406,7 +433,9 @@ def _check_ban(event: Pdu, state: Mapping[StateKey, Pdu], create: Pdu) -> None:
 def _check_knock(event: Pdu, state: Mapping[StateKey, Pdu]) -> None:
     # 5.7.1 The join rule is knock, or (v10+) knock_restricted.
     join_rule = _join_rule(state)
-    knock_restricted = join_rule == "knock_restricted" and event.room_version.auth.knock_restricted_join
+    knock_restricted = (
+        join_rule == "knock_restricted" and event.room_version.auth.knock_restricted_join
+    )
     if join_rule != "knock" and not knock_restricted:
         raise AuthFailure(f"member/knock: join rule {join_rule!r} does not allow knocking")
     # 5.7.2 Only the user can knock for themselves.
@@ -444,7 +473,9 @@ def _check_power_levels(event: Pdu, current: Pdu | None, sender_level: Level, cr
         if before == after:
             continue
         if before is not None and before > sender_level:  # 10.6.1
-            raise AuthFailure(f"power_levels: sender cannot change {name} from {before}, above their own")
+            raise AuthFailure(
+                f"power_levels: sender cannot change {name} from {before}, above their own"
+            )
         if after is not None and after > sender_level:  # 10.6.2
             raise AuthFailure(f"power_levels: sender cannot set {name} to {after}, above their own")
     # 10.7–10.8 `events` and (v6+) `notifications` entries.
@@ -456,7 +487,9 @@ def _check_power_levels(event: Pdu, current: Pdu | None, sender_level: Level, cr
             if before == after:
                 continue
             if before is not None and before > sender_level:  # 10.7 changed or removed
-                raise AuthFailure(f"power_levels: sender cannot change {field}[{key}] from {before}")
+                raise AuthFailure(
+                    f"power_levels: sender cannot change {field}[{key}] from {before}"
+                )
             if after is not None and after > sender_level:  # 10.8 added or changed
                 raise AuthFailure(f"power_levels: sender cannot set {field}[{key}] to {after}")
     # 10.9–10.10 `users` entries.
@@ -466,9 +499,13 @@ def _check_power_levels(event: Pdu, current: Pdu | None, sender_level: Level, cr
         if before == after:
             continue
         if user != event.sender and before is not None and before >= sender_level:  # 10.9
-            raise AuthFailure(f"power_levels: sender cannot change the level of {user}, at or above their own")
+            raise AuthFailure(
+                f"power_levels: sender cannot change the level of {user}, at or above their own"
+            )
         if after is not None and after > sender_level:  # 10.10
-            raise AuthFailure(f"power_levels: sender cannot raise {user} to {after}, above their own")
+            raise AuthFailure(
+                f"power_levels: sender cannot raise {user} to {after}, above their own"
+            )
     # 10.11 Otherwise, allow.
 
 
@@ -500,7 +537,9 @@ def _check_power_levels_content(event: Pdu) -> None:
 
 
 def _is_level_map(value: Any, version: RoomVersion) -> bool:
-    return isinstance(value, dict) and all(parse_level(v, version) is not None for v in value.values())
+    return isinstance(value, dict) and all(
+        parse_level(v, version) is not None for v in value.values()
+    )
 
 
 def _map(content: Mapping[str, Any], field: str) -> Mapping[str, Any]:
@@ -525,7 +564,9 @@ def _check_redaction(event: Pdu, power_levels: Pdu | None, sender_level: Level) 
     if isinstance(redacts, str) and _domain(redacts) == _domain(event.event_id):
         return
     # 11.3 Otherwise, reject.
-    raise AuthFailure("redaction: sender is below the redact level and the event is from another server")
+    raise AuthFailure(
+        "redaction: sender is below the redact level and the event is from another server"
+    )
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -571,7 +612,11 @@ def _third_party_public_keys(content: Mapping[str, Any]) -> list[str]:
     keys = [content["public_key"]] if isinstance(content.get("public_key"), str) else []
     listed = content.get("public_keys")
     if isinstance(listed, list):
-        keys += [k["public_key"] for k in listed if isinstance(k, dict) and isinstance(k.get("public_key"), str)]
+        keys += [
+            k["public_key"]
+            for k in listed
+            if isinstance(k, dict) and isinstance(k.get("public_key"), str)
+        ]
     return keys
 
 

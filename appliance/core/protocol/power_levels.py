@@ -7,6 +7,7 @@ so the default applies; the auth rules decide whether such an event may enter th
 
 Room creators (v12) have an infinite power level, returned as ``float("inf")``.
 """
+
 from __future__ import annotations
 
 import math
@@ -111,7 +112,9 @@ def get_required_level(power_levels: Pdu | None, event_type: str, state_key: str
             level = parse_level(events[event_type], power_levels.room_version)
             if level is not None:
                 return level
-    return get_named_level(power_levels, "state_default" if state_key is not None else "events_default")
+    return get_named_level(
+        power_levels, "state_default" if state_key is not None else "events_default"
+    )
 
 
 def get_notification_level(power_levels: Pdu | None, key: str) -> int:
@@ -132,7 +135,11 @@ def get_notification_level(power_levels: Pdu | None, key: str) -> int:
 
 
 def can_send(
-    user_id: str, event_type: str, state_key: str | None, power_levels: Pdu | None, create_event: Pdu | None
+    user_id: str,
+    event_type: str,
+    state_key: str | None,
+    power_levels: Pdu | None,
+    create_event: Pdu | None,
 ) -> bool:
     """Whether the user's level reaches the level for sending this event type."""
     level = get_user_power_level(user_id, power_levels, create_event)
@@ -140,7 +147,9 @@ def can_send(
 
 
 def can_invite(user_id: str, power_levels: Pdu | None, create_event: Pdu | None) -> bool:
-    return get_user_power_level(user_id, power_levels, create_event) >= get_named_level(power_levels, "invite")
+    return get_user_power_level(user_id, power_levels, create_event) >= get_named_level(
+        power_levels, "invite"
+    )
 
 
 def _can_act_on(
@@ -168,4 +177,6 @@ def can_redact(
     send m.room.redaction at all, which the auth rules check), others' at the `redact` level."""
     if user_id == original_sender:
         return True
-    return get_user_power_level(user_id, power_levels, create_event) >= get_named_level(power_levels, "redact")
+    return get_user_power_level(user_id, power_levels, create_event) >= get_named_level(
+        power_levels, "redact"
+    )
