@@ -24,6 +24,7 @@ from appliance.core.protocol.state_res import (
     _auth_difference,
     _conflicted_subgraph,
     _Events,
+    _iterative_auth_checks,
     _mainline_order,
     _reverse_topological_power_order,
     auth_chain,
@@ -567,6 +568,26 @@ def test_mainline_order() -> None:
     assert _mainline_order(ids, None, _Events(evs.get)) == [
         "$on_p2", "$on_p1_old", "$on_p1_b", "$on_px", "$on_p0", "$none",
     ]
+
+
+def test_iterative_auth_checks_skip_rejected_auth_events() -> None:
+    """A key missing from the state is taken from the event's auth events unless that auth
+    event was rejected: ella's join cites public join rules; rejected, they do not count and
+    the join fails (no join rule allows it)."""
+    dag = Dag(V10)
+    ids = {n: dag.id(n) for n in ("CREATE", "IPOWER", "IJR", "IMA")}
+    state = {("m.room.create", ""): ids["CREATE"], ("m.room.power_levels", ""): ids["IPOWER"],
+             ("m.room.member", ALICE): ids["IMA"]}
+    join = Pdu("$me", V10, {"type": "m.room.member", "sender": ELLA, "state_key": ELLA,
+                            "content": {"membership": "join"}, "room_id": dag.room_id,
+                            "auth_events": [ids["CREATE"], ids["IPOWER"], ids["IJR"]], "prev_events": []})
+    for rejected, expected in ((False, "$me"), (True, None)):
+        events = dict(dag.events)
+        jr = events[ids["IJR"]]
+        events[jr.event_id] = Pdu(jr.event_id, jr.room_version, jr.data, rejected=rejected)
+        events["$me"] = join
+        out = _iterative_auth_checks(V10, ["$me"], dict(state), _Events(events.get), None)
+        assert out.get(("m.room.member", ELLA)) == expected
 
 
 def test_no_conflict_returns_the_shared_state() -> None:

@@ -389,7 +389,8 @@ def _iterative_auth_checks(
     create: Pdu | None,
 ) -> dict[StateKey, str]:
     """Apply each event in turn if it passes auth against the state so far, falling back to
-    its own (non-rejected) auth events for keys the state lacks."""
+    its own (non-rejected) auth events for keys the state lacks. Before v12 the create event
+    comes from there too; from v12 it is the room's."""
     cite_create = version.auth.create_event_in_auth_events
     for event_id in event_ids:
         event = events[event_id]
@@ -414,7 +415,7 @@ def _iterative_auth_checks(
                 auth = events.get(state_id)
                 if auth is not None and not auth.rejected:
                     auth_events[key] = auth
-        if _passes_auth(version, event, auth_events, create):
+        if _passes_auth(version, event, auth_events, None if cite_create else create):
             state[event.state_tuple] = event_id
     return state
 
