@@ -35,7 +35,9 @@ from appliance.core.protocol.state_res import (
 VECTORS = Path(__file__).parent.parent / "vectors" / "state_res"
 V1, V10, V11, V12 = (room_versions.KNOWN[v] for v in ("1", "10", "11", "12"))
 
-ALICE, BOB, CHARLIE, ELLA, ZARA = (f"@{n}:example.com" for n in ("alice", "bob", "charlie", "ella", "zara"))
+ALICE, BOB, CHARLIE, ELLA, ZARA = (
+    f"@{n}:example.com" for n in ("alice", "bob", "charlie", "ella", "zara")
+)
 
 
 def _key(text: str) -> StateKey:
@@ -43,7 +45,9 @@ def _key(text: str) -> StateKey:
     return (event_type, state_key)
 
 
-def _resolve(version: RoomVersion, states: Sequence[Mapping[StateKey, str]], events: Mapping[str, Pdu]) -> dict:
+def _resolve(
+    version: RoomVersion, states: Sequence[Mapping[StateKey, str]], events: Mapping[str, Pdu]
+) -> dict[StateKey, str]:
     chains = [state_set_auth_chain(s, events.get) for s in states]
     return resolve(version, states, chains, events.get)
 
@@ -88,7 +92,8 @@ def _resolve_event_by_event(version: RoomVersion, pdus: list[Pdu]) -> dict[State
         assert ready, "prev_events point outside the room"
         for pdu in ready:
             before = _resolve(version, [after[prev] for prev in pdu.prev_event_ids], by_id)
-            after[pdu.event_id] = _resolve(version, [before, {**before, pdu.state_tuple: pdu.event_id}], by_id)
+            proposed = {**before, pdu.state_tuple: pdu.event_id}
+            after[pdu.event_id] = _resolve(version, [before, proposed], by_id)
             cited.update(pdu.prev_event_ids)
             todo.remove(pdu)
     leaves = [p.event_id for p in pdus if p.event_id not in cited]
@@ -96,11 +101,15 @@ def _resolve_event_by_event(version: RoomVersion, pdus: list[Pdu]) -> dict[State
 
 
 def _resolve_batch(
-    version: RoomVersion, batch: list[Pdu], by_id: dict[str, Pdu], previous: dict[StateKey, str] | None
+    version: RoomVersion,
+    batch: list[Pdu],
+    by_id: dict[str, Pdu],
+    previous: dict[StateKey, str] | None,
 ) -> dict[StateKey, str]:
     """Each PDU of the batch is a state set of its own, next to the previous result."""
     by_id.update((p.event_id, p) for p in batch)
-    states = ([previous] if previous is not None else []) + [{p.state_tuple: p.event_id} for p in batch]
+    states = [previous] if previous is not None else []
+    states += [{p.state_tuple: p.event_id} for p in batch]
     return _resolve(version, states, by_id)
 
 
@@ -137,9 +146,13 @@ def test_state_maps_vector(path: Path) -> None:
 def test_msc4297_variants_differ_as_the_msc_says() -> None:
     """Problem A: v2.0 loses the join rules (both fail against the unconflicted "alice left");
     v2.1 keeps them. Problem B: v2.0 resets power levels to the first; v2.1 keeps bob's."""
-    a0, a1 = (_load(VECTORS / f"msc4297_problem_a_state_res_v2_{v}.json")["expected_state"] for v in "01")
+    def expected(problem: str, variant: str) -> dict[str, str]:
+        path = VECTORS / f"msc4297_problem_{problem}_state_res_v2_{variant}.json"
+        return _load(path)["expected_state"]
+
+    a0, a1 = expected("a", "0"), expected("a", "1")
     assert "m.room.join_rules|" not in a0 and a1["m.room.join_rules|"] == "$01-m-room-join_rules"
-    b0, b1 = (_load(VECTORS / f"msc4297_problem_b_state_res_v2_{v}.json")["expected_state"] for v in "01")
+    b0, b1 = expected("b", "0"), expected("b", "1")
     assert b0["m.room.power_levels|"] == "$00-m-room-power_levels"
     assert b1["m.room.power_levels|"] == "$02-m-room-power_levels"
 
@@ -182,7 +195,9 @@ class Dag:
         self.initial_state = {k: self.names[v] for k, v in self.after["IMC"].items()}
 
     def id(self, name: str) -> str:
-        return "$" + name if not self.version.event_format.event_id_in_event else f"${name}:example.com"
+        if self.version.event_format.event_id_in_event:
+            return f"${name}:example.com"
+        return "$" + name
 
     @property
     def room_id(self) -> str:
@@ -190,7 +205,10 @@ class Dag:
             return "!" + self.id("CREATE")[1:]
         return "!room:example.com"
 
-    def _add(self, name: str, event_type: str, sender: str, state_key: str, content: dict, *, prev: list[str]) -> None:
+    def _add(
+        self, name: str, event_type: str, sender: str, state_key: str, content: dict, *,
+        prev: list[str],
+    ) -> None:
         prev_ids = [self.id(p) for p in prev]
         before = _resolve(self.version, [self.after[p] for p in prev], self.events) if prev else {}
         keys = auth_types_for_event(self.version, event_type, state_key, sender, content)
@@ -208,7 +226,7 @@ class Dag:
         self.names[event_id] = name
         self.after[name] = {**before, (event_type, state_key): event_id}
 
-    def run(self, nodes: list[tuple[str, str, str, str, dict]], edges: list[list[str]]) -> dict[StateKey, str]:
+    def run(self, nodes: list[tuple], edges: list[list[str]]) -> dict[StateKey, str]:
         prevs: dict[str, list[str]] = {}
         for edge in edges:
             for later, earlier in zip(edge, edge[1:]):
@@ -221,7 +239,11 @@ class Dag:
     def expect(self, **changes: str | None) -> dict[StateKey, str]:
         """The initial state with some keys changed (None: absent). Keys: PL, JR, TOPIC, or a
         user's name for their membership."""
-        keys = {"PL": ("m.room.power_levels", ""), "JR": ("m.room.join_rules", ""), "TOPIC": ("m.room.topic", "")}
+        keys = {
+            "PL": ("m.room.power_levels", ""),
+            "JR": ("m.room.join_rules", ""),
+            "TOPIC": ("m.room.topic", ""),
+        }
         state = dict(self.initial_state)
         for name, value in changes.items():
             key = keys.get(name) or ("m.room.member", f"@{name.lower()}:example.com")
@@ -433,8 +455,15 @@ def test_dag_v12_ban_vs_power_levels() -> None:
 
 
 def test_dag_v12_join_rules_vs_join_and_topic_race() -> None:
+    """Room v12: the invite-only join rules beat ella's concurrent join; of alice's two topics
+    (same mainline position), the newer T2 wins."""
     dag = Dag(V12)
-    nodes = [JR("JR", ALICE, "invite"), MEMBER("ME", ELLA, ELLA, "join"), TOPIC("T1", BOB), TOPIC("T2", ALICE)]
+    nodes = [
+        JR("JR", ALICE, "invite"),
+        MEMBER("ME", ELLA, ELLA, "join"),
+        TOPIC("T1", ALICE),
+        TOPIC("T2", ALICE),
+    ]
     edges = [["END", "T2", "JR", "START"], ["END", "T1", "ME", "START"]]
     assert dag.run(nodes, edges) == dag.expect(JR="JR", ELLA=None, TOPIC="T2")
 
@@ -456,7 +485,10 @@ def test_v1_power_levels_conflict_takes_the_last_that_passes() -> None:
     auth in R. END cites PB and IMC, so IPOWER (depth 3) and PB (depth 8) conflict: IPOWER
     first, then alice's PB passes."""
     dag = Dag(V1)
-    nodes = [PL("PA", ALICE, {ALICE: 100, BOB: 50}), PL("PB", ALICE, {ALICE: 100, BOB: 50, CHARLIE: 10})]
+    nodes = [
+        PL("PA", ALICE, {ALICE: 100, BOB: 50}),
+        PL("PB", ALICE, {ALICE: 100, BOB: 50, CHARLIE: 10}),
+    ]
     edges = [["END", "PB", "PA", "START"], ["END", "START"]]
     assert dag.run(nodes, edges) == dag.expect(PL="PB")
 
@@ -466,7 +498,10 @@ def test_v1_power_levels_reset() -> None:
     is not in either state, so PB is checked against IPOWER (bob at 0), fails, and the power
     levels reset to IPOWER."""
     dag = Dag(V1)
-    nodes = [PL("PA", ALICE, {ALICE: 100, BOB: 50}), PL("PB", BOB, {ALICE: 100, BOB: 50, CHARLIE: 10})]
+    nodes = [
+        PL("PA", ALICE, {ALICE: 100, BOB: 50}),
+        PL("PB", BOB, {ALICE: 100, BOB: 50, CHARLIE: 10}),
+    ]
     edges = [["END", "PB", "PA", "START"], ["END", "START"]]
     assert dag.run(nodes, edges) == dag.expect(PL="IPOWER")
 
@@ -483,11 +518,16 @@ def test_v1_unauthorised_power_levels_stop_the_chain() -> None:
 # --- building blocks ----------------------------------------------------------------------
 
 
-def _event(version: RoomVersion, event_id: str, event_type: str, sender: str = ALICE, *, state_key: str | None = "",
-           content: dict | None = None, auth: Sequence[str] = (), ts: int = 0) -> Pdu:
-    data: dict[str, Any] = {"type": event_type, "sender": sender, "content": content or {},
-                            "auth_events": list(auth), "prev_events": [], "origin_server_ts": ts,
-                            "room_id": "!room:example.com"}
+def _event(
+    version: RoomVersion, event_id: str, event_type: str, sender: str = ALICE, *,
+    state_key: str | None = "", content: dict | None = None, auth: Sequence[str] = (),
+    ts: int = 0,
+) -> Pdu:
+    data: dict[str, Any] = {
+        "type": event_type, "sender": sender, "content": content or {},
+        "auth_events": list(auth), "prev_events": [], "origin_server_ts": ts,
+        "room_id": "!room:example.com",
+    }
     if state_key is not None:
         data["state_key"] = state_key
     return Pdu(event_id, version, data)
@@ -527,7 +567,10 @@ def test_conflicted_subgraph_holds_paths_between_conflicted_events() -> None:
 def test_reverse_topological_power_order_tie_breaks() -> None:
     """Auth order first; then higher sender power; then older; then smaller event ID."""
     create = _event(V10, "$create", "m.room.create", content={"creator": ALICE})
-    pl = _event(V10, "$pl", "m.room.power_levels", content={"users": {ALICE: 100, BOB: 50}}, auth=["$create"])
+    pl = _event(
+        V10, "$pl", "m.room.power_levels", content={"users": {ALICE: 100, BOB: 50}},
+        auth=["$create"],
+    )
     evs = {p.event_id: p for p in [
         create, pl,
         _event(V10, "$bob_early", "m.room.topic", BOB, auth=["$create", "$pl"], ts=1),
@@ -578,9 +621,11 @@ def test_iterative_auth_checks_skip_rejected_auth_events() -> None:
     ids = {n: dag.id(n) for n in ("CREATE", "IPOWER", "IJR", "IMA")}
     state = {("m.room.create", ""): ids["CREATE"], ("m.room.power_levels", ""): ids["IPOWER"],
              ("m.room.member", ALICE): ids["IMA"]}
-    join = Pdu("$me", V10, {"type": "m.room.member", "sender": ELLA, "state_key": ELLA,
-                            "content": {"membership": "join"}, "room_id": dag.room_id,
-                            "auth_events": [ids["CREATE"], ids["IPOWER"], ids["IJR"]], "prev_events": []})
+    join = Pdu("$me", V10, {
+        "type": "m.room.member", "sender": ELLA, "state_key": ELLA,
+        "content": {"membership": "join"}, "room_id": dag.room_id,
+        "auth_events": [ids["CREATE"], ids["IPOWER"], ids["IJR"]], "prev_events": [],
+    })
     for rejected, expected in ((False, "$me"), (True, None)):
         events = dict(dag.events)
         jr = events[ids["IJR"]]
@@ -608,14 +653,16 @@ def test_large_room_resolves_quickly() -> None:
     branch_a, branch_b = dict(state0), dict(state0)
     for i in range(n):
         user = f"@u{i}:example.com"
-        join = Pdu(f"$j{i}", V10, {"type": "m.room.member", "sender": user, "state_key": user,
-                                    "content": {"membership": "join"}, "room_id": dag.room_id,
-                                    "auth_events": [create, ipower, ijr], "prev_events": [],
-                                    "origin_server_ts": 100 + i})
-        rename = Pdu(f"$r{i}", V10, {"type": "m.room.member", "sender": user, "state_key": user,
-                                      "content": {"membership": "join", "displayname": f"u{i}"},
-                                      "room_id": dag.room_id, "auth_events": [create, ipower, f"$j{i}"],
-                                      "prev_events": [], "origin_server_ts": 10_000 + i})
+        member = {"type": "m.room.member", "sender": user, "state_key": user,
+                  "room_id": dag.room_id, "prev_events": []}
+        join = Pdu(f"$j{i}", V10, {
+            **member, "content": {"membership": "join"},
+            "auth_events": [create, ipower, ijr], "origin_server_ts": 100 + i,
+        })
+        rename = Pdu(f"$r{i}", V10, {
+            **member, "content": {"membership": "join", "displayname": f"u{i}"},
+            "auth_events": [create, ipower, ijr, f"$j{i}"], "origin_server_ts": 10_000 + i,
+        })
         events[join.event_id] = join
         events[rename.event_id] = rename
         branch_a[join.state_tuple] = rename.event_id

@@ -336,7 +336,9 @@ def _reverse_topological_power_order(
     return ordered
 
 
-def _mainline_order(event_ids: list[str], power_levels_id: str | None, events: _Events) -> list[str]:
+def _mainline_order(
+    event_ids: list[str], power_levels_id: str | None, events: _Events
+) -> list[str]:
     """Sort by mainline position of each event's power levels (earlier in the mainline
     first; none at all first of all), then origin_server_ts, then event ID."""
     if not event_ids:
@@ -474,7 +476,9 @@ def _v1_auth_events(
 ) -> dict[StateKey, Pdu]:
     auth_events: dict[StateKey, Pdu] = {}
     try:
-        keys = auth_types_for_event(version, event.type, event.state_key, event.sender, event.content)
+        keys = auth_types_for_event(
+            version, event.type, event.state_key, event.sender, event.content
+        )
     except _AUTH_ERRORS:
         return auth_events
     for key in keys:
