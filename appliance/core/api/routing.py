@@ -93,9 +93,12 @@ def endpoint(
     *,
     auth: Auth = ACCESS_TOKEN,
     prefixes: tuple[str, ...] = CLIENT_PREFIXES,
-    rate_limited: bool = False,
+    rate_limited: bool | None = None,
     allow_guest: bool = True,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+    # Writes are rate limited per user (or per IP before login) unless told otherwise.
+    limited = rate_limited if rate_limited is not None else method != "GET"
+
     def decorate(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         hints = get_type_hints(handler)
         params = list(inspect.signature(handler).parameters)
@@ -116,7 +119,7 @@ def endpoint(
                         from ..protocol.errors import GuestAccessForbidden
 
                         raise GuestAccessForbidden("Guests may not use this endpoint")
-            if rate_limited:
+            if limited:
                 hearth.ratelimiter.check(me.user_id if me else f"ip:{info.ip}", admin=bool(me and me.admin))
             for name in params:
                 hint = hints.get(name)
