@@ -90,4 +90,7 @@ async def build_hearth(settings: Settings) -> Hearth:
 
 def _build_client_services(h: Hearth) -> None:
     # Each service is added here by its owner, in dependency order.
+    from .core.services.accounts import AccountService
+
+    h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.pipeline)
     pass

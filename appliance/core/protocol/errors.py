@@ -39,6 +39,7 @@ InvalidUsername = _error("InvalidUsername", 400, "M_INVALID_USERNAME")
 Exclusive = _error("Exclusive", 400, "M_EXCLUSIVE")
 TooLarge = _error("TooLarge", 413, "M_TOO_LARGE")
 RoomInUse = _error("RoomInUse", 400, "M_ROOM_IN_USE")
+BadAlias = _error("BadAlias", 400, "M_BAD_ALIAS")
 InvalidRoomState = _error("InvalidRoomState", 400, "M_INVALID_ROOM_STATE")
 UnsupportedRoomVersion = _error("UnsupportedRoomVersion", 400, "M_UNSUPPORTED_ROOM_VERSION")
 IncompatibleRoomVersion = _error("IncompatibleRoomVersion", 400, "M_INCOMPATIBLE_ROOM_VERSION")
@@ -47,6 +48,8 @@ WeakPassword = _error("WeakPassword", 400, "M_WEAK_PASSWORD")
 GuestAccessForbidden = _error("GuestAccessForbidden", 403, "M_GUEST_ACCESS_FORBIDDEN")
 ResourceLimitExceeded = _error("ResourceLimitExceeded", 403, "M_RESOURCE_LIMIT_EXCEEDED")
 ThreepidDenied = _error("ThreepidDenied", 403, "M_THREEPID_DENIED")
+ProfileTooLarge = _error("ProfileTooLarge", 400, "M_PROFILE_TOO_LARGE")
+KeyTooLarge = _error("KeyTooLarge", 400, "M_KEY_TOO_LARGE")
 
 
 class LimitExceeded(MatrixError):

@@ -68,13 +68,18 @@ class AccountStore:
 
     async def create_user(self, user_id: str, password_hash: str | None, *, admin: bool = False,
                           is_guest: bool = False, displayname: str | None = None) -> None:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO users (user_id, password_hash, created_ts, admin, is_guest, displayname)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, password_hash, now_ms(), int(admin), int(is_guest), displayname),
-            )
-        await self.db.write(job)
+        await self.db.write(lambda conn: self.create_user_job(
+            conn, user_id, password_hash, admin=admin, is_guest=is_guest, displayname=displayname))
+
+    @staticmethod
+    def create_user_job(conn: sqlite3.Connection, user_id: str, password_hash: str | None, *,
+                        admin: bool = False, is_guest: bool = False, displayname: str | None = None) -> None:
+        """In a writer job; raises sqlite3.IntegrityError if the user ID is taken."""
+        conn.execute(
+            "INSERT INTO users (user_id, password_hash, created_ts, admin, is_guest, displayname)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (user_id, password_hash, now_ms(), int(admin), int(is_guest), displayname),
+        )
 
     async def set_password_hash(self, user_id: str, password_hash: str | None) -> None:
         await self.db.write(lambda c: c.execute(
@@ -187,3 +192,49 @@ class AccountStore:
     async def device_ids_with_tokens(self, user_id: str) -> list[str]:
         rows = await self.db.fetchall("SELECT DISTINCT device_id FROM access_tokens WHERE user_id = ?", (user_id,))
         return [r[0] for r in rows]
+
+    async def delete_device_tokens(self, user_id: str, device_id: str) -> list[str]:
+        """Sign a device out but keep it (a login reusing its device ID); returns the token hashes removed."""
+        def job(conn: sqlite3.Connection) -> list[str]:
+            removed = [r[0] for r in conn.execute(
+                "SELECT token_hash FROM access_tokens WHERE user_id = ? AND device_id = ?", (user_id, device_id))]
+            conn.execute("DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+            conn.execute("DELETE FROM refresh_tokens WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+            return removed
+        return await self.db.write(job)
+
+    async def device_ids(self, user_id: str) -> list[str]:
+        """Every device of a user, with or without a live token."""
+        rows = await self.db.fetchall(
+            "SELECT device_id FROM devices WHERE user_id = ? UNION SELECT device_id FROM access_tokens"
+            " WHERE user_id = ?", (user_id, user_id))
+        return [r[0] for r in rows]
+
+    # rooms a user is in, from the membership index the event pipeline maintains
+    async def room_ids_with_membership(self, user_id: str, memberships: tuple[str, ...]) -> list[str]:
+        marks = ",".join("?" * len(memberships))
+        rows = await self.db.fetchall(
+            f"SELECT room_id FROM room_memberships WHERE user_id = ? AND membership IN ({marks}) ORDER BY room_id",
+            (user_id, *memberships))
+        return [r[0] for r in rows]
+
+    # profile fields other than displayname / avatar_url (canonical JSON values)
+    async def get_profile_fields(self, user_id: str) -> dict[str, str]:
+        rows = await self.db.fetchall("SELECT key, value FROM profile_fields WHERE user_id = ?", (user_id,))
+        return {r[0]: r[1] for r in rows}
+
+    async def set_extra_profile_field(self, user_id: str, key: str, value_json: str | None) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            if value_json is None:
+                conn.execute("DELETE FROM profile_fields WHERE user_id = ? AND key = ?", (user_id, key))
+            else:
+                conn.execute(
+                    "INSERT INTO profile_fields (user_id, key, value) VALUES (?, ?, ?)"
+                    " ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value", (user_id, key, value_json))
+        await self.db.write(job)
+
+    async def delete_profile_fields(self, user_id: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM profile_fields WHERE user_id = ?", (user_id,))
+            conn.execute("UPDATE users SET displayname = NULL, avatar_url = NULL WHERE user_id = ?", (user_id,))
+        await self.db.write(job)

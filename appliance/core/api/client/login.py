@@ -1,0 +1,33 @@
+"""Login and token refresh (login.yaml, refresh.yaml)."""
+from __future__ import annotations
+
+from pydantic import BaseModel, StrictStr
+from quart import Blueprint
+
+from ...services.auth import ClientInfo
+from ..routing import NO_AUTH, endpoint
+from ....hearth import Hearth
+
+bp = Blueprint("client_login", __name__)
+
+
+@endpoint(bp, "GET", "/login", auth=NO_AUTH)
+async def get_login_flows(hearth: Hearth) -> dict:
+    return {"flows": hearth.account_service.login_flows()}
+
+
+@endpoint(bp, "POST", "/login", auth=NO_AUTH)
+async def login(body: dict, hearth: Hearth, client: ClientInfo) -> dict:
+    """m.login.password with an m.id.user identifier (localpart or user ID) or the legacy `user`."""
+    hearth.login_ratelimiter.check(f"ip:{client.ip}")
+    return await hearth.account_service.login(body, client)
+
+
+class RefreshBody(BaseModel):
+    refresh_token: StrictStr
+
+
+@endpoint(bp, "POST", "/refresh", auth=NO_AUTH)
+async def refresh(body: RefreshBody, hearth: Hearth, client: ClientInfo) -> dict:
+    hearth.ratelimiter.check(f"ip:{client.ip}")
+    return await hearth.account_service.refresh(body.refresh_token)
