@@ -93,4 +93,7 @@ def _build_client_services(h: Hearth) -> None:
     from .core.services.accounts import AccountService
 
     h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.pipeline)
+    from .core.services.rooms import RoomService
+
+    h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
     pass

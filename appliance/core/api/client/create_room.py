@@ -1,0 +1,54 @@
+"""POST /createRoom (create_room.yaml)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from quart import Blueprint
+
+from ....hearth import Hearth
+from ...services.auth import Requester
+from ...services.rooms import CreateRoomRequest, InitialStateEvent
+from ..routing import ACCESS_TOKEN, endpoint
+
+bp = Blueprint("client_create_room", __name__)
+
+
+class StateEventBody(BaseModel):
+    type: str
+    state_key: str = ""
+    content: dict[str, Any]
+
+
+class CreateRoomBody(BaseModel, extra="allow"):
+    visibility: Literal["public", "private"] | None = None
+    room_alias_name: str | None = None
+    name: str | None = None
+    topic: str | None = None
+    invite: list[str] = Field(default_factory=list)
+    invite_3pid: list[dict[str, Any]] = Field(default_factory=list)
+    room_version: str | None = None
+    creation_content: dict[str, Any] | None = None
+    initial_state: list[StateEventBody] = Field(default_factory=list)
+    preset: Literal["private_chat", "public_chat", "trusted_private_chat"] | None = None
+    is_direct: bool = False
+    power_level_content_override: dict[str, Any] | None = None
+
+
+@endpoint(bp, "POST", "/createRoom", auth=ACCESS_TOKEN, rate_limited=True, allow_guest=False)
+async def create_room(me: Requester, body: CreateRoomBody, hearth: Hearth) -> dict:
+    request = CreateRoomRequest(
+        visibility=body.visibility,
+        room_alias_name=body.room_alias_name,
+        name=body.name,
+        topic=body.topic,
+        invite=body.invite,
+        invite_3pid=body.invite_3pid,
+        room_version=body.room_version,
+        creation_content=body.creation_content,
+        initial_state=[InitialStateEvent(e.type, e.content, e.state_key) for e in body.initial_state],
+        preset=body.preset,
+        is_direct=body.is_direct,
+        power_level_content_override=body.power_level_content_override,
+    )
+    return {"room_id": await hearth.rooms.create_room(me.user_id, request)}

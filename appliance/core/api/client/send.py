@@ -1,0 +1,60 @@
+"""Sending into a room: room_send.yaml, room_state.yaml (PUT) and redaction.yaml."""
+from __future__ import annotations
+
+from pydantic import BaseModel
+from quart import Blueprint
+
+from ....hearth import Hearth
+from ...services.auth import Requester
+from ..routing import PathModel, endpoint
+
+bp = Blueprint("client_send", __name__)
+
+
+class SendPath(PathModel):
+    room_id: str
+    event_type: str
+    txn_id: str
+
+
+class StatePath(PathModel):
+    room_id: str
+    event_type: str
+    state_key: str = ""
+
+
+class RedactPath(PathModel):
+    room_id: str
+    event_id: str
+    txn_id: str
+
+
+class RedactBody(BaseModel, extra="allow"):
+    reason: str | None = None
+
+
+@endpoint(bp, "PUT", "/rooms/{room_id}/send/{event_type}/{txn_id}", rate_limited=True)
+async def send_message(me: Requester, path: SendPath, body: dict, hearth: Hearth) -> dict:
+    event_id = await hearth.rooms.send_message(path.room_id, me.user_id, path.event_type, body,
+                                               path.txn_id, me.device_id)
+    return {"event_id": event_id}
+
+
+@endpoint(bp, "PUT", "/rooms/{room_id}/state/{event_type}/{state_key:path}", rate_limited=True)
+async def set_room_state_with_key(me: Requester, path: StatePath, body: dict, hearth: Hearth) -> dict:
+    event_id = await hearth.rooms.set_state(path.room_id, me.user_id, path.event_type, path.state_key, body)
+    return {"event_id": event_id}
+
+
+@endpoint(bp, "PUT", "/rooms/{room_id}/state/{event_type}", rate_limited=True)
+async def set_room_state(me: Requester, path: StatePath, body: dict, hearth: Hearth) -> dict:
+    """The empty state key: the trailing slash is optional (room_state.yaml)."""
+    event_id = await hearth.rooms.set_state(path.room_id, me.user_id, path.event_type, "", body)
+    return {"event_id": event_id}
+
+
+@endpoint(bp, "PUT", "/rooms/{room_id}/redact/{event_id}/{txn_id}", rate_limited=True, allow_guest=False)
+async def redact_event(me: Requester, path: RedactPath, body: RedactBody, hearth: Hearth) -> dict:
+    event_id = await hearth.rooms.redact(path.room_id, path.event_id, me.user_id, body.reason,
+                                         path.txn_id, me.device_id)
+    return {"event_id": event_id}
