@@ -169,7 +169,8 @@ async def test_registration_token_flow_and_use_counting(token_app):
 
     r = await client.post(f"{V3}/register", json={"username": "jack", "password": "pw-123456"})
     first = await r.get_json()
-    assert r.status_code == 401 and first["flows"] == [{"stages": ["m.login.registration_token"]}]
+    assert r.status_code == 401
+    assert first["flows"] == [{"stages": ["m.login.registration_token", "m.login.dummy"]}]
     session = first["session"]
     # A wrong token: 401 with the error, the stage not completed.
     r = await client.post(f"{V3}/register", json={"username": "jack", "password": "pw-123456", "auth": {
@@ -177,14 +178,14 @@ async def test_registration_token_flow_and_use_counting(token_app):
     body = await r.get_json()
     assert r.status_code == 401 and body["errcode"] == "M_FORBIDDEN"
     assert body["session"] == session and "m.login.registration_token" not in body.get("completed", [])
-    # Dummy is not offered when a token is needed.
+    # Dummy alone does not complete the flow.
     r = await client.post(f"{V3}/register", json={"username": "jack", "password": "pw-123456", "auth": {
         "type": "m.login.dummy", "session": session}})
-    assert r.status_code == 400 and await errcode(r) == "M_UNRECOGNIZED"
+    assert r.status_code == 401 and (await r.get_json())["completed"] == ["m.login.dummy"]
     # The right token: pending while another session would need it.
     r = await client.post(f"{V3}/register", json={"username": "jack", "auth": {
         "type": "m.login.registration_token", "token": token, "session": session}})
-    assert r.status_code == 400 and await errcode(r) == "M_MISSING_PARAM"  # stage done, password missing
+    assert r.status_code == 400 and await errcode(r) == "M_MISSING_PARAM"  # stages done, password missing
     assert await (await client.get(f"{validity}?token={token}")).get_json() == {"valid": False}
     stored = await service.uia.get_registration_token(token)
     assert (stored.pending, stored.completed) == (1, 0)
@@ -211,7 +212,7 @@ async def test_expired_and_abandoned_tokens(token_app):
     assert len(unlimited) == 16
     r = await client.post(f"{V3}/register", json={"username": "leo", "auth": {
         "type": "m.login.registration_token", "token": unlimited}})
-    assert r.status_code == 400  # no password; the session holds the token as pending
+    assert r.status_code == 401  # the dummy stage is left; the session holds the token as pending
     assert (await service.uia.get_registration_token(unlimited)).pending == 1
     await service.uia.expire_sessions(int(time.time() * 1000) + 1)
     assert (await service.uia.get_registration_token(unlimited)).pending == 0

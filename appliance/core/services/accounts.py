@@ -3,8 +3,8 @@
 Registration and the sensitive account operations go through user-interactive auth (UIA).
 A UIA session lives in `uia_sessions` and is bound to one request (method, path and, for a
 signed-in user, the user ID): registration offers `m.login.dummy` when registration is open and
-`m.login.registration_token` when it needs an invite code; password changes, deactivation and
-device deletion ask for `m.login.password`.
+`m.login.registration_token` followed by `m.login.dummy` when it needs an invite code; password
+changes, deactivation and device deletion ask for `m.login.password`.
 
 Registration tokens count uses as in MSC3231: completing the token stage makes the token
 *pending* for that session; a registration that succeeds turns it into *completed*, an
@@ -262,7 +262,8 @@ class AccountService:
         if self.settings.registration == "open":
             return [[DUMMY]]
         if self.settings.registration == "token":
-            return [[REGISTRATION_TOKEN]]
+            # Token then dummy, as Synapse offers it: clients (matrix-nio) finish with m.login.dummy.
+            return [[REGISTRATION_TOKEN, DUMMY]]
         raise Forbidden("Registration is disabled")
 
     async def register(self, *, kind: str, auth: Any, username: str | None, password: str | None,
