@@ -48,6 +48,8 @@ WeakPassword = _error("WeakPassword", 400, "M_WEAK_PASSWORD")
 GuestAccessForbidden = _error("GuestAccessForbidden", 403, "M_GUEST_ACCESS_FORBIDDEN")
 ResourceLimitExceeded = _error("ResourceLimitExceeded", 403, "M_RESOURCE_LIMIT_EXCEEDED")
 ThreepidDenied = _error("ThreepidDenied", 403, "M_THREEPID_DENIED")
+InvalidSignature = _error("InvalidSignature", 400, "M_INVALID_SIGNATURE")
+WrongRoomKeysVersion = _error("WrongRoomKeysVersion", 403, "M_WRONG_ROOM_KEYS_VERSION")
 ProfileTooLarge = _error("ProfileTooLarge", 400, "M_PROFILE_TOO_LARGE")
 KeyTooLarge = _error("KeyTooLarge", 400, "M_KEY_TOO_LARGE")
 
