@@ -27,10 +27,12 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.accounts import AccountService
     from .core.services.rooms import RoomService
     from .core.services.sync import SyncService
-    from .core.services.device_keys import DeviceKeyService
-    from .core.services.e2ee import E2eeService
-    from .core.services.key_backup import KeyBackupService
-    from .core.services.to_device import ToDeviceService
+    from .core.services.account_data import AccountDataService
+    from .core.services.filtering import FilterService
+    from .core.services.receipts import ReceiptService
+    from .core.services.room_read import RoomReadService
+    from .core.services.typing import TypingService
+    from .core.services.user_directory import UserDirectoryService
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,12 @@ class Hearth:
     account_service: "AccountService" = None  # type: ignore[assignment]
     rooms: "RoomService" = None  # type: ignore[assignment]
     sync: "SyncService" = None  # type: ignore[assignment]
-    device_keys: "DeviceKeyService" = None  # type: ignore[assignment]
-    to_device: "ToDeviceService" = None  # type: ignore[assignment]
-    key_backup: "KeyBackupService" = None  # type: ignore[assignment]
-    e2ee: "E2eeService" = None  # type: ignore[assignment]
+    account_data: "AccountDataService" = None  # type: ignore[assignment]
+    receipts: "ReceiptService" = None  # type: ignore[assignment]
+    typing: "TypingService" = None  # type: ignore[assignment]
+    filters: "FilterService" = None  # type: ignore[assignment]
+    room_read: "RoomReadService" = None  # type: ignore[assignment]
+    user_directory: "UserDirectoryService" = None  # type: ignore[assignment]
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -104,22 +108,32 @@ def _build_client_services(h: Hearth) -> None:
     from .core.services.rooms import RoomService
 
     h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
-    _build_e2ee_services(h)
+    _build_read_services(h)
     pass
 
 
-def _build_e2ee_services(h: Hearth) -> None:
-    from .core.services.device_keys import DeviceKeyService
-    from .core.services.e2ee import E2eeService
-    from .core.services.key_backup import KeyBackupService
-    from .core.services.to_device import ToDeviceService
-    from .core.storage.stores.e2e_keys import E2eKeyStore
-    from .core.storage.stores.key_backup import KeyBackupStore
-    from .core.storage.stores.to_device import ToDeviceStore
+def _build_read_services(h: Hearth) -> None:
+    """The read side: formatting, visibility, /sync and its side streams."""
+    from .core.services.account_data import AccountDataService
+    from .core.services.client_events import ClientEventFormatter
+    from .core.services.filtering import FilterService
+    from .core.services.receipts import ReceiptService
+    from .core.services.room_read import RoomReadService
+    from .core.services.sync import SyncService
+    from .core.services.typing import TypingService
+    from .core.services.user_directory import UserDirectoryService
+    from .core.services.visibility import Visibility
+    from .core.storage.stores.account_data import AccountDataStore
+    from .core.storage.stores.receipts import ReceiptStore
 
-    h.device_keys = DeviceKeyService(h.db, E2eKeyStore(h.db), h.stream, h.server_name)
-    h.to_device = ToDeviceService(h.db, ToDeviceStore(h.db), h.stream, h.server_name)
-    h.key_backup = KeyBackupService(KeyBackupStore(h.db))
-    h.e2ee = E2eeService(h.device_keys, h.to_device)
-    if h.account_service is not None:
-        h.account_service.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
+    h.account_data = AccountDataService(h.db, AccountDataStore(h.db), h.stream)
+    h.receipts = ReceiptService(h.db, ReceiptStore(h.db), h.events, h.stream, h.account_data)
+    h.typing = TypingService(h.stream)
+    h.filters = FilterService(h.db)
+    formatter = ClientEventFormatter(h.db, h.events, h.state)
+    visibility = Visibility(h.events, h.state, h.account_data)
+    h.room_read = RoomReadService(h.db, h.events, h.state, h.stream, formatter, visibility)
+    h.sync = SyncService(h.db, h.events, h.stream, h.room_read, formatter, visibility, h.account_data,
+                         h.receipts, h.typing, e2ee=getattr(h, "e2ee", None),
+                         max_timeout_ms=h.settings.sync_timeout_max_ms)
+    h.user_directory = UserDirectoryService(h.db)

@@ -1,0 +1,185 @@
+"""Serve stored PDUs to clients as ClientEvent (client-server-api "Room Events", "Redactions").
+
+`unsigned` is built here and only here: `age`, `transaction_id` for the device that sent the
+event, `prev_content`/`replaces_state` for state events, `redacted_because` for redacted ones,
+and `m.relations` (threads, the latest edit, references) bundled from the relations index.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..protocol.redaction import redact
+from ..storage.database import Database
+from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.state import StateStore
+from .filtering import apply_event_fields
+
+_CLIENT_KEYS = ("event_id", "type", "content", "sender", "origin_server_ts", "room_id", "state_key")
+
+
+class ClientEventFormatter:
+    REPLACES_CACHE = 20_000
+
+    def __init__(self, db: Database, events: EventStore, state: StateStore):
+        self.db = db
+        self.events = events
+        self.state = state
+        self._replaces: OrderedDict[str, str | None] = OrderedDict()
+
+    # -- public -----------------------------------------------------------------------------
+
+    async def serialize(self, evs: Sequence[StoredEvent], *, user_id: str | None = None,
+                        device_id: str | None = None, with_room_id: bool = True, event_format: str = "client",
+                        event_fields: tuple[str, ...] | None = None, bundle: bool = True) -> list[dict[str, Any]]:
+        if not evs:
+            return []
+        now = int(time.time() * 1000)
+        if event_format == "federation":
+            out = []
+            for ev in evs:
+                data = dict(redact(ev.pdu.data, ev.pdu.room_version) if ev.redacted_by else ev.pdu.data)
+                data["unsigned"] = {"age": max(0, now - ev.pdu.origin_server_ts)}
+                out.append(apply_event_fields(data, event_fields))
+            return out
+        redactions = await self._redactions(evs)
+        replaced = await self._replaced_states(ev for ev in evs if ev.pdu.is_state)
+        relations = await self._relations(evs, user_id, device_id) if bundle else {}
+        out = []
+        for ev in evs:
+            d = self._base(ev, now, user_id, device_id, with_room_id)
+            unsigned = d["unsigned"]
+            if ev.redacted_by and ev.redacted_by in redactions:
+                red = redactions[ev.redacted_by]
+                unsigned["redacted_because"] = self._base(red, now, user_id, device_id, True)
+            if ev.pdu.is_state:
+                prev = replaced.get(ev.event_id)
+                if prev is not None:
+                    unsigned["replaces_state"] = prev.event_id
+                    prev_data = redact(prev.pdu.data, prev.pdu.room_version) if prev.redacted_by else prev.pdu.data
+                    unsigned["prev_content"] = prev_data.get("content", {})
+                    unsigned["prev_sender"] = prev.pdu.sender
+            if ev.event_id in relations and not ev.redacted_by:
+                unsigned["m.relations"] = relations[ev.event_id]
+            out.append(apply_event_fields(d, event_fields))
+        return out
+
+    async def serialize_one(self, ev: StoredEvent, **kw: Any) -> dict[str, Any]:
+        return (await self.serialize([ev], **kw))[0]
+
+    async def replaced_state_id(self, ev: StoredEvent) -> str | None:
+        """The event a state event replaced (the state at its key before it), if any."""
+        return (await self._replaced_state_ids([ev])).get(ev.event_id)
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _base(self, ev: StoredEvent, now: int, user_id: str | None, device_id: str | None,
+              with_room_id: bool) -> dict[str, Any]:
+        data = redact(ev.pdu.data, ev.pdu.room_version) if ev.redacted_by else ev.pdu.data
+        d: dict[str, Any] = {
+            "event_id": ev.event_id,
+            "type": ev.pdu.type,
+            "content": data.get("content", {}),
+            "sender": ev.pdu.sender,
+            "origin_server_ts": ev.pdu.origin_server_ts,
+        }
+        if with_room_id:
+            d["room_id"] = ev.pdu.room_id
+        if ev.pdu.is_state:
+            d["state_key"] = ev.pdu.state_key
+        redacts = ev.pdu.redacts
+        if redacts is not None:
+            d["redacts"] = redacts  # top level before v11; clients read either place
+        unsigned: dict[str, Any] = {"age": max(0, now - ev.pdu.origin_server_ts)}
+        if ev.txn_key and user_id and device_id:
+            u, _, rest = ev.txn_key.partition("|")
+            dev, _, txn = rest.partition("|")
+            if u == user_id and dev == device_id:
+                unsigned["transaction_id"] = txn
+        d["unsigned"] = unsigned
+        return d
+
+    async def _redactions(self, evs: Iterable[StoredEvent]) -> dict[str, StoredEvent]:
+        ids = {ev.redacted_by for ev in evs if ev.redacted_by}
+        return await self.events.get_events(ids) if ids else {}
+
+    async def _replaced_state_ids(self, evs: Iterable[StoredEvent]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for ev in evs:
+            if ev.event_id in self._replaces:
+                self._replaces.move_to_end(ev.event_id)
+                out[ev.event_id] = self._replaces[ev.event_id]
+                continue
+            found: str | None = None
+            prevs = await self.events.get_events(ev.pdu.prev_event_ids)
+            for pid in ev.pdu.prev_event_ids:
+                prev = prevs.get(pid)
+                if prev is not None and prev.state_group is not None:
+                    found = (await self.state.get_state(prev.state_group)).get(ev.pdu.state_tuple)
+                    break
+            if found == ev.event_id:
+                found = None
+            self._replaces[ev.event_id] = found
+            while len(self._replaces) > self.REPLACES_CACHE:
+                self._replaces.popitem(last=False)
+            out[ev.event_id] = found
+        return out
+
+    async def _replaced_states(self, evs: Iterable[StoredEvent]) -> dict[str, StoredEvent]:
+        ids = await self._replaced_state_ids(list(evs))
+        loaded = await self.events.get_events([x for x in ids.values() if x])
+        return {eid: loaded[p] for eid, p in ids.items() if p and p in loaded}
+
+    async def _relations(self, evs: Sequence[StoredEvent], user_id: str | None,
+                         device_id: str | None) -> dict[str, dict[str, Any]]:
+        """Aggregations for m.thread, m.replace and m.reference (modules/threading, event_replacements)."""
+        ids = [ev.event_id for ev in evs if not ev.pdu.is_state]
+        if not ids:
+            return {}
+        rows = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows += await self.db.fetchall(
+                "SELECT relates_to, rel_type, event_id, sender, type, stream_pos FROM events"
+                f" WHERE relates_to IN ({','.join('?' * len(chunk))})"
+                " AND rel_type IN ('m.thread', 'm.replace', 'm.reference') AND rejected IS NULL"
+                " AND redacted_by IS NULL ORDER BY stream_pos", tuple(chunk))
+        if not rows:
+            return {}
+        by_id = {ev.event_id: ev for ev in evs}
+        threads: dict[str, list] = {}
+        edits: dict[str, str] = {}
+        refs: dict[str, list[str]] = {}
+        for parent, rel_type, eid, sender, type_, _pos in rows:
+            original = by_id[parent]
+            if rel_type == "m.thread":
+                threads.setdefault(parent, []).append((eid, sender))
+            elif rel_type == "m.replace":
+                if sender == original.pdu.sender and type_ == original.pdu.type:
+                    edits[parent] = eid  # rows are in stream order: the last one wins
+            else:
+                refs.setdefault(parent, []).append(eid)
+        wanted = [t[-1][0] for t in threads.values()] + list(edits.values())
+        loaded = await self.events.get_events(wanted)
+        now = int(time.time() * 1000)
+        out: dict[str, dict[str, Any]] = {}
+        for parent, replies in threads.items():
+            latest = loaded.get(replies[-1][0])
+            if latest is None:
+                continue
+            latest_json = self._base(latest, now, user_id, device_id, True)
+            out.setdefault(parent, {})["m.thread"] = {
+                "latest_event": latest_json,
+                "count": len(replies),
+                "current_user_participated": user_id is not None and (
+                    by_id[parent].pdu.sender == user_id or any(s == user_id for _, s in replies)),
+            }
+        for parent, eid in edits.items():
+            edit = loaded.get(eid)
+            if edit is not None:
+                out.setdefault(parent, {})["m.replace"] = self._base(edit, now, user_id, device_id, True)
+        for parent, eids in refs.items():
+            out.setdefault(parent, {})["m.reference"] = {"chunk": [{"event_id": e} for e in eids]}
+        return out

@@ -1,0 +1,430 @@
+"""Reading rooms: state, members, single events, /messages, /context, relations, threads,
+timestamp lookup, joined rooms (rooms.yaml, room_state.yaml, message_pagination.yaml,
+event_context.yaml, relations.yaml, threads_list.yaml, room_event_by_timestamp.yaml).
+
+Every read goes through `Visibility` and is bounded by what the user may see: a member sees
+current state, someone who left sees the room as it was when they left, anyone may read a
+`world_readable` room. Pagination tokens are stream tokens (`tokens.py`), the same as /sync's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol.errors import Forbidden, InvalidParam, NotFound
+from ..storage.database import Database
+from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.state import StateMap, StateStore
+from ..stream import Stream
+from .client_events import ClientEventFormatter
+from .filtering import EventFilter
+from .tokens import make_token, parse_token
+from .visibility import WORLD_READABLE, Visibility
+
+_LIVE = "outlier = 0 AND rejected IS NULL"
+SCAN_CAP = 2000  # events looked at per page before giving up on a restrictive filter
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    events: list[StoredEvent]  # in the order of the scan (newest first when backwards)
+    cursor: int                # where the next page continues
+    more: bool                 # whether the scan stopped before the range was exhausted
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """How a user may read a room: its membership, and the stream position reads stop at."""
+
+    membership: str | None
+    upto: int           # events after this are not the user's to see
+    state_event_id: str | None  # for a left user: their leave event (state is read there)
+
+
+class RoomReadService:
+    def __init__(self, db: Database, events: EventStore, state: StateStore, stream: Stream,
+                 formatter: ClientEventFormatter, visibility: Visibility):
+        self.db = db
+        self.events = events
+        self.state = state
+        self.stream = stream
+        self.formatter = formatter
+        self.visibility = visibility
+
+    # -- building blocks (also used by /sync) -----------------------------------------------
+
+    async def state_ids_at(self, room_id: str, pos: int) -> StateMap:
+        """The room's state after the last event at or before stream position `pos`."""
+        group = await self.db.fetchval(
+            f"SELECT state_group FROM events WHERE room_id = ? AND stream_pos <= ? AND {_LIVE}"
+            " AND state_group IS NOT NULL ORDER BY stream_pos DESC LIMIT 1", (room_id, pos))
+        if group is None:
+            return {}
+        return await self.state.get_state(group)
+
+    async def scan(self, room_id: str, user_id: str | None, *, after: int, upto: int, limit: int,
+                   efilter: EventFilter, backwards: bool = True) -> Page:
+        """Up to `limit` visible events in (after, upto] that pass the filter."""
+        collected: list[StoredEvent] = []
+        scanned = 0
+        lo, hi = after, upto
+        batch_size = max(limit * 2, 20)
+        more = False
+        while len(collected) < limit and lo < hi:
+            if backwards:
+                batch = await self.events.query_events(
+                    f"room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE}", (room_id, lo, hi),
+                    order="stream_pos DESC", limit=batch_size)
+            else:
+                batch = await self.events.query_events(
+                    f"room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE}", (room_id, lo, hi),
+                    order="stream_pos", limit=batch_size)
+            if not batch:
+                break
+            scanned += len(batch)
+            passing = [e for e in batch if efilter.allows_event(e.pdu)]
+            visible = await self.visibility.filter_events(user_id, passing)
+            for ev in visible:
+                if len(collected) == limit:
+                    more = True
+                    break
+                collected.append(ev)
+                if backwards:
+                    hi = ev.stream_pos - 1
+                else:
+                    lo = ev.stream_pos
+            if len(collected) == limit:
+                # Anything left in this batch past the last kept event means there is more.
+                last = collected[-1].stream_pos
+                if any((e.stream_pos < last) if backwards else (e.stream_pos > last) for e in batch):
+                    more = True
+                break
+            if backwards:
+                hi = batch[-1].stream_pos - 1
+            else:
+                lo = batch[-1].stream_pos
+            if len(batch) < batch_size:
+                break
+            if scanned >= SCAN_CAP:
+                more = True
+                break
+        if not more and len(collected) == limit and lo < hi:
+            more = await self._any_in(room_id, lo, hi)
+        return Page(collected, hi if backwards else lo, more)
+
+    async def _any_in(self, room_id: str, lo: int, hi: int) -> bool:
+        return await self.db.fetchval(
+            f"SELECT 1 FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE} LIMIT 1",
+            (room_id, lo, hi)) is not None
+
+    async def member_events_for_senders(self, evs: list[StoredEvent], skip: set[str] = frozenset(),
+                                        ) -> list[StoredEvent]:
+        """Lazy-loading members: each sender's membership at the event they sent."""
+        wanted: dict[str, str] = {}
+        for ev in evs:
+            sender = ev.pdu.sender
+            if sender in wanted or sender in skip or ev.state_group is None:
+                continue
+            eid = (await self.state.get_state(ev.state_group)).get(("m.room.member", sender))
+            if eid:
+                wanted[sender] = eid
+        loaded = await self.events.get_events(wanted.values())
+        return [loaded[e] for e in wanted.values() if e in loaded]
+
+    async def membership_row(self, user_id: str, room_id: str) -> tuple[str, str, int] | None:
+        row = await self.db.fetchone(
+            "SELECT membership, event_id, stream_pos FROM room_memberships WHERE user_id = ? AND room_id = ?",
+            (user_id, room_id))
+        return (row[0], row[1], row[2]) if row else None
+
+    async def access(self, user_id: str, room_id: str) -> Access:
+        """Who may read: members; those who left (up to their leave); anyone if world_readable."""
+        if await self.events.room_version(room_id) is None:
+            raise Forbidden("You are not allowed to view this room")  # no existence oracle
+        row = await self.membership_row(user_id, room_id)
+        current = self.stream.current
+        if row is not None and row[0] == "join":
+            return Access("join", max(current, row[2]), None)
+        if await self.visibility.history_visibility(room_id) == WORLD_READABLE:
+            return Access(row[0] if row else None, current, None)
+        if row is not None and row[0] in ("leave", "ban"):
+            return Access(row[0], row[2], row[1])
+        raise Forbidden("You are not allowed to view this room")
+
+    # -- state ------------------------------------------------------------------------------
+
+    async def _state_for(self, user_id: str, room_id: str) -> StateMap:
+        acc = await self.access(user_id, room_id)
+        if acc.state_event_id is not None:
+            ev = await self.events.get_event(acc.state_event_id)
+            if ev is not None and ev.state_group is not None:
+                return await self.state.get_state(ev.state_group)
+        return await self.events.current_state_ids(room_id)
+
+    async def room_state(self, user_id: str, room_id: str) -> list[dict[str, Any]]:
+        ids = await self._state_for(user_id, room_id)
+        loaded = await self.events.get_events(ids.values())
+        evs = sorted((loaded[e] for e in ids.values() if e in loaded), key=lambda e: e.stream_pos)
+        return await self.formatter.serialize(evs, user_id=user_id)
+
+    async def state_event(self, user_id: str, room_id: str, event_type: str, state_key: str,
+                          as_event: bool = False) -> dict[str, Any]:
+        ids = await self._state_for(user_id, room_id)
+        eid = ids.get((event_type, state_key))
+        ev = await self.events.get_event(eid) if eid else None
+        if ev is None:
+            raise NotFound("Event not found.")
+        out = await self.formatter.serialize_one(ev, user_id=user_id)
+        return out if as_event else out["content"]
+
+    async def members(self, user_id: str, room_id: str, *, at: str | None = None, membership: str | None = None,
+                      not_membership: str | None = None) -> list[dict[str, Any]]:
+        acc = await self.access(user_id, room_id)
+        if at is not None:
+            pos = min(parse_token(at, "at").stream, acc.upto)
+            ids = await self.state_ids_at(room_id, pos)
+        else:
+            ids = await self._state_for(user_id, room_id)
+        member_ids = [eid for (t, _), eid in ids.items() if t == "m.room.member"]
+        loaded = await self.events.get_events(member_ids)
+        evs = []
+        for eid in member_ids:
+            ev = loaded.get(eid)
+            if ev is None:
+                continue
+            m = ev.pdu.membership
+            if membership is not None and m != membership:
+                continue
+            if not_membership is not None and m == not_membership:
+                continue
+            evs.append(ev)
+        evs.sort(key=lambda e: e.stream_pos)
+        return await self.formatter.serialize(evs, user_id=user_id)
+
+    async def joined_members(self, user_id: str, room_id: str) -> dict[str, Any]:
+        acc = await self.access(user_id, room_id)
+        if acc.membership != "join" and acc.state_event_id is not None:
+            raise Forbidden("You are not in this room")
+        ids = await self.events.current_state_ids(room_id)
+        loaded = await self.events.get_events([e for (t, _), e in ids.items() if t == "m.room.member"])
+        joined: dict[str, Any] = {}
+        for ev in loaded.values():
+            if ev.pdu.membership == "join":
+                c = ev.pdu.content
+                joined[ev.pdu.state_key] = {
+                    "display_name": c.get("displayname") if isinstance(c.get("displayname"), str) else None,
+                    "avatar_url": c.get("avatar_url") if isinstance(c.get("avatar_url"), str) else None,
+                }
+        return {"joined": joined}
+
+    async def joined_rooms(self, user_id: str) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join' ORDER BY stream_pos",
+            (user_id,))
+        return [r[0] for r in rows]
+
+    # -- single events ----------------------------------------------------------------------
+
+    async def _visible_event(self, user_id: str, room_id: str, event_id: str) -> StoredEvent:
+        acc = await self.access(user_id, room_id)
+        ev = await self.events.get_event(event_id)
+        if ev is None or ev.pdu.room_id != room_id or ev.rejected or ev.stream_pos > acc.upto:
+            raise NotFound("Event not found.")
+        if not await self.visibility.can_see_event(user_id, ev):
+            raise NotFound("Event not found.")
+        return ev
+
+    async def get_event(self, user_id: str, device_id: str | None, room_id: str, event_id: str) -> dict[str, Any]:
+        ev = await self._visible_event(user_id, room_id, event_id)
+        return await self.formatter.serialize_one(ev, user_id=user_id, device_id=device_id)
+
+    # -- /messages --------------------------------------------------------------------------
+
+    async def messages(self, user_id: str, device_id: str | None, room_id: str, *, from_: str | None,
+                       to: str | None, direction: str, limit: int, efilter: EventFilter) -> dict[str, Any]:
+        if direction not in ("b", "f"):
+            raise InvalidParam("dir must be 'b' or 'f'")
+        acc = await self.access(user_id, room_id)
+        backwards = direction == "b"
+        if from_ is not None:
+            start = min(parse_token(from_, "from").stream, acc.upto)
+        else:
+            start = acc.upto if backwards else 0
+        if efilter.limit is not None:
+            limit = min(limit, efilter.limit)
+        limit = max(1, min(limit, 1000))
+        if backwards:
+            bound = parse_token(to, "to").stream if to is not None else 0
+            page = await self.scan(room_id, user_id, after=bound, upto=start, limit=limit, efilter=efilter)
+        else:
+            bound = min(parse_token(to, "to").stream, acc.upto) if to is not None else acc.upto
+            page = await self.scan(room_id, user_id, after=start, upto=bound, limit=limit, efilter=efilter,
+                                   backwards=False)
+        if not efilter.allows_room(room_id):
+            page = Page([], page.cursor, False)
+        chunk = await self.formatter.serialize(page.events, user_id=user_id, device_id=device_id)
+        pos = self.stream.position()
+        out: dict[str, Any] = {"start": make_token(start, pos.ephemeral), "chunk": chunk}
+        if page.more:
+            out["end"] = make_token(page.cursor, pos.ephemeral)
+        if efilter.lazy_load_members:
+            members = await self.member_events_for_senders(page.events)
+            out["state"] = await self.formatter.serialize(members, user_id=user_id)
+        return out
+
+    # -- /context ---------------------------------------------------------------------------
+
+    async def context(self, user_id: str, device_id: str | None, room_id: str, event_id: str, *,
+                      limit: int, efilter: EventFilter) -> dict[str, Any]:
+        ev = await self._visible_event(user_id, room_id, event_id)
+        acc = await self.access(user_id, room_id)
+        if efilter.limit is not None:
+            limit = min(limit, efilter.limit)
+        limit = max(0, min(limit, 1000))
+        n_before = limit // 2
+        n_after = limit - n_before
+        before = await self.scan(room_id, user_id, after=0, upto=ev.stream_pos - 1, limit=n_before,
+                                 efilter=efilter) if n_before else Page([], ev.stream_pos - 1, True)
+        after = await self.scan(room_id, user_id, after=ev.stream_pos, upto=acc.upto, limit=n_after,
+                                efilter=efilter, backwards=False) if n_after else Page([], ev.stream_pos, True)
+        last = after.events[-1] if after.events else ev
+        if efilter.lazy_load_members:
+            state_evs = await self.member_events_for_senders([ev, *before.events, *after.events])
+        else:
+            ids = await self.state.get_state(last.state_group) if last.state_group is not None else {}
+            loaded = await self.events.get_events(ids.values())
+            state_evs = sorted((loaded[e] for e in ids.values() if e in loaded), key=lambda e: e.stream_pos)
+        eph = self.stream.ephemeral
+        kw = {"user_id": user_id, "device_id": device_id}
+        return {
+            "event": await self.formatter.serialize_one(ev, **kw),
+            "events_before": await self.formatter.serialize(before.events, **kw),
+            "events_after": await self.formatter.serialize(after.events, **kw),
+            "start": make_token(before.cursor, eph),
+            "end": make_token(after.cursor, eph),
+            "state": await self.formatter.serialize(state_evs, **kw),
+        }
+
+    # -- relations and threads --------------------------------------------------------------
+
+    async def relations(self, user_id: str, device_id: str | None, room_id: str, event_id: str, *,
+                        rel_type: str | None, event_type: str | None, from_: str | None, to: str | None,
+                        limit: int, direction: str, recurse: bool) -> dict[str, Any]:
+        if direction not in ("b", "f"):
+            raise InvalidParam("dir must be 'b' or 'f'")
+        await self._visible_event(user_id, room_id, event_id)
+        acc = await self.access(user_id, room_id)
+        limit = max(1, min(limit, 1000))
+        backwards = direction == "b"
+        max_depth = 3 if recurse else 1
+        parents = [event_id]
+        children: list[str] = []
+        depth = 0
+        for depth in range(1, max_depth + 1):
+            rows = await self.db.fetchall(
+                f"SELECT event_id FROM events WHERE room_id = ? AND relates_to IN ({','.join('?' * len(parents))})"
+                f" AND {_LIVE}", (room_id, *parents))
+            found = [r[0] for r in rows if r[0] not in children]
+            if not found:
+                depth -= 1
+                break
+            children += found
+            parents = found
+        depth = max(depth, 1) if recurse else depth
+        loaded = await self.events.get_events(children)
+        candidates = []
+        for ev in loaded.values():
+            if ev.stream_pos > acc.upto:
+                continue
+            rel = ev.pdu.content.get("m.relates_to")
+            direct = isinstance(rel, dict) and rel.get("event_id") == event_id
+            if rel_type is not None:
+                if not isinstance(rel, dict) or rel.get("rel_type") != rel_type:
+                    continue
+                if not recurse and not direct:
+                    continue
+            if event_type is not None and ev.pdu.type != event_type:
+                continue
+            candidates.append(ev)
+        lo = parse_token(from_, "from").stream if (from_ and not backwards) else 0
+        hi = parse_token(from_, "from").stream if (from_ and backwards) else acc.upto
+        if to:
+            t = parse_token(to, "to").stream
+            if backwards:
+                lo = max(lo, t)
+            else:
+                hi = min(hi, t)
+        candidates = [e for e in candidates if lo < e.stream_pos <= hi]
+        candidates.sort(key=lambda e: e.stream_pos, reverse=backwards)
+        visible = await self.visibility.filter_events(user_id, candidates)
+        page = visible[:limit]
+        eph = self.stream.ephemeral
+        out: dict[str, Any] = {"chunk": await self.formatter.serialize(page, user_id=user_id, device_id=device_id)}
+        if len(visible) > limit:
+            last = page[-1].stream_pos
+            out["next_batch"] = make_token(last - 1 if backwards else last, eph)
+        if from_:
+            out["prev_batch"] = from_
+        if recurse:
+            out["recursion_depth"] = depth
+        return out
+
+    async def threads(self, user_id: str, device_id: str | None, room_id: str, *, include: str,
+                      from_: str | None, limit: int) -> dict[str, Any]:
+        if include not in ("all", "participated"):
+            raise InvalidParam("include must be 'all' or 'participated'")
+        acc = await self.access(user_id, room_id)
+        limit = max(1, min(limit, 1000))
+        upto = min(parse_token(from_, "from").stream, acc.upto) if from_ else acc.upto
+        participated = include == "participated"
+        out_evs: list[tuple[StoredEvent, int]] = []
+        cursor = upto
+        while len(out_evs) <= limit:
+            rows = await self.db.fetchall(
+                "SELECT relates_to, MAX(stream_pos) AS latest, SUM(sender = ?) AS mine FROM events"
+                f" WHERE room_id = ? AND rel_type = 'm.thread' AND {_LIVE} AND stream_pos <= ?"
+                " GROUP BY relates_to HAVING latest <= ? ORDER BY latest DESC LIMIT ?",
+                (user_id, room_id, acc.upto, cursor, limit + 1))
+            if not rows:
+                break
+            roots = await self.events.get_events([r[0] for r in rows])
+            for root_id, latest, mine in rows:
+                root = roots.get(root_id)
+                if root is None or root.pdu.room_id != room_id:
+                    continue
+                if participated and not mine and root.pdu.sender != user_id:
+                    continue
+                if await self.visibility.filter_events(user_id, [root]):
+                    out_evs.append((root, latest))
+            cursor = rows[-1][1] - 1
+            if len(rows) < limit + 1:
+                break
+        page = out_evs[:limit]
+        out: dict[str, Any] = {"chunk": await self.formatter.serialize([e for e, _ in page], user_id=user_id,
+                                                                        device_id=device_id)}
+        if len(out_evs) > limit:
+            out["next_batch"] = make_token(page[-1][1] - 1, self.stream.ephemeral)
+        return out
+
+    # -- /timestamp_to_event ----------------------------------------------------------------
+
+    async def timestamp_to_event(self, user_id: str, room_id: str, ts: int, direction: str) -> dict[str, Any]:
+        if direction not in ("b", "f"):
+            raise InvalidParam("dir must be 'b' or 'f'")
+        acc = await self.access(user_id, room_id)
+        if direction == "f":
+            cond, order = "origin_server_ts >= ?", "origin_server_ts, stream_pos"
+        else:
+            cond, order = "origin_server_ts <= ?", "origin_server_ts DESC, stream_pos DESC"
+        offset = 0
+        while True:
+            evs = await self.events.query_events(
+                f"room_id = ? AND {cond} AND stream_pos <= ? AND {_LIVE}", (room_id, ts, acc.upto),
+                order=f"{order} LIMIT 50 OFFSET {offset}")
+            if not evs:
+                raise NotFound(f"Unable to find event from {ts} in direction {direction}")
+            visible = await self.visibility.filter_events(user_id, evs, ignore=False)
+            if visible:
+                ev = visible[0]
+                return {"event_id": ev.event_id, "origin_server_ts": ev.pdu.origin_server_ts}
+            offset += 50
