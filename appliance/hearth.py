@@ -33,6 +33,10 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.room_read import RoomReadService
     from .core.services.typing import TypingService
     from .core.services.user_directory import UserDirectoryService
+    from .core.services.device_keys import DeviceKeyService
+    from .core.services.e2ee import E2eeService
+    from .core.services.key_backup import KeyBackupService
+    from .core.services.to_device import ToDeviceService
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,10 @@ class Hearth:
     filters: "FilterService" = None  # type: ignore[assignment]
     room_read: "RoomReadService" = None  # type: ignore[assignment]
     user_directory: "UserDirectoryService" = None  # type: ignore[assignment]
+    device_keys: "DeviceKeyService" = None  # type: ignore[assignment]
+    to_device: "ToDeviceService" = None  # type: ignore[assignment]
+    key_backup: "KeyBackupService" = None  # type: ignore[assignment]
+    e2ee: "E2eeService" = None  # type: ignore[assignment]
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -108,8 +116,26 @@ def _build_client_services(h: Hearth) -> None:
     from .core.services.rooms import RoomService
 
     h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
+    _build_e2ee_services(h)
     _build_read_services(h)
     pass
+
+
+def _build_e2ee_services(h: Hearth) -> None:
+    from .core.services.device_keys import DeviceKeyService
+    from .core.services.e2ee import E2eeService
+    from .core.services.key_backup import KeyBackupService
+    from .core.services.to_device import ToDeviceService
+    from .core.storage.stores.e2e_keys import E2eKeyStore
+    from .core.storage.stores.key_backup import KeyBackupStore
+    from .core.storage.stores.to_device import ToDeviceStore
+
+    h.device_keys = DeviceKeyService(h.db, E2eKeyStore(h.db), h.stream, h.server_name)
+    h.to_device = ToDeviceService(h.db, ToDeviceStore(h.db), h.stream, h.server_name)
+    h.key_backup = KeyBackupService(KeyBackupStore(h.db))
+    h.e2ee = E2eeService(h.device_keys, h.to_device)
+    if h.account_service is not None:
+        h.account_service.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
 
 
 def _build_read_services(h: Hearth) -> None:
