@@ -446,7 +446,8 @@ class AccountService:
 
     async def get_profile(self, user_id: str) -> dict:
         user = await self._profile_user(user_id)
-        profile: dict[str, Any] = {k: json.loads(v) for k, v in (await self.accounts.get_profile_fields(user_id)).items()}
+        stored = await self.accounts.get_profile_fields(user_id)
+        profile: dict[str, Any] = {k: json.loads(v) for k, v in stored.items()}
         if user.displayname is not None:
             profile["displayname"] = user.displayname
         if user.avatar_url is not None:
