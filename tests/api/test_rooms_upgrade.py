@@ -80,3 +80,26 @@ async def test_upgrade_to_v12_with_additional_creators(hs):
     assert create.content["additional_creators"] == [bob.user_id]
     pl = (await hs.state(new_room, "m.room.power_levels")).content
     assert pl["users"] == {}  # both creators dropped from users
+
+
+async def test_upgrade_from_v12_down_keeps_the_creator_in_charge(hs):
+    alice = await hs.user("alice")
+    room_id = await hs.create_room(alice, room_version="12")
+    new_room = (await hs.ok("POST", f"/rooms/{room_id}/upgrade", alice, {"new_version": "11"}))["replacement_room"]
+    pl = (await hs.state(new_room, "m.room.power_levels")).content
+    assert pl["users"] == {alice.user_id: 100}
+    await hs.ok("PUT", f"/rooms/{new_room}/state/m.room.name", alice, {"name": "still mine"})
+
+
+async def test_upgrade_turns_string_power_levels_into_integers(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    room_id = await hs.create_room(alice, room_version="1", initial_state=[{
+        "type": "m.room.power_levels",
+        "content": {"users": {alice.user_id: "100", bob.user_id: " 50 "}, "state_default": "50",
+                    "events": {"m.room.name": "50", "m.room.tombstone": "100"}, "kick": 1.5}}])
+    new_room = (await hs.ok("POST", f"/rooms/{room_id}/upgrade", alice, {"new_version": "10"}))["replacement_room"]
+    pl = (await hs.state(new_room, "m.room.power_levels")).content
+    assert pl["users"] == {alice.user_id: 100, bob.user_id: 50}
+    assert pl["state_default"] == 50 and pl["kick"] == 1
+    assert pl["events"] == {"m.room.name": 50, "m.room.tombstone": 100}

@@ -29,7 +29,15 @@ from ..protocol.errors import (
     UnsupportedRoomVersion,
 )
 from ..protocol.events import Pdu
-from ..protocol.power_levels import can_redact, can_send, get_named_level, get_user_power_level
+from ..protocol.power_levels import (
+    NAMED_LEVEL_DEFAULTS,
+    can_redact,
+    can_send,
+    creators,
+    get_named_level,
+    get_user_power_level,
+    parse_level,
+)
 from ..protocol.redaction import redact as redact_event_dict
 from ..protocol.room_versions import RoomVersion
 from ..storage.database import Database
@@ -105,7 +113,7 @@ class RoomService:
         self.pipeline = pipeline
         self.accounts = accounts
         self.store = RoomStore(db)
-        self._txn_locks: dict[str, asyncio.Lock] = {}
+        self._txn_locks: dict[str, list] = {}  # txn key → [lock, users]
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -430,19 +438,20 @@ class RoomService:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _txn_lock(self, key: str) -> asyncio.Lock:
-        lock = self._txn_locks.get(key)
-        if lock is None:
-            lock = self._txn_locks[key] = asyncio.Lock()
-        return lock
-
     async def _send_once(self, txn_key: str | None, matches, send) -> str:
-        """Run `send(txn_key)` unless an event with this key that `matches` exists already."""
+        """Run `send(txn_key)` unless an event with this key that `matches` exists already.
+
+        Retransmissions of one transaction wait for each other on a lock that lives as long
+        as someone holds or awaits it.
+        """
         if txn_key is None:
             return await send(None)
-        lock = self._txn_lock(txn_key)
+        entry = self._txn_locks.get(txn_key)
+        if entry is None:
+            entry = self._txn_locks[txn_key] = [asyncio.Lock(), 0]
+        entry[1] += 1
         try:
-            async with lock:
+            async with entry[0]:
                 existing = await self.events.event_id_for_txn(txn_key)
                 if existing is not None:
                     ev = await self.events.get_event(existing)
@@ -452,7 +461,8 @@ class RoomService:
                     return await send(None)
                 return await send(txn_key)
         finally:
-            if not lock.locked() and self._txn_locks.get(txn_key) is lock:
+            entry[1] -= 1
+            if entry[1] == 0:
                 del self._txn_locks[txn_key]
 
     async def send_message(self, room_id: str, sender: str, event_type: str, content: dict[str, Any],
@@ -588,20 +598,26 @@ class RoomService:
         await self._send_member(new_room, user_id, user_id, await self._member_content(user_id, "join", None))
 
         # 3. Transferable state; power levels first, raised for the upgrader while copying.
-        new_pl = dict(pl.content) if pl else self._default_power_levels(user_id, version, "private_chat", [])
-        users = {u: lvl for u, lvl in (new_pl.get("users") or {}).items()}
+        if pl is not None:
+            new_pl = normalised_power_levels(pl)
+        else:
+            new_pl = self._default_power_levels(user_id, version, "private_chat", [])
+        users: dict[str, int] = dict(new_pl.get("users") or {})
+        state_default = new_pl.get("state_default", 50)
         if version.auth.privileged_creators:
             users = {u: lvl for u, lvl in users.items() if u not in new_creators}
             events = dict(new_pl.get("events") or {})
-            state_default = new_pl.get("state_default", 50)
-            if not isinstance(events.get("m.room.tombstone"), int) or events["m.room.tombstone"] <= state_default:
-                events["m.room.tombstone"] = max(150, state_default + 1 if isinstance(state_default, int) else 150)
+            if events.get("m.room.tombstone", state_default) <= state_default:
+                events["m.room.tombstone"] = max(150, state_default + 1)
             new_pl["events"] = events
+        elif create is not None and create.room_version.auth.privileged_creators:
+            # From v12 down: the old room's creators had infinite power, now they get 100.
+            users.update({u: max(users.get(u, 0), 100) for u in creators(create)})
         new_pl["users"] = users
         final_pl = new_pl
         if not version.auth.privileged_creators:
-            needed = max([100] + [v for v in users.values() if isinstance(v, int)]
-                         + [v for v in (new_pl.get("events") or {}).values() if isinstance(v, int)])
+            # The upgrader sends the copied state with enough power, then gets their level back.
+            needed = max([100, state_default, *users.values(), *(new_pl.get("events") or {}).values()])
             if users.get(user_id, new_pl.get("users_default", 0)) != needed:
                 new_pl = {**new_pl, "users": {**users, user_id: needed}}
         await self._state_event(new_room, user_id, "m.room.power_levels", "", new_pl)
@@ -820,6 +836,25 @@ class RoomService:
         if isinstance(room_type, str):
             chunk["room_type"] = room_type
         return chunk
+
+
+def normalised_power_levels(pl: Pdu) -> dict[str, Any]:
+    """Power levels content with every level read as its room version reads it and written as
+    an integer, so that it is valid in any room version (v10+ accept integers only)."""
+    version = pl.room_version
+    out: dict[str, Any] = {}
+    for key, value in pl.content.items():
+        if key in NAMED_LEVEL_DEFAULTS:
+            level = parse_level(value, version)
+            if level is not None:
+                out[key] = level
+        elif key in ("users", "events", "notifications"):
+            if isinstance(value, dict):
+                levels = {k: parse_level(v, version) for k, v in value.items()}
+                out[key] = {k: v for k, v in levels.items() if v is not None}
+        else:
+            out[key] = value
+    return out
 
 
 def topic_content(topic: str) -> dict[str, Any]:
