@@ -140,3 +140,13 @@ async def test_public_rooms_show_redacted_name_as_unset(hs):
     await hs.ok("PUT", f"/rooms/{room_id}/redact/{name_event.event_id}/r", alice, {})
     chunk = (await hs.ok("GET", "/publicRooms"))["chunk"][0]
     assert "name" not in chunk
+
+
+async def test_public_rooms_of_a_third_party_network_are_none(hs):
+    alice = await hs.user("alice")
+    await hs.create_room(alice, visibility="public")
+    body = await hs.ok("POST", "/publicRooms", alice, {"third_party_instance_id": "irc-libera"})
+    assert body["chunk"] == []
+    body = await hs.ok("POST", "/publicRooms", alice, {"third_party_instance_id": "irc-libera",
+                                                       "include_all_networks": True})
+    assert len(body["chunk"]) == 1

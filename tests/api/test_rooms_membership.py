@@ -213,3 +213,9 @@ async def test_membership_keeps_profile(hs):
     room_id = await hs.create_room(alice, room_version="1")
     member = await hs.state(room_id, "m.room.member", alice.user_id)
     assert member.content == {"membership": "join", "displayname": "Alice", "avatar_url": "mxc://hearth.test/a"}
+
+
+async def test_join_by_id_endpoint_needs_a_room_id(hs):
+    alice = await hs.user("alice")
+    await hs.create_room(alice, preset="public_chat", room_alias_name="pub")
+    await hs.error("POST", "/rooms/%23pub:hearth.test/join", alice, {}, "M_INVALID_PARAM", 400)

@@ -867,7 +867,9 @@ def plain_topic(content: dict[str, Any]) -> str | None:
     texts = block.get("m.text") if isinstance(block, dict) else None
     if isinstance(texts, list):
         for t in texts:
-            if isinstance(t, dict) and t.get("mimetype", "text/plain") == "text/plain" and isinstance(t.get("body"), str):
+            if not isinstance(t, dict) or not isinstance(t.get("body"), str):
+                continue
+            if t.get("mimetype", "text/plain") == "text/plain":
                 return t["body"]
     topic = content.get("topic")
     return topic if isinstance(topic, str) else None

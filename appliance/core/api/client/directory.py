@@ -96,7 +96,10 @@ async def get_public_rooms(query: PublicRoomsQuery, hearth: Hearth) -> dict:
 @endpoint(bp, "POST", "/publicRooms", auth=ACCESS_TOKEN)
 async def query_public_rooms(me: Requester, query: PublicRoomsServerQuery, body: PublicRoomsBody,
                              hearth: Hearth) -> dict:
-    """Third-party networks are not bridged into the directory: only Matrix rooms are listed."""
+    """Third-party networks are not bridged into the directory: only Matrix rooms are listed,
+    so asking for one network's rooms finds none."""
+    if body.third_party_instance_id is not None and not body.include_all_networks:
+        return {"chunk": [], "total_room_count_estimate": 0}
     f = body.filter or PublicRoomsFilter()
     page = await hearth.rooms.public_rooms(limit=body.limit, since=body.since, search_term=f.generic_search_term,
                                            room_types=f.room_types, server=query.server)

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from quart import Blueprint
 
 from ....hearth import Hearth
+from ...protocol.errors import InvalidParam
 from ...services.auth import Requester
 from ..routing import ACCESS_TOKEN, PathModel, QueryModel, endpoint
 
@@ -36,6 +37,8 @@ class TargetBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/rooms/{room_id}/join", rate_limited=True)
 async def join_room_by_id(me: Requester, path: RoomPath, body: ReasonBody, hearth: Hearth) -> dict:
+    if not path.room_id.startswith("!"):
+        raise InvalidParam("This endpoint takes a room ID; use /join/{roomIdOrAlias} for aliases")
     room_id = await hearth.rooms.join(me.user_id, path.room_id, reason=body.reason, is_guest=me.is_guest)
     return {"room_id": room_id}
 
