@@ -192,6 +192,11 @@ async def test_invalid_initial_power_levels_is_invalid_room_state(hs):
     await hs.error("POST", "/createRoom", alice, {
         "room_version": "10", "name": "x",
         "power_level_content_override": {"users": {alice.user_id: 0}}}, "M_INVALID_ROOM_STATE", 400)
+    # The alias of a room that could not be set up is free again.
+    await hs.error("POST", "/createRoom", alice, {
+        "room_version": "10", "room_alias_name": "broken",
+        "power_level_content_override": {"users": {alice.user_id: 0}}}, "M_INVALID_ROOM_STATE", 400)
+    await hs.error("GET", "/directory/room/%23broken:hearth.test", None, None, "M_NOT_FOUND", 404)
 
 
 async def test_room_type_from_creation_content(hs):

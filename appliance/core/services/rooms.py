@@ -247,6 +247,8 @@ class RoomService:
             if request.topic is not None:
                 await self._state_event(room_id, creator, "m.room.topic", "", topic_content(request.topic))
         except Forbidden as exc:
+            if alias is not None:  # the room is unusable; do not leave a name pointing at it
+                await self.store.delete_alias(alias)
             raise InvalidRoomState(exc.error) from None
         # 8. Invites.
         for user_id in invitees:
