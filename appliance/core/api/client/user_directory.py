@@ -16,6 +16,6 @@ class SearchBody(BaseModel):
     limit: int = Field(10, ge=0)
 
 
-@endpoint(bp, "POST", "/user_directory/search", rate_limited=True)
+@endpoint(bp, "POST", "/user_directory/search", rate_limited=True, allow_guest=False)
 async def search_user_directory(me: Requester, body: SearchBody, hearth: Hearth) -> dict:
     return await hearth.user_directory.search(me.user_id, body.search_term, body.limit or 10)
