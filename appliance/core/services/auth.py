@@ -75,12 +75,14 @@ class IssuedTokens:
 
 class AuthService:
     CACHE_SIZE = 4096
+    CACHE_SECONDS = 10.0  # how stale a cached token may be when revoked by another process
     DEVICE_TOUCH_INTERVAL_MS = 60_000
 
     def __init__(self, accounts: AccountStore, refresh_lifetime_ms: int):
         self.accounts = accounts
         self.refresh_lifetime_ms = refresh_lifetime_ms
-        self._cache: OrderedDict[str, tuple[Requester, int | None]] = OrderedDict()
+        # token hash -> (requester, token expiry, when this entry must be re-read)
+        self._cache: OrderedDict[str, tuple[Requester, int | None, float]] = OrderedDict()
         self._last_touch: dict[tuple[str, str], int] = {}
 
     async def hash_password(self, password: str) -> str:
@@ -119,8 +121,10 @@ class AuthService:
     async def get_requester(self, token: str, client: ClientInfo | None = None) -> Requester:
         token_hash = hash_token(token)
         cached = self._cache.get(token_hash)
+        if cached is not None and cached[2] < time.monotonic():
+            cached = None  # re-read: an operator command in another process may have revoked it
         if cached is not None:
-            requester, expires_ts = cached
+            requester, expires_ts, _ = cached
             self._cache.move_to_end(token_hash)
         else:
             info = await self.accounts.get_access_token(token_hash)
@@ -132,7 +136,7 @@ class AuthService:
                     "Unknown access token", soft_logout=False)
             requester = Requester(info.user_id, info.device_id, token_hash, user.is_guest, user.admin)
             expires_ts = info.expires_ts
-            self._cache[token_hash] = (requester, expires_ts)
+            self._cache[token_hash] = (requester, expires_ts, time.monotonic() + self.CACHE_SECONDS)
             if len(self._cache) > self.CACHE_SIZE:
                 self._cache.popitem(last=False)
         if expires_ts is not None and expires_ts < now_ms():
@@ -157,7 +161,7 @@ class AuthService:
         self._cache.pop(token_hash, None)
 
     def _forget_where(self, pred) -> None:
-        for h in [h for h, (r, _) in self._cache.items() if pred(r)]:
+        for h in [h for h, (r, _, _) in self._cache.items() if pred(r)]:
             del self._cache[h]
 
 
