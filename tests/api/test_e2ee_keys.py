@@ -358,6 +358,8 @@ async def test_device_list_changes_follow_shared_rooms(client):
     assert (await resp.get_json())["errcode"] == "M_MISSING_PARAM"
     resp = await alice.get(f"/keys/changes?from=garbage&to={end}")
     assert (await resp.get_json())["errcode"] == "M_INVALID_PARAM"
+    resp = await alice.get(f"/keys/changes?from=s{10**30}_0&to=s{10**30}_0")
+    assert await resp.get_json() == {"changed": [], "left": []}
 
 
 def hearth_pos(token: str) -> int:

@@ -375,6 +375,8 @@ class DeviceKeyService:
 
     async def device_list_changes(self, user_id: str, since_pos: int, to_pos: int) -> tuple[list[str], list[str]]:
         """Who `user_id` must re-query (`changed`) or stop tracking (`left`) for (since, to]."""
+        # Positions from clients may lie beyond anything handed out (or a restart ago).
+        since_pos, to_pos = min(since_pos, self.stream.current), min(to_pos, self.stream.current)
         sharing = await self.store.users_sharing_rooms(user_id)
         sharing.add(user_id)
         changed = await self.store.users_changed_between(sharing, since_pos, to_pos)
