@@ -231,3 +231,29 @@ async def test_full_state_and_state_after(hs):
     room_body = body2["rooms"]["join"][room]
     assert "state" not in room_body
     assert [e["type"] for e in room_body["state_after"]["events"]] == ["m.room.topic"]
+
+
+async def test_knock_appears_with_knock_state(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    room = await hs.create_room(alice, name="Club", initial_state=[
+        {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}])
+    token = (await sync(hs, bob))["next_batch"]
+    await hs.ok("POST", f"/knock/{room}", bob, {"reason": "let me in"})
+    body = await sync(hs, bob, since=token)
+    knock = body["rooms"]["knock"][room]
+    stripped = {(e["type"], e["state_key"]): e["content"] for e in knock["knock_state"]["events"]}
+    assert stripped[("m.room.name", "")] == {"name": "Club"}
+    assert stripped[("m.room.member", bob.user_id)]["membership"] == "knock"
+    assert room not in body["rooms"]["join"] and room not in body["rooms"]["invite"]
+
+
+async def test_guest_peeks_world_readable_room(hs):
+    alice = await hs.user("alice")
+    guest = await hs.user("guest1", is_guest=True)
+    room = await visibility_room(hs, alice, "world_readable")
+    await hs.send(alice, room, {"msgtype": "m.text", "body": "public notice"})
+    page = await hs.ok("GET", f"/rooms/{room}/messages?dir=b", guest)
+    assert bodies(page["chunk"]) == ["public notice"]
+    assert (await hs.ok("GET", f"/rooms/{room}/state/m.room.history_visibility", guest)) == {
+        "history_visibility": "world_readable"}
