@@ -13,7 +13,7 @@ from ..storage.database import Database
 from ..storage.stores.account_data import AccountDataRow, AccountDataStore
 from ..stream import Stream
 
-# Types the server manages through their own APIs (account-data.yaml: 405-free M_BAD_JSON).
+# Types the server manages through their own APIs: a client PUT is M_BAD_JSON (account-data.yaml).
 SERVER_MANAGED = frozenset({"m.fully_read", "m.push_rules"})
 IGNORED_USER_LIST = "m.ignored_user_list"
 
