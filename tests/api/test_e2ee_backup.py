@@ -42,7 +42,8 @@ async def test_versions_lifecycle(client):
     assert body == {"algorithm": ALG, "auth_data": {"public_key": "k1"}, "version": v1, "count": 0,
                     "etag": body["etag"]}
     assert isinstance(body["etag"], str)
-    v2 = (await api.call("post", "/room_keys/version", {"algorithm": ALG, "auth_data": {"public_key": "k2"}}))[1]["version"]
+    status, body = await api.call("post", "/room_keys/version", {"algorithm": ALG, "auth_data": {"public_key": "k2"}})
+    v2 = body["version"]
     assert v2 != v1
     assert (await api.call("get", "/room_keys/version"))[1]["version"] == v2
     assert (await api.call("get", f"/room_keys/version/{v1}"))[1]["auth_data"] == {"public_key": "k1"}

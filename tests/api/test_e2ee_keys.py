@@ -234,7 +234,8 @@ async def test_cross_signing_upload_and_uia(client):
     resp = await alice.post("/keys/device_signing/upload", {**cs2.upload_body(), "auth": wrong})
     assert resp.status_code == 401
     assert (await resp.get_json())["errcode"] == "M_FORBIDDEN"
-    resp = await alice.post("/keys/device_signing/upload", {**cs2.upload_body(), "auth": {**wrong, "password": PASSWORD}})
+    right = {**wrong, "password": PASSWORD}
+    resp = await alice.post("/keys/device_signing/upload", {**cs2.upload_body(), "auth": right})
     assert resp.status_code == 200, await resp.get_json()
 
     body = await (await alice.post("/keys/query", {"device_keys": {alice.user_id: []}})).get_json()
@@ -300,7 +301,8 @@ async def test_signatures_upload(client):
 
     ssk_key_id = f"ed25519:{CrossSigning.pub(a_cs.self_signing)}"
     usk_key_id = f"ed25519:{CrossSigning.pub(a_cs.user_signing)}"
-    seen_by_carol = await (await carol.post("/keys/query", {"device_keys": {alice.user_id: [], bob.user_id: []}})).get_json()
+    resp = await carol.post("/keys/query", {"device_keys": {alice.user_id: [], bob.user_id: []}})
+    seen_by_carol = await resp.get_json()
     assert ssk_key_id in seen_by_carol["device_keys"][alice.user_id]["ALICEDEV"]["signatures"][alice.user_id]
     assert alice.user_id not in seen_by_carol["master_keys"][bob.user_id].get("signatures", {})
     seen_by_alice = await (await alice.post("/keys/query", {"device_keys": {bob.user_id: []}})).get_json()
