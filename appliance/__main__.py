@@ -37,10 +37,13 @@ async def _with_hearth(settings: Settings, fn):
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from hypercorn.asyncio import serve
+    from hypercorn.asyncio.run import worker_serve
     from hypercorn.config import Config
+    from hypercorn.utils import wrap_app
 
     from .app import create_app
+    from .lan_discovery import Advertiser, setup_pending
+    from .sd_notify import Notifier
 
     config = Config()
     host, port = settings.host_port
@@ -51,12 +54,55 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
     print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
 
+    # Listen before the app starts, so READY=1 (sent once it has started) means "accepting".
+    sockets = config.create_sockets()
+    for sock in sockets.insecure_sockets:
+        sock.listen(config.backlog)
+    port = sockets.insecure_sockets[0].getsockname()[1]
+    notifier = Notifier.from_env()
+    advertiser = Advertiser(settings.server_name, host, port) if settings.lan_discovery else None
+    app.config["LAN_ADVERTISER"] = advertiser  # the setup wizard calls .update(setup_pending=False)
+
+    advertising: list[asyncio.Task] = []
+
+    async def advertise(pending: bool) -> None:
+        try:
+            await advertiser.start(setup_pending=pending)
+        except Exception:  # the server is still reachable by address
+            logging.getLogger("hearth").exception("LAN discovery failed to start")
+
+    @app.before_serving
+    async def announce() -> None:  # runs after create_app's hook has built the Hearth
+        pending = await setup_pending(app.config["HEARTH"].accounts)
+        await notifier.ready(f"Serving {settings.server_name} on port {port}"
+                             + ("; setup pending" if pending else ""))
+        notifier.start_watchdog()
+        if advertiser is not None:  # probing the name takes a second: do not hold up the start
+            advertising.append(asyncio.create_task(advertise(pending)))
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(app, config, shutdown_trigger=stop.wait)
+
+        async def shutdown() -> None:
+            await stop.wait()
+            await notifier.stopping()
+            if advertiser is not None:
+                for task in advertising:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                try:
+                    await advertiser.stop()
+                except Exception:
+                    logging.getLogger("hearth").exception("LAN discovery failed to withdraw")
+
+        try:
+            await worker_serve(wrap_app(app, config.wsgi_max_body_size, None), config,
+                               sockets=sockets, shutdown_trigger=shutdown)
+        finally:
+            await notifier.close()
 
     asyncio.run(main())
     return 0

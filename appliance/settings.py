@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     bind: str = Field("0.0.0.0:8008", description="host:port the HTTP server listens on.")
     registration: Literal["open", "token", "closed"] = "token"
     public_baseurl: str | None = Field(None, description="The URL clients use to reach us.")
+    lan_discovery: bool = Field(True, description="Advertise the web UI on the LAN over mDNS (_http._tcp).")
 
     # Limits (spec: events larger than 65,536 bytes are refused).
     max_event_bytes: int = 65536
