@@ -307,6 +307,26 @@ async def test_refresh_token_rotation(client):
     assert r.status_code == 400 and await errcode(r) == "M_BAD_JSON"
 
 
+async def test_refresh_retry_after_lost_response(client):
+    """The old refresh token stays valid until the new pair is used (a lost response is retried)."""
+    await register(client, "rita")
+    first = await login(client, "rita", refresh_token=True)
+    lost = await (await client.post(f"{V3}/refresh", json={"refresh_token": first["refresh_token"]})).get_json()
+    r = await client.post(f"{V3}/refresh", json={"refresh_token": first["refresh_token"]})
+    assert r.status_code == 200
+    retried = await r.get_json()
+    # The pair whose response was lost was replaced by the retry.
+    r = await client.get(f"{V3}/account/whoami", headers=bearer(lost["access_token"]))
+    assert r.status_code == 401 and await errcode(r) == "M_UNKNOWN_TOKEN"
+    r = await client.post(f"{V3}/refresh", json={"refresh_token": lost["refresh_token"]})
+    assert r.status_code == 401
+    # Using the new refresh token revokes the old one.
+    r = await client.post(f"{V3}/refresh", json={"refresh_token": retried["refresh_token"]})
+    assert r.status_code == 200
+    r = await client.post(f"{V3}/refresh", json={"refresh_token": first["refresh_token"]})
+    assert r.status_code == 401 and await errcode(r) == "M_UNKNOWN_TOKEN"
+
+
 async def test_logout_and_logout_all(client):
     reg = await register(client, "quinn")
     other = await login(client, "quinn")

@@ -111,6 +111,8 @@ class AuthService:
         new_refresh = new_token("hthr")
         expires_ts = now_ms() + self.refresh_lifetime_ms
         old_hash = hash_token(refresh_token)
+        # Using a refresh token that was itself issued by a rotation confirms that rotation.
+        await self.accounts.confirm_refresh_successor(old_hash)
         pair = await self.accounts.rotate_refresh_token(old_hash, hash_token(access), hash_token(new_refresh), expires_ts)
         if pair is None:
             raise UnknownToken("Unknown refresh token", soft_logout=False)
@@ -135,6 +137,10 @@ class AuthService:
                 raise UserDeactivated("This account has been deactivated") if user else UnknownToken(
                     "Unknown access token", soft_logout=False)
             requester = Requester(info.user_id, info.device_id, token_hash, user.is_guest, user.admin)
+            refresh_hash = await self.accounts.access_token_refresh_hash(token_hash)
+            if refresh_hash is not None and await self.accounts.refresh_token_replaces(refresh_hash):
+                # First use of a refreshed access token: the refresh token it replaced is revoked.
+                await self.accounts.confirm_refresh_successor(refresh_hash)
             expires_ts = info.expires_ts
             self._cache[token_hash] = (requester, expires_ts, time.monotonic() + self.CACHE_SECONDS)
             if len(self._cache) > self.CACHE_SIZE:

@@ -170,24 +170,49 @@ class AccountStore:
 
     async def rotate_refresh_token(self, old_hash: str, new_access_hash: str, new_refresh_hash: str,
                                    expires_ts: int | None) -> tuple[str, str] | None:
-        """Swap a refresh token for a new access/refresh pair; the old pair stops working."""
+        """Issue a new access/refresh pair for a refresh token.
+
+        The old access token stops working at once. The old refresh token keeps working until
+        the new pair is first used (`confirm_refresh_successor`), so a client that lost the
+        response can retry; a retry replaces the unused pair it had been given before.
+        """
         def job(conn: sqlite3.Connection) -> tuple[str, str] | None:
             row = conn.execute(
                 "SELECT user_id, device_id FROM refresh_tokens WHERE token_hash = ?", (old_hash,)).fetchone()
             if row is None:
                 return None
             user_id, device_id = row[0], row[1]
-            conn.execute("DELETE FROM refresh_tokens WHERE token_hash = ?", (old_hash,))
+            for (unused,) in conn.execute(
+                    "SELECT token_hash FROM refresh_tokens WHERE replaces = ?", (old_hash,)).fetchall():
+                conn.execute("DELETE FROM access_tokens WHERE refresh_token_hash = ?", (unused,))
+                conn.execute("DELETE FROM refresh_tokens WHERE token_hash = ?", (unused,))
             conn.execute("DELETE FROM access_tokens WHERE refresh_token_hash = ?", (old_hash,))
             ts = now_ms()
             conn.execute(
                 "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts, refresh_token_hash)"
                 " VALUES (?, ?, ?, ?, ?, ?)", (new_access_hash, user_id, device_id, ts, expires_ts, new_refresh_hash))
             conn.execute(
-                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)",
-                (new_refresh_hash, user_id, device_id, ts))
+                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, replaces)"
+                " VALUES (?, ?, ?, ?, ?)", (new_refresh_hash, user_id, device_id, ts, old_hash))
             return (user_id, device_id)
         return await self.db.write(job)
+
+    async def refresh_token_replaces(self, refresh_hash: str) -> str | None:
+        return await self.db.fetchval("SELECT replaces FROM refresh_tokens WHERE token_hash = ?", (refresh_hash,))
+
+    async def confirm_refresh_successor(self, refresh_hash: str) -> None:
+        """The pair issued with `refresh_hash` was used: the refresh token it replaced is revoked."""
+        def job(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT replaces FROM refresh_tokens WHERE token_hash = ?", (refresh_hash,)).fetchone()
+            if row is None or row[0] is None:
+                return
+            conn.execute("DELETE FROM refresh_tokens WHERE token_hash = ?", (row[0],))
+            conn.execute("UPDATE refresh_tokens SET replaces = NULL WHERE token_hash = ?", (refresh_hash,))
+        await self.db.write(job)
+
+    async def access_token_refresh_hash(self, token_hash: str) -> str | None:
+        return await self.db.fetchval(
+            "SELECT refresh_token_hash FROM access_tokens WHERE token_hash = ?", (token_hash,))
 
     async def device_ids_with_tokens(self, user_id: str) -> list[str]:
         rows = await self.db.fetchall("SELECT DISTINCT device_id FROM access_tokens WHERE user_id = ?", (user_id,))
