@@ -31,14 +31,19 @@ class Settings(BaseSettings):
     login_rate_per_second: float = 0.5
     login_rate_burst: int = 10
 
-    access_token_lifetime_ms: int | None = Field(
-        None, description="Lifetime of access tokens issued with refresh tokens; None = never expire."
+    refresh_access_token_lifetime_ms: int = Field(
+        5 * 60 * 1000, description="Lifetime of access tokens issued with a refresh token (others never expire)."
     )
-    refresh_access_token_lifetime_ms: int = 5 * 60 * 1000
 
     default_room_version: str = "12"
     cache_budget_bytes: int = 32 * 1024 * 1024
     sync_timeout_max_ms: int = 60_000
+
+    # Durability and backups (issue 5).
+    min_free_mb: int = Field(16, description="Refuse to start with less free space in data_dir (room for the WAL).")
+    backup_dir: Path | None = Field(None, description="Folder for scheduled backups (a USB drive, a share).")
+    backup_interval_hours: float = Field(24.0, description="Hours between scheduled backups.")
+    backup_keep: int = Field(7, description="How many scheduled backups to keep in backup_dir.")
 
     @property
     def database_path(self) -> Path:
