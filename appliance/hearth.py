@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .core.protocol.signing import SigningKey
 from .core.services.auth import AuthService
@@ -25,6 +25,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:  # services built after the core; typed here, imported lazily below
     from .core.services.accounts import AccountService
+    from .core.services.dehydrated_devices import DehydratedDeviceService
     from .core.services.rooms import RoomService
     from .core.services.sync import SyncService
     from .core.services.account_data import AccountDataService
@@ -68,6 +69,14 @@ class Hearth:
     to_device: "ToDeviceService" = None  # type: ignore[assignment]
     key_backup: "KeyBackupService" = None  # type: ignore[assignment]
     e2ee: "E2eeService" = None  # type: ignore[assignment]
+    dehydrated_devices: "DehydratedDeviceService" = None  # type: ignore[assignment]
+    # Presence, search, spaces, reports, OpenID, server notices (_build_everyday_services).
+    presence: Any = None
+    search: Any = None
+    spaces: Any = None
+    reports: Any = None
+    openid: Any = None
+    server_notices: Any = None
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -118,6 +127,7 @@ def _build_client_services(h: Hearth) -> None:
     h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
     _build_e2ee_services(h)
     _build_read_services(h)
+    _build_everyday_services(h)
     pass
 
 
@@ -136,6 +146,11 @@ def _build_e2ee_services(h: Hearth) -> None:
     h.e2ee = E2eeService(h.device_keys, h.to_device)
     if h.account_service is not None:
         h.account_service.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
+        from .core.services.dehydrated_devices import DehydratedDeviceService
+
+        h.dehydrated_devices = DehydratedDeviceService(h.db, h.accounts, h.device_keys,
+                                                       h.account_service.remove_devices)
+        h.account_service.devices_deleted_listeners.append(h.dehydrated_devices.forget)
 
 
 def _build_read_services(h: Hearth) -> None:
@@ -163,3 +178,10 @@ def _build_read_services(h: Hearth) -> None:
                          h.receipts, h.typing, e2ee=getattr(h, "e2ee", None),
                          max_timeout_ms=h.settings.sync_timeout_max_ms)
     h.user_directory = UserDirectoryService(h.db)
+
+
+def _build_everyday_services(h: Hearth) -> None:
+    """Presence, server-side search, space hierarchy, reports, OpenID, server notices."""
+    from .core.services.everyday import build_everyday_services
+
+    build_everyday_services(h)

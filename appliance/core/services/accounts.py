@@ -368,6 +368,14 @@ class AccountService:
         await self._delete_devices(me.user_id, await self.accounts.device_ids(me.user_id))
         self.auth.forget_user(me.user_id)
 
+    async def remove_devices(self, user_id: str, device_ids: list[str]) -> None:
+        """Delete devices without user-interactive auth (for the server's own use)."""
+        await self._delete_devices(user_id, device_ids)
+
+    async def delete_user_devices(self, user_id: str, device_ids: list[str]) -> None:
+        """Operator path (admin API, web UI): delete devices and sign them out, without UIA."""
+        await self._delete_devices(user_id, list(dict.fromkeys(device_ids)))
+
     async def _delete_devices(self, user_id: str, device_ids: list[str]) -> None:
         if not device_ids:
             return
@@ -400,6 +408,11 @@ class AccountService:
                                                    user_id=me.user_id if me else None)
         user_id = me.user_id if me else session.result["user_id"]
         await self.uia.finish_session(session.session_id)
+        await self.deactivate_user(user_id, erase)
+        return {"id_server_unbind_result": "success"}  # we hold no third-party identifiers
+
+    async def deactivate_user(self, user_id: str, erase: bool) -> None:
+        """Deactivate without UIA (the caller has authorised it: the user, or an admin)."""
         await self.accounts.set_deactivated(user_id)
         await self._delete_devices(user_id, await self.accounts.device_ids(user_id))
         self.auth.forget_user(user_id)
@@ -407,7 +420,6 @@ class AccountService:
             await self.accounts.delete_profile_fields(user_id)
         await self._leave_all_rooms(user_id)
         log.info("deactivated %s", user_id)
-        return {"id_server_unbind_result": "success"}  # we hold no third-party identifiers
 
     async def _leave_all_rooms(self, user_id: str) -> None:
         """Leave joined rooms, reject invites and rescind knocks, through the event pipeline."""
@@ -495,6 +507,18 @@ class AccountService:
             await self._propagate_profile(user_id)
         else:
             await self.accounts.set_extra_profile_field(user_id, key, encode_canonical_json(value).decode())
+
+    async def set_member_profile_field(self, user_id: str, key: str, value: str | None) -> None:
+        """Operator path (admin API, web UI): set displayname or avatar_url ("" or None clears it)
+        and send the new profile to the user's rooms."""
+        assert key in _MEMBER_PROFILE_FIELDS
+        value = value or None
+        if key == "displayname" and value is not None and len(value) > MAX_DISPLAYNAME_LENGTH:
+            raise InvalidParam("Display name too long")
+        if key == "avatar_url" and value is not None and not _MXC.fullmatch(value):
+            raise InvalidParam("avatar_url must be an mxc:// URI")
+        await self.accounts.set_profile_field(user_id, key, value)
+        await self._propagate_profile(user_id)
 
     async def delete_profile_field(self, me: Requester, user_id: str, key: str) -> None:
         self._check_profile_write(me, user_id, key)
