@@ -45,6 +45,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from .lan_discovery import Advertiser, setup_pending
     from .sd_notify import Notifier
 
+    from .core.storage.disk import check_free_space
+
+    try:  # no room for the write-ahead log: refuse to start rather than fail on the first write
+        check_free_space(settings.data_dir, settings.min_free_mb * 1024 * 1024)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr, flush=True)
+        return 1
     config = Config()
     host, port = settings.host_port
     config.bind = [f"{'[' + host + ']' if ':' in host else host}:{port}"]
@@ -74,6 +81,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     @app.before_serving
     async def announce() -> None:  # runs after create_app's hook has built the Hearth
         pending = await setup_pending(app.config["HEARTH"].accounts)
+        app.config["HEARTH"].backups.start()  # scheduled backups, when backup_dir is set
         await notifier.ready(f"Serving {settings.server_name} on port {port}"
                              + ("; setup pending" if pending else ""))
         notifier.start_watchdog()
@@ -157,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--uses", type=int, default=None, help="how many registrations it allows")
     t.add_argument("--expires", default=None, help="ISO date/time, or a duration like 7d")
     t.add_argument("--token", default=None, help="the token text (default: random)")
+    from . import backup_cli
+
+    backup_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -168,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_reset_password(settings, args)
     if args.command == "registration-token" and args.token_command == "create":
         return cmd_token_create(settings, args)
+    rc = backup_cli.dispatch(settings, args)
+    if rc is not None:
+        return rc
     parser.print_help()
     return 2
 

@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.e2ee import E2eeService
     from .core.services.key_backup import KeyBackupService
     from .core.services.to_device import ToDeviceService
+    from .core.services.backup import BackupService
+    from .core.services.health import HealthService
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ class Hearth:
     to_device: "ToDeviceService" = None  # type: ignore[assignment]
     key_backup: "KeyBackupService" = None  # type: ignore[assignment]
     e2ee: "E2eeService" = None  # type: ignore[assignment]
+    backups: "BackupService" = None  # type: ignore[assignment]  # _build_durability_services
+    health: "HealthService" = None  # type: ignore[assignment]
     dehydrated_devices: "DehydratedDeviceService" = None  # type: ignore[assignment]
     # Presence, search, spaces, reports, OpenID, server notices (_build_everyday_services).
     presence: Any = None
@@ -84,6 +88,8 @@ class Hearth:
         return self.settings.server_name
 
     async def close(self) -> None:
+        if self.backups is not None:
+            await self.backups.stop()
         await self.db.close()
 
 
@@ -127,6 +133,7 @@ def _build_client_services(h: Hearth) -> None:
     h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
     _build_e2ee_services(h)
     _build_read_services(h)
+    _build_durability_services(h)
     _build_everyday_services(h)
     pass
 
@@ -185,3 +192,13 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.services.everyday import build_everyday_services
 
     build_everyday_services(h)
+
+
+def _build_durability_services(h: Hearth) -> None:
+    """Backups (scheduled ones start with the server: `h.backups.start()`) and the health report."""
+    from .core.services.backup import BackupService
+    from .core.services.health import HealthService
+
+    h.db.health.admin_contact = h.settings.base_url()
+    h.backups = BackupService(h.db, h.settings)
+    h.health = HealthService(h.db.health, h.settings.data_dir, h.settings.min_free_mb * 1024 * 1024, h.backups)

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(24.0, description="Hours between scheduled backups.")
     backup_keep: int = Field(7, description="How many scheduled backups to keep in backup_dir.")
 
+    # Durability and backups (issue 5).
+    min_free_mb: int = Field(16, description="Refuse to start with less free space in data_dir (room for the WAL).")
+    backup_dir: Path | None = Field(None, description="Folder for scheduled backups (a USB drive, a share).")
+    backup_interval_hours: float = Field(24.0, description="Hours between scheduled backups.")
+    backup_keep: int = Field(7, description="How many scheduled backups to keep in backup_dir.")
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "hearth.db"

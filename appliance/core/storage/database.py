@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from .disk import StorageHealth, is_disk_full
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -65,6 +67,7 @@ class Database:
         self._thread_lock = threading.Lock()
         self.commits = 0
         self.jobs = 0
+        self.health = StorageHealth()  # disk_full flag for the dashboard (disk.py)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -128,11 +131,19 @@ class Database:
             try:
                 outcomes = await asyncio.to_thread(self._run_batch, batch)
             except Exception as exc:  # the commit itself failed: nobody's write landed
-                log.exception("database commit failed")
+                if is_disk_full(exc):  # rolled back; the writer keeps going and resumes once space is freed
+                    log.error("database write refused: the disk is full (%s)", exc)
+                    self.health.mark_full()
+                    err = self.health.error()
+                    err.__cause__ = exc
+                    exc = err
+                else:
+                    log.exception("database commit failed")
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)
             else:
+                self.health.mark_ok()
                 for item, (ok, value) in zip(batch, outcomes):
                     if item.future.done():
                         continue
@@ -148,6 +159,8 @@ class Database:
         assert conn is not None
         outcomes: list[tuple[bool, Any]] = []
         with self._thread_lock:
+            if conn.in_transaction:  # left open by a failed rollback: start clean
+                conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for item in batch:
@@ -155,6 +168,8 @@ class Database:
                     try:
                         value = item.job(conn)
                     except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                        if is_disk_full(exc):  # SQLite may have rolled back everything: fail the batch
+                            raise
                         conn.execute("ROLLBACK TO job")
                         conn.execute("RELEASE job")
                         outcomes.append((False, exc))
@@ -164,7 +179,10 @@ class Database:
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:  # already rolled back by SQLite (a full disk does that)
+                        log.warning("rollback after a failed batch failed", exc_info=True)
                 raise
         self.commits += 1
         self.jobs += len(batch)
