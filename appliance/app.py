@@ -9,6 +9,7 @@ from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
 
 from .core.api.client import blueprints as client_blueprints
+from .core.api.federation.openid import bp as federation_openid_bp
 from .core.api.routing import error_response, json_response
 from .core.protocol.errors import MatrixError
 from .hearth import Hearth, build_hearth
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
 
     for bp in client_blueprints():
         app.register_blueprint(bp)
+    app.register_blueprint(federation_openid_bp)
 
     @app.before_serving
     async def start() -> None:

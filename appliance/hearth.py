@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .core.protocol.signing import SigningKey
 from .core.services.auth import AuthService
@@ -40,6 +40,12 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.to_device import ToDeviceService
     from .core.services.backup import BackupService
     from .core.services.health import HealthService
+    from .core.services.presence import PresenceService
+    from .core.services.search import SearchService
+    from .core.services.spaces import SpaceHierarchyService
+    from .core.services.reports import ReportService
+    from .core.services.openid import OpenIdService
+    from .core.services.server_notices import ServerNoticeService
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +81,12 @@ class Hearth:
     health: "HealthService" = None  # type: ignore[assignment]
     dehydrated_devices: "DehydratedDeviceService" = None  # type: ignore[assignment]
     # Presence, search, spaces, reports, OpenID, server notices (_build_everyday_services).
-    presence: Any = None
-    search: Any = None
-    spaces: Any = None
-    reports: Any = None
-    openid: Any = None
-    server_notices: Any = None
+    presence: "PresenceService" = None  # type: ignore[assignment]
+    search: "SearchService" = None  # type: ignore[assignment]
+    spaces: "SpaceHierarchyService" = None  # type: ignore[assignment]
+    reports: "ReportService" = None  # type: ignore[assignment]
+    openid: "OpenIdService" = None  # type: ignore[assignment]
+    server_notices: "ServerNoticeService" = None  # type: ignore[assignment]
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -189,9 +195,22 @@ def _build_read_services(h: Hearth) -> None:
 
 def _build_everyday_services(h: Hearth) -> None:
     """Presence, server-side search, space hierarchy, reports, OpenID, server notices."""
-    from .core.services.everyday import build_everyday_services
+    from .core.services.openid import OpenIdService
+    from .core.services.presence import PresenceService
+    from .core.services.reports import ReportService
+    from .core.services.search import SearchService
+    from .core.services.server_notices import ServerNoticeService
+    from .core.services.spaces import SpaceHierarchyService
 
-    build_everyday_services(h)
+    h.presence = PresenceService(h.db, h.accounts, h.stream, h.server_name, enabled=h.settings.presence_enabled,
+                                 max_sync_timeout_ms=h.settings.sync_timeout_max_ms)
+    h.pipeline.listeners.append(h.presence.on_event)
+    h.sync.presence = h.presence
+    h.search = SearchService(h.db, h.events, h.room_read)
+    h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
+    h.reports = ReportService(h.db, h.events, h.accounts, h.room_read)
+    h.openid = OpenIdService(h.db, h.server_name)
+    h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)
 
 
 def _build_durability_services(h: Hearth) -> None:

@@ -53,6 +53,7 @@ class SyncParams:
     full_state: bool = False
     timeout_ms: int = 0
     use_state_after: bool = False
+    set_presence: str | None = None
 
 
 class _SentMembers:
@@ -88,6 +89,7 @@ class SyncService:
         self.max_timeout_ms = max_timeout_ms
         self._sent_members = _SentMembers()
         self.e2ee = e2ee  # to_device, device_lists and key counts, when end-to-end encryption is built
+        self.presence: Any = None  # PresenceService, set by its builder
 
     async def sync(self, p: SyncParams) -> dict[str, Any]:
         since = parse_token(p.since, "since") if p.since else None
@@ -96,6 +98,8 @@ class SyncService:
             # A token from before a restart may carry an ephemeral serial we have not reached.
             since = Position(min(since.stream, now.stream),
                              since.ephemeral if since.ephemeral <= now.ephemeral else 0)
+        if self.presence is not None:
+            await self.presence.user_syncing(p.user_id, p.set_presence)
         timeout = min(max(p.timeout_ms, 0), self.max_timeout_ms) / 1000
         deadline = time.monotonic() + timeout
         while True:
@@ -186,6 +190,11 @@ class SyncService:
             "device_unused_fallback_key_types": [],
         }
         has_news = bool(join_out or invite_out or knock_out or leave_out or account_data)
+        if self.presence is not None and not f.presence.blocks_everything:
+            presence = [e for e in await self.presence.sync_events(user, after if since else None, upto.stream)
+                        if f.presence.allows_json(e)][:f.presence.limit]
+            response["presence"]["events"] = presence
+            has_news = has_news or bool(presence)
         if self.e2ee is not None and p.device_id is not None:
             keys += [k for k in self.e2ee.wait_keys(user) if k not in keys]
             e2ee = await self.e2ee.sync_e2ee(user, p.device_id, after if since else None, upto.stream)

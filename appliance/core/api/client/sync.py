@@ -24,7 +24,7 @@ class SyncQuery(QueryModel):
 
 @endpoint(bp, "GET", "/sync")
 async def sync(me: Requester, query: SyncQuery, hearth: Hearth) -> dict:
-    """`set_presence` is accepted; presence itself belongs to the presence service."""
+    """`set_presence` goes to the presence service (through SyncService)."""
     params = SyncParams(
         user_id=me.user_id,
         device_id=me.device_id,
@@ -33,5 +33,6 @@ async def sync(me: Requester, query: SyncQuery, hearth: Hearth) -> dict:
         full_state=query.full_state,
         timeout_ms=query.timeout,
         use_state_after=query.use_state_after,
+        set_presence=query.set_presence,
     )
     return await hearth.sync.sync(params)

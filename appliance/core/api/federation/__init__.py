@@ -1,0 +1,1 @@
+"""Server-Server API blueprints."""

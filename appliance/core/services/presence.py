@@ -1,0 +1,247 @@
+"""Presence (modules/presence, presence.yaml): online / unavailable / offline, shown to users
+who share a room.
+
+Cheap by construction: there are no timers. A user's presence is stored only when it is set
+(PUT /presence, /sync?set_presence, coming back after being idle or away) at a stream
+position; idling and disconnecting are computed when presence is read:
+
+- `online` turns into `unavailable` once the last pro-active action (a message, setting
+  presence online) is older than IDLE_AFTER_MS;
+- `online` / `unavailable` turn into `offline` once the user has neither synced nor acted for
+  longer than the longest /sync long-poll plus a grace period.
+
+A stored change advances the stream with the keys of the user and of their joined rooms, so
+the /sync long-polls of everyone sharing a room wake up.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..protocol import ids
+from ..protocol.errors import Forbidden, InvalidParam, NotFound
+from ..storage.database import Database
+from ..storage.stores.accounts import AccountStore
+from ..stream import Stream
+
+log = logging.getLogger(__name__)
+
+STATES = ("online", "unavailable", "offline")
+IDLE_AFTER_MS = 5 * 60 * 1000          # spec: "e.g. 5 minutes"
+CURRENTLY_ACTIVE_MS = 60 * 1000        # within this, an online user is `currently_active`
+SYNC_GRACE_MS = 30 * 1000              # after the longest long-poll, a silent client is gone
+MAX_STATUS_MSG_CHARS = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceRow:
+    user_id: str
+    state: str                 # as set: online, unavailable, offline
+    status_msg: str | None
+    last_active_ts: int
+    stream_pos: int
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class PresenceService:
+    def __init__(self, db: Database, accounts: AccountStore, stream: Stream, server_name: str, *,
+                 enabled: bool = True, max_sync_timeout_ms: int = 60_000):
+        self.db = db
+        self.accounts = accounts
+        self.stream = stream
+        self.server_name = server_name
+        self.enabled = enabled
+        self.offline_after_ms = max_sync_timeout_ms + SYNC_GRACE_MS
+        self._rows: dict[str, PresenceRow] = {}      # cache of stored rows (one per user who set presence)
+        self._last_seen: dict[str, int] = {}         # user → ms of the last /sync or action (memory only)
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _row(self, user_id: str) -> PresenceRow | None:
+        row = self._rows.get(user_id)
+        if row is None:
+            r = await self.db.fetchone(
+                "SELECT user_id, state, status_msg, last_active_ts, stream_pos FROM presence WHERE user_id = ?",
+                (user_id,))
+            if r is None:
+                return None
+            row = self._rows[user_id] = PresenceRow(*r)
+        return row
+
+    def effective_state(self, row: PresenceRow, now: int | None = None) -> str:
+        """The state as others should see it now (idle and disconnected users decay)."""
+        now = now if now is not None else _now_ms()
+        if row.state == "offline":
+            return "offline"
+        # Seen = the last /sync or action in this process; a stored time from before a restart
+        # says nothing about a live connection.
+        if now - self._last_seen.get(row.user_id, 0) > self.offline_after_ms:
+            return "offline"
+        if row.state == "online" and now - row.last_active_ts > IDLE_AFTER_MS:
+            return "unavailable"
+        return row.state
+
+    def _content(self, row: PresenceRow | None, user_id: str, now: int) -> dict[str, Any]:
+        if row is None:
+            return {"presence": "offline"}
+        state = self.effective_state(row, now)
+        out: dict[str, Any] = {"presence": state, "last_active_ago": max(0, now - row.last_active_ts)}
+        if row.status_msg is not None:
+            out["status_msg"] = row.status_msg
+        if state == "online":
+            out["currently_active"] = now - row.last_active_ts <= CURRENTLY_ACTIVE_MS
+        return out
+
+    async def get_presence(self, requester: str, user_id: str) -> dict[str, Any]:
+        """GET /presence/{userId}/status: for oneself and for users sharing a room."""
+        try:
+            _, server = ids.parse_user_id(user_id)
+        except ValueError:
+            raise InvalidParam("Not a user ID") from None
+        if user_id != requester:
+            if server == self.server_name and not await self.accounts.user_exists(user_id):
+                raise NotFound("Unknown user")
+            if not await self.share_a_room(requester, user_id):
+                raise Forbidden("You are not allowed to see their presence")
+        if not self.enabled:
+            return {"presence": "offline"}
+        return self._content(await self._row(user_id), user_id, _now_ms())
+
+    async def share_a_room(self, a: str, b: str) -> bool:
+        return await self.db.fetchval(
+            "SELECT 1 FROM room_memberships m1 JOIN room_memberships m2 ON m1.room_id = m2.room_id"
+            " WHERE m1.user_id = ? AND m2.user_id = ? AND m1.membership = 'join' AND m2.membership = 'join'"
+            " LIMIT 1", (a, b)) is not None
+
+    async def sync_events(self, user_id: str, after: int | None, upto: int) -> list[dict[str, Any]]:
+        """m.presence events for /sync: users sharing a joined room (and oneself) whose presence
+        changed in (after, upto]; everyone's current presence on an initial sync (after None)."""
+        if not self.enabled:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT user_id, state, status_msg, last_active_ts, stream_pos FROM presence"
+            " WHERE stream_pos > ? AND stream_pos <= ? AND (user_id = ? OR user_id IN ("
+            "  SELECT m2.user_id FROM room_memberships m1 JOIN room_memberships m2 ON m1.room_id = m2.room_id"
+            "  WHERE m1.user_id = ? AND m1.membership = 'join' AND m2.membership = 'join'))"
+            " ORDER BY stream_pos", (after or 0, upto, user_id, user_id))
+        now = _now_ms()
+        out = []
+        for r in rows:
+            row = PresenceRow(*r)
+            cached = self._rows.get(row.user_id)
+            if cached is not None and cached.stream_pos == row.stream_pos:
+                row = cached  # same change, with a fresher last_active_ts
+            out.append({"type": "m.presence", "sender": row.user_id, "content": self._content(row, row.user_id, now)})
+        return out
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def set_presence(self, user_id: str, state: str, status_msg: str | None = None, *,
+                           keep_status: bool = False) -> None:
+        """PUT /presence/{userId}/status (and /sync?set_presence): store a change, if any."""
+        if state not in STATES:
+            raise InvalidParam(f"presence must be one of {', '.join(STATES)}")
+        if status_msg is not None and len(status_msg) > MAX_STATUS_MSG_CHARS:
+            raise InvalidParam("status_msg is too long")
+        if not self.enabled:
+            return
+        now = _now_ms()
+        old = await self._row(user_id)
+        if keep_status and old is not None:
+            status_msg = old.status_msg
+        self._last_seen[user_id] = now
+        last_active = now if state == "online" else (old.last_active_ts if old else now)
+        if old is not None and state != "online":
+            if old.state == state and old.status_msg == status_msg and self.effective_state(old, now) == state:
+                return
+        if old is not None and state == "online" and old.state == "online" and old.status_msg == status_msg \
+                and self.effective_state(old, now) == "online" and now - old.last_active_ts <= CURRENTLY_ACTIVE_MS:
+            # Still currently active: remember the time without telling everyone again.
+            self._rows[user_id] = replace(old, last_active_ts=now)
+            return
+        await self._store(PresenceRow(user_id, state, status_msg, last_active, 0))
+
+    async def user_syncing(self, user_id: str, set_presence: str | None) -> None:
+        """A /sync request: `set_presence` absent means online; offline leaves presence alone."""
+        if not self.enabled:
+            return
+        wanted = set_presence or "online"
+        now = _now_ms()
+        if wanted == "offline":
+            return
+        old = await self._row(user_id)
+        was = self.effective_state(old, now) if old is not None else "offline"
+        self._last_seen[user_id] = now
+        if wanted == "online":
+            if old is None or old.state != "online" or was == "offline":
+                await self._store(PresenceRow(user_id, "online", old.status_msg if old else None, now, 0))
+        elif wanted == "unavailable":
+            if old is None or old.state == "offline" or was == "offline" or (old.state == "online" and was == "online"):
+                last_active = old.last_active_ts if old else now
+                await self._store(PresenceRow(user_id, "unavailable", old.status_msg if old else None,
+                                              last_active, 0))
+
+    def bump_active(self, user_id: str) -> None:
+        """A pro-active action (sending an event): online again if the user was idle or away."""
+        if not self.enabled:
+            return
+        now = _now_ms()
+        self._last_seen[user_id] = now
+        row = self._rows.get(user_id)
+        if row is not None and row.state == "online" and self.effective_state(row, now) == "online" \
+                and now - row.last_active_ts <= CURRENTLY_ACTIVE_MS:
+            self._rows[user_id] = replace(row, last_active_ts=now)
+            return
+        task = asyncio.get_running_loop().create_task(self._bump(user_id, now))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bump(self, user_id: str, now: int) -> None:
+        try:
+            row = await self._row(user_id)
+            if row is not None and row.state == "offline":
+                return  # explicitly offline (hidden) stays so
+            if row is not None and row.state == "online" and self.effective_state(row, now) == "online" \
+                    and now - row.last_active_ts <= CURRENTLY_ACTIVE_MS:
+                self._rows[user_id] = replace(row, last_active_ts=max(now, row.last_active_ts))
+                return
+            await self._store(PresenceRow(user_id, "online", row.status_msg if row else None, now, 0))
+        except Exception:
+            log.exception("presence bump failed for %s", user_id)
+
+    def on_event(self, persisted: Any) -> None:
+        """EventPipeline listener: a local user's message counts as activity."""
+        pdu = persisted.pdu
+        if pdu.is_state and pdu.type == "m.room.member":
+            return
+        try:
+            if ids.parse_user_id(pdu.sender)[1] != self.server_name:
+                return
+        except ValueError:
+            return
+        self.bump_active(pdu.sender)
+
+    async def _store(self, row: PresenceRow) -> None:
+        def job(conn: sqlite3.Connection) -> int:
+            pos = self.stream.allocate(conn)
+            conn.execute(
+                "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream_pos)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET state = excluded.state,"
+                " status_msg = excluded.status_msg, last_active_ts = excluded.last_active_ts,"
+                " stream_pos = excluded.stream_pos",
+                (row.user_id, row.state, row.status_msg, row.last_active_ts, pos))
+            return pos
+
+        pos = await self.db.write(job)
+        self._rows[row.user_id] = replace(row, stream_pos=pos)
+        rooms = await self.db.fetchall(
+            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'", (row.user_id,))
+        self.stream.advance(pos, [row.user_id, *(r[0] for r in rooms)])
