@@ -38,6 +38,19 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
     async def start() -> None:
         app.config["HEARTH"] = hearth or await build_hearth(settings)
 
+    @app.while_serving
+    async def background():
+        """Hearth's background work (push evaluation, pushers, …): started after the build,
+        cancelled before the database closes."""
+        import asyncio
+
+        tasks = [asyncio.create_task(run(), name=getattr(run, "__qualname__", "background"))
+                 for run in app.config["HEARTH"].background]
+        yield
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     @app.after_serving
     async def stop() -> None:
         h = app.config.get("HEARTH")

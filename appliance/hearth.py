@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.e2ee import E2eeService
     from .core.services.key_backup import KeyBackupService
     from .core.services.to_device import ToDeviceService
+    from .core.services.push import PushService
+    from .core.services.push_rules import PushRuleService
+    from .core.services.pushers import PusherService
     from .core.services.backup import BackupService
     from .core.services.health import HealthService
     from .core.services.presence import PresenceService
@@ -77,6 +80,11 @@ class Hearth:
     to_device: "ToDeviceService" = None  # type: ignore[assignment]
     key_backup: "KeyBackupService" = None  # type: ignore[assignment]
     e2ee: "E2eeService" = None  # type: ignore[assignment]
+    push_rules: "PushRuleService" = None  # type: ignore[assignment]
+    push: "PushService" = None  # type: ignore[assignment]
+    pushers: "PusherService" = None  # type: ignore[assignment]
+    # Coroutine functions run as background tasks while the app serves (app.py while_serving).
+    background: list = field(default_factory=list)
     backups: "BackupService" = None  # type: ignore[assignment]  # _build_durability_services
     health: "HealthService" = None  # type: ignore[assignment]
     dehydrated_devices: "DehydratedDeviceService" = None  # type: ignore[assignment]
@@ -139,6 +147,7 @@ def _build_client_services(h: Hearth) -> None:
     h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
     _build_e2ee_services(h)
     _build_read_services(h)
+    _build_push_services(h)
     _build_durability_services(h)
     _build_everyday_services(h)
     pass
@@ -221,3 +230,21 @@ def _build_durability_services(h: Hearth) -> None:
     h.db.health.admin_contact = h.settings.base_url()
     h.backups = BackupService(h.db, h.settings)
     h.health = HealthService(h.db.health, h.settings.data_dir, h.settings.min_free_mb * 1024 * 1024, h.backups)
+
+
+def _build_push_services(h: Hearth) -> None:
+    """Push rules, their evaluation on every event, and HTTP pushers."""
+    from .core.services.push import PushService
+    from .core.services.push_rules import PushRuleService
+    from .core.services.pushers import PusherService
+    from .core.storage.stores.push import PushStore
+
+    store = PushStore(h.db)
+    h.push_rules = PushRuleService(h.account_data)
+    h.push = PushService(h.db, store, h.events, h.state, h.stream, h.push_rules, h.account_data, h.server_name)
+    h.pushers = PusherService(h.db, store, h.push, h.events, h.stream)
+    h.pipeline.listeners.append(h.push.on_event)
+    h.sync.push = h.push
+    if h.account_service is not None:
+        h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
+    h.background += [h.push.run, h.pushers.run]

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
         5 * 60 * 1000, description="Lifetime of access tokens issued with a refresh token (others never expire)."
     )
 
+    # Media (content repository). An SD card is small: a size limit per file and a quota per user.
+    max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest file a user may upload.")
+    media_quota_bytes: int = Field(1024 * 1024 * 1024, description="Total media one user may upload; 0 = none.")
+    freeze_legacy_media: bool = Field(
+        True, description="Media uploaded while on is served only by the authenticated /client/v1/media API.")
+    url_previews: bool = Field(False, description="Fetch web pages for link previews (never LAN addresses).")
+
     default_room_version: str = "12"
     cache_budget_bytes: int = 32 * 1024 * 1024
     sync_timeout_max_ms: int = 60_000

@@ -28,7 +28,8 @@ async def two_in_room(hs):
 async def test_read_receipt_in_sync_and_unread_counts(hs):
     alice, bob, room = await two_in_room(hs)
     e1 = await hs.send(alice, room, {"msgtype": "m.text", "body": "1"})
-    await hs.send(alice, room, {"msgtype": "m.text", "body": f"hey {bob.user_id}"})
+    await hs.send(alice, room, {"msgtype": "m.text", "body": f"hey {bob.user_id}",
+                                "m.mentions": {"user_ids": [bob.user_id]}})  # a mention is m.mentions (v1.17)
     first = await sync(hs, bob)
     unread = first["rooms"]["join"][room]["unread_notifications"]
     assert unread == {"notification_count": 2, "highlight_count": 1}

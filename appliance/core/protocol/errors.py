@@ -52,6 +52,9 @@ InvalidSignature = _error("InvalidSignature", 400, "M_INVALID_SIGNATURE")
 WrongRoomKeysVersion = _error("WrongRoomKeysVersion", 403, "M_WRONG_ROOM_KEYS_VERSION")
 ProfileTooLarge = _error("ProfileTooLarge", 400, "M_PROFILE_TOO_LARGE")
 KeyTooLarge = _error("KeyTooLarge", 400, "M_KEY_TOO_LARGE")
+CannotOverwriteMedia = _error("CannotOverwriteMedia", 409, "M_CANNOT_OVERWRITE_MEDIA")
+NotYetUploaded = _error("NotYetUploaded", 504, "M_NOT_YET_UPLOADED")
+UserLimitExceeded = _error("UserLimitExceeded", 403, "M_USER_LIMIT_EXCEEDED")  # needs info_uri=...
 
 
 class LimitExceeded(MatrixError):

@@ -90,6 +90,7 @@ class SyncService:
         self._sent_members = _SentMembers()
         self.e2ee = e2ee  # to_device, device_lists and key counts, when end-to-end encryption is built
         self.presence: Any = None  # PresenceService, set by its builder
+        self.push: Any = None  # PushService (unread counts, default push rules), set by its builder
 
     async def sync(self, p: SyncParams) -> dict[str, Any]:
         since = parse_token(p.since, "since") if p.since else None
@@ -130,6 +131,8 @@ class SyncService:
         sent = self._sent_members.for_device(user, p.device_id, reset=since is None or p.full_state)
         ad_rows = await self.account_data.changed(user, after, upto.stream)
         global_ad = [{"type": r.type, "content": r.content} for r in ad_rows if not r.room_id]
+        if since is None and self.push is not None and not any(e["type"] == "m.push_rules" for e in global_ad):
+            global_ad.append({"type": "m.push_rules", "content": await self.push.rules.account_data_content(user)})
         room_ad: dict[str, list[dict[str, Any]]] = {}
         for r in ad_rows:
             if r.room_id:
@@ -290,7 +293,14 @@ class SyncService:
         }
         members_changed = any(e.pdu.type == "m.room.member" for e in [*timeline, *state_evs])
         room["summary"] = await self._summary(room_id, user) if (initial or p.full_state or members_changed) else {}
-        room["unread_notifications"] = await self._unread(room_id, user, upto.stream, ignored)
+        if self.push is not None:  # counts from push rules (services/push.py)
+            by_thread = p.filter.room.timeline.unread_thread_notifications
+            counts, threads = await self.push.unread_counts(user, room_id, upto.stream, by_thread)
+            room["unread_notifications"] = counts
+            if by_thread:
+                room["unread_thread_notifications"] = threads
+        else:
+            room["unread_notifications"] = await self._unread(room_id, user, upto.stream, ignored)
         return room
 
     def _ephemeral(self, p: SyncParams, room_id: str, since: Position | None, receipts: list) -> list[dict]:

@@ -1,0 +1,206 @@
+"""Content repository (content-repo.yaml, authed-content-repo.yaml).
+
+The authenticated `/_matrix/client/v1/media/*` endpoints are the primary ones. Upload and create
+stay under `/_matrix/media/*` (the spec has not moved them). The deprecated unauthenticated
+downloads under `/_matrix/media/v3` serve only media uploaded while legacy media was not frozen
+(`freeze_legacy_media`), and answer 404 M_NOT_FOUND for the rest, as the spec describes.
+
+Every media body carries the sandbox CSP, nosniff and CORP headers (services/media/serving.py),
+and `Content-Disposition: inline` only for the spec's safe types.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from pydantic import Field
+from quart import Blueprint, Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ...protocol.errors import TooLarge
+from ...services.auth import Requester
+from ...services.media.repository import Content, ThumbnailContent, format_mib
+from ...services.media.serving import SECURITY_HEADERS, content_disposition
+from ..routing import ACCESS_TOKEN, NO_AUTH, PathModel, QueryModel, endpoint
+from ....hearth import Hearth
+
+bp = Blueprint("client_media", __name__)
+
+AUTHED = ("/_matrix/client/v1/media",)
+LEGACY = ("/_matrix/media/v3", "/_matrix/media/r0")
+UPLOAD = ("/_matrix/media/v3", "/_matrix/media/r0")
+CREATE = ("/_matrix/media/v1",)
+
+
+class MediaPath(PathModel):
+    server_name: str
+    media_id: str
+
+
+class NamedMediaPath(MediaPath):
+    file_name: str
+
+
+class UploadQuery(QueryModel):
+    filename: str | None = None
+
+
+class DownloadQuery(QueryModel):
+    timeout_ms: int | None = Field(None, ge=0)
+    allow_remote: bool = True
+    allow_redirect: bool = False
+
+
+class ThumbnailQuery(DownloadQuery):
+    width: int = Field(ge=1, le=1_000_000)
+    height: int = Field(ge=1, le=1_000_000)
+    method: Literal["crop", "scale"] = "scale"
+    animated: bool = False
+
+
+class PreviewQuery(QueryModel):
+    url: str
+    ts: int | None = None
+
+
+# -- request bodies ------------------------------------------------------------------------------
+
+def _lift_upload_body_limit(state) -> None:
+    """The app caps request bodies at a few MiB (JSON); the upload routes take files up to
+    `max_upload_bytes`, streamed to disk by the service. Swap in a request class that raises
+    the cap for those two routes only."""
+    app = state.app
+    base = app.request_class
+
+    class MediaUploadRequest(base):  # type: ignore[misc, valid-type]
+        def __init__(self, method, scheme, path, *args, max_content_length=None, **kwargs):
+            if max_content_length is not None and _is_upload(method, path):
+                max_content_length = max(max_content_length, app.config["SETTINGS"].max_upload_bytes)
+            super().__init__(method, scheme, path, *args, max_content_length=max_content_length, **kwargs)
+
+    app.request_class = MediaUploadRequest
+
+
+def _is_upload(method: str, path: str) -> bool:
+    return (method in ("POST", "PUT") and path.startswith(("/_matrix/media/v3/upload", "/_matrix/media/r0/upload")))
+
+
+bp.record_once(_lift_upload_body_limit)
+
+
+async def _request_body() -> AsyncIterator[bytes]:
+    """The raw request body, chunk by chunk as it arrives."""
+    try:
+        async for chunk in request.body:
+            yield chunk
+    except RequestEntityTooLarge:
+        limit = current_app.config["HEARTH"].settings.max_upload_bytes
+        raise TooLarge(f"File is larger than the upload limit of {format_mib(limit)} MiB") from None
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+def _file_response(path, content_type: str, disposition: str) -> Response:
+    body = current_app.response_class.file_body_class(path)
+    response = current_app.response_class(body, status=200, content_type=content_type)
+    response.content_length = path.stat().st_size
+    response.headers["Content-Disposition"] = disposition
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def _download(content: Content, file_name: str | None = None) -> Response:
+    name = file_name if file_name is not None else content.upload_name
+    return _file_response(content.path, content.content_type, content_disposition(content.content_type, name))
+
+
+def _thumbnail(thumb: ThumbnailContent) -> Response:
+    ext = thumb.content_type.split(";", 1)[0].rsplit("/", 1)[-1]
+    return _file_response(thumb.path, thumb.content_type, f'inline; filename="thumbnail.{ext}"')
+
+
+# -- upload --------------------------------------------------------------------------------------
+
+@endpoint(bp, "POST", "/upload", auth=ACCESS_TOKEN, prefixes=UPLOAD, allow_guest=False)
+async def upload_content(me: Requester, query: UploadQuery, hearth: Hearth) -> dict:
+    uri = await hearth.media.upload(me.user_id, _request_body(), request.headers.get("Content-Type"),
+                                    query.filename, request.content_length)
+    return {"content_uri": uri}
+
+
+@endpoint(bp, "PUT", "/upload/{server_name}/{media_id}", auth=ACCESS_TOKEN, prefixes=UPLOAD, allow_guest=False)
+async def upload_content_to_mxc(me: Requester, path: MediaPath, query: UploadQuery, hearth: Hearth) -> dict:
+    await hearth.media.upload_to(me.user_id, path.server_name, path.media_id, _request_body(),
+                                 request.headers.get("Content-Type"), query.filename, request.content_length)
+    return {}
+
+
+@endpoint(bp, "POST", "/create", auth=ACCESS_TOKEN, prefixes=CREATE, allow_guest=False)
+async def create_content(me: Requester, hearth: Hearth) -> dict:
+    return await hearth.media.create(me.user_id)
+
+
+# -- authenticated (Matrix 1.11+) ----------------------------------------------------------------
+
+@endpoint(bp, "GET", "/download/{server_name}/{media_id}", auth=ACCESS_TOKEN, prefixes=AUTHED)
+async def get_content_authed(path: MediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
+    return _download(await hearth.media.content(path.server_name, path.media_id, authenticated=True,
+                                                timeout_ms=query.timeout_ms))
+
+
+@endpoint(bp, "GET", "/download/{server_name}/{media_id}/{file_name}", auth=ACCESS_TOKEN, prefixes=AUTHED)
+async def get_content_override_name_authed(path: NamedMediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
+    content = await hearth.media.content(path.server_name, path.media_id, authenticated=True,
+                                         timeout_ms=query.timeout_ms)
+    return _download(content, path.file_name)
+
+
+@endpoint(bp, "GET", "/thumbnail/{server_name}/{media_id}", auth=ACCESS_TOKEN, prefixes=AUTHED)
+async def get_content_thumbnail_authed(path: MediaPath, query: ThumbnailQuery, hearth: Hearth) -> Response:
+    return _thumbnail(await hearth.media.thumbnail(
+        path.server_name, path.media_id, query.width, query.height, query.method, query.animated,
+        authenticated=True, timeout_ms=query.timeout_ms))
+
+
+@endpoint(bp, "GET", "/config", auth=ACCESS_TOKEN, prefixes=AUTHED)
+async def get_config_authed(hearth: Hearth) -> dict:
+    return hearth.media.config()
+
+
+@endpoint(bp, "GET", "/preview_url", auth=ACCESS_TOKEN, prefixes=AUTHED, rate_limited=True)
+async def get_url_preview_authed(query: PreviewQuery, hearth: Hearth) -> dict:
+    return await hearth.url_previews.preview(query.url)
+
+
+# -- deprecated, unauthenticated (frozen for media uploaded while freeze_legacy_media is on) ------
+
+@endpoint(bp, "GET", "/download/{server_name}/{media_id}", auth=NO_AUTH, prefixes=LEGACY)
+async def get_content(path: MediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
+    return _download(await hearth.media.content(path.server_name, path.media_id, authenticated=False,
+                                                timeout_ms=query.timeout_ms))
+
+
+@endpoint(bp, "GET", "/download/{server_name}/{media_id}/{file_name}", auth=NO_AUTH, prefixes=LEGACY)
+async def get_content_override_name(path: NamedMediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
+    content = await hearth.media.content(path.server_name, path.media_id, authenticated=False,
+                                         timeout_ms=query.timeout_ms)
+    return _download(content, path.file_name)
+
+
+@endpoint(bp, "GET", "/thumbnail/{server_name}/{media_id}", auth=NO_AUTH, prefixes=LEGACY)
+async def get_content_thumbnail(path: MediaPath, query: ThumbnailQuery, hearth: Hearth) -> Response:
+    return _thumbnail(await hearth.media.thumbnail(
+        path.server_name, path.media_id, query.width, query.height, query.method, query.animated,
+        authenticated=False, timeout_ms=query.timeout_ms))
+
+
+@endpoint(bp, "GET", "/config", auth=ACCESS_TOKEN, prefixes=LEGACY)
+async def get_config(hearth: Hearth) -> dict:
+    return hearth.media.config()
+
+
+@endpoint(bp, "GET", "/preview_url", auth=ACCESS_TOKEN, prefixes=LEGACY, rate_limited=True)
+async def get_url_preview(query: PreviewQuery, hearth: Hearth) -> dict:
+    return await hearth.url_previews.preview(query.url)

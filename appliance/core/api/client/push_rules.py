@@ -1,0 +1,76 @@
+"""Push rules (pushrules.yaml): the user's global ruleset, one rule, its `enabled` and `actions`."""
+from __future__ import annotations
+
+from quart import Blueprint
+
+from ....hearth import Hearth
+from ...protocol.errors import MissingParam
+from ...services.auth import Requester
+from ..routing import PathModel, QueryModel, endpoint
+
+bp = Blueprint("client_push_rules", __name__)
+
+
+class RulePath(PathModel):
+    kind: str
+    rule_id: str
+
+
+class PositionQuery(QueryModel):
+    before: str | None = None
+    after: str | None = None
+
+
+@endpoint(bp, "GET", "/pushrules/")
+async def get_push_rules(me: Requester, hearth: Hearth) -> dict:
+    return await hearth.push_rules.account_data_content(me.user_id)
+
+
+@endpoint(bp, "GET", "/pushrules/global/")
+async def get_push_rules_global(me: Requester, hearth: Hearth) -> dict:
+    return (await hearth.push_rules.account_data_content(me.user_id))["global"]
+
+
+@endpoint(bp, "GET", "/pushrules/global/{kind}/{rule_id}")
+async def get_push_rule(me: Requester, path: RulePath, hearth: Hearth) -> dict:
+    return await hearth.push_rules.get_rule(me.user_id, path.kind, path.rule_id)
+
+
+@endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}")
+async def set_push_rule(me: Requester, path: RulePath, query: PositionQuery, body: dict, hearth: Hearth) -> dict:
+    await hearth.push_rules.set_rule(me.user_id, path.kind, path.rule_id, body, query.before, query.after)
+    return {}
+
+
+@endpoint(bp, "DELETE", "/pushrules/global/{kind}/{rule_id}")
+async def delete_push_rule(me: Requester, path: RulePath, hearth: Hearth) -> dict:
+    await hearth.push_rules.delete_rule(me.user_id, path.kind, path.rule_id)
+    return {}
+
+
+@endpoint(bp, "GET", "/pushrules/global/{kind}/{rule_id}/enabled")
+async def is_push_rule_enabled(me: Requester, path: RulePath, hearth: Hearth) -> dict:
+    rule = await hearth.push_rules.get_rule(me.user_id, path.kind, path.rule_id)
+    return {"enabled": rule["enabled"]}
+
+
+@endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}/enabled")
+async def set_push_rule_enabled(me: Requester, path: RulePath, body: dict, hearth: Hearth) -> dict:
+    if "enabled" not in body:
+        raise MissingParam("enabled is required")
+    await hearth.push_rules.set_enabled(me.user_id, path.kind, path.rule_id, body["enabled"])
+    return {}
+
+
+@endpoint(bp, "GET", "/pushrules/global/{kind}/{rule_id}/actions")
+async def get_push_rule_actions(me: Requester, path: RulePath, hearth: Hearth) -> dict:
+    rule = await hearth.push_rules.get_rule(me.user_id, path.kind, path.rule_id)
+    return {"actions": rule["actions"]}
+
+
+@endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}/actions")
+async def set_push_rule_actions(me: Requester, path: RulePath, body: dict, hearth: Hearth) -> dict:
+    if "actions" not in body:
+        raise MissingParam("actions is required")
+    await hearth.push_rules.set_actions(me.user_id, path.kind, path.rule_id, body["actions"])
+    return {}

@@ -1,0 +1,256 @@
+"""Push evaluation (client-server-api "Push Notifications", "Receiving notifications").
+
+Every event is evaluated against the push rules of each local member of its room (the sender
+excluded), in stream order, from a persisted position: the pipeline's listener only wakes the
+background task, and a restart continues where the last batch ended. A notification row is
+stored for each "notify" outcome; it is what /sync counts, /notifications lists and pushers
+deliver.
+
+/sync asks for counts up to the position it is answering for; the evaluator first catches up
+to there, so a new event's count is in the same response as the event itself.
+Counts are the rows after the user's read point: the newest of their m.read / m.read.private
+receipts (unthreaded, or for the notification's thread) and their own latest event.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..protocol import ids
+from ..protocol import push_rules as pr
+from ..protocol.power_levels import get_notification_level, get_user_power_level
+from ..storage.database import Database
+from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.push import Notification, PushStore
+from ..storage.stores.state import StateStore
+from ..stream import Stream
+from .account_data import AccountDataService
+from .push_rules import PushRuleService
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+THREAD_HOPS = 3
+MAIN = "main"
+
+
+class PushService:
+    def __init__(self, db: Database, store: PushStore, events: EventStore, state: StateStore, stream: Stream,
+                 rules: PushRuleService, account_data: AccountDataService, server_name: str):
+        self.db = db
+        self.store = store
+        self.events = events
+        self.state = state
+        self.stream = stream
+        self.rules = rules
+        self.account_data = account_data
+        self.server_name = server_name
+        self._pos: int | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        # Called with the new notifications after they are committed (pushers).
+        self.notification_listeners: list[Callable[[list[Notification]], None]] = []
+
+    # -- driving the evaluator ----------------------------------------------------------------
+
+    def on_event(self, persisted: Any) -> None:
+        """EventPipeline listener: only wakes the background task."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Background task: evaluate whatever the stream has that we have not."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.catch_up(self.stream.current)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("push evaluation failed; retrying")
+                await asyncio.sleep(1)
+                self._wake.set()
+            await self._wake.wait()
+
+    async def position(self) -> int:
+        if self._pos is None:
+            self._pos = await self.store.progress()
+        return self._pos
+
+    async def catch_up(self, target: int) -> None:
+        """Evaluate every event up to `target` (and whatever else is committed by now)."""
+        if self._pos is not None and self._pos >= target:
+            return
+        async with self._lock:
+            pos = await self.position()
+            target = max(target, self.stream.current)
+            while pos < target:
+                evs = await self.events.query_events(
+                    "stream_pos > ? AND stream_pos <= ? AND rejected IS NULL AND outlier = 0",
+                    (pos, target), limit=BATCH)
+                upto = evs[-1].stream_pos if len(evs) == BATCH else target
+                notes: list[Notification] = []
+                for ev in evs:
+                    try:
+                        notes += await self._evaluate(ev)
+                    except Exception:  # one bad event never blocks the rest
+                        log.exception("push evaluation of %s failed", ev.event_id)
+                if evs:
+                    await self.db.write(lambda conn, n=notes, u=upto: PushStore.record_job(conn, n, u))
+                pos = self._pos = upto
+                if notes:
+                    for listener in self.notification_listeners:
+                        try:
+                            listener(notes)
+                        except Exception:
+                            log.exception("notification listener failed")
+
+    # -- one event ------------------------------------------------------------------------------
+
+    def _is_local(self, user_id: str) -> bool:
+        return ids.server_name_of(user_id) == self.server_name
+
+    async def _evaluate(self, ev: StoredEvent) -> list[Notification]:
+        pdu = ev.pdu
+        if ev.state_group is None:
+            return []
+        state = await self.state.get_state(ev.state_group)
+        member_ids = {k[1]: eid for k, eid in state.items() if k[0] == "m.room.member"}
+        members = await self.events.get_events(member_ids.values())
+        joined = {u for u, eid in member_ids.items() if eid in members and members[eid].pdu.membership == "join"}
+        recipients = [u for u in joined if u != pdu.sender and self._is_local(u)]
+        target = pdu.state_key
+        if (pdu.type == "m.room.member" and pdu.membership == "invite" and target and target != pdu.sender
+                and self._is_local(target) and target not in recipients):
+            recipients.append(target)
+        if not recipients:
+            return []
+        specials = await self.events.get_events(
+            [e for e in (state.get(("m.room.power_levels", "")), state.get(("m.room.create", ""))) if e])
+        pl_id, create_id = state.get(("m.room.power_levels", "")), state.get(("m.room.create", ""))
+        pl = specials[pl_id].pdu if pl_id in specials else None
+        create = specials[create_id].pdu if create_id in specials else None
+        sender_level = get_user_power_level(pdu.sender, pl, create)
+        keys = {"room"}
+        if pl is not None and isinstance(pl.content.get("notifications"), dict):
+            keys |= {k for k in pl.content["notifications"] if isinstance(k, str)}
+        levels = {k: get_notification_level(pl, k) for k in keys}
+        thread_id = await self._thread_of(pdu.content)
+        event = pdu.data
+        now = int(time.time() * 1000)
+        out = []
+        for user in sorted(recipients):
+            if pdu.sender in await self.account_data.ignored_users(user):
+                continue
+            member = members.get(member_ids.get(user, ""))
+            name = member.pdu.content.get("displayname") if member is not None else None
+            ctx = pr.EvalContext(member_count=len(joined), sender_power_level=sender_level,
+                                 notification_levels=levels, display_name=name if isinstance(name, str) else None)
+            result = pr.evaluate(await self.rules.ruleset(user), event, user, ctx)
+            if result is None or not pr.notifies(result[1]):
+                continue
+            actions = result[1]
+            out.append(Notification(user, ev.stream_pos, pdu.room_id, ev.event_id, thread_id,
+                                    pr.is_highlight(actions), actions, now))
+        return out
+
+    async def _thread_of(self, content: dict[str, Any]) -> str:
+        """The thread root this event belongs to ('' for the main timeline), following
+        relations at most THREAD_HOPS times."""
+        for _ in range(THREAD_HOPS):
+            rel = content.get("m.relates_to")
+            if not isinstance(rel, dict) or not isinstance(rel.get("event_id"), str):
+                return ""
+            if rel.get("rel_type") == "m.thread":
+                return rel["event_id"]
+            if not isinstance(rel.get("rel_type"), str):
+                return ""
+            parent = await self.events.get_event(rel["event_id"])
+            if parent is None:
+                return ""
+            content = parent.pdu.content
+        return ""
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def read_points(self, user_id: str, room_id: str) -> dict[str, int]:
+        """Thread ('' unthreaded, 'main', or a thread root) → stream position read up to."""
+        receipts = await self.store.read_receipts(user_id, room_id)
+        evs = await self.events.get_events({r[2] for r in receipts})
+        points: dict[str, int] = {}
+        for _room, thread, eid in receipts:
+            if eid in evs:
+                points[thread] = max(points.get(thread, 0), evs[eid].stream_pos)
+        own = await self.db.fetchval(
+            "SELECT MAX(stream_pos) FROM events WHERE room_id = ? AND sender = ?", (room_id, user_id))
+        if own:
+            points[""] = max(points.get("", 0), own)
+        return points
+
+    async def unread_counts(self, user_id: str, room_id: str, upto: int, by_thread: bool = False
+                            ) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        """`unread_notifications` for the room and, when by_thread, `unread_thread_notifications`
+        (the room's counts then cover the main timeline only)."""
+        await self.catch_up(upto)
+        points = await self.read_points(user_id, room_id)
+        base = points.get("", 0)
+        room = {"notification_count": 0, "highlight_count": 0}
+        threads: dict[str, dict[str, int]] = {}
+        for pos, thread, highlight in await self.store.room_notifications(user_id, room_id, base, upto):
+            if pos <= points.get(thread or MAIN, 0):
+                continue
+            counts = threads.setdefault(thread, {"notification_count": 0, "highlight_count": 0}) \
+                if by_thread and thread else room
+            counts["notification_count"] += 1
+            counts["highlight_count"] += int(highlight)
+        return room, threads
+
+    async def total_unread(self, user_id: str) -> int:
+        """Unread notifications across the rooms the user is joined to (the pushers' badge)."""
+        rows = await self.db.fetchall(
+            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'", (user_id,))
+        upto = self.stream.current
+        total = 0
+        for (room_id,) in rows:
+            counts, _ = await self.unread_counts(user_id, room_id, upto)
+            total += counts["notification_count"]
+        return total
+
+    async def is_read(self, n: Notification, cache: dict[str, dict[str, int]]) -> bool:
+        points = cache.get(n.room_id)
+        if points is None:
+            points = cache[n.room_id] = await self.read_points(n.user_id, n.room_id)
+        return n.stream_pos <= max(points.get("", 0), points.get(n.thread_id or MAIN, 0))
+
+    async def notifications(self, user_id: str, from_token: str | None, limit: int, only: str | None,
+                            formatter: Any) -> dict[str, Any]:
+        """GET /notifications: newest first; `next_token` is the position to continue below."""
+        from ..protocol.errors import InvalidParam
+
+        before = None
+        if from_token is not None:
+            if not from_token.isdigit():
+                raise InvalidParam("Unknown pagination token")
+            before = int(from_token)
+        await self.catch_up(self.stream.current)
+        rows = await self.store.list_notifications(user_id, before, limit, only == "highlight")
+        evs = await self.events.get_events([n.event_id for n in rows])
+        read_cache: dict[str, dict[str, int]] = {}
+        out = []
+        for n in rows:
+            ev = evs.get(n.event_id)
+            if ev is None:
+                continue
+            out.append({
+                "actions": n.actions,
+                "event": await formatter.serialize_one(ev, user_id=user_id, with_room_id=False),
+                "read": await self.is_read(n, read_cache),
+                "room_id": n.room_id,
+                "ts": n.ts,
+            })
+        body: dict[str, Any] = {"notifications": out}
+        if len(rows) == limit and rows:
+            body["next_token"] = str(rows[-1].stream_pos)
+        return body

@@ -1,0 +1,175 @@
+"""Push: notification rows, the evaluator's stream position, and pushers."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    user_id: str
+    stream_pos: int
+    room_id: str
+    event_id: str
+    thread_id: str
+    highlight: bool
+    actions: list[Any]
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pusher:
+    user_id: str
+    app_id: str
+    pushkey: str
+    kind: str
+    app_display_name: str
+    device_display_name: str
+    profile_tag: str | None
+    lang: str
+    data: dict[str, Any]
+    device_id: str | None
+    pushkey_ts: int
+    last_pos: int
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.app_id, self.pushkey, self.user_id)
+
+
+_N_COLS = "user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts"
+_P_COLS = ("user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data,"
+           " device_id, pushkey_ts, last_pos")
+
+
+def _notification(row: sqlite3.Row) -> Notification:
+    return Notification(row[0], row[1], row[2], row[3], row[4], bool(row[5]), json.loads(row[6]), row[7])
+
+
+def _pusher(row: sqlite3.Row) -> Pusher:
+    return Pusher(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8]),
+                  row[9], row[10], row[11])
+
+
+class PushStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # -- evaluation progress and notifications ----------------------------------------------
+
+    async def progress(self) -> int:
+        return await self.db.fetchval("SELECT pos FROM push_progress WHERE id = 1") or 0
+
+    @staticmethod
+    def record_job(conn: sqlite3.Connection, notifications: Iterable[Notification], upto: int) -> None:
+        conn.executemany(
+            f"INSERT OR IGNORE INTO push_notifications ({_N_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(n.user_id, n.stream_pos, n.room_id, n.event_id, n.thread_id, int(n.highlight),
+              json.dumps(n.actions), n.ts) for n in notifications])
+        conn.execute("UPDATE push_progress SET pos = MAX(pos, ?) WHERE id = 1", (upto,))
+
+    async def room_notifications(self, user_id: str, room_id: str, after: int, upto: int
+                                 ) -> list[tuple[int, str, bool]]:
+        """(stream_pos, thread_id, highlight) of the user's notifications in a room in (after, upto]."""
+        rows = await self.db.fetchall(
+            "SELECT stream_pos, thread_id, highlight FROM push_notifications"
+            " WHERE user_id = ? AND room_id = ? AND stream_pos > ? AND stream_pos <= ?",
+            (user_id, room_id, after, upto))
+        return [(r[0], r[1], bool(r[2])) for r in rows]
+
+    async def rooms_with_notifications(self, user_id: str, after: int) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT room_id FROM push_notifications WHERE user_id = ? AND stream_pos > ?", (user_id, after))
+        return [r[0] for r in rows]
+
+    async def list_notifications(self, user_id: str, before: int | None, limit: int,
+                                 highlight_only: bool) -> list[Notification]:
+        sql = f"SELECT {_N_COLS} FROM push_notifications WHERE user_id = ?"
+        params: list[Any] = [user_id]
+        if before is not None:
+            sql += " AND stream_pos < ?"
+            params.append(before)
+        if highlight_only:
+            sql += " AND highlight = 1"
+        sql += " ORDER BY stream_pos DESC LIMIT ?"
+        params.append(limit)
+        return [_notification(r) for r in await self.db.fetchall(sql, tuple(params))]
+
+    async def pending(self, user_id: str, after: int, limit: int) -> list[Notification]:
+        rows = await self.db.fetchall(
+            f"SELECT {_N_COLS} FROM push_notifications WHERE user_id = ? AND stream_pos > ?"
+            " ORDER BY stream_pos LIMIT ?", (user_id, after, limit))
+        return [_notification(r) for r in rows]
+
+    async def read_receipts(self, user_id: str, room_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(room_id, thread_id, event_id) of the user's m.read and m.read.private receipts."""
+        sql = ("SELECT room_id, thread_id, event_id FROM receipts WHERE user_id = ?"
+               " AND receipt_type IN ('m.read', 'm.read.private')")
+        params: tuple = (user_id,)
+        if room_id is not None:
+            sql += " AND room_id = ?"
+            params = (user_id, room_id)
+        return [(r[0], r[1], r[2]) for r in await self.db.fetchall(sql, params)]
+
+    # -- pushers ------------------------------------------------------------------------------
+
+    async def pushers(self, user_id: str | None = None) -> list[Pusher]:
+        if user_id is None:
+            rows = await self.db.fetchall(f"SELECT {_P_COLS} FROM pushers")
+        else:
+            rows = await self.db.fetchall(f"SELECT {_P_COLS} FROM pushers WHERE user_id = ?", (user_id,))
+        return [_pusher(r) for r in rows]
+
+    async def pusher(self, app_id: str, pushkey: str, user_id: str) -> Pusher | None:
+        row = await self.db.fetchone(
+            f"SELECT {_P_COLS} FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id = ?",
+            (app_id, pushkey, user_id))
+        return _pusher(row) if row else None
+
+    @staticmethod
+    def upsert_pusher_job(conn: sqlite3.Connection, p: Pusher) -> None:
+        """Insert, or update everything but the delivery position."""
+        conn.execute(
+            f"INSERT INTO pushers ({_P_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (app_id, pushkey, user_id) DO UPDATE SET kind = excluded.kind,"
+            " app_display_name = excluded.app_display_name, device_display_name = excluded.device_display_name,"
+            " profile_tag = excluded.profile_tag, lang = excluded.lang, data = excluded.data,"
+            " device_id = excluded.device_id, pushkey_ts = excluded.pushkey_ts",
+            (p.user_id, p.app_id, p.pushkey, p.kind, p.app_display_name, p.device_display_name, p.profile_tag,
+             p.lang, json.dumps(p.data), p.device_id, p.pushkey_ts, p.last_pos))
+
+    @staticmethod
+    def delete_pusher_job(conn: sqlite3.Connection, app_id: str, pushkey: str, user_id: str) -> int:
+        return conn.execute("DELETE FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id = ?",
+                            (app_id, pushkey, user_id)).rowcount
+
+    @staticmethod
+    def delete_others_job(conn: sqlite3.Connection, app_id: str, pushkey: str, user_id: str) -> list[str]:
+        """Remove the pushers with this app ID and pushkey of other users; returns those users."""
+        rows = conn.execute("SELECT user_id FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id != ?",
+                            (app_id, pushkey, user_id)).fetchall()
+        conn.execute("DELETE FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id != ?",
+                     (app_id, pushkey, user_id))
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def delete_for_devices_job(conn: sqlite3.Connection, user_id: str, device_ids: list[str]) -> list[tuple]:
+        out = []
+        for d in device_ids:
+            rows = conn.execute("SELECT app_id, pushkey FROM pushers WHERE user_id = ? AND device_id = ?",
+                                (user_id, d)).fetchall()
+            out += [(r[0], r[1], user_id) for r in rows]
+            conn.execute("DELETE FROM pushers WHERE user_id = ? AND device_id = ?", (user_id, d))
+        return out
+
+    async def set_last_pos(self, app_id: str, pushkey: str, user_id: str, pos: int) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE pushers SET last_pos = MAX(last_pos, ?) WHERE app_id = ? AND pushkey = ?"
+                         " AND user_id = ?", (pos, app_id, pushkey, user_id))
+
+        await self.db.write(job)
