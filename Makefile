@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test venv clean system-tools
+.PHONY: run test venv clean system-tools bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,17 @@ system-tools:
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
 test: $(STAMP) system-tools
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+# make bench: Hearth beside Synapse (README "Benchmark"); Synapse gets its own venv. BENCH_ARGS="--reps 3"
+SYNAPSE_PY := bench/.venv-synapse/bin/python
+bench/.venv-synapse/.installed:
+	$(PYTHON) -m venv bench/.venv-synapse
+	$(SYNAPSE_PY) -m pip install --quiet --upgrade pip
+	$(SYNAPSE_PY) -m pip install --quiet matrix-synapse
+	touch $@
+
+bench: $(STAMP) bench/.venv-synapse/.installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

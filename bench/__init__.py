@@ -1,0 +1,1 @@
+"""Hearth vs Synapse benchmark harness (`make bench`, or `python -m bench --help`)."""

@@ -1,0 +1,102 @@
+"""A thin Client-Server API client on httpx.AsyncClient: what the scenarios need, nothing else."""
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+PREFIX = "/_matrix/client/v3"
+PASSWORD = "bench-password-1"
+_txn = itertools.count()
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+@dataclass
+class User:
+    user_id: str
+    token: str
+    device_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def q(s: str) -> str:
+    return quote(s, safe="")
+
+
+class Api:
+    def __init__(self, base_url: str, connections: int = 256):
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self.http = httpx.AsyncClient(base_url=base_url, limits=limits, timeout=httpx.Timeout(300.0))
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, path: str, user: User | None = None, body: dict | None = None,
+                   params: dict | None = None, ok: tuple[int, ...] = (200,)) -> dict:
+        r = await self.http.request(method, PREFIX + path, json=body, params=params,
+                                    headers=user.headers if user else None)
+        if r.status_code not in ok:
+            raise ApiError(f"{method} {path}: {r.status_code} {r.text[:300]}")
+        return r.json()
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    async def register(self, localpart: str) -> User:
+        body = {"username": localpart, "password": PASSWORD, "initial_device_display_name": "bench",
+                "inhibit_login": False}
+        r = await self.http.post(PREFIX + "/register", json=body)
+        if r.status_code == 401:  # user-interactive auth: complete the dummy stage of the session
+            body["auth"] = {"type": "m.login.dummy", "session": r.json().get("session")}
+            r = await self.http.post(PREFIX + "/register", json=body)
+        if r.status_code != 200:
+            raise ApiError(f"register {localpart}: {r.status_code} {r.text[:300]}")
+        d = r.json()
+        return User(d["user_id"], d["access_token"], d["device_id"])
+
+    async def login(self, user_id: str) -> User:
+        d = await self.call("POST", "/login", body={
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+            "password": PASSWORD})
+        return User(d["user_id"], d["access_token"], d["device_id"])
+
+    # -- rooms --------------------------------------------------------------------------------
+
+    async def create_room(self, user: User, **body) -> str:
+        body.setdefault("preset", "public_chat")
+        return (await self.call("POST", "/createRoom", user, body))["room_id"]
+
+    async def join(self, user: User, room_id: str) -> None:
+        await self.call("POST", f"/join/{q(room_id)}", user, {})
+
+    async def send(self, user: User, room_id: str, body: str) -> str:
+        txn = f"b{next(_txn)}.{time.monotonic_ns()}"
+        d = await self.call("PUT", f"/rooms/{q(room_id)}/send/m.room.message/{txn}", user,
+                            {"msgtype": "m.text", "body": body})
+        return d["event_id"]
+
+    async def set_state(self, user: User, room_id: str, event_type: str, state_key: str, content: dict) -> str:
+        d = await self.call("PUT", f"/rooms/{q(room_id)}/state/{q(event_type)}/{q(state_key)}", user, content)
+        return d["event_id"]
+
+    async def sync(self, user: User, since: str | None = None, timeout_ms: int = 0,
+                   filter_: str | None = None) -> dict:
+        params: dict = {"timeout": str(timeout_ms)}
+        if since:
+            params["since"] = since
+        if filter_:
+            params["filter"] = filter_
+        return await self.call("GET", "/sync", user, params=params)
+
+
+def message_text(i: int) -> str:
+    """The body of message i: the same size on both servers (about 60 bytes)."""
+    return f"Benchmark message {i:08d}: the quick brown fox jumps over the dog"

@@ -1,0 +1,150 @@
+"""Figures, targets, the terminal table and the JSON file."""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    ratio_target: float | None = None      # Hearth/Synapse must be >= (higher) or <= (lower) this
+    absolute_target: float | None = None   # Hearth alone must be >= (higher) or < (lower) this
+
+    def target_text(self) -> str:
+        parts = []
+        if self.ratio_target is not None:
+            r = self.ratio_target
+            txt = f"{r:g}x" if r >= 1 else (f"1/{1 / r:g}" if abs(1 / r - round(1 / r)) < 1e-9 else f"{r:g}x")
+            parts.append(("≥ " if self.higher_is_better else "≤ ") + txt)
+        if self.absolute_target is not None:
+            parts.append(("≥ " if self.higher_is_better else "< ") + f"{self.absolute_target:g} {self.unit}")
+        return ", ".join(parts)
+
+    def met(self, hearth: float | None, synapse: float | None) -> bool | None:
+        if self.ratio_target is None and self.absolute_target is None:
+            return None
+        if hearth is None or (isinstance(hearth, float) and math.isnan(hearth)):
+            return None
+        ok = True
+        if self.ratio_target is not None:
+            if not synapse:
+                return None
+            r = hearth / synapse
+            ok &= r >= self.ratio_target if self.higher_is_better else r <= self.ratio_target
+        if self.absolute_target is not None:
+            ok &= hearth >= self.absolute_target if self.higher_is_better else hearth < self.absolute_target
+        return ok
+
+
+METRICS = [
+    Metric("first_start_s", "first start (empty data dir) to /versions", "s", False),
+    Metric("cold_start_s", "cold start (restart) to /versions", "s", False, 0.35, 0.4),
+    Metric("idle_rss_start_mib", "idle memory after start", "MiB", False, 0.4, 40),
+    Metric("register_users_per_s", "register users", "users/s", True),
+    Metric("register_p50_ms", "register p50", "ms", False),
+    Metric("send_events_per_s", "send throughput, many users and rooms", "events/s", True, 10),
+    Metric("send_p50_ms", "send latency p50", "ms", False),
+    Metric("send_p95_ms", "send latency p95", "ms", False),
+    Metric("send_p99_ms", "send latency p99", "ms", False),
+    Metric("send_server_cpu_ms_per_event", "server CPU per sent event", "ms", False),
+    Metric("delivery_idle_p50_ms", "delivery (send → other's /sync) idle p50", "ms", False),
+    Metric("delivery_idle_p99_ms", "delivery idle p99", "ms", False),
+    Metric("delivery_load_p50_ms", "delivery under load p50", "ms", False),
+    Metric("delivery_load_p99_ms", "delivery under load p99", "ms", False, 0.1),
+    Metric("delivery_background_events_per_s", "background load during delivery", "events/s", True),
+    Metric("initial_sync_ms", "initial /sync, many rooms with history", "ms", False, 1 / 6),
+    Metric("incremental_sync_ms", "incremental /sync", "ms", False),
+    Metric("join_ms", "join a room with many members and state", "ms", False),
+    Metric("ingest_seq_events_per_s", "history ingest, one sender in sequence", "events/s", True),
+    Metric("ingest_concurrent_events_per_s", "history ingest, concurrent senders, one room", "events/s", True,
+           None, 5000),
+    Metric("db_bytes_per_1000_messages", "database size per 1,000 messages", "KiB", False, 1 / 3),
+    Metric("written_bytes_per_message", "bytes written to disk per message", "B", False),
+    Metric("idle_rss_after_load_mib", "idle memory after load", "MiB", False, 0.4, 40),
+]
+SCALE = {"db_bytes_per_1000_messages": 1 / 1024}
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo") as f:
+            mem_kib = int(f.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (0.0, 0.0, 0.0)
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kib / 1024 / 1024, 1),
+            "python": platform.python_version(), "kernel": platform.release(),
+            "loadavg_at_end": [round(x, 2) for x in load]}
+
+
+def summarise(raw: dict[str, dict[str, list[float]]], servers: list[str]) -> list[dict]:
+    """Median over repetitions of every figure; ratio Hearth/Synapse; target met or not."""
+    rows = []
+    for m in METRICS:
+        vals: dict[str, float | None] = {}
+        for s in servers:
+            xs = [x for x in raw.get(s, {}).get(m.key, []) if x is not None and not math.isnan(x)]
+            vals[s] = statistics.median(xs) * SCALE.get(m.key, 1) if xs else None
+        if all(v is None for v in vals.values()):
+            continue
+        h, syn = vals.get("hearth"), vals.get("synapse")
+        ratio = h / syn if h is not None and syn else None
+        rows.append({"key": m.key, "label": m.label, "unit": m.unit if m.key not in SCALE else "KiB",
+                     "hearth": h, "synapse": syn, "ratio": ratio,
+                     "higher_is_better": m.higher_is_better, "target": m.target_text() or None,
+                     "met": m.met(h, syn)})
+    return rows
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if abs(v) >= 0.1 else f"{v:.3f}"
+
+
+def _ratio(r: float | None) -> str:
+    if r is None:
+        return "-"
+    return f"{r:.1f}x" if r >= 1 else f"{r:.2f}x (1/{1 / r:.1f})" if r > 0 else "0"
+
+
+def table(rows: list[dict]) -> str:
+    head = ("figure", "unit", "Hearth", "Synapse", "Hearth/Synapse", "target", "met")
+    body = [(r["label"], r["unit"], _fmt(r["hearth"]), _fmt(r["synapse"]), _ratio(r["ratio"]),
+             r["target"] or "", {True: "yes", False: "NO", None: ""}[r["met"]]) for r in rows]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    right = {2, 3, 4}
+
+    def line(cells):
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [line(head), line(["-" * w for w in widths])]
+    out += [line(b) for b in body]
+    return "\n".join(out)
