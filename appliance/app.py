@@ -8,6 +8,7 @@ import time
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
 
+from .core.api.admin import blueprints as admin_blueprints
 from .core.api.client import blueprints as client_blueprints
 from .core.api.federation.openid import bp as federation_openid_bp
 from .core.api.routing import error_response, json_response
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes * 2
 
     for bp in client_blueprints():
+        app.register_blueprint(bp)
+    for bp in admin_blueprints():
         app.register_blueprint(bp)
     app.register_blueprint(federation_openid_bp)
 

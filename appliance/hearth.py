@@ -43,6 +43,10 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.pushers import PusherService
     from .core.services.backup import BackupService
     from .core.services.health import HealthService
+    from .core.services.admin_users import AdminUserService
+    from .core.services.admin_rooms import AdminRoomService
+    from .core.services.registration_tokens import RegistrationTokenService
+    from .core.services.admin_reports import AdminReportService
     from .core.services.presence import PresenceService
     from .core.services.search import SearchService
     from .core.services.spaces import SpaceHierarchyService
@@ -95,6 +99,11 @@ class Hearth:
     reports: "ReportService" = None  # type: ignore[assignment]
     openid: "OpenIdService" = None  # type: ignore[assignment]
     server_notices: "ServerNoticeService" = None  # type: ignore[assignment]
+    # Server admin (_build_admin_services): shared by the admin API and the admin pages.
+    admin_users: "AdminUserService" = None  # type: ignore[assignment]
+    admin_rooms: "AdminRoomService" = None  # type: ignore[assignment]
+    registration_tokens: "RegistrationTokenService" = None  # type: ignore[assignment]
+    admin_reports: "AdminReportService" = None  # type: ignore[assignment]
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -150,6 +159,7 @@ def _build_client_services(h: Hearth) -> None:
     _build_push_services(h)
     _build_durability_services(h)
     _build_everyday_services(h)
+    _build_admin_services(h)
     pass
 
 
@@ -248,3 +258,21 @@ def _build_push_services(h: Hearth) -> None:
     if h.account_service is not None:
         h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
     h.background += [h.push.run, h.pushers.run]
+
+
+def _build_admin_services(h: Hearth) -> None:
+    """Server admin: people, rooms, invites (the admin API and the admin pages share these)."""
+    from .core.services.admin_reports import AdminReportService
+    from .core.services.admin_rooms import AdminRoomService
+    from .core.services.admin_users import AdminUserService
+    from .core.services.registration_tokens import RegistrationTokenService
+    from .core.storage.stores.admin import AdminStore, EventReportStore
+    from .core.storage.stores.uia import UiaStore
+
+    store = AdminStore(h.db)
+    h.admin_users = AdminUserService(h.server_name, h.accounts, h.account_service, h.auth, store)
+    h.admin_rooms = AdminRoomService(h.server_name, h.db, h.events, h.pipeline, h.rooms, h.room_read.formatter,
+                                     store)
+    h.rooms.membership_checks.append(h.admin_rooms.check_not_blocked)
+    h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
+    h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))

@@ -157,7 +157,8 @@ class AuthService:
         if ts - self._last_touch.get(key, 0) < self.DEVICE_TOUCH_INTERVAL_MS:
             return
         self._last_touch[key] = ts
-        await self.accounts.touch_device(requester.user_id, requester.device_id, client.ip, ts)
+        await self.accounts.touch_device(requester.user_id, requester.device_id, client.ip, ts,
+                                         user_agent=client.user_agent)
 
     def forget_user(self, user_id: str) -> None:
         """Drop cached tokens of a user (after logout/all, deactivation, admin change)."""

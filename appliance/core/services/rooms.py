@@ -114,6 +114,9 @@ class RoomService:
         self.accounts = accounts
         self.store = RoomStore(db)
         self._txn_locks: dict[str, list] = {}  # txn key → [lock, users]
+        # Checks run before a join, invite or knock: check(room_id, user_id, membership) raises
+        # to refuse it (the admin service refuses blocked rooms).
+        self.membership_checks: list = []
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -152,6 +155,10 @@ class RoomService:
         if reason is not None:
             content["reason"] = reason
         return content
+
+    async def _check_membership(self, room_id: str, user_id: str, membership: str) -> None:
+        for check in self.membership_checks:
+            await check(room_id, user_id, membership)
 
     def _is_local(self, user_id: str) -> bool:
         try:
@@ -310,7 +317,10 @@ class RoomService:
     async def join(self, user_id: str, room_id_or_alias: str, *, reason: str | None = None,
                    is_guest: bool = False) -> str:
         """POST /join/{roomIdOrAlias} and /rooms/{roomId}/join; returns the room ID."""
+        if room_id_or_alias.startswith("!"):  # a blocked room may be unknown here, or purged
+            await self._check_membership(room_id_or_alias, user_id, "join")
         room_id = await self.resolve_room(room_id_or_alias)
+        await self._check_membership(room_id, user_id, "join")
         version = await self.room_version(room_id)
         current = await self.events.membership(room_id, user_id)
         if current == "join":
@@ -366,6 +376,7 @@ class RoomService:
         if not ids.is_valid_user_id(invitee):
             raise InvalidParam("Not a user ID")
         await self.room_version(room_id)
+        await self._check_membership(room_id, invitee, "invite")
         if await self.events.membership(room_id, inviter) != "join":
             raise Forbidden("You are not in this room")
         current = await self.events.membership(room_id, invitee)
@@ -424,6 +435,7 @@ class RoomService:
     async def knock(self, user_id: str, room_id_or_alias: str, *, reason: str | None = None) -> str:
         """POST /knock/{roomIdOrAlias}; returns the room ID."""
         room_id = await self.resolve_room(room_id_or_alias)
+        await self._check_membership(room_id, user_id, "knock")
         version = await self.room_version(room_id)
         if not version.auth.knocking:
             raise Forbidden(f"Room version {version.id} does not support knocking")

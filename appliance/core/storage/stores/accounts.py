@@ -127,10 +127,17 @@ class AccountStore:
         await self.db.write(lambda c: c.execute(
             "UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?", (name, user_id, device_id)))
 
-    async def touch_device(self, user_id: str, device_id: str, ip: str, ts: int) -> None:
-        await self.db.write(lambda c: c.execute(
-            "UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE user_id = ? AND device_id = ?",
-            (ts, ip, user_id, device_id)))
+    async def touch_device(self, user_id: str, device_id: str, ip: str, ts: int,
+                           user_agent: str | None = None) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE user_id = ? AND device_id = ?",
+                         (ts, ip, user_id, device_id))
+            if user_agent is not None:  # the connections whois lists (user_ips, migration 0085)
+                conn.execute(
+                    "INSERT INTO user_ips (user_id, device_id, ip, user_agent, last_seen) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (user_id, device_id, ip, user_agent) DO UPDATE SET last_seen = excluded.last_seen",
+                    (user_id, device_id, ip, user_agent, ts))
+        await self.db.write(job)
 
     async def delete_devices(self, user_id: str, device_ids: list[str]) -> list[str]:
         """Delete devices and every token of theirs; returns the token hashes removed."""

@@ -77,6 +77,12 @@ class EventStore:
     def remember_room_version(self, room_id: str, version: room_versions.RoomVersion) -> None:
         self._room_versions[room_id] = version
 
+    def forget_room(self, room_id: str, event_ids: Iterable[str]) -> None:
+        """Drop what is cached about a room whose rows were purged (admin room deletion)."""
+        self._room_versions.pop(room_id, None)
+        for event_id in event_ids:
+            self._cache.pop(event_id, None)
+
     # -- events -----------------------------------------------------------------------------
 
     def _row_to_event(self, row: sqlite3.Row) -> StoredEvent:

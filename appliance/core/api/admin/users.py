@@ -1,0 +1,152 @@
+"""Admin API, users (Synapse docs/admin_api/user_admin_api.md) and the spec's admin whois."""
+from __future__ import annotations
+
+from quart import Blueprint
+
+from ....hearth import Hearth
+from ...protocol.errors import Forbidden, InvalidParam, MissingParam
+from ...services.admin_users import UserChanges
+from ...services.auth import Requester
+from ..routing import CLIENT_PREFIXES, endpoint
+from . import admin_endpoint, body_bool, body_str, query_bool, query_dir, query_int
+
+bp = Blueprint("admin_users", __name__)
+
+
+@admin_endpoint(bp, "GET", "/v2/users")
+async def list_users(me: Requester, raw_args, hearth: Hearth) -> dict:
+    # v2: deactivated=true includes deactivated users; otherwise they are hidden.
+    include = query_bool(raw_args.get("deactivated"), "deactivated", False)
+    return await _list_users(raw_args, hearth, deactivated=None if include else False)
+
+
+@admin_endpoint(bp, "GET", "/v3/users")
+async def list_users_v3(me: Requester, raw_args, hearth: Hearth) -> dict:
+    # v3: true only deactivated users, false only active ones, absent both.
+    return await _list_users(raw_args, hearth, deactivated=query_bool(raw_args.get("deactivated"), "deactivated", None))
+
+
+async def _list_users(args, hearth: Hearth, *, deactivated: bool | None) -> dict:
+    page = await hearth.admin_users.list_users(
+        offset=query_int(args.get("from"), "from", 0),
+        limit=query_int(args.get("limit"), "limit", 100),
+        name=args.get("name") or None,
+        user_id=args.get("user_id") or None,
+        guests=bool(query_bool(args.get("guests"), "guests", True)),
+        admins=query_bool(args.get("admins"), "admins", None),
+        deactivated=deactivated,
+        order_by=args.get("order_by") or "name",
+        backwards=query_dir(args.get("dir")),
+    )
+    return page.to_json()
+
+
+@admin_endpoint(bp, "GET", "/v2/users/{user_id}")
+async def get_user(me: Requester, user_id: str, hearth: Hearth) -> dict:
+    return (await hearth.admin_users.get_user(user_id)).to_json(details=True)
+
+
+@admin_endpoint(bp, "PUT", "/v2/users/{user_id}")
+async def put_user(me: Requester, user_id: str, body: dict, hearth: Hearth) -> tuple[dict, int]:
+    for key in ("threepids", "external_ids"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, list):
+            raise InvalidParam(f"{key} must be a list")
+        if value:
+            raise InvalidParam(f"This server does not keep {key}")
+    if body.get("user_type") is not None:
+        raise InvalidParam("This server has no user types")
+    if body_bool(body, "locked"):
+        raise InvalidParam("This server does not lock accounts")
+    admin = body_bool(body, "admin")
+    if admin is False and user_id == me.user_id:
+        raise InvalidParam("You may not demote yourself.")
+    deactivated = body_bool(body, "deactivated")
+    if deactivated and user_id == me.user_id:
+        raise InvalidParam("You may not deactivate yourself.")
+    changes = UserChanges(
+        password=body_str(body, "password"),
+        logout_devices=body_bool(body, "logout_devices", True),
+        displayname=body_str(body, "displayname"),
+        avatar_url=body_str(body, "avatar_url"),
+        admin=admin,
+        deactivated=deactivated,
+    )
+    user, created = await hearth.admin_users.upsert_user(user_id, changes)
+    return user.to_json(details=True), 201 if created else 200
+
+
+@admin_endpoint(bp, "POST", "/v1/reset_password/{user_id}")
+async def reset_password(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
+    new_password = body_str(body, "new_password")
+    if not new_password:
+        raise MissingParam("Missing param new_password")
+    logout = body_bool(body, "logout_devices", True)
+    await hearth.admin_users.set_password(user_id, new_password, logout_devices=bool(logout))
+    return {}
+
+
+@admin_endpoint(bp, "POST", "/v1/deactivate/{user_id}")
+async def deactivate(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
+    erase = body_bool(body, "erase", False)
+    await hearth.admin_users.deactivate(user_id, erase=bool(erase))
+    return {"id_server_unbind_result": "success"}
+
+
+@admin_endpoint(bp, "GET", "/v1/whois/{user_id}")
+async def whois(me: Requester, user_id: str, hearth: Hearth) -> dict:
+    return (await hearth.admin_users.whois(user_id)).to_json()
+
+
+@endpoint(bp, "GET", "/admin/whois/{user_id}", prefixes=CLIENT_PREFIXES)
+async def get_who_is(me: Requester, user_id: str, hearth: Hearth) -> dict:
+    """The spec's GET /admin/whois/{userId}: server admins, or users asking about themselves."""
+    if not me.admin and me.user_id != user_id:
+        raise Forbidden("You are not a server admin")
+    return (await hearth.admin_users.whois(user_id)).to_json()
+
+
+@admin_endpoint(bp, "GET", "/v1/users/{user_id}/admin")
+async def get_admin(me: Requester, user_id: str, hearth: Hearth) -> dict:
+    return {"admin": await hearth.admin_users.is_admin(user_id)}
+
+
+@admin_endpoint(bp, "PUT", "/v1/users/{user_id}/admin")
+async def set_admin(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
+    if "admin" not in body:
+        raise MissingParam("Missing param admin")
+    admin = body_bool(body, "admin")
+    await hearth.admin_users.set_admin(user_id, bool(admin), by=me.user_id)
+    return {}
+
+
+@admin_endpoint(bp, "GET", "/v1/users/{user_id}/joined_rooms")
+async def joined_rooms(me: Requester, user_id: str, hearth: Hearth) -> dict:
+    rooms = await hearth.admin_users.joined_rooms(user_id)
+    return {"joined_rooms": rooms, "total": len(rooms)}
+
+
+@admin_endpoint(bp, "GET", "/v2/users/{user_id}/devices")
+async def list_devices(me: Requester, user_id: str, hearth: Hearth) -> dict:
+    devices = await hearth.admin_users.list_devices(user_id)
+    return {"devices": [d.to_json() for d in devices], "total": len(devices)}
+
+
+@admin_endpoint(bp, "GET", "/v2/users/{user_id}/devices/{device_id}")
+async def get_device(me: Requester, user_id: str, device_id: str, hearth: Hearth) -> dict:
+    return (await hearth.admin_users.get_device(user_id, device_id)).to_json()
+
+
+@admin_endpoint(bp, "DELETE", "/v2/users/{user_id}/devices/{device_id}")
+async def delete_device(me: Requester, user_id: str, device_id: str, hearth: Hearth) -> dict:
+    await hearth.admin_users.delete_devices(user_id, [device_id])
+    return {}
+
+
+@admin_endpoint(bp, "POST", "/v2/users/{user_id}/delete_devices")
+async def delete_devices(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
+    devices = body.get("devices")
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        raise MissingParam("devices must be a list of device IDs")
+    await hearth.admin_users.delete_devices(user_id, devices)
+    return {}
