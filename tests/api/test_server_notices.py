@@ -98,3 +98,15 @@ async def test_bad_targets(hs):
         await notices.send_notice(alice.user_id, "   ")
     with pytest.raises(InvalidParam):
         await notices.send_notice(notices.system_user_id, "x")
+
+
+async def test_invite_cannot_be_rejected_but_room_can_be_left(hs):
+    alice = await hs.user("alice")
+    notices = hs.hearth.server_notices
+    await notices.send_notice(alice.user_id, "hi")
+    room = await notices.notice_room(alice.user_id)
+    await hs.error("POST", f"/rooms/{room}/leave", alice, {}, "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM", 403)
+    assert await hs.membership(room, alice) == "invite"
+    await hs.ok("POST", f"/join/{room}", alice)
+    await hs.ok("POST", f"/rooms/{room}/leave", alice)
+    assert await hs.membership(room, alice) == "leave"

@@ -16,7 +16,7 @@ import sqlite3
 from typing import Any
 
 from ..protocol import ids
-from ..protocol.errors import InvalidParam, NotFound
+from ..protocol.errors import InvalidParam, MatrixError, NotFound
 from ..storage.database import Database
 from ..storage.stores.accounts import AccountStore
 from .account_data import AccountDataService
@@ -61,6 +61,14 @@ class ServerNoticeService:
     async def is_notice_room(self, room_id: str, user_id: str) -> bool:
         return await self.db.fetchval(
             "SELECT 1 FROM server_notice_rooms WHERE user_id = ? AND room_id = ?", (user_id, room_id)) is not None
+
+    async def check_may_leave(self, room_id: str, user_id: str) -> None:
+        """The spec: rejecting the invite to one's notices room is refused (leaving after
+        joining is allowed)."""
+        if await self.rooms.events.membership(room_id, user_id) == "invite" and await self.is_notice_room(
+                room_id, user_id):
+            raise MatrixError("You cannot reject the invite to your server notices room",
+                              status=403, errcode="M_CANNOT_LEAVE_SERVER_NOTICE_ROOM")
 
     async def _create_room(self, user_id: str) -> str:
         request = CreateRoomRequest(

@@ -59,6 +59,8 @@ async def invite_user(me: Requester, path: RoomPath, body: TargetBody, hearth: H
 
 @endpoint(bp, "POST", "/rooms/{room_id}/leave", rate_limited=True)
 async def leave_room(me: Requester, path: RoomPath, body: ReasonBody, hearth: Hearth) -> dict:
+    if hearth.server_notices is not None:
+        await hearth.server_notices.check_may_leave(path.room_id, me.user_id)
     await hearth.rooms.leave(path.room_id, me.user_id, reason=body.reason)
     return {}
 
