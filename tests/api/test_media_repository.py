@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from dataclasses import replace
 
@@ -412,3 +413,33 @@ async def test_malformed_content_types_are_cleaned(hs, ctype, served):
     media_id = body["content_uri"].rsplit("/", 1)[1]
     r, _ = await get(hs, f"{AUTHED}/download/hearth.test/{media_id}", alice)
     assert r.headers["Content-Type"] == served
+
+
+# -- junk never gives a 500 ----------------------------------------------------------------------------
+
+async def test_every_media_route_survives_junk(hs):
+    alice = await hs.user("alice")
+    real = await upload_ok(hs, alice, image_bytes(), "image/png")
+    rules = [r for r in hs.client.app.url_map.iter_rules()
+             if r.rule.startswith(("/_matrix/media/", "/_matrix/client/v1/media"))]
+    assert len(rules) >= 18
+    failures = []
+    statuses: dict[int, int] = {}
+    for rule in rules:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for value in ("hearth.test", real, "", "x", "%00", "..", "a" * 300, "\u202e\u0000"):
+                path = re.sub(r"<([^>]+)>", value, rule.rule)
+                for query in ({}, {"width": "nan", "height": "-1", "method": "x", "animated": "maybe",
+                                   "timeout_ms": "-3", "url": "::::", "filename": "\u0000"},
+                              {"width": "99999999999", "height": "1", "timeout_ms": "0", "url": "http://[::1"}):
+                    r = await hs.client.open(path, method=method, headers=alice.headers, data=b"\x00junk",
+                                             query_string=query)
+                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                    if r.status_code >= 500 and r.status_code != 504:
+                        failures.append((method, path[:80], query, r.status_code))
+                    elif r.status_code >= 400:
+                        data = await r.get_json(force=True, silent=True)
+                        if not (isinstance(data, dict) and "errcode" in data):
+                            failures.append((method, path[:80], "no errcode", r.status_code))
+    assert not failures, failures[:20]
+    assert statuses.get(200, 0) > 10 and statuses.get(400, 0) > 10 and statuses.get(404, 0) > 10, statuses
