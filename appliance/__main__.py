@@ -36,13 +36,30 @@ async def _with_hearth(settings: Settings, fn):
         await hearth.close()
 
 
+def _print_setup_banner(code: str | None, host: str, port: int) -> None:
+    """Setup is pending: where the wizard is and the one-time code that claims it."""
+    from zeroconf import IPVersion
+
+    from .lan_discovery import lan_addresses
+
+    hosts = [host]
+    if host in ("0.0.0.0", "::", ""):
+        hosts = ["localhost"] + lan_addresses(IPVersion.V4Only if host == "0.0.0.0" else IPVersion.All)[:3]
+    urls = [f"http://{'[' + h + ']' if ':' in h else h}:{port}/setup" for h in hosts]
+    lines = ["Hearth is not set up yet. Open the setup wizard in a browser:", *(f"  {u}" for u in urls),
+             "", f"Setup code:  {code}", "(also in setup-code.txt in the data folder)"]
+    rule = "=" * (max(len(line) for line in lines) + 2)
+    print("\n".join(["", rule, *lines, rule, ""]), flush=True)
+    logging.getLogger("hearth.setup").warning("setup pending: open %s with the setup code %s", urls[0], code)
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.config import Config
     from hypercorn.utils import wrap_app
 
     from .app import create_app
-    from .lan_discovery import Advertiser, setup_pending
+    from .lan_discovery import Advertiser
     from .sd_notify import Notifier
 
     from .core.storage.disk import check_free_space
@@ -80,7 +97,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     @app.before_serving
     async def announce() -> None:  # runs after create_app's hook has built the Hearth
-        pending = await setup_pending(app.config["HEARTH"].accounts)
+        pending = await app.config["HEARTH"].setup.pending()
+        if pending:
+            _print_setup_banner(app.config["HEARTH"].setup.setup_code, host, port)
         app.config["HEARTH"].backups.start()  # scheduled backups, when backup_dir is set
         await notifier.ready(f"Serving {settings.server_name} on port {port}"
                              + ("; setup pending" if pending else ""))

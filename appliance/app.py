@@ -37,6 +37,12 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
         app.register_blueprint(bp)
     app.register_blueprint(federation_openid_bp)
 
+    from .setup_wizard import install_setup_wizard
+    from .webui.layout import install_web_foundation
+
+    install_setup_wizard(app)    # /setup, and no registration before setup
+    install_web_foundation(app)  # pages: security headers, CSRF, session cookies
+
     @app.before_serving
     async def start() -> None:
         app.config["HEARTH"] = hearth or await build_hearth(settings)

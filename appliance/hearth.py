@@ -24,6 +24,9 @@ from .core.stream import Stream
 from .settings import Settings
 
 if TYPE_CHECKING:  # services built after the core; typed here, imported lazily below
+    from .core.services.server_settings import ServerSettingsService
+    from .core.services.setup import SetupService
+    from .core.storage.stores.web_sessions import WebSessionStore
     from .core.services.accounts import AccountService
     from .core.services.dehydrated_devices import DehydratedDeviceService
     from .core.services.rooms import RoomService
@@ -104,6 +107,10 @@ class Hearth:
     admin_rooms: "AdminRoomService" = None  # type: ignore[assignment]
     registration_tokens: "RegistrationTokenService" = None  # type: ignore[assignment]
     admin_reports: "AdminReportService" = None  # type: ignore[assignment]
+    # Stored settings, setup state and web sessions (_build_setup_services).
+    server_settings: "ServerSettingsService" = None  # type: ignore[assignment]
+    setup: "SetupService" = None  # type: ignore[assignment]
+    web_sessions: "WebSessionStore" = None  # type: ignore[assignment]
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -123,6 +130,7 @@ async def build_hearth(settings: Settings) -> Hearth:
     db.run_unqueued(lambda conn: apply_migrations(conn, "core", "appliance.core.storage.migrations"))
     stream = Stream()
     db.run_unqueued(stream.load)
+    _load_stored_settings(settings, db)  # before any service reads the settings
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     accounts = AccountStore(db)
     events = EventStore(db)
@@ -157,6 +165,7 @@ def _build_client_services(h: Hearth) -> None:
     _build_e2ee_services(h)
     _build_read_services(h)
     _build_push_services(h)
+    _build_setup_services(h)
     _build_durability_services(h)
     _build_everyday_services(h)
     _build_admin_services(h)
@@ -276,3 +285,25 @@ def _build_admin_services(h: Hearth) -> None:
     h.rooms.membership_checks.append(h.admin_rooms.check_not_blocked)
     h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
+
+
+def _load_stored_settings(settings: Settings, db: Database) -> None:
+    """Defaults < stored by the wizard / web UI < HEARTH_* (DESIGN decision 8)."""
+    from .core.services.server_settings import ServerSettingsService
+    from .core.storage.stores.server_settings import ServerSettingsStore
+
+    db.run_unqueued(ServerSettingsService(settings, ServerSettingsStore(db), db).load_job)
+
+
+def _build_setup_services(h: Hearth) -> None:
+    """Stored settings, the setup state (and its one-time code), web sessions."""
+    from .core.services.server_settings import ServerSettingsService
+    from .core.services.setup import SetupService
+    from .core.storage.stores.server_settings import ServerSettingsStore
+    from .core.storage.stores.web_sessions import WebSessionStore
+
+    store = ServerSettingsStore(h.db)
+    h.server_settings = ServerSettingsService(h.settings, store, h.db)
+    h.setup = SetupService(h.settings, store, h.accounts)
+    h.db.run_unqueued(h.setup.load_job)
+    h.web_sessions = WebSessionStore(h.db)

@@ -1,20 +1,23 @@
 """One settings model for the whole server.
 
 Precedence: defaults < values stored in the database by the wizard / web UI < `HEARTH_*`
-environment variables. The database layer is applied by `Settings.with_stored()`; operators
-and tests use the environment.
+environment variables. The database layer is applied by `Settings.apply_stored()` at start-up
+(and when the wizard or web UI stores a value); a field set explicitly, through a `HEARTH_*`
+variable or the constructor, always wins over the stored value.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEARTH_", extra="ignore")
+    _explicit: frozenset[str] = PrivateAttr(default=frozenset())
 
     server_name: str = Field("hearth.local", description="The name in every user ID; never changes.")
     data_dir: Path = Field(Path("./data"), description="SQLite file, signing key and media.")
@@ -53,11 +56,32 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(24.0, description="Hours between scheduled backups.")
     backup_keep: int = Field(7, description="How many scheduled backups to keep in backup_dir.")
 
-    # Durability and backups (issue 5).
-    min_free_mb: int = Field(16, description="Refuse to start with less free space in data_dir (room for the WAL).")
-    backup_dir: Path | None = Field(None, description="Folder for scheduled backups (a USB drive, a share).")
-    backup_interval_hours: float = Field(24.0, description="Hours between scheduled backups.")
-    backup_keep: int = Field(7, description="How many scheduled backups to keep in backup_dir.")
+    def model_post_init(self, context: Any) -> None:
+        # Fields given by the environment or the constructor: the operator's choice, never overridden.
+        self._explicit = frozenset(self.model_fields_set)
+
+    @property
+    def explicit_fields(self) -> frozenset[str]:
+        return self._explicit
+
+    def apply_stored(self, stored: dict[str, str]) -> list[str]:
+        """Take stored values (`key` -> JSON) for the fields not set explicitly; returns those taken.
+
+        Keys that are not fields (another part's settings, wizard progress) and values that no
+        longer validate are left alone: the stored row stays, the default applies.
+        """
+        taken = []
+        for key, raw in stored.items():
+            field = type(self).model_fields.get(key)
+            if field is None or key in self._explicit:
+                continue
+            try:
+                value = TypeAdapter(field.annotation).validate_python(json.loads(raw))
+            except (ValueError, ValidationError):
+                continue
+            object.__setattr__(self, key, value)  # not recorded as explicitly set
+            taken.append(key)
+        return taken
 
     @property
     def database_path(self) -> Path:

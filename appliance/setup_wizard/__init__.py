@@ -1,0 +1,56 @@
+"""The setup wizard: claims a fresh server with the one-time setup code, then goes for good.
+
+`install_setup_wizard(app)` (before the web foundation, so that its checks run first) registers
+its pages (/setup) and two app-wide rules that hold while
+setup is pending: the Matrix API registers nobody (unless the operator chose a registration
+policy in the environment), and every web page leads to the wizard.
+"""
+from __future__ import annotations
+
+from quart import Quart, current_app, redirect, request
+
+from ..core.api.routing import CLIENT_PREFIXES, error_response
+from ..core.protocol.errors import Forbidden
+from ..webui.security import is_local_client, is_web_path
+
+REGISTER_PATHS = frozenset(f"{prefix}/register" for prefix in CLIENT_PREFIXES)
+NOT_SET_UP = "This server is not set up yet"
+
+
+def install_setup_wizard(app: Quart) -> None:
+    import asyncio
+
+    from .routes import bp, wizard_exists
+
+    app.register_blueprint(bp)
+
+    @app.before_request
+    async def setup_gate():
+        path = request.path
+        hearth = current_app.config.get("HEARTH")
+        if hearth is None or hearth.setup is None:
+            return None
+        if path == "/setup" or path.startswith("/setup/"):
+            return await wizard_exists()
+        if request.method == "POST" and path in REGISTER_PATHS:
+            if not await hearth.setup.registration_allowed():
+                return error_response(Forbidden(NOT_SET_UP))
+            return None
+        if (request.method == "GET" and is_web_path(path) and not path.startswith(("/setup", "/static/"))
+                and path != "/favicon.ico" and is_local_client() and await hearth.setup.pending()):
+            return redirect("/setup", code=303)
+        return None
+
+    @app.while_serving
+    async def retire_rebuilt():
+        """Services rebuilt under the new server name (see apply.py) stop with the server."""
+        yield
+        tasks = app.config.pop("SETUP_BACKGROUND_TASKS", [])
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @app.after_serving
+    async def close_retired() -> None:  # after every while_serving task has stopped
+        for old in app.config.pop("SETUP_RETIRED_HEARTHS", []):
+            await old.close()

@@ -1,0 +1,46 @@
+"""The `server_settings` key/value table: stored settings (JSON values) and server secrets.
+
+Keys without a dot are settings fields (`registration`, `presence_enabled`...); dotted keys
+belong to one part of the server (`setup.*` for the wizard, `webui.*` for the web UI).
+"""
+from __future__ import annotations
+
+import sqlite3
+
+from ..database import Database
+
+
+class ServerSettingsStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    @staticmethod
+    def load_job(conn: sqlite3.Connection) -> dict[str, str]:
+        return {k: v for k, v in conn.execute("SELECT key, value FROM server_settings")}
+
+    async def get(self, key: str) -> str | None:
+        return await self.db.fetchval("SELECT value FROM server_settings WHERE key = ?", (key,))
+
+    async def get_many(self, prefix: str = "") -> dict[str, str]:
+        rows = await self.db.fetchall(
+            "SELECT key, value FROM server_settings WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return {row[0]: row[1] for row in rows}
+
+    async def set_many(self, values: dict[str, str]) -> None:
+        await self.db.write(lambda conn: self.set_many_job(conn, values))
+
+    @staticmethod
+    def set_many_job(conn: sqlite3.Connection, values: dict[str, str]) -> None:
+        conn.executemany("INSERT INTO server_settings (key, value) VALUES (?, ?)"
+                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", list(values.items()))
+
+    @staticmethod
+    def set_if_absent_job(conn: sqlite3.Connection, key: str, value: str) -> str:
+        """Insert unless present; returns the value stored (for secrets made once)."""
+        conn.execute("INSERT OR IGNORE INTO server_settings (key, value) VALUES (?, ?)", (key, value))
+        return conn.execute("SELECT value FROM server_settings WHERE key = ?", (key,)).fetchone()[0]
+
+    async def delete(self, *keys: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM server_settings WHERE key = ?", [(k,) for k in keys])
+        await self.db.write(job)

@@ -1,0 +1,104 @@
+"""Apply the wizard's choices: fix the server name, create the admin, store the settings, make
+the first invite, and close setup for good.
+
+Each part is idempotent and the "applying" mark keeps setup pending until the end, so an
+interrupted apply (a power cut) is finished by submitting the summary again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from quart import Quart
+
+
+log = logging.getLogger(__name__)
+
+FIRST_INVITE_USES = 10
+FIRST_INVITE_DAYS = 14
+
+
+@dataclass
+class Applied:
+    server_name: str
+    user_id: str
+    registration: str
+    invite_token: str | None
+    invite_expires_ms: int | None
+    tasks: list[str]
+
+
+async def _rebuild_hearth(app: Quart):
+    """The server name is in every service: build them again under the new name.
+
+    The old Hearth idles (nothing routes to it) and is closed when the server stops; its
+    background tasks belong to the app's lifespan. The new one's background tasks are ours.
+    """
+    from ..hearth import build_hearth
+
+    old = app.config["HEARTH"]
+    new = await build_hearth(old.settings)
+    app.config["HEARTH"] = new
+    app.config.setdefault("SETUP_RETIRED_HEARTHS", []).append(old)
+    tasks = app.config.setdefault("SETUP_BACKGROUND_TASKS", [])
+    tasks += [asyncio.create_task(run(), name=getattr(run, "__qualname__", "background"))
+              for run in getattr(new, "background", [])]
+    if getattr(old, "backups", None) is not None:  # scheduled backups move to the new services
+        await old.backups.stop()
+        new.backups.start()
+    log.info("services rebuilt for the server name %s", new.settings.server_name)
+    return new
+
+
+async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
+    hearth = app.config["HEARTH"]
+    data = progress["data"]
+    tasks = []
+    await hearth.setup.start_applying()
+
+    name = data["server_name"]["server_name"]
+    if await hearth.server_settings.fix_server_name(name):
+        hearth = await _rebuild_hearth(app)
+    tasks.append(f"Server name set to {name}")
+
+    admin = data["admin"]
+    user_id = hearth.account_service.user_id_for(admin["username"])
+    if not await hearth.accounts.user_exists(user_id):
+        await hearth.account_service.create_user(admin["username"], None, admin=True)
+    await hearth.accounts.set_password_hash(user_id, admin["password_hash"])
+    await hearth.accounts.set_admin(user_id, True)
+    tasks.append(f"Account {user_id} created")
+
+    registration = data["join"]["registration"]
+    values: dict[str, Any] = {"registration": registration, **data["features"]["settings"]}
+    for bridge_id, bridge in data.get("bridges", {}).get("bridges", {}).items():
+        values[("bridge_" + re.sub(r"[^a-z0-9_]", "_", bridge_id.lower()))[:64]] = bridge
+    await hearth.server_settings.store_values(values)
+    tasks.append("Settings saved")
+
+    token = expires = None
+    if registration == "token":
+        token = progress.get("invite_token")
+        expires = progress.get("invite_expires_ms")
+        if token is None:
+            expires = int((time.time() + FIRST_INVITE_DAYS * 86400) * 1000)
+            token = await hearth.account_service.create_registration_token(
+                uses_allowed=FIRST_INVITE_USES, expiry_time=expires)
+            progress.update(invite_token=token, invite_expires_ms=expires)
+            await hearth.setup.save_progress(progress)
+        tasks.append("First invite code made")
+
+    await hearth.setup.complete("wizard")
+    tasks.append("Setup closed: this wizard cannot be run again")
+    advertiser = app.config.get("LAN_ADVERTISER")
+    if advertiser is not None:
+        try:
+            await advertiser.update(setup_pending=False)
+        except Exception:  # discovery is a convenience; setup is done either way
+            log.exception("LAN discovery could not be updated")
+    return Applied(name, user_id, registration, token, expires, tasks)
+
