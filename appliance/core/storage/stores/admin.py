@@ -255,7 +255,8 @@ class AdminStore:
     # -- registration tokens ----------------------------------------------------------------
 
     async def list_registration_tokens(self, valid: bool | None) -> list[RegistrationToken]:
-        usable = "((expiry_time IS NULL OR expiry_time > ?) AND (uses_allowed IS NULL OR pending + completed < uses_allowed))"
+        usable = ("((expiry_time IS NULL OR expiry_time > ?)"
+                  " AND (uses_allowed IS NULL OR pending + completed < uses_allowed))")
         where, params = "", ()
         if valid is True:
             where, params = f"WHERE {usable}", (now_ms(),)
