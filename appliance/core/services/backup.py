@@ -422,7 +422,8 @@ def _data_files(data_dir: Path) -> list[Path]:
         for name in sorted(files):
             p = Path(root) / name
             rel = p.relative_to(data_dir)
-            if str(rel) in _SKIP_NAMES or name.startswith(_TMP_PREFIX) or name.endswith(".tmp"):
+            if (str(rel) in _SKIP_NAMES or name.startswith(_TMP_PREFIX) or name.endswith(".tmp")
+                    or rel.parts[:2] == ("media", "tmp")):  # uploads still arriving
                 continue
             if p.is_file() and not p.is_symlink():
                 out.append(p)
