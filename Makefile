@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test venv clean system-tools bench
+.PHONY: run test venv clean system-tools browser bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,14 @@ system-tools:
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq systemd iproute2 >/dev/null; } || \
 	  echo "systemd-analyze or ip missing and not installable: those tests will be skipped"
 
+# The browser tests (tests/webui/) drive Debian's Chromium with Playwright (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium missing and not installable: the browser tests will be skipped"
+
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
-test: $(STAMP) system-tools
+test: $(STAMP) system-tools browser
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 # make bench: Hearth beside Synapse (README "Benchmark"); Synapse gets its own venv. BENCH_ARGS="--reps 3"

@@ -82,7 +82,7 @@ class RunningServer:
         return out.stdout.strip()
 
 
-def start_server(data_dir: Path, **env_overrides: str) -> RunningServer:
+def start_server(data_dir: Path, **env_overrides: str | None) -> RunningServer:
     port = free_port()
     env = dict(os.environ)
     env.update({
@@ -95,7 +95,9 @@ def start_server(data_dir: Path, **env_overrides: str) -> RunningServer:
         "HEARTH_LOGIN_RATE_PER_SECOND": "1000",
         "HEARTH_LOGIN_RATE_BURST": "10000",
     })
-    env.update(env_overrides)
+    env.update({k: v for k, v in env_overrides.items() if v is not None})
+    for k in [k for k, v in env_overrides.items() if v is None]:  # None: leave it unset (a fresh box)
+        env.pop(k, None)
     log = open(data_dir.parent / f"server-{port}.log", "ab")
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "appliance", "run"], env=env, stdout=log, stderr=subprocess.STDOUT,

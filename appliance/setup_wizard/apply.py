@@ -15,6 +15,8 @@ from typing import Any
 
 from quart import Quart
 
+from ..core.services.setup import new_setup_code
+
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,8 @@ async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
         expires = progress.get("invite_expires_ms")
         if token is None:
             expires = int((time.time() + FIRST_INVITE_DAYS * 86400) * 1000)
-            token = await hearth.account_service.create_registration_token(
-                uses_allowed=FIRST_INVITE_USES, expiry_time=expires)
+            token = await hearth.account_service.create_registration_token(  # easy to type on a phone
+                new_setup_code(), uses_allowed=FIRST_INVITE_USES, expiry_time=expires)
             progress.update(invite_token=token, invite_expires_ms=expires)
             await hearth.setup.save_progress(progress)
         tasks.append("First invite code made")

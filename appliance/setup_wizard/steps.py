@@ -23,8 +23,7 @@ log = logging.getLogger(__name__)
 class WelcomeStep(BaseModel):
     setup_code: str = Field(
         title="Setup code", min_length=1, max_length=64,
-        description="Twelve letters and digits, printed where Hearth was started (and in setup-code.txt "
-                    "in its data folder).",
+        description="Twelve letters and digits. Small letters and spaces are fine.",
         json_schema_extra={"autocomplete": "one-time-code", "placeholder": "XXXX-XXXX-XXXX",
                            "autocapitalize": "characters"})
 

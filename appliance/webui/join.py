@@ -28,7 +28,7 @@ def qr_svg(data: str) -> str:
     import segno
 
     out = io.BytesIO()
-    segno.make(data, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True,
+    segno.make(data, error="m").save(out, kind="svg", border=2, xmldecl=False, svgns=True, omitsize=True,
                                      nl=False, dark="#1c1917", light="#ffffff", title="QR code")
     return out.getvalue().decode()
 

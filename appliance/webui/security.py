@@ -47,7 +47,7 @@ def add_security_headers(response):
     h = response.headers
     h["Content-Security-Policy"] = content_security_policy(getattr(g, "csp_nonce", None))
     h["X-Frame-Options"] = "DENY"
-    h["Referrer-Policy"] = "no-referrer"
+    h["Referrer-Policy"] = "same-origin"  # no-referrer would make browsers send "Origin: null"
     h["X-Content-Type-Options"] = "nosniff"
     h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
     h["Cross-Origin-Opener-Policy"] = "same-origin"

@@ -80,7 +80,7 @@ async def test_fresh_server_leads_every_page_to_the_wizard(tmp_path):
         h = r.headers
         assert "script-src 'self'" in h["Content-Security-Policy"] and "unsafe-inline" not in h["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
-        assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "no-referrer"
+        assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "same-origin"
         assert "Access-Control-Allow-Origin" not in h
         cookie = h["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie

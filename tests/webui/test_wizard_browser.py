@@ -1,0 +1,172 @@
+"""The whole setup wizard in a real browser (Playwright driving Debian's Chromium) against a real
+server on a fresh data directory: a wrong code refused, every step, the done page, the wizard gone
+afterwards, and a matrix-nio client registering with the invite the done page shows.
+
+Screenshots of every page, phone-sized and desktop-sized, go to test-output/screenshots/.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, start_server
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "test-output" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+PASSWORD = "warm tea by the fire"
+
+if not CHROMIUM.exists():  # `make test` installs it; in CI its absence is a failure, not a skip
+    if os.environ.get("CI"):
+        raise RuntimeError("Debian's chromium is missing: run `make test` (it installs it) or apt-get install chromium")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+class Shots:
+    """Every page at both sizes; the page returns to the phone size afterwards."""
+
+    def __init__(self, page, folder: Path):
+        self.page, self.folder, self.n = page, folder, 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name: str) -> None:
+        self.n += 1
+        self.page.wait_for_timeout(300)  # let transitions (the password meter) settle
+        for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+            self.page.set_viewport_size(size)
+            self.page.wait_for_timeout(100)
+            self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}-{label}.png"), full_page=True)
+        self.page.set_viewport_size(PHONE)
+
+
+def test_whole_wizard_in_a_browser_then_a_family_member_registers(tmp_path):
+    data = tmp_path / "data"
+    # A fresh box: no server name, no registration policy from the environment.
+    srv = start_server(data, HEARTH_SERVER_NAME=None, HEARTH_REGISTRATION=None)
+    folder = SHOTS / "wizard"
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        code = (data / "setup-code.txt").read_text().strip()
+        console = (tmp_path / f"server-{srv.base_url.rsplit(':', 1)[1]}.log").read_text()
+        assert f"/setup" in console and code in console  # `make run` shows the way in
+
+        problems: list[str] = []
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+            page = context.new_page()
+            # Script errors and CSP violations ("Refused to ..."); a 400/404 page itself is expected.
+            page.on("console", lambda m: problems.append(m.text)
+                    if m.type == "error" and "Failed to load resource" not in m.text else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            shot = Shots(page, folder)
+
+            page.goto(srv.base_url + "/")
+            assert page.url.endswith("/setup")
+            shot("welcome")
+
+            page.fill("#setup_code", "ABCD-EFGH-JKMN")
+            page.click("button[type=submit]")
+            assert "That is not the setup code" in page.content(), page.inner_text("main")
+            shot("wrong-code")
+
+            page.fill("#setup_code", code.lower().replace("-", " "))
+            page.click("button[type=submit]")
+            assert page.url.endswith("/setup/mode")
+            assert page.is_disabled("#mode-restore")
+            shot("start")
+            page.click("button[type=submit]")
+
+            assert page.url.endswith("/setup/server_name")
+            page.fill("#server_name", "our home!")
+            page.click("button[type=submit]")
+            assert "looks like hearth.local" in page.content()
+            shot("server-name-error")
+            page.fill("#server_name", "smith.home")
+            page.click("button[type=submit]")
+
+            assert page.url.endswith("/setup/admin")
+            page.fill("#username", "mum")
+            page.fill("#password", "abc12")
+            assert "Too short" in page.inner_text("[data-meter-for=password]")
+            page.fill("#password", PASSWORD)
+            page.fill("#password_confirm", PASSWORD)
+            assert page.inner_text("[data-meter-for=password] .meter-text") in ("Good.", "Strong.")
+            shot("admin")
+            page.click("button[type=submit]")
+
+            assert page.url.endswith("/setup/join")
+            assert page.is_checked("#registration-token")
+            shot("join")
+            page.click("button[type=submit]")
+
+            assert page.url.endswith("/setup/features")
+            assert not page.is_checked("#url_previews")
+            shot("features")
+            page.click("button[type=submit]")
+
+            assert page.url.endswith("/setup/bridges")
+            shot("bridges")
+            page.click("button[type=submit]")
+
+            assert page.url.endswith("/setup/summary")
+            assert "@mum:smith.home" in page.content()
+            shot("summary")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#invite-code")
+            assert "Hearth is ready" in page.content()
+            token = page.inner_text("#invite-code").strip()
+            assert page.locator(".qr svg").count() == 1
+            shot("done")
+
+            # The wizard is gone for good: its pages answer 404, the old form cannot be sent again.
+            response = page.goto(srv.base_url + "/setup")
+            assert response.status == 404
+            shot("setup-gone")
+            assert page.goto(srv.base_url + "/setup/summary").status == 404
+            replay = page.request.post(srv.base_url + "/setup/summary", form={"csrf_token": "x"})
+            assert replay.status == 404
+
+            response = page.goto(f"{srv.base_url}/join/{token}")
+            assert response.status == 200 and token in page.content()
+            shot("join-invite")
+            context.close()
+            browser.close()
+        assert not problems, problems  # no script errors and no CSP violations on any page
+        assert not (data / "setup-code.txt").exists()
+
+        asyncio.run(_register_with_invite(srv.base_url, token))
+    finally:
+        srv.stop()
+
+
+async def _register_with_invite(base_url: str, token: str) -> None:
+    from nio import AsyncClient, LoginResponse, RegisterResponse
+    from nio.responses import RegisterErrorResponse
+
+    kid = AsyncClient(base_url, "kid")
+    stranger = AsyncClient(base_url, "stranger")
+    mum = AsyncClient(base_url, "@mum:smith.home")
+    try:
+        refused = await stranger.register("stranger", PASSWORD)  # no invite: invite codes only
+        assert isinstance(refused, RegisterErrorResponse), refused
+        reg = await kid.register_with_token("kid", PASSWORD, token, device_name="Kid's phone")
+        assert isinstance(reg, RegisterResponse), reg
+        assert kid.user_id == "@kid:smith.home"
+        assert isinstance(await mum.login(PASSWORD), LoginResponse)  # the admin the wizard made
+    finally:
+        await kid.close()
+        await stranger.close()
+        await mum.close()
+
+
+def test_screenshots_are_not_committed():
+    assert re.search(r"^test-output/?$", (ROOT / ".gitignore").read_text(), re.M)
