@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test venv clean system-tools browser bench
+.PHONY: run test venv clean system-tools browser bench soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,8 @@ bench: $(STAMP) bench/.venv-synapse/.installed
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# The kill -9 durability test with many more cycles (SOAK_CYCLES, default 300): a long soak.
+SOAK_CYCLES ?= 300
+soak: $(STAMP)
+	HEARTH_KILL9_CYCLES=$(SOAK_CYCLES) $(PY) -m pytest -q -p no:cacheprovider tests/durability/test_kill9.py
