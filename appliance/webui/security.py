@@ -42,8 +42,8 @@ def content_security_policy(nonce: str | None) -> str:
 
 def add_security_headers(response):
     """For HTML responses: CSP (nonce'd inline script only), no framing, no referrer leaks."""
-    if response.mimetype != "text/html":
-        return response
+    if response.mimetype != "text/html" or not is_web_path(request.path):
+        return response  # API answers (uploaded HTML media: the media sandbox CSP) are not pages
     h = response.headers
     h["Content-Security-Policy"] = content_security_policy(getattr(g, "csp_nonce", None))
     h["X-Frame-Options"] = "DENY"
