@@ -103,6 +103,12 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
 
     @app.errorhandler(Exception)
     async def internal_error(exc: Exception) -> Response:
+        from .core.storage.disk import is_disk_full
+
+        h = app.config.get("HEARTH")
+        if h is not None and is_disk_full(exc):  # a file write (media) hit a full disk: say so, not 500
+            h.db.health.mark_full()
+            return error_response(h.db.health.error())
         log.exception("internal error on %s %s", request.method, request.path)
         return json_response({"errcode": "M_UNKNOWN", "error": "Internal server error"}, 500)
 
