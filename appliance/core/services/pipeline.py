@@ -54,7 +54,17 @@ class EventPipeline:
         self.signing_key = signing_key
         self.max_event_bytes = max_event_bytes
         self._room_locks: dict[str, asyncio.Lock] = {}
+        self._last_create_ts = 0
         self.listeners: list = []  # callables(Persisted) run after commit (push, bridges, …)
+
+    def _timestamp(self, unique: bool = False) -> int:
+        """Now in ms. A v12 create event's ID (the room ID) hashes sender, content and time
+        only: two rooms created by one user in the same millisecond get distinct times."""
+        ts = int(time.time() * 1000)
+        if unique:
+            ts = max(ts, self._last_create_ts + 1)
+            self._last_create_ts = ts
+        return ts
 
     def room_lock(self, room_id: str) -> asyncio.Lock:
         lock = self._room_locks.get(room_id)
@@ -156,7 +166,7 @@ class EventPipeline:
             "type": event_type,
             "sender": sender,
             "content": content,
-            "origin_server_ts": int(time.time() * 1000),
+            "origin_server_ts": self._timestamp(unique=room_id is None),
             "depth": depth,
         }
         if room_id is not None:

@@ -7,7 +7,11 @@ SAVEPOINT, so one failing job does not undo the others), commits once with
 knows its data is on disk. This is what makes a `200` durable without paying one fsync per
 request.
 
-Reads go through a small pool of aiosqlite connections (WAL lets them run beside the writer).
+Reads (`fetchall`/`fetchone`/`fetchval`) run on a read-only connection in the event loop's
+own thread: WAL lets them run beside the writer, and Hearth's queries are indexed lookups
+that take microseconds — less than handing them to a thread and back, which is what a pool
+of aiosqlite connections cost per query (and the GIL contention of its threads). `reader()`
+still hands out an aiosqlite connection, opened on first use, for callers that want one.
 """
 from __future__ import annotations
 
@@ -19,14 +23,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .disk import StorageHealth, is_disk_full
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    import aiosqlite
 
 WriteJob = Callable[[sqlite3.Connection], T]
 
@@ -61,6 +66,8 @@ class Database:
         self._reader_count = readers
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
+        self._pool_lock = asyncio.Lock()
+        self._read_conn: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[_Queued | None] = asyncio.Queue()
         self._write_conn: sqlite3.Connection | None = None
         self._writer_task: asyncio.Task | None = None
@@ -74,13 +81,11 @@ class Database:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_conn = await asyncio.to_thread(self._open_writer)
-        for _ in range(self._reader_count):
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-            await conn.execute("PRAGMA busy_timeout=10000")
-            await conn.execute("PRAGMA query_only=ON")
-            conn.row_factory = sqlite3.Row
-            self._all_readers.append(conn)
-            self._readers.put_nowait(conn)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA query_only=ON")
+        conn.row_factory = sqlite3.Row
+        self._read_conn = conn
         self._writer_task = asyncio.create_task(self._run_writer(), name="db-writer")
 
     def _open_writer(self) -> sqlite3.Connection:
@@ -97,6 +102,9 @@ class Database:
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
+        if self._read_conn is not None:
+            self._read_conn.close()
+            self._read_conn = None
         if self._write_conn is not None:
             await asyncio.to_thread(self._write_conn.close)
             self._write_conn = None
@@ -192,21 +200,38 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """An aiosqlite connection of the pool (opened on first use), for long reads."""
+        import aiosqlite  # only for this rarely used path: not imported at start-up
+
+        async with self._pool_lock:
+            if not self._all_readers:
+                for _ in range(self._reader_count):
+                    conn = await aiosqlite.connect(self.path, isolation_level=None)
+                    await conn.execute("PRAGMA busy_timeout=10000")
+                    await conn.execute("PRAGMA query_only=ON")
+                    conn.row_factory = sqlite3.Row
+                    self._all_readers.append(conn)
+                    self._readers.put_nowait(conn)
         conn = await self._readers.get()
         try:
             yield conn
         finally:
             self._readers.put_nowait(conn)
 
+    def _reading(self) -> sqlite3.Connection:
+        if self._read_conn is None:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        return self._read_conn
+
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        async with self.reader() as conn:
-            async with conn.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+        return self._reading().execute(sql, params).fetchall()
 
     async def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
-        async with self.reader() as conn:
-            async with conn.execute(sql, params) as cur:
-                return await cur.fetchone()
+        cur = self._reading().execute(sql, params)
+        try:
+            return cur.fetchone()
+        finally:
+            cur.close()
 
     async def fetchval(self, sql: str, params: tuple | dict = ()) -> Any:
         row = await self.fetchone(sql, params)
