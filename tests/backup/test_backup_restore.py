@@ -176,3 +176,35 @@ async def test_restore_refusals_leave_data_untouched(tmp_path):
     assert res.returncode == 0, res.stderr
     aside = list(tmp_path.glob("new-card.before-restore-*"))
     assert len(aside) == 1 and (aside[0] / "hearth.db").exists()
+
+
+def test_scheduled_backups_in_the_running_server(tmp_path):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    srv = start_server(tmp_path / "data", HEARTH_BACKUP_DIR=str(usb), HEARTH_BACKUP_INTERVAL_HOURS=str(1 / 3600),
+                       HEARTH_BACKUP_KEEP="2")
+    try:
+        import sqlite3
+        import time
+
+        def runs() -> int:
+            conn = sqlite3.connect(tmp_path / "data" / "hearth.db", timeout=10)
+            try:
+                return conn.execute("SELECT COUNT(*) FROM backup_runs WHERE kind = 'scheduled' AND ok = 1").fetchone()[0]
+            finally:
+                conn.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and runs() < 3:
+            time.sleep(0.2)
+        assert runs() >= 3
+        archives = sorted(usb.glob("*-scheduled-*.hearthbackup"))
+        # The last N are kept (one more may be just published, its pruning still to come).
+        assert 2 <= len(archives) <= 3 < runs() + 1
+        kit = srv.hearth_cli("backup-key", "show")
+        assert "Key:" in kit
+    finally:
+        srv.stop()
+    env = dict(srv.env, HEARTH_DATA_DIR=str(tmp_path / "restored"))
+    key = kit.split("Key:")[1].split()[0]
+    res = hearth(env, "restore", str(archives[-1]), "--key", key)
+    assert res.returncode == 0, res.stderr

@@ -142,3 +142,15 @@ async def test_scheduled_backups_keep_last_n_and_failures_are_visible(tmp_path):
     conn = sqlite3.connect(settings.database_path)
     assert conn.execute("SELECT COUNT(*) FROM backup_runs WHERE ok = 0").fetchone()[0] == 1
     conn.close()
+
+
+def test_stale_work_of_a_crashed_backup_is_removed(tmp_path):
+    data = tmp_path / "data"
+    old = data / ".backup-dead"
+    old.mkdir(parents=True)
+    (old / "hearth.db").write_bytes(b"x")
+    os.utime(old, (0, 0))
+    fresh = data / ".backup-running"
+    fresh.mkdir()
+    assert b.cleanup_stale_work(data) == [old]
+    assert not old.exists() and fresh.exists()

@@ -660,6 +660,8 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
             f"The data directory {data_dir} is not empty. Restore into an empty directory, or pass --force "
             "to set the current data aside (it is kept next to it, not deleted).")
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in data_dir.parent.glob(f".restore-{data_dir.name}-*"):  # left by a restore that crashed
+        shutil.rmtree(stale, ignore_errors=True)
     staging = data_dir.parent / f".restore-{data_dir.name}-{secrets.token_hex(4)}"
     total = archive.stat().st_size
     meter = _Meter(total, progress)
@@ -689,6 +691,20 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
     return {"server_name": manifest["server_name"], "created_ms": manifest.get("created_ms"),
             "files": len(manifest["files"]), "moved_aside": str(moved_aside) if moved_aside else None,
             "row_counts": manifest.get("row_counts", {})}
+
+
+def cleanup_stale_work(data_dir: Path, older_than_s: float = 6 * 3600) -> list[Path]:
+    """Remove temporary database copies of backups that died (a crash, kill -9) long ago."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for p in Path(data_dir).glob(f"{_TMP_PREFIX}*"):
+        try:
+            if p.stat().st_mtime < cutoff:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                removed.append(p)
+        except OSError:
+            continue
+    return removed
 
 
 def _fsync_dir(path: Path) -> None:
@@ -797,7 +813,10 @@ class BackupService:
     # -- schedule ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the scheduled backups (the server calls this; CLI commands do not)."""
+        """Start the scheduled backups (the server calls this; CLI commands do not).
+
+        Also removes what a backup interrupted by a crash left in the data directory."""
+        cleanup_stale_work(Path(self.settings.data_dir))
         if self.settings.backup_dir is not None and self._task is None:
             self._task = asyncio.create_task(self._loop(), name="scheduled-backups")
 
