@@ -13,6 +13,7 @@ from .core.api.client import blueprints as client_blueprints
 from .core.api.federation.openid import bp as federation_openid_bp
 from .core.api.routing import error_response, json_response
 from .core.protocol.errors import MatrixError
+from .core.services.request_log import RequestLog, error_log
 from .hearth import Hearth, build_hearth
 from .settings import Settings
 
@@ -30,6 +31,9 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
     app = Quart("appliance")
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes * 2
+    # The admin pages' request log and recent errors (in memory, bounded).
+    request_log = app.config["REQUEST_LOG"] = RequestLog()
+    app.config["ERROR_LOG"] = error_log()
 
     for bp in client_blueprints():
         app.register_blueprint(bp)
@@ -42,6 +46,9 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
 
     install_setup_wizard(app)    # /setup, and no registration before setup
     install_web_foundation(app)  # pages: security headers, CSRF, session cookies
+    from .webui.pages import install_web_ui
+
+    install_web_ui(app)          # the admin's and the family's pages
 
     @app.before_serving
     async def start() -> None:
@@ -79,8 +86,12 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
         for k, v in CORS_HEADERS.items():
             response.headers.setdefault(k, v)
         elapsed = (time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000
-        log.info("%s %s %s %s %d %.1fms", getattr(g, "request_tag", "-"), request.method, request.path,
-                 response.status_code, response.content_length or 0, elapsed)
+        web_session = g.get("web_session")
+        user = g.get("user_id") or (web_session.user_id if web_session is not None else None)
+        log.info("%s %s %s %s %s %d %.1fms", getattr(g, "request_tag", "-"), request.method, request.path,
+                 user or "-", response.status_code, response.content_length or 0, elapsed)
+        request_log.record(getattr(g, "request_tag", "-"), request.method, request.path, user,
+                           response.status_code, response.content_length or 0, elapsed)
         return response
 
     @app.errorhandler(MatrixError)

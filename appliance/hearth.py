@@ -26,6 +26,10 @@ from .settings import Settings
 if TYPE_CHECKING:  # services built after the core; typed here, imported lazily below
     from .core.services.server_settings import ServerSettingsService
     from .core.services.setup import SetupService
+    from .core.services.admin_settings import AdminSettingsService
+    from .core.services.announcements import AnnouncementService
+    from .core.services.data_export import DataExportService
+    from .core.services.server_status import ServerStatusService
     from .core.storage.stores.web_sessions import WebSessionStore
     from .core.services.accounts import AccountService
     from .core.services.dehydrated_devices import DehydratedDeviceService
@@ -111,6 +115,11 @@ class Hearth:
     server_settings: "ServerSettingsService" = None  # type: ignore[assignment]
     setup: "SetupService" = None  # type: ignore[assignment]
     web_sessions: "WebSessionStore" = None  # type: ignore[assignment]
+    # The web UI's own (_build_webui_services).
+    server_status: "ServerStatusService" = None  # type: ignore[assignment]
+    admin_settings: "AdminSettingsService" = None  # type: ignore[assignment]
+    data_export: "DataExportService" = None  # type: ignore[assignment]
+    announcements: "AnnouncementService" = None  # type: ignore[assignment]
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -169,7 +178,27 @@ def _build_client_services(h: Hearth) -> None:
     _build_durability_services(h)
     _build_everyday_services(h)
     _build_admin_services(h)
+    _build_webui_services(h)
     pass
+
+
+def _build_webui_services(h: Hearth) -> None:
+    """The web UI's own: dashboard numbers, settings changed after setup, a user's data export."""
+    from .core.services.admin_settings import AdminSettingsService
+    from .core.services.announcements import AnnouncementService
+    from .core.services.data_export import DataExportService
+    from .core.services.server_status import ServerStatusService
+    from .lan_discovery import hearth_version
+
+    s = h.settings
+    h.server_status = ServerStatusService(h.db, s.data_dir, s.database_path, h.started_at, hearth_version(),
+                                          h.health)
+    h.admin_settings = AdminSettingsService(s, h.server_settings, getattr(h, "media", None),
+                                            getattr(h, "url_previews", None), h.presence)
+    h.data_export = DataExportService(h.db, h.events, h.state, h.accounts, h.account_service,
+                                      h.room_read.formatter, h.room_read.visibility)
+    h.announcements = AnnouncementService(h.accounts, h.server_notices)
+    h.background.append(h.server_status.run)
 
 
 def _build_e2ee_services(h: Hearth) -> None:

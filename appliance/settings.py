@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     cache_budget_bytes: int = 32 * 1024 * 1024
     sync_timeout_max_ms: int = 60_000
     presence_enabled: bool = Field(True, description="Share online/away/offline with people in your rooms.")
+    members_can_invite: bool = Field(False, description="Family members (not only admins) may make invite codes.")
 
     # Durability and backups (issue 5).
     min_free_mb: int = Field(16, description="Refuse to start with less free space in data_dir (room for the WAL).")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ValidationError
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, current_app, g, request
 
 from ..services.auth import ClientInfo
 from ..protocol.errors import BadJson, InvalidParam, MatrixError, MissingToken, NotJson, TooLarge
@@ -115,6 +115,7 @@ def endpoint(
                         raise MissingToken("Missing access token")
                 else:
                     me = await hearth.auth.get_requester(token, info)
+                    g.user_id = me.user_id  # for the request log
                     if me.is_guest and not allow_guest:
                         from ..protocol.errors import GuestAccessForbidden
 

@@ -1,0 +1,53 @@
+"""The settings an admin changes after setup: who may join, presence, media limits, link previews,
+and whether family members may invite people themselves.
+
+Stored through the stored-settings service (defaults < stored < `HEARTH_*`), then applied to the
+running services at once, so a change needs no restart. A field the operator's environment sets
+is shown but cannot be changed here (the environment would win anyway).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .server_settings import ServerSettingsService
+
+EDITABLE = ("registration", "presence_enabled", "max_upload_bytes", "media_quota_bytes", "url_previews",
+            "members_can_invite")
+
+
+class AdminSettingsService:
+    def __init__(self, settings, server_settings: ServerSettingsService, media=None, url_previews=None,
+                 presence=None):
+        self.settings = settings
+        self.server_settings = server_settings
+        self.media = media
+        self.url_previews = url_previews
+        self.presence = presence
+
+    def current(self) -> dict[str, Any]:
+        return {key: getattr(self.settings, key) for key in EDITABLE}
+
+    def locked(self) -> tuple[str, ...]:
+        """The fields the operator's environment decides."""
+        return tuple(k for k in EDITABLE if self.server_settings.overridden(k))
+
+    async def update(self, values: dict[str, Any]) -> list[str]:
+        """Store the changed values and apply them; returns the keys the environment overrides."""
+        unknown = set(values) - set(EDITABLE)
+        if unknown:
+            raise ValueError(f"not editable here: {', '.join(sorted(unknown))}")
+        changed = {k: v for k, v in values.items() if k not in self.locked()}
+        overridden = await self.server_settings.store_values(changed) if changed else []
+        self.apply_live()
+        return overridden
+
+    def apply_live(self) -> None:
+        s = self.settings
+        if self.media is not None:
+            self.media.limits = dataclasses.replace(self.media.limits, max_upload_bytes=s.max_upload_bytes,
+                                                    quota_bytes=s.media_quota_bytes)
+        if self.url_previews is not None:
+            self.url_previews.enabled = s.url_previews
+        if self.presence is not None:
+            self.presence.enabled = s.presence_enabled
