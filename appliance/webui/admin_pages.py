@@ -42,12 +42,14 @@ def _user_id(text: str) -> str:
 async def dashboard() -> Response:
     h = hearth()
     status = await h.server_status.report()
-    people = await h.admin_users.list_users(limit=0)
+    people = await h.admin_users.list_users(limit=0, user_id=None)
+    system = await h.accounts.get_user(h.server_notices.system_user_id)
+    people_total = people.total - (1 if system is not None and not system.deactivated else 0)
     rooms = await h.admin_rooms.list_rooms(limit=5, order_by="events")
     invites = [t for t in await h.registration_tokens.list(valid=True)]
     reports = await h.admin_reports.list_event_reports(limit=0)
     errors = current_app.config["ERROR_LOG"].recent(10)
-    return await render("admin_dashboard.html", section="admin", report=status, people_total=people.total,
+    return await render("admin_dashboard.html", section="admin", report=status, people_total=people_total,
                         rooms=rooms, invites_open=len(invites), reports_total=reports.total, errors=errors,
                         registration=h.settings.registration)
 
@@ -423,7 +425,7 @@ async def announce() -> Response:
 
 # -- settings -------------------------------------------------------------------------------------
 
-class SettingsForm(JoinStep, FeaturesStep):
+class SettingsForm(FeaturesStep, JoinStep):  # JoinStep's field first
     members_can_invite: bool = Field(False, title="Family members may invite people",
                                      description="Everyone (not only admins) can make an invite code for one "
                                                  "person, valid for a week. Needs invite codes above.")

@@ -171,10 +171,18 @@ def when(ts_ms: int | None) -> str:
     return time.strftime("%d %b %Y, %H:%M", time.localtime(ts_ms / 1000))
 
 
+def clock(ts_ms: int | None) -> str:
+    if not ts_ms:
+        return "—"
+    if time.time() - ts_ms / 1000 > 20 * 3600:
+        return when(ts_ms)
+    return time.strftime("%H:%M:%S", time.localtime(ts_ms / 1000))
+
+
 def install_web_ui(app: Quart) -> None:
     from .account_pages import bp as account_bp
     from .admin_pages import bp as admin_bp
 
     app.register_blueprint(account_bp)
     app.register_blueprint(admin_bp)
-    app.jinja_env.filters.update(bytes=human_bytes, duration=human_duration, ago=ago, when=when)
+    app.jinja_env.filters.update(bytes=human_bytes, duration=human_duration, ago=ago, when=when, clock=clock)
