@@ -136,6 +136,10 @@ async def test_restore_refusals_leave_data_untouched(tmp_path):
         kit = tmp_path / "kit.txt"
         res = hearth(srv.env, "backup", "--to", str(out), "--kit", str(kit))
         assert res.returncode == 0, res.stderr
+        archive = next(out.glob("*.hearthbackup"))
+        res = hearth(srv.env, "restore", str(archive), "--key-file", str(kit), "--force")
+        assert res.returncode == 1 and "stop it before restoring" in res.stderr  # not under a running server
+        assert not list(tmp_path.glob("data.before-restore-*"))
     finally:
         srv.stop()
     archive = next(out.glob("*.hearthbackup"))
@@ -190,7 +194,8 @@ def test_scheduled_backups_in_the_running_server(tmp_path):
         def runs() -> int:
             conn = sqlite3.connect(tmp_path / "data" / "hearth.db", timeout=10)
             try:
-                return conn.execute("SELECT COUNT(*) FROM backup_runs WHERE kind = 'scheduled' AND ok = 1").fetchone()[0]
+                sql = "SELECT COUNT(*) FROM backup_runs WHERE kind = 'scheduled' AND ok = 1"
+                return conn.execute(sql).fetchone()[0]
             finally:
                 conn.close()
         deadline = time.monotonic() + 60

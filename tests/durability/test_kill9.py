@@ -223,7 +223,8 @@ async def test_kill9_loses_nothing_acknowledged(tmp_path):
                            headers=senders[0].headers)
             rooms.append(r.json()["room_id"])
             for s in senders[1:]:
-                httpx.post(srv.base_url + API + f"/rooms/{rooms[-1]}/join", json={}, headers=s.headers).raise_for_status()
+                r = httpx.post(srv.base_url + API + f"/rooms/{rooms[-1]}/join", json={}, headers=s.headers)
+                r.raise_for_status()
         for cycle in range(CYCLES):
             if cycle:
                 srv = start_server(data)

@@ -655,6 +655,8 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
     header = archive_info(archive)  # a damaged header or another server: refuse before anything else
     if expected is not None and header.get("server_name") != expected:
         raise OtherServer(_other_server(header.get("server_name"), expected))
+    if _in_use(data_dir / DB_NAME):
+        raise BackupError(f"Hearth is running on {data_dir}: stop it before restoring (nothing was changed).")
     if data_dir.exists() and any(data_dir.iterdir()) and not force:
         raise BackupError(
             f"The data directory {data_dir} is not empty. Restore into an empty directory, or pass --force "
@@ -691,6 +693,24 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
     return {"server_name": manifest["server_name"], "created_ms": manifest.get("created_ms"),
             "files": len(manifest["files"]), "moved_aside": str(moved_aside) if moved_aside else None,
             "row_counts": manifest.get("row_counts", {})}
+
+
+def _in_use(db_path: Path) -> bool:
+    """Does a running Hearth (any open connection) hold this database? An exclusive lock says."""
+    if not db_path.exists():
+        return False
+    conn = sqlite3.connect(db_path, timeout=0.5, isolation_level=None)
+    try:
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        return "locked" in str(exc) or "busy" in str(exc)
+    except sqlite3.DatabaseError:  # not a database: a damaged one is not in use
+        return False
+    finally:
+        conn.close()
 
 
 def cleanup_stale_work(data_dir: Path, older_than_s: float = 6 * 3600) -> list[Path]:
