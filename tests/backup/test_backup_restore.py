@@ -57,8 +57,13 @@ async def _fill(base_url: str) -> dict:
         r = await alice.room_send(room, "m.room.message", {"msgtype": "m.image", "body": "photo.jpg",
                                                            "url": up.content_uri})
         sent.append(r.event_id)
+        kb = httpx.post(f"{base_url}/_matrix/client/v3/room_keys/version",
+                        headers={"Authorization": f"Bearer {alice.access_token}"},
+                        json={"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2",
+                              "auth_data": {"public_key": "hearthtestpublickeyAAAAAAAAAAAAAAAAAAAAAAA"}})
+        assert kb.status_code == 200, kb.text
         s = await alice.sync(timeout=0)
-        return {"room": room, "sent": sent, "photo": photo, "mxc": up.content_uri, "token": alice.access_token,
+        return {"key_backup": kb.json()["version"], "room": room, "sent": sent, "photo": photo, "mxc": up.content_uri, "token": alice.access_token,
                 "device": alice.device_id, "next_batch": s.next_batch}
     finally:
         await alice.close()
@@ -109,6 +114,8 @@ async def test_backup_wipe_restore_round_trip(tmp_path):
             await alice.close()
         # The old device's access token, its device and its sync token are still good.
         h = {"Authorization": f"Bearer {before['token']}"}
+        kb = httpx.get(f"{srv.base_url}/_matrix/client/v3/room_keys/version", headers=h).json()
+        assert kb["version"] == before["key_backup"]  # the keys are there
         who = httpx.get(f"{srv.base_url}/_matrix/client/v3/account/whoami", headers=h).json()
         assert who["device_id"] == before["device"]
         devices = httpx.get(f"{srv.base_url}/_matrix/client/v3/devices", headers=h).json()["devices"]

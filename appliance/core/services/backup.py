@@ -825,6 +825,7 @@ class BackupService:
 
     async def run_scheduled(self) -> BackupResult:
         dest = Path(self.settings.backup_dir)
+        await asyncio.to_thread(cleanup_stale_work, Path(self.settings.data_dir))
         key = await asyncio.to_thread(load_or_create_stored_key, self.settings.data_dir)
         result = await self.run("scheduled", dest, key)
         await asyncio.to_thread(prune, dest, self.settings.backup_keep, self.settings.server_name)
