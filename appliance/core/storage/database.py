@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -68,9 +69,10 @@ class Database:
         self._all_readers: list[aiosqlite.Connection] = []
         self._pool_lock = asyncio.Lock()
         self._read_conn: sqlite3.Connection | None = None
-        self._queue: asyncio.Queue[_Queued | None] = asyncio.Queue()
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
         self._write_conn: sqlite3.Connection | None = None
-        self._writer_task: asyncio.Task | None = None
+        self._writer_thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_lock = threading.Lock()
         self.commits = 0
         self.jobs = 0
@@ -86,7 +88,12 @@ class Database:
         conn.execute("PRAGMA query_only=ON")
         conn.row_factory = sqlite3.Row
         self._read_conn = conn
-        self._writer_task = asyncio.create_task(self._run_writer(), name="db-writer")
+        # The writer is a thread of its own (not a task handing each batch to a thread pool):
+        # jobs go in through a thread-safe queue, outcomes come back with call_soon_threadsafe.
+        self._loop = asyncio.get_running_loop()
+        self._queue = queue.SimpleQueue()
+        self._writer_thread = threading.Thread(target=self._run_writer, name="db-writer", daemon=True)
+        self._writer_thread.start()
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -95,10 +102,11 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        if self._writer_task is not None:
-            await self._queue.put(None)
-            await self._writer_task
-            self._writer_task = None
+        if self._writer_thread is not None:
+            self._queue.put(None)
+            # The thread's last outcomes were scheduled before it ended: they run before this returns.
+            await asyncio.to_thread(self._writer_thread.join)
+            self._writer_thread = None
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
@@ -113,8 +121,10 @@ class Database:
 
     async def write(self, job: WriteJob[T]) -> T:
         """Run `job(conn)` in the writer's transaction; returns once it is committed to disk."""
+        if self._writer_thread is None:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Queued(job, fut))
+        self._queue.put(_Queued(job, fut))
         return await fut
 
     def run_unqueued(self, job: WriteJob[T]) -> T:
@@ -123,44 +133,63 @@ class Database:
         with self._thread_lock:
             return job(self._write_conn)
 
-    async def _run_writer(self) -> None:
+    def _run_writer(self) -> None:
+        """The writer thread: take everything waiting, run it as one transaction, hand back."""
+        q = self._queue
+        loop = self._loop
+        assert loop is not None
         while True:
-            first = await self._queue.get()
+            first = q.get()
             if first is None:
                 return
             batch = [first]
             stop = False
-            while len(batch) < self.MAX_BATCH and not self._queue.empty():
-                nxt = self._queue.get_nowait()
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    nxt = q.get_nowait()
+                except queue.Empty:
+                    break
                 if nxt is None:
                     stop = True
                     break
                 batch.append(nxt)
             try:
-                outcomes = await asyncio.to_thread(self._run_batch, batch)
+                outcomes, failure = self._run_batch(batch), None
             except Exception as exc:  # the commit itself failed: nobody's write landed
-                if is_disk_full(exc):  # rolled back; the writer keeps going and resumes once space is freed
-                    log.error("database write refused: the disk is full (%s)", exc)
-                    self.health.mark_full()
-                    err = self.health.error()
-                    err.__cause__ = exc
-                    exc = err
-                else:
-                    log.exception("database commit failed")
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-            else:
-                self.health.mark_ok()
-                for item, (ok, value) in zip(batch, outcomes):
-                    if item.future.done():
-                        continue
-                    if ok:
-                        item.future.set_result(value)
-                    else:
-                        item.future.set_exception(value)
+                outcomes, failure = None, exc
+            try:
+                loop.call_soon_threadsafe(self._resolve, batch, outcomes, failure)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
             if stop:
                 return
+
+    def _resolve(self, batch: list[_Queued], outcomes: list[tuple[bool, Any]] | None,
+                 failure: Exception | None) -> None:
+        """On the event loop: settle the callers' futures of one committed (or failed) batch."""
+        if failure is not None:
+            exc: Exception = failure
+            if is_disk_full(exc):  # rolled back; the writer keeps going and resumes once space is freed
+                log.error("database write refused: the disk is full (%s)", exc)
+                self.health.mark_full()
+                err = self.health.error()
+                err.__cause__ = exc
+                exc = err
+            else:
+                log.error("database commit failed", exc_info=exc)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        assert outcomes is not None
+        self.health.mark_ok()
+        for item, (ok, value) in zip(batch, outcomes):
+            if item.future.done():
+                continue
+            if ok:
+                item.future.set_result(value)
+            else:
+                item.future.set_exception(value)
 
     def _run_batch(self, batch: list[_Queued]) -> list[tuple[bool, Any]]:
         conn = self._write_conn
