@@ -26,10 +26,6 @@ from .settings import Settings
 if TYPE_CHECKING:  # services built after the core; typed here, imported lazily below
     from .core.services.server_settings import ServerSettingsService
     from .core.services.setup import SetupService
-    from .core.services.admin_settings import AdminSettingsService
-    from .core.services.announcements import AnnouncementService
-    from .core.services.data_export import DataExportService
-    from .core.services.server_status import ServerStatusService
     from .core.storage.stores.web_sessions import WebSessionStore
     from .core.services.accounts import AccountService
     from .core.services.dehydrated_devices import DehydratedDeviceService
@@ -45,6 +41,12 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.e2ee import E2eeService
     from .core.services.key_backup import KeyBackupService
     from .core.services.to_device import ToDeviceService
+    from .core.services.media.preview import UrlPreviewService
+    from .core.services.media.repository import MediaService
+    from .core.services.admin_settings import AdminSettingsService
+    from .core.services.announcements import AnnouncementService
+    from .core.services.data_export import DataExportService
+    from .core.services.server_status import ServerStatusService
     from .core.services.push import PushService
     from .core.services.push_rules import PushRuleService
     from .core.services.pushers import PusherService
@@ -115,6 +117,9 @@ class Hearth:
     server_settings: "ServerSettingsService" = None  # type: ignore[assignment]
     setup: "SetupService" = None  # type: ignore[assignment]
     web_sessions: "WebSessionStore" = None  # type: ignore[assignment]
+    # Content repository and URL previews (_build_media_services).
+    media: "MediaService" = None  # type: ignore[assignment]
+    url_previews: "UrlPreviewService" = None  # type: ignore[assignment]
     # The web UI's own (_build_webui_services).
     server_status: "ServerStatusService" = None  # type: ignore[assignment]
     admin_settings: "AdminSettingsService" = None  # type: ignore[assignment]
@@ -178,6 +183,7 @@ def _build_client_services(h: Hearth) -> None:
     _build_durability_services(h)
     _build_everyday_services(h)
     _build_admin_services(h)
+    _build_media_services(h)
     _build_webui_services(h)
     pass
 
@@ -199,6 +205,17 @@ def _build_webui_services(h: Hearth) -> None:
                                       h.room_read.formatter, h.room_read.visibility)
     h.announcements = AnnouncementService(h.accounts, h.server_notices)
     h.background.append(h.server_status.run)
+
+
+def _build_media_services(h: Hearth) -> None:
+    from .core.services.media.preview import UrlPreviewService
+    from .core.services.media.repository import MediaLimits, MediaService
+    from .core.storage.stores.media import ContentFiles, MediaStore
+
+    s = h.settings
+    limits = MediaLimits(s.max_upload_bytes, s.media_quota_bytes, s.freeze_legacy_media, s.base_url() + "/")
+    h.media = MediaService(MediaStore(h.db), ContentFiles(s.data_dir / "media"), h.server_name, limits)
+    h.url_previews = UrlPreviewService(h.media, s.url_previews)
 
 
 def _build_e2ee_services(h: Hearth) -> None:
@@ -280,24 +297,6 @@ def _build_durability_services(h: Hearth) -> None:
     h.health = HealthService(h.db.health, h.settings.data_dir, h.settings.min_free_mb * 1024 * 1024, h.backups)
 
 
-def _build_push_services(h: Hearth) -> None:
-    """Push rules, their evaluation on every event, and HTTP pushers."""
-    from .core.services.push import PushService
-    from .core.services.push_rules import PushRuleService
-    from .core.services.pushers import PusherService
-    from .core.storage.stores.push import PushStore
-
-    store = PushStore(h.db)
-    h.push_rules = PushRuleService(h.account_data)
-    h.push = PushService(h.db, store, h.events, h.state, h.stream, h.push_rules, h.account_data, h.server_name)
-    h.pushers = PusherService(h.db, store, h.push, h.events, h.stream)
-    h.pipeline.listeners.append(h.push.on_event)
-    h.sync.push = h.push
-    if h.account_service is not None:
-        h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
-    h.background += [h.push.run, h.pushers.run]
-
-
 def _build_admin_services(h: Hearth) -> None:
     """Server admin: people, rooms, invites (the admin API and the admin pages share these)."""
     from .core.services.admin_reports import AdminReportService
@@ -336,3 +335,21 @@ def _build_setup_services(h: Hearth) -> None:
     h.setup = SetupService(h.settings, store, h.accounts)
     h.db.run_unqueued(h.setup.load_job)
     h.web_sessions = WebSessionStore(h.db)
+
+
+def _build_push_services(h: Hearth) -> None:
+    """Push rules, their evaluation on every event, and HTTP pushers."""
+    from .core.services.push import PushService
+    from .core.services.push_rules import PushRuleService
+    from .core.services.pushers import PusherService
+    from .core.storage.stores.push import PushStore
+
+    store = PushStore(h.db)
+    h.push_rules = PushRuleService(h.account_data)
+    h.push = PushService(h.db, store, h.events, h.state, h.stream, h.push_rules, h.account_data, h.server_name)
+    h.pushers = PusherService(h.db, store, h.push, h.events, h.stream)
+    h.pipeline.listeners.append(h.push.on_event)
+    h.sync.push = h.push
+    if h.account_service is not None:
+        h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
+    h.background += [h.push.run, h.pushers.run]
