@@ -50,7 +50,8 @@ def _print_setup_banner(code: str | None, host: str, port: int) -> None:
              "", f"Setup code:  {code}", "(also in setup-code.txt in the data folder)"]
     rule = "=" * (max(len(line) for line in lines) + 2)
     print("\n".join(["", rule, *lines, rule, ""]), flush=True)
-    logging.getLogger("hearth.setup").warning("setup pending: open %s with the setup code %s", urls[0], code)
+    # INFO, not WARNING: a pending setup is expected on a new box, not a problem for the dashboard.
+    logging.getLogger("hearth.setup").info("setup pending: open %s with the setup code %s", urls[0], code)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
