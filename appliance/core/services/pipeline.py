@@ -36,6 +36,16 @@ log = logging.getLogger(__name__)
 MAX_PREV_EVENTS = 10
 
 
+@dataclass(slots=True)
+class _InFlight:
+    """A room's message events queued to the writer but not committed yet: what the next
+    event in the room needs to point at them (its prev_events) before they are on disk."""
+
+    count: int = 0
+    extremities: list[str] | None = None
+    events: dict[str, StoredEvent] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Persisted:
     pdu: Pdu
@@ -55,6 +65,7 @@ class EventPipeline:
         self.max_event_bytes = max_event_bytes
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._last_create_ts = 0
+        self._in_flight: dict[str, _InFlight] = {}
         self.listeners: list = []  # callables(Persisted) run after commit (push, bridges, …)
 
     def _timestamp(self, unique: bool = False) -> int:
@@ -81,9 +92,20 @@ class EventPipeline:
             raise NotFound(f"No state known at {event_id}")
         return await self.state.get_state(ev.state_group)
 
+    async def _get_prev_events(self, room_id: str, ids: list[str]) -> dict[str, StoredEvent]:
+        """Events by ID, including the room's in-flight ones (queued, not yet committed)."""
+        flight = self._in_flight.get(room_id)
+        if flight is None or not flight.events:
+            return await self.events.get_events(ids)
+        found = {i: flight.events[i] for i in ids if i in flight.events}
+        rest = [i for i in ids if i not in found]
+        if rest:
+            found.update(await self.events.get_events(rest))
+        return found
+
     async def state_before(self, room_id: str, prev_ids: list[str], version: RoomVersion) -> tuple[StateMap, int | None]:
         """State before an event with these prev_events, and the group it is stored as if any."""
-        prevs = await self.events.get_events(prev_ids)
+        prevs = await self._get_prev_events(room_id, prev_ids)
         groups = {prevs[p].state_group for p in prev_ids if p in prevs and prevs[p].state_group is not None}
         if not groups:
             return {}, None
@@ -137,15 +159,36 @@ class EventPipeline:
         version = version or await self.events.room_version(room_id)
         if version is None:
             raise NotFound("Unknown room")
-        async with self.room_lock(room_id):
-            prevs = prev_ids_override if prev_ids_override is not None else await self.events.forward_extremities(room_id)
+        # Sends into one room are serialised by the room's lock, but only until the event is
+        # queued to the writer: a message event releases it then (`on_queued`), so the next one
+        # is built meanwhile and both share a group commit. State events hold it to the commit.
+        lock = self.room_lock(room_id)
+        await lock.acquire()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                lock.release()
+
+        try:
+            if prev_ids_override is not None:
+                prevs = prev_ids_override
+            else:
+                flight = self._in_flight.get(room_id)
+                prevs = list(flight.extremities) if flight is not None and flight.extremities is not None \
+                    else await self.events.forward_extremities(room_id)
             return await self._create_and_persist(room_id, version, sender, event_type, content, state_key,
-                                                  txn_key, extra, prevs[-MAX_PREV_EVENTS:])
+                                                  txn_key, extra, prevs[-MAX_PREV_EVENTS:], on_queued=release)
+        finally:
+            release()
 
     async def _create_and_persist(self, room_id: str | None, version: RoomVersion, sender: str, event_type: str,
                                   content: dict[str, Any], state_key: str | None, txn_key: str | None,
-                                  extra: dict[str, Any] | None, prev_ids: list[str]) -> Persisted:
-        prev_events = await self.events.get_events(prev_ids)
+                                  extra: dict[str, Any] | None, prev_ids: list[str],
+                                  on_queued: Any = None) -> Persisted:
+        prev_events = await self._get_prev_events(room_id or "", prev_ids)
         depth = max((prev_events[p].pdu.depth for p in prev_ids if p in prev_events), default=0) + 1
         state_before, before_group = await self.state_before(room_id or "", prev_ids, version) if prev_ids else ({}, None)
 
@@ -206,13 +249,19 @@ class EventPipeline:
             check_auth(pdu, auth_map, create_event=create_pdu)
         except AuthFailure as exc:
             raise Forbidden(f"You are not allowed to do that: {exc}") from None
-        return await self.persist(pdu, state_before, before_group, txn_key=txn_key, json_text=encoded.decode())
+        return await self.persist(pdu, state_before, before_group, txn_key=txn_key, json_text=encoded.decode(),
+                                  on_queued=on_queued)
 
     # -- persisting -------------------------------------------------------------------------
 
     async def persist(self, pdu: Pdu, state_before: StateMap, before_group: int | None, *,
-                      txn_key: str | None = None, json_text: str | None = None) -> Persisted:
-        """Store an authorised event with the state after it, then advance the stream."""
+                      txn_key: str | None = None, json_text: str | None = None,
+                      on_queued: Any = None) -> Persisted:
+        """Store an authorised event with the state after it, then advance the stream.
+
+        `on_queued` (called with the room lock held by create_event) releases that lock as soon
+        as a plain message event is queued to the writer; the event is remembered as in flight
+        until it is committed, so that the next event of the room can point at it."""
         room_id = pdu.room_id
         if json_text is None:
             json_text = encode_canonical_json(pdu.data).decode()
@@ -256,7 +305,38 @@ class EventPipeline:
                 self.events.mark_redacted_job(conn, redaction_target, pdu.event_id)
             return pos, group
 
-        pos, group = await self.db.write(job)
+        pipelined = (on_queued is not None and not pdu.is_state and before_group is not None
+                     and not redacts and membership_change is None and not is_create)
+        flight = self._in_flight.get(room_id)
+        if pipelined or flight is not None:
+            # Extremities after this event, as the writer will leave them once it is committed.
+            old = list(flight.extremities) if flight is not None and flight.extremities is not None \
+                else await self.events.forward_extremities(room_id)
+            if flight is None:
+                flight = self._in_flight[room_id] = _InFlight(extremities=None, events={})
+            prevs = set(pdu.prev_event_ids)
+            flight.extremities = [e for e in old if e not in prevs and e != pdu.event_id] + [pdu.event_id]
+            flight.count += 1
+            if pipelined:
+                assert flight.events is not None
+                flight.events[pdu.event_id] = StoredEvent(pdu, 0, before_group, None, None, txn_key)
+        try:
+            fut = self.db.submit(job)
+            if pipelined:
+                on_queued()
+            pos, group = await fut
+        except BaseException:
+            # In-flight bookkeeping can no longer be trusted: the database is the truth again.
+            if flight is not None and self._in_flight.get(room_id) is flight:
+                del self._in_flight[room_id]
+            raise
+        finally:
+            if flight is not None:
+                flight.count -= 1
+                if flight.events is not None:
+                    flight.events.pop(pdu.event_id, None)
+                if flight.count == 0 and self._in_flight.get(room_id) is flight:
+                    del self._in_flight[room_id]
         self.events.remember_room_version(room_id, pdu.room_version)
         if group != before_group:
             self.state.remember(group, state_after if isinstance(state_after, dict) else dict(state_after))

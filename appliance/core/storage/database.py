@@ -121,11 +121,16 @@ class Database:
 
     async def write(self, job: WriteJob[T]) -> T:
         """Run `job(conn)` in the writer's transaction; returns once it is committed to disk."""
+        return await self.submit(job)
+
+    def submit(self, job: WriteJob[T]) -> asyncio.Future:
+        """Queue `job` now (jobs run in the order they were queued); await the future for its
+        result, which is set once the job's transaction is committed to disk."""
         if self._writer_thread is None:
             raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.put(_Queued(job, fut))
-        return await fut
+        return fut
 
     def run_unqueued(self, job: WriteJob[T]) -> T:
         """Run a job directly on the write connection (start-up only: migrations, recovery)."""

@@ -1,0 +1,81 @@
+"""Sends into one room share group commits: a message is built while the previous one is
+still on its way to disk, and the room's DAG stays a line through state events too."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from appliance.core.protocol import room_versions
+from appliance.hearth import build_hearth
+
+ALICE = "@alice:hearth.test"
+
+
+@pytest.fixture
+async def hearth(settings):
+    h = await build_hearth(settings)
+    yield h
+    await h.close()
+
+
+async def _room(h):
+    create = await h.pipeline.create_event(None, ALICE, "m.room.create", {"room_version": "12"}, state_key="",
+                                           version=room_versions.V12)
+    room_id = create.pdu.room_id
+    await h.pipeline.create_event(room_id, ALICE, "m.room.member", {"membership": "join"}, state_key=ALICE)
+    return room_id
+
+
+async def test_messages_and_state_in_one_room_stay_linear_and_share_commits(hearth, settings):
+    room_id = await _room(hearth)
+    commits_before = hearth.db.commits
+
+    def send(i):
+        if i % 10 == 5:
+            return hearth.pipeline.create_event(room_id, ALICE, "m.room.topic", {"topic": f"t{i}"}, state_key="")
+        return hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": str(i)})
+
+    results = await asyncio.gather(*[send(i) for i in range(60)])
+    by_pos = sorted(results, key=lambda r: r.stream_pos)
+    for before, after in zip(by_pos, by_pos[1:]):
+        assert after.pdu.prev_event_ids == [before.pdu.event_id]
+        assert after.pdu.depth == before.pdu.depth + 1
+    # Events of one room were committed together, not one commit each.
+    assert hearth.db.commits - commits_before < 60
+    assert await hearth.events.forward_extremities(room_id) == [by_pos[-1].pdu.event_id]
+    # The state after each message is the state of the event before it.
+    last_topic = [r for r in by_pos if r.pdu.type == "m.room.topic"][-1]
+    state = await hearth.pipeline.state_at(by_pos[-1].pdu.event_id)
+    assert state[("m.room.topic", "")] == last_topic.pdu.event_id
+    for r in results:
+        stored = await hearth.events.get_event(r.pdu.event_id)
+        assert stored is not None and stored.stream_pos == r.stream_pos
+    assert not hearth.pipeline._in_flight  # nothing is left in flight once everything landed
+
+    # After a restart the next event continues from what is on disk.
+    await hearth.close()
+    h2 = await build_hearth(settings)
+    try:
+        nxt = await h2.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "after"})
+        assert nxt.pdu.prev_event_ids == [by_pos[-1].pdu.event_id]
+    finally:
+        await h2.close()
+    hearth.close = _noop  # already closed
+
+
+async def _noop():
+    return None
+
+
+async def test_a_failed_write_leaves_nothing_in_flight(hearth):
+    room_id = await _room(hearth)
+    ok = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "first"})
+    # The same transaction key twice: the second insert breaks the unique index and fails.
+    await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "a"}, txn_key="k1")
+    with pytest.raises(Exception):
+        await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "b"}, txn_key="k1")
+    assert not hearth.pipeline._in_flight
+    nxt = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "next"})
+    assert ok.pdu.event_id not in nxt.pdu.prev_event_ids
+    assert await hearth.events.forward_extremities(room_id) == [nxt.pdu.event_id]
