@@ -160,11 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    out.with_suffix(".md").write_text(report.markdown(result) + "\n")
     m = result["machine"]
     print(f"{', '.join(result['servers'].values())} — {m['nproc']} CPUs ({m['cpu']}), "
           f"{m['memory_gib']} GiB, {result['wall_s']} s, load generator CPU {result['loadgen_cpu_s']} s")
     print(report.table(result["figures"]))
-    print(f"\nJSON: {out}")
+    print(f"\nJSON: {out} (Markdown: {out.with_suffix('.md')})")
     return 0
 
 

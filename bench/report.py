@@ -148,3 +148,20 @@ def table(rows: list[dict]) -> str:
     out = [line(head), line(["-" * w for w in widths])]
     out += [line(b) for b in body]
     return "\n".join(out)
+
+
+def markdown(result: dict) -> str:
+    """The figures as a Markdown table (for the README), with the machine they came from."""
+    m = result["machine"]
+    lines = [
+        f"Run of {result['when']}: {', '.join(result['servers'].values())}; {m['nproc']} CPUs ({m['cpu']}), "
+        f"{m['memory_gib']} GiB RAM, Python {m['python']}; load average at the end {m['loadavg_at_end']}.",
+        "",
+        "| figure | unit | Hearth | Synapse | Hearth/Synapse | target | met |",
+        "|---|---|--:|--:|--:|---|---|",
+    ]
+    for r in result["figures"]:
+        met = {True: "yes", False: "**no**", None: ""}[r["met"]]
+        lines.append(f"| {r['label']} | {r['unit']} | {_fmt(r['hearth'])} | {_fmt(r['synapse'])} | "
+                     f"{_ratio(r['ratio'])} | {r['target'] or ''} | {met} |")
+    return "\n".join(lines)
