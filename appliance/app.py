@@ -52,6 +52,10 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
 
     @app.before_serving
     async def start() -> None:
+        if hearth is None:  # a restore staged from the web pages: swapped in before the database opens
+            from .core.services.restore_staging import apply_staged_restore
+
+            apply_staged_restore(settings.data_dir)
         app.config["HEARTH"] = hearth or await build_hearth(settings)
 
     @app.while_serving

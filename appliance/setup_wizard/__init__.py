@@ -20,6 +20,7 @@ NOT_SET_UP = "This server is not set up yet"
 def install_setup_wizard(app: Quart) -> None:
     import asyncio
 
+    from . import restore  # noqa: F401  (the restore pages join the wizard's blueprint)
     from .routes import bp, wizard_exists
 
     app.register_blueprint(bp)

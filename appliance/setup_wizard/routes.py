@@ -55,10 +55,6 @@ def _see_other(location: str) -> Response:
     return redirect(location, code=303)
 
 
-def _restore_available() -> bool:
-    return False  # `hearth restore` runs from the command line; the wizard's upload is to come
-
-
 def _step_values(step: S.Step, progress: dict[str, Any]) -> dict[str, Any]:
     stored = dict(progress["data"].get(step.id, {}))
     settings = _hearth().settings
@@ -84,12 +80,6 @@ async def _render_step(step: S.Step, progress: dict[str, Any], errors: dict[str,
     if step.model is not None:
         values = form if form is not None else _step_values(step, progress)
         fields = form_fields(step.model, values, errors, readonly=_readonly(step))
-        if step.id == "mode" and not _restore_available():
-            for f in fields:
-                for c in f.choices:
-                    if c.value == "restore":
-                        c.disabled = "Coming soon"
-                        c.help += " For now: run `hearth restore` on the server."
     bridges = S.installed_bridges() if step.id == "bridges" else []
     bridge_forms = []
     if step.id == "bridges":
@@ -204,6 +194,9 @@ async def wizard_submit(step_id: str) -> Response:
         except MatrixError as exc:
             return await _render_step(step, progress, form=raw, message=exc.error, status=400)
     progress["data"][step.id] = stored
+    if step.id == "mode" and stored["mode"] == "restore":  # the upload page (restore.py), then done
+        await _hearth().setup.save_progress(progress)
+        return _see_other("/setup/restore")
     nxt = S.next_step(step.id)
     if S.index_of(nxt) > S.index_of(progress["step"]):
         progress["step"] = nxt
@@ -215,9 +208,6 @@ async def _stored_values(step: S.Step, model) -> dict[str, Any]:
     """What the progress keeps of a step; checks that need the server raise MatrixError."""
     hearth = _hearth()
     if step.id == "mode":
-        if model.mode == "restore" and not _restore_available():
-            raise MatrixError("Restoring from a backup in the browser is coming soon. For now, run "
-                              "`hearth restore` on the server.", status=400, errcode="M_FORBIDDEN")
         return {"mode": model.mode}
     if step.id == "server_name":
         await hearth.server_settings.check_server_name(model.server_name)

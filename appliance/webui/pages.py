@@ -102,7 +102,7 @@ async def take_flash() -> tuple[str, str] | None:
 ADMIN_MENU = (
     ("/admin", "Overview"), ("/admin/people", "People"), ("/admin/invites", "Invites"),
     ("/admin/rooms", "Rooms"), ("/admin/reports", "Reports"), ("/admin/announce", "Announce"),
-    ("/admin/settings", "Settings"), ("/admin/logs", "Logs"),
+    ("/admin/settings", "Settings"), ("/admin/backups", "Backups"), ("/admin/logs", "Logs"),
 )
 
 
@@ -181,8 +181,11 @@ def clock(ts_ms: int | None) -> str:
 
 def install_web_ui(app: Quart) -> None:
     from .account_pages import bp as account_bp
+    from .admin_backups import bp as backups_bp, state_bp as restore_state_bp
     from .admin_pages import bp as admin_bp
 
     app.register_blueprint(account_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(backups_bp)
+    app.register_blueprint(restore_state_bp)
     app.jinja_env.filters.update(bytes=human_bytes, duration=human_duration, ago=ago, when=when, clock=clock)

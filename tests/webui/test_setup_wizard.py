@@ -187,9 +187,9 @@ async def test_step_machine_start_form_submit_next(tmp_path):
         r = await client.get("/setup/summary", scope_base=LAN)
         assert r.headers["Location"] == "/setup/mode"
         status, html = await page(client, "/setup/mode")
-        assert 'name="mode" value="new"' in html and "Coming soon" in html
-        r = await post(client, "/setup/mode", {"mode": "restore"}, csrf)
-        assert r.status_code == 400 and "coming soon" in (await r.get_data(as_text=True))
+        assert 'name="mode" value="new"' in html and 'value="restore"' in html
+        r = await post(client, "/setup/mode", {"mode": "restore"}, csrf)  # the upload page (test_wizard_restore)
+        assert r.status_code == 303 and r.headers["Location"] == "/setup/restore"
         r = await post(client, "/setup/mode", {"mode": "new"}, csrf)
         assert r.headers["Location"] == "/setup/server_name"
 

@@ -81,7 +81,7 @@ def test_whole_wizard_in_a_browser_then_a_family_member_registers(tmp_path):
             page.fill("#setup_code", code.lower().replace("-", " "))
             page.click("button[type=submit]")
             assert page.url.endswith("/setup/mode")
-            assert page.is_disabled("#mode-restore")
+            assert not page.is_disabled("#mode-restore")  # restore: tests/webui/test_wizard_restore.py
             shot("start")
             page.click("button[type=submit]")
 
