@@ -5,9 +5,11 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import secrets
 import signal
 import sys
+import time
 from datetime import datetime, timezone
 
 from .settings import Settings
@@ -108,15 +110,22 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if advertiser is not None:  # probing the name takes a second: do not hold up the start
             advertising.append(asyncio.create_task(advertise(pending)))
 
+    restart: list[bool] = []  # a restore from the web pages: stop cleanly, then run again (below)
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        app.config["RESTART_SERVER"] = lambda: (restart.append(True), stop.set())
 
         async def shutdown() -> None:
             await stop.wait()
-            await notifier.stopping()
+            if restart:  # the same PID comes back: systemd sees a reload, not a stop
+                await notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}",
+                                      "STATUS=Restarting into a restored backup")
+            else:
+                await notifier.stopping()
             if advertiser is not None:
                 for task in advertising:
                     task.cancel()
@@ -133,7 +142,23 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             await notifier.close()
 
     asyncio.run(main())
+    if restart:
+        _restart_self()
     return 0
+
+
+def _restart_self() -> None:
+    """Run `hearth` again in this process (same PID, arguments and environment): the new start
+    swaps the staged restore in before it opens the database. If exec fails, exit 75 so that
+    systemd's Restart=on-failure starts it again."""
+    logging.getLogger("hearth").warning("restarting into the restored data")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, [sys.executable, "-m", "appliance", *sys.argv[1:]])
+    except OSError:
+        logging.getLogger("hearth").exception("could not restart; exiting for the service manager to restart")
+        sys.exit(75)
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
