@@ -178,7 +178,9 @@ class ScheduleForm(BaseModel):
 
 def _schedule_values() -> dict:
     s = hearth().settings
-    return {"backup_dir": str(s.backup_dir) if s.backup_dir else "", "interval_hours": s.backup_interval_hours,
+    hours = s.backup_interval_hours
+    return {"backup_dir": str(s.backup_dir) if s.backup_dir else "",
+            "interval_hours": int(hours) if float(hours).is_integer() else hours,
             "keep": s.backup_keep}
 
 
@@ -291,6 +293,18 @@ async def download_kit() -> Response:
     stem = archive.removesuffix(b.SUFFIX) if archive else f"hearth-{hearth().server_name}"
     return Response(kit, mimetype="text/plain", headers={
         "Content-Disposition": f'attachment; filename="{_safe_filename(stem)}-emergency-kit.txt"'})
+
+
+@bp.post("/scheduled-kit")
+@signed_in(admin=True)
+async def download_scheduled_kit() -> Response:
+    """The kit of the scheduled backups' key (kept in the data directory, so it can be shown again)."""
+    h = hearth()
+    key = await asyncio.to_thread(b.load_or_create_stored_key, h.settings.data_dir)
+    log.info("%s downloaded the scheduled backups' emergency kit", (await current_viewer()).user_id)
+    kit = b.emergency_kit(key, h.server_name, "every scheduled backup in " + str(h.settings.backup_dir or "the backup folder"))
+    return Response(kit, mimetype="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="hearth-{_safe_filename(h.server_name)}-scheduled-emergency-kit.txt"'})
 
 
 def _safe_filename(text: str) -> str:

@@ -122,8 +122,8 @@ async def test_backups_page_is_for_admins_only(tmp_path):
         for path in ("/admin/backups", "/admin/backups/jobs/x", "/admin/backups/jobs/x/status",
                      "/admin/backups/download/hearth-hearth.test-x.hearthbackup"):
             assert (await member.client.get(path)).status_code == 403, path
-        r = await member.post("/admin/backups/run")
-        assert r.status_code == 403
+        for path in ("/admin/backups/run", "/admin/backups/scheduled-kit", "/admin/backups/kit"):
+            assert (await member.post(path, {"key": b.format_key(b.new_key())})).status_code == 403, path
         r = await member.post("/admin/backups/restore", {"confirm": "on", "key": "x"},
                               files={"archive": upload(b"junk")})
         assert r.status_code == 403
@@ -251,7 +251,11 @@ async def test_schedule_is_stored_and_restarts_the_scheduler(tmp_path):
             await asyncio.sleep(0.05)
         assert list(usb.glob("hearth-hearth.test-scheduled-*.hearthbackup"))
         code, html = await admin.get("/admin/backups")
-        assert "On: every 6 hours" in html and "Scheduled" in html
+        assert "On: every 6 hours" in html and "Scheduled" in html and 'value="6"' in html
+        r = await admin.post("/admin/backups/scheduled-kit")
+        assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+        scheduled = next(usb.glob("hearth-hearth.test-scheduled-*.hearthbackup"))
+        b.verify_archive(scheduled, b.read_key_text(await r.get_data(as_text=True)), tmp_path)
         r = await admin.post("/admin/backups/schedule", {"backup_dir": "", "interval_hours": "6", "keep": "3"})
         assert r.status_code == 303 and h.settings.backup_dir is None and h.backups._task is None
     # Stored: the next start reads them.

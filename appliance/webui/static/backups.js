@@ -43,6 +43,10 @@
     setTimeout(poll, 1000);
   });
 
+  // A refused restore is at the bottom of a long page: bring its message into view.
+  var refused = document.querySelector("#restore .alert-error");
+  if (refused) refused.scrollIntoView({ block: "center" });
+
   // Uploading a large backup takes a while: say so, and do not send it twice.
   document.querySelectorAll("form[data-upload-form]").forEach(function (form) {
     form.addEventListener("submit", function () {
