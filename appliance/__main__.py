@@ -122,7 +122,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         async def shutdown() -> None:
             await stop.wait()
             if restart:  # the same PID comes back: systemd sees a reload, not a stop
-                await notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}",
+                now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+                await notifier.notify("RELOADING=1", f"MONOTONIC_USEC={now_usec}",
                                       "STATUS=Restarting into a restored backup")
             else:
                 await notifier.stopping()

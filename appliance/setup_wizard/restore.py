@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
-from quart import Response, request
+from quart import Response
 
 from ..webui.admin_backups import (BOOT_ID, UploadProblem, backup_jobs, check_upload, read_restore_form,
                                    restart_hook)

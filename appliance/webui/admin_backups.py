@@ -13,6 +13,7 @@ space of the data directory and the file parts are spooled into the data directo
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -261,7 +262,6 @@ async def job_status(job_id: str) -> Response:
     if job is None:
         return Response('{"errcode": "M_NOT_FOUND", "error": "No such job"}', status=404,
                         mimetype="application/json")
-    import json
     return Response(json.dumps(job.public()), mimetype="application/json", headers={"Cache-Control": "no-store"})
 
 
@@ -276,7 +276,8 @@ async def job_page(job_id: str) -> Response:
     kit = b.emergency_kit(key, job.server_name or hearth().server_name, job.archive.name) if key else None
     return await render("admin_backup_job.html", section="admin", job=job, kit=kit,
                         key_text=b.format_key(key) if key else None, boot_id=BOOT_ID,
-                        in_downloads=bool(job.archive and job.archive.parent == downloads_dir(hearth().settings.data_dir)))
+                        in_downloads=bool(job.archive
+                                          and job.archive.parent == downloads_dir(hearth().settings.data_dir)))
 
 
 @bp.post("/kit")
@@ -302,9 +303,10 @@ async def download_scheduled_kit() -> Response:
     h = hearth()
     key = await asyncio.to_thread(b.load_or_create_stored_key, h.settings.data_dir)
     log.info("%s downloaded the scheduled backups' emergency kit", (await current_viewer()).user_id)
-    kit = b.emergency_kit(key, h.server_name, "every scheduled backup in " + str(h.settings.backup_dir or "the backup folder"))
-    return Response(kit, mimetype="text/plain", headers={
-        "Content-Disposition": f'attachment; filename="hearth-{_safe_filename(h.server_name)}-scheduled-emergency-kit.txt"'})
+    where = str(h.settings.backup_dir or "the backup folder")
+    kit = b.emergency_kit(key, h.server_name, f"every scheduled backup in {where}")
+    name = f"hearth-{_safe_filename(h.server_name)}-scheduled-emergency-kit.txt"
+    return Response(kit, mimetype="text/plain", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _safe_filename(text: str) -> str:
