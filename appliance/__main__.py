@@ -40,12 +40,12 @@ async def _with_hearth(settings: Settings, fn):
 
 def _print_setup_banner(code: str | None, host: str, port: int) -> None:
     """Setup is pending: where the wizard is and the one-time code that claims it."""
-    from zeroconf import IPVersion
-
-    from .lan_discovery import lan_addresses
-
     hosts = [host]
-    if host in ("0.0.0.0", "::", ""):
+    if host in ("0.0.0.0", "::", ""):  # zeroconf only for the LAN addresses (loopback: not loaded)
+        from zeroconf import IPVersion
+
+        from .lan_discovery import lan_addresses
+
         hosts = ["localhost"] + lan_addresses(IPVersion.V4Only if host == "0.0.0.0" else IPVersion.All)[:3]
     urls = [f"http://{'[' + h + ']' if ':' in h else h}:{port}/setup" for h in hosts]
     lines = ["Hearth is not set up yet. Open the setup wizard in a browser:", *(f"  {u}" for u in urls),

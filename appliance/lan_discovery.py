@@ -18,12 +18,15 @@ import ipaddress
 import logging
 import socket
 from importlib.metadata import PackageNotFoundError, version as package_version
-
-import ifaddr
-from zeroconf import IPVersion, ServiceInfo
-from zeroconf.asyncio import AsyncZeroconf
+from typing import TYPE_CHECKING
 
 from .core.storage.stores.accounts import AccountStore
+
+# zeroconf and ifaddr load when discovery starts, not at import: with LAN discovery off
+# (or until the server is up) they would only cost start-up time and about 3 MiB.
+if TYPE_CHECKING:
+    from zeroconf import IPVersion, ServiceInfo
+    from zeroconf.asyncio import AsyncZeroconf
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,9 @@ def is_loopback_only(host: str) -> bool:
 
 def lan_addresses(ip_version: IPVersion) -> list[str]:
     """The addresses of every non-loopback interface (IPv6: not link-local, they need a scope)."""
+    import ifaddr
+    from zeroconf import IPVersion
+
     found: list[str] = []
     for adapter in ifaddr.get_adapters():
         for ip in adapter.ips:
@@ -107,6 +113,8 @@ class Advertiser:
 
     def _plan(self) -> tuple[IPVersion, list[str]] | None:
         """Which IP versions and addresses to advertise, from the HTTP bind address."""
+        from zeroconf import IPVersion
+
         if is_loopback_only(self.host):
             return None
         if self.host in ("0.0.0.0", ""):
@@ -134,6 +142,9 @@ class Advertiser:
         if not addresses:
             log.warning("LAN discovery: no LAN address yet, not advertising")
             return False
+        from zeroconf import ServiceInfo
+        from zeroconf.asyncio import AsyncZeroconf
+
         # The LAN interfaces, by address: InterfaceChoice.All would add loopback.
         self._zc = AsyncZeroconf(interfaces=addresses, ip_version=ip_version)
         info = ServiceInfo(
@@ -164,6 +175,8 @@ class Advertiser:
             return
         if self._info.properties == {k.encode(): v.encode() for k, v in self._properties(setup_pending).items()}:
             return
+        from zeroconf import ServiceInfo
+
         self._info = ServiceInfo(
             SERVICE_TYPE, self._info.name, port=self.port, properties=self._properties(setup_pending),
             server=self._info.server, addresses=self._info.addresses,

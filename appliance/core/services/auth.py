@@ -92,7 +92,7 @@ class AuthService:
         user = await self.accounts.get_user(user_id)
         if user is None or user.password_hash is None:
             # Spend the same time as a real check so that timing does not reveal accounts.
-            await asyncio.to_thread(_check_password_sync, password, _DUMMY_HASH)
+            await asyncio.to_thread(_check_dummy_sync, password)
             return False
         return await asyncio.to_thread(_check_password_sync, password, user.password_hash)
 
@@ -172,4 +172,10 @@ class AuthService:
             del self._cache[h]
 
 
-_DUMMY_HASH = _hash_password_sync(secrets.token_hex(8))
+_dummy_hash: list[str] = []  # made on the first failed lookup, not at import (argon2id: ~60 ms)
+
+
+def _check_dummy_sync(password: str) -> bool:
+    if not _dummy_hash:
+        _dummy_hash.append(_hash_password_sync(secrets.token_hex(8)))
+    return _check_password_sync(password, _dummy_hash[0])

@@ -13,10 +13,9 @@ import logging
 import sqlite3
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 
 from ..protocol import push_rules as pr
 from ..protocol.errors import InvalidParam, MissingParam
@@ -25,6 +24,9 @@ from ..storage.stores.events import EventStore
 from ..storage.stores.push import Notification, Pusher, PushStore
 from ..stream import Stream
 from .push import PushService
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +135,6 @@ class PusherService:
 
     async def run(self) -> None:
         """Background task: one delivery task per pusher, for as long as the server serves."""
-        timeout = httpx.Timeout(self.total_timeout, connect=self.connect_timeout)
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         self._running = True
         try:
             for p in await self.store.pushers():
@@ -148,8 +148,9 @@ class PusherService:
             await asyncio.gather(*tasks, return_exceptions=True)
             self._tasks.clear()
             self._wakes.clear()
-            await self._http.aclose()
-            self._http = None
+            if self._http is not None:
+                await self._http.aclose()
+                self._http = None
 
     def _start(self, key: PusherKey) -> None:
         if not self._running or key in self._tasks:
@@ -207,7 +208,13 @@ class PusherService:
 
     async def _send(self, pusher: Pusher, n: Notification) -> str:
         """'ok', 'failed' (retry later) or 'rejected' (the gateway refuses this pushkey)."""
-        assert self._http is not None
+        # httpx and its client (an SSL context: ~30 ms, a few MiB) are made on the first push,
+        # not at start-up: most homes have no pusher until a phone registers one.
+        import httpx
+
+        if self._http is None:
+            timeout = httpx.Timeout(self.total_timeout, connect=self.connect_timeout)
+            self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         try:
             payload = await self.payload(pusher, n)
         except Exception:

@@ -20,14 +20,15 @@ import socket
 import time
 from collections import OrderedDict
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
-
-import httpx
 
 from ...protocol.errors import Forbidden, InvalidParam, MatrixError, Unrecognized
 from . import thumbnails
 from .repository import MediaService
+
+if TYPE_CHECKING:  # httpx loads on the first preview, not at start-up
+    import httpx
 
 MAX_REDIRECTS = 5
 MAX_VALUE_CHARS = 1000
@@ -158,6 +159,8 @@ class UrlPreviewService:
         return dict(result)
 
     async def _preview(self, url: str) -> dict[str, Any]:
+        import httpx
+
         timeout = httpx.Timeout(self.request_timeout_s)
         async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False) as http:
             final_url, content_type, body = await self.fetch(http, url)
@@ -192,6 +195,8 @@ class UrlPreviewService:
     async def fetch(self, http: httpx.AsyncClient, url: str) -> tuple[str, str, bytes]:
         """GET a URL: each hop's host checked against the deny-list, connected by checked address.
         Returns (final URL, Content-Type, body cut at max_bytes)."""
+        import httpx
+
         for _ in range(MAX_REDIRECTS + 1):
             parts = _check_url(url)
             host = parts.hostname or ""

@@ -13,8 +13,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+# Pillow loads on the first thumbnail, not at start-up (about 4 MiB most runs never need).
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Types we decode. SVG and everything else is refused (400), never rasterised.
 THUMBNAIL_SOURCES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/apng": "PNG", "image/gif": "GIF",
@@ -87,6 +90,8 @@ def make_thumbnail(path: Path, content_type: str, req: ThumbnailRequest) -> Thum
     fmt = THUMBNAIL_SOURCES.get(content_type.split(";", 1)[0].strip().lower())
     if fmt is None:
         raise CannotThumbnail(f"Cannot generate thumbnails for {content_type}")
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path, formats=[fmt]) as im:
             ow, oh = im.size
@@ -106,6 +111,8 @@ def make_thumbnail(path: Path, content_type: str, req: ThumbnailRequest) -> Thum
 
 
 def _still(im: Image.Image, fmt: str, req: ThumbnailRequest) -> Thumbnail:
+    from PIL import Image, ImageOps
+
     im.seek(0)
     frame = ImageOps.exif_transpose(im) if fmt == "JPEG" else im.copy()
     box, size = _geometry(frame.width, frame.height, req)
@@ -120,6 +127,8 @@ def _still(im: Image.Image, fmt: str, req: ThumbnailRequest) -> Thumbnail:
 
 
 def _animated(im: Image.Image, req: ThumbnailRequest) -> Thumbnail:
+    from PIL import Image, ImageSequence
+
     box, size = _geometry(im.width, im.height, req)
     frames, durations = [], []
     for i, frame in enumerate(ImageSequence.Iterator(im)):
@@ -138,6 +147,8 @@ def image_size(path: Path, content_type: str) -> tuple[int, int] | None:
     fmt = THUMBNAIL_SOURCES.get(content_type.split(";", 1)[0].strip().lower())
     if fmt is None:
         return None
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path, formats=[fmt]) as im:
             return im.size
