@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as Wer
 from .core.api.admin import blueprints as admin_blueprints
 from .core.api.client import blueprints as client_blueprints
 from .core.api.federation.openid import bp as federation_openid_bp
-from .core.api.routing import error_response, json_response
+from .core.api.routing import HearthQuart, error_response, json_response
 from .core.protocol.errors import MatrixError
 from .core.services.request_log import RequestLog, error_log
 from .hearth import Hearth, build_hearth
@@ -28,7 +28,7 @@ CORS_HEADERS = {
 
 def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -> Quart:
     settings = settings or Settings()
-    app = Quart("appliance")
+    app = HearthQuart("appliance")  # r0 paths routed as v3 (one rule each), url_for builders lazy
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes * 2
     # The admin pages' request log and recent errors (in memory, bounded).

@@ -22,12 +22,61 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ValidationError
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, Quart, Response, current_app, g, request
+from quart.routing import QuartMap, QuartRule
 
 from ..services.auth import ClientInfo
 from ..protocol.errors import BadJson, InvalidParam, MatrixError, MissingToken, NotJson, TooLarge
 
 CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
+
+# r0 is the old name of v3: one URL rule serves both. The router matches an r0 path as its v3
+# twin (request.path, the logs and the handlers still see the path as sent), so each endpoint
+# is one Werkzeug rule instead of two: half the rules to build at start-up and to hold.
+PREFIX_ALIASES = {"/_matrix/client/r0": "/_matrix/client/v3", "/_matrix/media/r0": "/_matrix/media/v3"}
+_ALIAS_STARTS = tuple(alias + "/" for alias in PREFIX_ALIASES)
+
+
+class AliasingMap(QuartMap):
+    """A URL map that routes an aliased prefix (r0) to the rules of its target (v3)."""
+
+    def bind_to_request(self, request, subdomain, server_name):  # type: ignore[no-untyped-def]
+        adapter = super().bind_to_request(request, subdomain, server_name)
+        path = adapter.path_info
+        if path.startswith(_ALIAS_STARTS):
+            for old, new in PREFIX_ALIASES.items():
+                if path.startswith(old + "/"):
+                    adapter.path_info = new + path[len(old):]
+                    break
+        return adapter
+
+
+class LazyRule(QuartRule):
+    """A rule whose URL builders (two generated functions per rule, only for url_for) are
+    compiled on first use instead of at start-up."""
+
+    def _compile_builder(self, append_unknown: bool = True):  # type: ignore[no-untyped-def]
+        attr = "_build_unknown" if append_unknown else "_build"
+
+        def build(rule: QuartRule, *args: Any, **kwargs: Any) -> tuple[str, str]:
+            real = QuartRule._compile_builder(rule, append_unknown).__get__(rule, None)
+            setattr(rule, attr, real)
+            return real(*args, **kwargs)
+
+        return build
+
+
+class HearthQuart(Quart):
+    url_map_class = AliasingMap
+    url_rule_class = LazyRule  # type: ignore[assignment]
+
+
+def _rule_prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """The prefixes that need a rule of their own: an alias is served by its target's rule."""
+    for p in prefixes:
+        if p in PREFIX_ALIASES and PREFIX_ALIASES[p] not in prefixes:
+            raise ValueError(f"{p} is served as {PREFIX_ALIASES[p]}: list both, or neither")
+    return tuple(p for p in prefixes if p not in PREFIX_ALIASES)
 
 
 class Auth(enum.Enum):
@@ -169,7 +218,7 @@ def endpoint(
 
         view.__name__ = handler.__name__
         quart_path = _to_quart_path(path)
-        for i, prefix in enumerate(prefixes):
+        for i, prefix in enumerate(_rule_prefixes(prefixes)):
             bp.add_url_rule(
                 prefix + quart_path,
                 endpoint=f"{handler.__name__}_{i}",
