@@ -42,7 +42,12 @@ class Pusher:
         return (self.app_id, self.pushkey, self.user_id)
 
 
-_N_COLS = "user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts"
+# push_notifs holds integers (migration 0051): the user and room by push_ids.nid, the actions
+# by push_actions.id, the event by its stream position. Reads join the text back.
+_N_SELECT = ("SELECT u.id, n.stream_pos, r.id, COALESCE(e.event_id, ''), n.thread_id, n.highlight, a.json, n.ts"
+             " FROM push_notifs n JOIN push_ids u ON u.nid = n.user_nid JOIN push_ids r ON r.nid = n.room_nid"
+             " JOIN push_actions a ON a.id = n.actions LEFT JOIN events e ON e.stream_pos = n.stream_pos")
+_NID = "(SELECT nid FROM push_ids WHERE id = ?)"
 _P_COLS = ("user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data,"
            " device_id, pushkey_ts, last_pos")
 
@@ -67,43 +72,65 @@ class PushStore:
 
     @staticmethod
     def record_job(conn: sqlite3.Connection, notifications: Iterable[Notification], upto: int) -> None:
+        nids: dict[str, int] = {}
+        action_ids: dict[str, int] = {}
+
+        def nid(ident: str) -> int:
+            found = nids.get(ident)
+            if found is None:
+                row = conn.execute("SELECT nid FROM push_ids WHERE id = ?", (ident,)).fetchone()
+                found = nids[ident] = row[0] if row else conn.execute(
+                    "INSERT INTO push_ids (id) VALUES (?)", (ident,)).lastrowid
+            return found
+
+        def action_id(actions: list[Any]) -> int:
+            text = json.dumps(actions)
+            found = action_ids.get(text)
+            if found is None:
+                row = conn.execute("SELECT id FROM push_actions WHERE json = ?", (text,)).fetchone()
+                found = action_ids[text] = row[0] if row else conn.execute(
+                    "INSERT INTO push_actions (json) VALUES (?)", (text,)).lastrowid
+            return found
+
         conn.executemany(
-            f"INSERT OR IGNORE INTO push_notifications ({_N_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(n.user_id, n.stream_pos, n.room_id, n.event_id, n.thread_id, int(n.highlight),
-              json.dumps(n.actions), n.ts) for n in notifications])
+            "INSERT OR IGNORE INTO push_notifs (user_nid, stream_pos, room_nid, thread_id, highlight, actions, ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(nid(n.user_id), n.stream_pos, nid(n.room_id), n.thread_id, int(n.highlight), action_id(n.actions),
+              n.ts) for n in notifications])
         conn.execute("UPDATE push_progress SET pos = MAX(pos, ?) WHERE id = 1", (upto,))
 
     async def room_notifications(self, user_id: str, room_id: str, after: int, upto: int
                                  ) -> list[tuple[int, str, bool]]:
         """(stream_pos, thread_id, highlight) of the user's notifications in a room in (after, upto]."""
         rows = await self.db.fetchall(
-            "SELECT stream_pos, thread_id, highlight FROM push_notifications"
-            " WHERE user_id = ? AND room_id = ? AND stream_pos > ? AND stream_pos <= ?",
+            "SELECT stream_pos, thread_id, highlight FROM push_notifs"
+            f" WHERE user_nid = {_NID} AND room_nid = {_NID} AND stream_pos > ? AND stream_pos <= ?",
             (user_id, room_id, after, upto))
         return [(r[0], r[1], bool(r[2])) for r in rows]
 
     async def rooms_with_notifications(self, user_id: str, after: int) -> list[str]:
         rows = await self.db.fetchall(
-            "SELECT DISTINCT room_id FROM push_notifications WHERE user_id = ? AND stream_pos > ?", (user_id, after))
+            "SELECT DISTINCT r.id FROM push_notifs n JOIN push_ids r ON r.nid = n.room_nid"
+            f" WHERE n.user_nid = {_NID} AND n.stream_pos > ?", (user_id, after))
         return [r[0] for r in rows]
 
     async def list_notifications(self, user_id: str, before: int | None, limit: int,
                                  highlight_only: bool) -> list[Notification]:
-        sql = f"SELECT {_N_COLS} FROM push_notifications WHERE user_id = ?"
+        sql = f"{_N_SELECT} WHERE n.user_nid = {_NID}"
         params: list[Any] = [user_id]
         if before is not None:
-            sql += " AND stream_pos < ?"
+            sql += " AND n.stream_pos < ?"
             params.append(before)
         if highlight_only:
-            sql += " AND highlight = 1"
-        sql += " ORDER BY stream_pos DESC LIMIT ?"
+            sql += " AND n.highlight = 1"
+        sql += " ORDER BY n.stream_pos DESC LIMIT ?"
         params.append(limit)
         return [_notification(r) for r in await self.db.fetchall(sql, tuple(params))]
 
     async def pending(self, user_id: str, after: int, limit: int) -> list[Notification]:
         rows = await self.db.fetchall(
-            f"SELECT {_N_COLS} FROM push_notifications WHERE user_id = ? AND stream_pos > ?"
-            " ORDER BY stream_pos LIMIT ?", (user_id, after, limit))
+            f"{_N_SELECT} WHERE n.user_nid = {_NID} AND n.stream_pos > ? ORDER BY n.stream_pos LIMIT ?",
+            (user_id, after, limit))
         return [_notification(r) for r in rows]
 
     async def read_receipts(self, user_id: str, room_id: str | None = None) -> list[tuple[str, str, str]]:
