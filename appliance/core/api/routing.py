@@ -244,11 +244,13 @@ def error_response(exc: MatrixError) -> Response:
     return json_response(exc.to_json(), exc.status)
 
 
+# defer_build: a model's validator is built on its first use, not when its module is imported
+# (about a hundred of them would otherwise be built at every start, most never used).
 class PathModel(BaseModel):
     """Base for path models: IDs arrive URL-decoded by the router."""
 
-    model_config = {"extra": "ignore"}
+    model_config = {"extra": "ignore", "defer_build": True}
 
 
 class QueryModel(BaseModel):
-    model_config = {"extra": "ignore"}
+    model_config = {"extra": "ignore", "defer_build": True}
