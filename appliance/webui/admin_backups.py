@@ -78,6 +78,28 @@ def _lift_upload_limit(state) -> None:
             return parser
 
     app.request_class = RestoreUploadRequest
+    # Runs before every other hook (the CSRF check reads the form): nobody who may not restore
+    # gets a byte of their upload written to disk.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unauthorised_upload)
+
+
+async def refuse_unauthorised_upload() -> Response | None:
+    """Refuse a restore upload from someone who may not restore, before its body is read."""
+    if request.method != "POST" or request.path not in UPLOAD_PATHS:
+        return None
+    if request.path == "/setup/restore":
+        from ..setup_wizard.routes import _claimed, wizard_exists
+
+        gone = await wizard_exists()
+        if gone is not None:
+            return gone
+        if not await _claimed():
+            return await error_page(403, "Setup code needed", "Type the setup code first.")
+        return None
+    viewer = await current_viewer()
+    if viewer is None or not viewer.admin:
+        return await error_page(403, "For admins only", "Only an admin can restore a backup.")
+    return None
 
 
 bp.record_once(_lift_upload_limit)

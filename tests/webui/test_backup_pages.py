@@ -136,6 +136,37 @@ async def test_backups_page_is_for_admins_only(tmp_path):
         assert "No backups yet" in html
 
 
+async def test_unauthorised_restore_uploads_are_refused_before_the_body_is_read(tmp_path, monkeypatch):
+    """Nobody who may not restore gets their upload spooled to disk, even for a moment."""
+    from appliance.webui import admin_backups
+
+    spooled: list[dict] = []
+    real = admin_backups.tempfile.NamedTemporaryFile
+    monkeypatch.setattr(admin_backups.tempfile, "NamedTemporaryFile",
+                        lambda *a, **k: spooled.append(k) or real(*a, **k))
+    async with running(tmp_path / "data") as (app, h, test_app):
+        anon = test_app.test_client()
+        r = await anon.post("/admin/backups/restore", form={"confirm": "on", "key": "x"},
+                            files={"archive": upload(b"junk" * 1000)})
+        assert r.status_code == 403
+        member = Browser(test_app.test_client())
+        await member.login("kim", MEMBER_PW)
+        r = await member.post("/admin/backups/restore", {"confirm": "on", "key": "x"},
+                              files={"archive": upload(b"junk" * 1000)})
+        assert r.status_code == 403
+        # The box is set up (it has an admin): the wizard's upload path is gone.
+        r = await anon.post("/setup/restore", form={"key": "x"}, files={"archive": upload(b"junk")})
+        assert r.status_code == 404
+        assert spooled == []
+        # An admin's upload is read (and refused for what it is: not a backup).
+        admin = Browser(test_app.test_client())
+        await admin.login("admin", ADMIN_PW)
+        r = await admin.post("/admin/backups/restore", {"confirm": "on", "key": b.format_key(b.new_key())},
+                             files={"archive": upload(b"junk" * 1000)})
+        assert r.status_code == 400
+        assert spooled and all(k.get("dir") == tmp_path / "data" for k in spooled)
+
+
 # -- backing up -------------------------------------------------------------------------------------
 
 async def test_backup_now_progress_download_and_kit_shown_once(tmp_path):
