@@ -254,3 +254,18 @@ class PathModel(BaseModel):
 
 class QueryModel(BaseModel):
     model_config = {"extra": "ignore", "defer_build": True}
+
+
+def discover_blueprints(package: str, path: list[str]) -> list[Blueprint]:
+    """Every module-level `bp` in a package's modules, in module-name order (one module per
+    spec page; adding a module is all it takes to mount its endpoints)."""
+    import importlib
+    import pkgutil
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(path), key=lambda i: i.name):
+        module = importlib.import_module(f"{package}.{info.name}")
+        bp = getattr(module, "bp", None)
+        if isinstance(bp, Blueprint):
+            found.append(bp)
+    return found

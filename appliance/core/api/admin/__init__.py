@@ -8,29 +8,20 @@ registration_tokens, reports, server_notices).
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Blueprint
 
 from ...protocol.errors import Forbidden, InvalidParam
-from ..routing import ACCESS_TOKEN, endpoint
+from ..routing import ACCESS_TOKEN, discover_blueprints, endpoint
 
 ADMIN_PREFIXES = ("/_synapse/admin",)
 
 
 def blueprints() -> list[Blueprint]:
-    """Every `bp` found in this package's modules, in module-name order."""
-    found = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        bp = getattr(module, "bp", None)
-        if isinstance(bp, Blueprint):
-            found.append(bp)
-    return found
+    return discover_blueprints(__name__, __path__)
 
 
 def admin_endpoint(bp: Blueprint, method: str, path: str, *,
