@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from appliance.lan_discovery import Advertiser, hearth_version, instance_name, is_loopback_only, srv_host
+from tests.needs import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -208,7 +209,7 @@ def netns_reason() -> str | None:
 @pytest.fixture
 def lan(netns_reason):
     if netns_reason:
-        pytest.skip(netns_reason)
+        unavailable(netns_reason)
     with TwoHostLan() as lan:
         yield lan
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "hearth.service"
 EXPOSURE_THRESHOLD = 2.0
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None,
-    reason="systemd-analyze is not installed (`make test` installs the Debian package systemd as root)",
-)
+if shutil.which("systemd-analyze") is None:
+    unavailable("systemd-analyze is not installed (`make test` installs the Debian package systemd as root)")
 
 
 def unit_value(key: str) -> list[str]:

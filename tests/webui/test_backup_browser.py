@@ -8,36 +8,19 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 
 from appliance.core.services import backup as b
+from tests.browser import Shots, launch, sync_playwright
 from tests.conftest import ROOT, start_server
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api = sync_playwright()
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-output" / "screenshots" / "backups"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 ADMIN_PW = "warm tea by the fire"
 KIM_PW = "blue kites over hills"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
 
-class Shots:
-    def __init__(self, page, folder: Path):
-        self.page, self.folder, self.n = page, folder, 0
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, name: str) -> None:
-        self.n += 1
-        self.page.wait_for_timeout(150)
-        for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-            self.page.set_viewport_size(size)
-            self.page.wait_for_timeout(80)
-            self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}-{label}.png"), full_page=True)
-        self.page.set_viewport_size(PHONE)
 
 
 def test_backup_and_restore_in_a_browser(tmp_path):
@@ -49,9 +32,7 @@ def test_backup_and_restore_in_a_browser(tmp_path):
         srv.hearth_cli("create-user", "admin", "--admin", "--password", ADMIN_PW)
         srv.hearth_cli("create-user", "kim", "--password", KIM_PW)
         with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                          accept_downloads=True)
+            browser, context = launch(p, accept_downloads=True)
             page = context.new_page()
             page.on("console", lambda m: problems.append(m.text)
                     if m.type == "error" and "Failed to load resource" not in m.text else None)

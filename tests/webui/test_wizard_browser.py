@@ -7,44 +7,20 @@ Screenshots of every page, phone-sized and desktop-sized, go to test-output/scre
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
-from pathlib import Path
 
-import pytest
 
+from tests.browser import Shots, launch, sync_playwright
 from tests.conftest import ROOT, start_server
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api = sync_playwright()
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-output" / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 PASSWORD = "warm tea by the fire"
 
-if not CHROMIUM.exists():  # `make test` installs it; in CI its absence is a failure, not a skip
-    if os.environ.get("CI"):
-        raise RuntimeError("Debian's chromium is missing: run `make test` (it installs it) or apt-get install chromium")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 
 
-class Shots:
-    """Every page at both sizes; the page returns to the phone size afterwards."""
-
-    def __init__(self, page, folder: Path):
-        self.page, self.folder, self.n = page, folder, 0
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, name: str) -> None:
-        self.n += 1
-        self.page.wait_for_timeout(300)  # let transitions (the password meter) settle
-        for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-            self.page.set_viewport_size(size)
-            self.page.wait_for_timeout(100)
-            self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}-{label}.png"), full_page=True)
-        self.page.set_viewport_size(PHONE)
 
 
 def test_whole_wizard_in_a_browser_then_a_family_member_registers(tmp_path):
@@ -60,14 +36,13 @@ def test_whole_wizard_in_a_browser_then_a_family_member_registers(tmp_path):
 
         problems: list[str] = []
         with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+            browser, context = launch(p)
             page = context.new_page()
             # Script errors and CSP violations ("Refused to ..."); a 400/404 page itself is expected.
             page.on("console", lambda m: problems.append(m.text)
                     if m.type == "error" and "Failed to load resource" not in m.text else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
-            shot = Shots(page, folder)
+            shot = Shots(page, folder, settle_ms=300)  # the password meter animates
 
             page.goto(srv.base_url + "/")
             assert page.url.endswith("/setup")
