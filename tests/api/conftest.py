@@ -90,3 +90,9 @@ class Homeserver:
 @pytest.fixture
 async def hs(client) -> Homeserver:
     return Homeserver(client, client.app.config["HEARTH"])
+
+
+@pytest.fixture
+async def boss(hs) -> TestUser:
+    """A server admin."""
+    return await hs.user("boss", admin=True)

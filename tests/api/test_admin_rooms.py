@@ -2,30 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-import pytest
-
-ADMIN = "/_synapse/admin"
-
-
-async def admin_call(hs, method: str, path: str, user, json: Any = None):
-    kwargs: dict[str, Any] = {"headers": user.headers}
-    if json is not None:
-        kwargs["json"] = json
-    r = await hs.client.open(ADMIN + path, method=method, **kwargs)
-    return r.status_code, await r.get_json()
-
-
-async def admin_ok(hs, method: str, path: str, user, json: Any = None) -> dict:
-    status, body = await admin_call(hs, method, path, user, json)
-    assert status == 200, (status, body)
-    return body
-
-
-@pytest.fixture
-async def boss(hs):
-    return await hs.user("boss", admin=True)
+from tests.api.synapse_admin import admin_call, admin_ok
 
 
 async def wait_for_delete(hs, boss, delete_id: str) -> dict:

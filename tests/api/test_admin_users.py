@@ -1,36 +1,13 @@
 """Admin API, users: /_synapse/admin/v1|v2|v3 users, reset_password, deactivate, whois, admin flag, devices."""
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-ADMIN = "/_synapse/admin"
-
-
-async def admin_call(hs, method: str, path: str, user, json: Any = None, headers: dict | None = None):
-    kwargs: dict[str, Any] = {"headers": {**(user.headers if user else {}), **(headers or {})}}
-    if json is not None:
-        kwargs["json"] = json
-    r = await hs.client.open(ADMIN + path, method=method, **kwargs)
-    return r.status_code, await r.get_json()
-
-
-async def admin_ok(hs, method: str, path: str, user, json: Any = None, status: int = 200) -> dict:
-    got, body = await admin_call(hs, method, path, user, json)
-    assert got == status, (got, body)
-    return body
+from tests.api.synapse_admin import ADMIN, admin_call, admin_ok
 
 
 async def login(hs, localpart: str, password: str, **extra) -> tuple[int, dict]:
     return await hs.call("POST", "/login", None, {
         "type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart},
         "password": password, **extra})
-
-
-@pytest.fixture
-async def boss(hs):
-    return await hs.user("boss", admin=True)
 
 
 NON_ADMIN_CALLS = [
