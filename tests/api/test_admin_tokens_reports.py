@@ -1,6 +1,7 @@
 """Admin API: registration tokens (CRUD, then registering with one), event reports, server notices."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 from tests.api.synapse_admin import admin_call, admin_ok
@@ -144,3 +145,41 @@ async def test_send_server_notice(hs, boss):
     status, err = await admin_call(hs, "POST", "/v1/send_server_notice", boss,
                                    {"user_id": "@ghost:hearth.test", "content": {"body": "x"}})
     assert (status, err["errcode"]) == (404, "M_NOT_FOUND")
+
+
+async def test_send_server_notice_with_a_transaction_id_is_idempotent(hs, boss):
+    alice = await hs.user("alice")
+    notice = {"user_id": alice.user_id, "content": {"msgtype": "m.text", "body": "Backup tonight"}}
+    first = await admin_ok(hs, "PUT", "/v1/send_server_notice/txn1", boss, notice)
+    assert first["event_id"].startswith("$")
+    # A retry (even with another body) answers the same event; a new txnId sends a new notice.
+    again = await admin_ok(hs, "PUT", "/v1/send_server_notice/txn1", boss,
+                           {**notice, "content": {"msgtype": "m.text", "body": "changed"}})
+    assert again == first
+    second = await admin_ok(hs, "PUT", "/v1/send_server_notice/txn2", boss, notice)
+    assert second["event_id"] != first["event_id"]
+    # Retries racing each other still send once.
+    racing = await asyncio.gather(*(admin_ok(hs, "PUT", "/v1/send_server_notice/txn3", boss, notice)
+                                    for _ in range(4)))
+    assert len({r["event_id"] for r in racing}) == 1
+    # The same txnId from another admin device is another transaction.
+    boss_phone = await hs.user("boss", admin=True)
+    assert boss_phone.device_id != boss.device_id
+    other = await admin_ok(hs, "PUT", "/v1/send_server_notice/txn1", boss_phone, notice)
+    assert other["event_id"] not in (first["event_id"], second["event_id"])
+    room_id = await hs.hearth.server_notices.notice_room(alice.user_id)
+    await hs.ok("POST", f"/join/{room_id}", alice, {})
+    messages = await hs.ok("GET", f"/rooms/{room_id}/messages?dir=b&limit=50", alice)
+    sent = [ev["event_id"] for ev in messages["chunk"] if ev["type"] == "m.room.message"]
+    assert sorted(sent) == sorted({first["event_id"], second["event_id"], racing[0]["event_id"],
+                                   other["event_id"]})
+    assert [ev["content"]["body"] for ev in messages["chunk"] if ev["type"] == "m.room.message"] == [
+        "Backup tonight"] * 4
+    # Same answers and errors as the POST; a refused request claims no txnId.
+    status, err = await admin_call(hs, "PUT", "/v1/send_server_notice/txn4", boss,
+                                   {"user_id": "@ghost:hearth.test", "content": {"body": "x"}})
+    assert (status, err["errcode"]) == (404, "M_NOT_FOUND")
+    status, err = await admin_call(hs, "PUT", "/v1/send_server_notice/txn4", boss, {"user_id": alice.user_id})
+    assert (status, err["errcode"]) == (400, "M_MISSING_PARAM")
+    fourth = await admin_ok(hs, "PUT", "/v1/send_server_notice/txn4", boss, notice)
+    assert fourth["event_id"] not in sent

@@ -42,6 +42,7 @@ NON_ADMIN_CALLS = [
     ("GET", "/v1/event_reports/1", None),
     ("DELETE", "/v1/event_reports/1", None),
     ("POST", "/v1/send_server_notice", {"user_id": "@boss:{server}", "content": {"body": "hi"}}),
+    ("PUT", "/v1/send_server_notice/t1", {"user_id": "@boss:{server}", "content": {"body": "hi"}}),
 ]
 
 

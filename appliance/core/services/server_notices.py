@@ -38,6 +38,7 @@ class ServerNoticeService:
         self.system_user_id = f"@{localpart}:{server_name}"
         self.displayname = displayname
         self._lock = asyncio.Lock()
+        self._txn_locks: dict[tuple[str, str, str], list] = {}  # txn key → [lock, holders and waiters]
 
     async def _ensure_system_user(self) -> None:
         user = await self.accounts.get_user(self.system_user_id)
@@ -113,3 +114,31 @@ class ServerNoticeService:
             await self._ensure_system_user()
             room_id = await self.notice_room(user_id) or await self._create_room(user_id)
         return await self.rooms.send_message(room_id, self.system_user_id, "m.room.message", content, None, None)
+
+    async def send_notice_once(self, admin_user_id: str, device_id: str | None, txn_id: str, user_id: str,
+                               body: str, **kwargs: Any) -> str:
+        """`send_notice` for PUT .../send_server_notice/{txnId}: the admin's device sending the
+        same txnId again gets the first notice's event ID and nothing is sent (as for the
+        client API's transaction IDs, the key is the device, not the body)."""
+        key = (admin_user_id, device_id or "", txn_id)
+        entry = self._txn_locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                existing = await self.db.fetchval(
+                    "SELECT event_id FROM server_notice_txns WHERE admin_user_id = ? AND device_id = ? AND txn_id = ?",
+                    key)
+                if existing is not None:
+                    return existing
+                event_id = await self.send_notice(user_id, body, **kwargs)
+
+                def job(conn: sqlite3.Connection) -> None:
+                    conn.execute("INSERT OR IGNORE INTO server_notice_txns (admin_user_id, device_id, txn_id, event_id)"
+                                 " VALUES (?, ?, ?, ?)", (*key, event_id))
+
+                await self.db.write(job)
+                return event_id
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._txn_locks[key]
