@@ -18,9 +18,8 @@ import subprocess
 import sys
 import time
 
-import httpx
-
 from .client import Api, User
+from .http import get_status
 from .servers import cpu_seconds, free_port, rss_bytes, server_env
 
 MIB = 1024 * 1024
@@ -55,13 +54,9 @@ def start(port: int) -> tuple[subprocess.Popen, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "bench.floor", "--serve", str(port)], env=server_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            try:
-                if client.get(f"http://127.0.0.1:{port}/_matrix/client/versions").status_code == 200:
-                    return proc, time.perf_counter() - t0
-            except httpx.TransportError:
-                time.sleep(0.002)
+    while get_status("127.0.0.1", port, "/_matrix/client/versions") != 200:
+        time.sleep(0.002)
+    return proc, time.perf_counter() - t0
 
 
 async def throughput(port: int, pid: int, senders: int, messages: int) -> tuple[float, float, float]:

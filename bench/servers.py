@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from .http import get_status
+
 
 REPO = Path(__file__).resolve().parent.parent
 SYNAPSE_VENV = REPO / "bench" / ".venv-synapse"
@@ -159,19 +160,14 @@ class Server:
         self.proc = subprocess.Popen(self.command(), env=self.env(), cwd=str(REPO), stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        url = self.base_url + "/_matrix/client/versions"
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
-                try:
-                    if client.get(url).status_code == 200:
-                        return time.perf_counter() - t0
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() - t0 > timeout:
-                    raise RuntimeError(f"{self.name} did not answer /versions within {timeout:.0f} s")
-                time.sleep(0.002)
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            if get_status("127.0.0.1", self.port, "/_matrix/client/versions") == 200:
+                return time.perf_counter() - t0
+            if time.perf_counter() - t0 > timeout:
+                raise RuntimeError(f"{self.name} did not answer /versions within {timeout:.0f} s")
+            time.sleep(0.002)
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
