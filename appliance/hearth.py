@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.server_status import ServerStatusService
     from .core.services.push import PushService
     from .core.services.push_rules import PushRuleService
+    from .core.services.notification_retention import NotificationRetention
     from .core.services.pushers import PusherService
     from .core.services.backup import BackupService
     from .core.services.health import HealthService
@@ -96,6 +97,7 @@ class Hearth:
     push_rules: "PushRuleService" = None  # type: ignore[assignment]
     push: "PushService" = None  # type: ignore[assignment]
     pushers: "PusherService" = None  # type: ignore[assignment]
+    notification_retention: "NotificationRetention" = None  # type: ignore[assignment]
     # Coroutine functions run as background tasks while the app serves (app.py while_serving).
     background: list = field(default_factory=list)
     backups: "BackupService" = None  # type: ignore[assignment]  # _build_durability_services
@@ -353,3 +355,9 @@ def _build_push_services(h: Hearth) -> None:
     if h.account_service is not None:
         h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
     h.background += [h.push.run, h.pushers.run]
+    from .core.services.notification_retention import NotificationRetention
+
+    h.notification_retention = NotificationRetention(
+        h.db, h.push, lambda: h.settings.notification_retention_days,
+        lambda: h.settings.notification_prune_interval_hours)
+    h.background.append(h.notification_retention.run)

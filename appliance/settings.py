@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     cache_budget_bytes: int = 32 * 1024 * 1024
     sync_timeout_max_ms: int = 60_000
     presence_enabled: bool = Field(True, description="Share online/away/offline with people in your rooms.")
+    notification_retention_days: float = Field(
+        30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
+    notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
     members_can_invite: bool = Field(False, description="Family members (not only admins) may make invite codes.")
 
     # Durability and backups (issue 5).
