@@ -13,7 +13,6 @@ import re
 import sqlite3
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 
 from ..protocol import ids
 from ..protocol.errors import Forbidden, InvalidParam
@@ -66,6 +65,8 @@ class ServerSettingsService:
             raise InvalidParam(f"{key!r} is not a settings key")
         field = type(self.settings).model_fields.get(key)
         if field is not None:
+            from pydantic import TypeAdapter, ValidationError  # on a settings change, not at start-up
+
             try:
                 value = TypeAdapter(field.annotation).validate_python(value)
             except ValidationError as exc:
