@@ -42,6 +42,9 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
     "PRAGMA cache_size=-8000",
+    # Savepoint journals (every write job runs in one) stay in memory: spilled to a temporary
+    # file they were ~60 KB of disk writes per message, as much as the write-ahead log itself.
+    "PRAGMA temp_store=MEMORY",
 )
 
 
