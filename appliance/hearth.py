@@ -283,6 +283,8 @@ def _build_everyday_services(h: Hearth) -> None:
     h.pipeline.listeners.append(h.presence.on_event)
     h.sync.presence = h.presence
     h.search = SearchService(h.db, h.events, h.room_read)
+    h.pipeline.listeners.append(h.search.indexer.note)
+    h.background.append(h.search.indexer.run)
     h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
     h.reports = ReportService(h.db, h.events, h.accounts, h.room_read)
     h.openid = OpenIdService(h.db, h.server_name)

@@ -1,8 +1,9 @@
 """Server-side search (modules/search, search.yaml): the `room_events` category over SQLite FTS5.
 
-The index (`event_search`, migration 0061) is fed by triggers on `events`, in the transaction
-that persists each event: `content.body` of m.room.message, `content.name` of m.room.name and
-the plain-text topic of m.room.topic. Redacted and rejected events drop out of it.
+The index (`event_search`, migration 0061) is fed in batches by the search indexer
+(search_index.py), which catches up before every search: `content.body` of m.room.message,
+`content.name` of m.room.name and the plain-text topic of m.room.topic. Redacted and rejected
+events drop out of it.
 
 A user searches the rooms they are joined to and the rooms they left (up to their leave);
 every hit passes through history visibility before it is returned. Results are ordered by
@@ -20,6 +21,7 @@ from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
 from .filtering import EventFilter
 from .room_read import RoomReadService
+from .search_index import SearchIndexer
 from .tokens import make_token
 
 KEYS = ("content.body", "content.name", "content.topic")
@@ -115,6 +117,7 @@ class SearchService:
         self.db = db
         self.events = events
         self.reader = reader
+        self.indexer = SearchIndexer(db)
 
     async def _searchable_rooms(self, user_id: str, efilter: EventFilter) -> dict[str, int]:
         """room → the last stream position the user may search up to (joined: now; left: the leave)."""
@@ -147,6 +150,7 @@ class SearchService:
             if m is None or m.group(1) != crit.order_by:
                 raise InvalidParam("Unknown next_batch token")
             cursor = int(m.group(2))
+        await self.indexer.catch_up()  # every event acknowledged before this search is found
         rooms = await self._searchable_rooms(user_id, crit.efilter)
         empty: dict[str, Any] = {"count": 0, "highlights": list(crit.words), "results": []}
         if not crit.words or not rooms:
