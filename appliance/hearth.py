@@ -98,6 +98,7 @@ class Hearth:
     push: "PushService" = None  # type: ignore[assignment]
     pushers: "PusherService" = None  # type: ignore[assignment]
     notification_retention: "NotificationRetention" = None  # type: ignore[assignment]
+    notification_retention: "NotificationRetention" = None  # type: ignore[assignment]
     # Coroutine functions run as background tasks while the app serves (app.py while_serving).
     background: list = field(default_factory=list)
     backups: "BackupService" = None  # type: ignore[assignment]  # _build_durability_services
@@ -345,6 +346,7 @@ def _build_push_services(h: Hearth) -> None:
     """Push rules, their evaluation on every event, and HTTP pushers."""
     from .core.services.push import PushService
     from .core.services.push_rules import PushRuleService
+    from .core.services.notification_retention import NotificationRetention
     from .core.services.pushers import PusherService
     from .core.storage.stores.push import PushStore
 
@@ -357,6 +359,12 @@ def _build_push_services(h: Hearth) -> None:
     if h.account_service is not None:
         h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
     h.background += [h.push.run, h.pushers.run]
+    from .core.services.notification_retention import NotificationRetention
+
+    h.notification_retention = NotificationRetention(
+        h.db, h.push, lambda: h.settings.notification_retention_days,
+        lambda: h.settings.notification_prune_interval_hours)
+    h.background.append(h.notification_retention.run)
     from .core.services.notification_retention import NotificationRetention
 
     h.notification_retention = NotificationRetention(

@@ -232,6 +232,9 @@ class Settings(_SettingsBase):
     notification_retention_days: float = Field(
         30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
     notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
+    notification_retention_days: float = Field(
+        30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
+    notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
     members_can_invite: bool = Field(False, description="Family members (not only admins) may make invite codes.")
 
     # Durability and backups (issue 5).

@@ -1,17 +1,22 @@
 """Presence (modules/presence, presence.yaml): online / unavailable / offline, shown to users
 who share a room.
 
-Cheap by construction: there are no timers. A user's presence is stored only when it is set
-(PUT /presence, /sync?set_presence, coming back after being idle or away) at a stream
-position; idling and disconnecting are computed when presence is read:
+A user's presence is stored when it is set (PUT /presence, /sync?set_presence, coming back
+after being idle or away) at a stream position; idling and disconnecting are computed when
+presence is read:
 
 - `online` turns into `unavailable` once the last pro-active action (a message, setting
-  presence online) is older than IDLE_AFTER_MS;
+  presence online) is older than the idle timeout (settings.presence_idle_after_s, 5 minutes);
 - `online` / `unavailable` turn into `offline` once the user has neither synced nor acted for
-  longer than the longest /sync long-poll plus a grace period.
+  longer than the longest /sync long-poll plus a grace period (presence_offline_after_s).
 
 A stored change advances the stream with the keys of the user and of their joined rooms, so
-the /sync long-polls of everyone sharing a room wake up.
+the /sync long-polls of everyone sharing a room wake up. So that those changes computed on
+reading reach others too, one timer (`run`) watches the users others last saw online or
+unavailable: when what others would now see differs (gone idle, gone offline, or no longer
+`currently_active`, after which the spec lets clients stop assuming it), the row is stored
+again at a new stream position, unchanged, and the /sync of everyone sharing a room gets the
+m.presence event with the decayed state. Nothing is written while nothing changes.
 """
 from __future__ import annotations
 
@@ -52,15 +57,22 @@ def _now_ms() -> int:
 
 class PresenceService:
     def __init__(self, db: Database, accounts: AccountStore, stream: Stream, server_name: str, *,
-                 enabled: bool = True, max_sync_timeout_ms: int = 60_000):
+                 enabled: bool = True, max_sync_timeout_ms: int = 60_000, idle_after_ms: int = IDLE_AFTER_MS,
+                 sync_grace_ms: int = SYNC_GRACE_MS):
         self.db = db
         self.accounts = accounts
         self.stream = stream
         self.server_name = server_name
         self.enabled = enabled
-        self.offline_after_ms = max_sync_timeout_ms + SYNC_GRACE_MS
+        self.idle_after_ms = idle_after_ms
+        self.offline_after_ms = max_sync_timeout_ms + sync_grace_ms
+        # The timer's period: a fraction of the shortest timeout, at most 5 s (a decay is seen late
+        # by at most that much), at least 50 ms.
+        self.tick_s = max(0.05, min(5.0, min(idle_after_ms, self.offline_after_ms, CURRENTLY_ACTIVE_MS) / 4000))
         self._rows: dict[str, PresenceRow] = {}      # cache of stored rows (one per user who set presence)
         self._last_seen: dict[str, int] = {}         # user → ms of the last /sync or action (memory only)
+        # User → what others were last told (`_visible`), for users not told "offline": the timer's work.
+        self._announced: dict[str, tuple[str, bool]] = {}
         self._tasks: set[asyncio.Task] = set()
 
     # -- reading ----------------------------------------------------------------------------
@@ -81,13 +93,20 @@ class PresenceService:
         now = now if now is not None else _now_ms()
         if row.state == "offline":
             return "offline"
-        # Seen = the last /sync or action in this process; a stored time from before a restart
-        # says nothing about a live connection.
+        # Seen = the last /sync or action in this process (or its start, for those online
+        # before it: `_load_watched`); a stored time from before a restart says nothing about a
+        # live connection.
         if now - self._last_seen.get(row.user_id, 0) > self.offline_after_ms:
             return "offline"
-        if row.state == "online" and now - row.last_active_ts > IDLE_AFTER_MS:
+        if row.state == "online" and now - row.last_active_ts > self.idle_after_ms:
             return "unavailable"
         return row.state
+
+    def _visible(self, row: PresenceRow, now: int) -> tuple[str, bool]:
+        """What an m.presence event for the row says now, as far as it changes by itself: the
+        state, and `currently_active` while online."""
+        state = self.effective_state(row, now)
+        return state, state == "online" and now - row.last_active_ts <= CURRENTLY_ACTIVE_MS
 
     def _content(self, row: PresenceRow | None, user_id: str, now: int) -> dict[str, Any]:
         if row is None:
@@ -241,7 +260,65 @@ class PresenceService:
             return pos
 
         pos = await self.db.write(job)
-        self._rows[row.user_id] = replace(row, stream_pos=pos)
+        stored = self._rows[row.user_id] = replace(row, stream_pos=pos)
+        self._watch(stored, _now_ms())
         rooms = await self.db.fetchall(
             "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'", (row.user_id,))
         self.stream.advance(pos, [row.user_id, *(r[0] for r in rooms)])
+
+    # -- pushing decays ------------------------------------------------------------------------
+
+    def _watch(self, row: PresenceRow, now: int) -> None:
+        """Others were just told about `row`: watch it for decays (until it is offline)."""
+        visible = self._visible(row, now)
+        if visible[0] == "offline":
+            self._announced.pop(row.user_id, None)
+        else:
+            self._announced[row.user_id] = visible
+
+    async def run(self) -> None:
+        """Background task: store again the rows whose visible presence decayed, so that /sync
+        carries the change to everyone sharing a room."""
+        if not self.enabled:
+            return
+        await self._load_watched()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                await self.announce_decays()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("announcing presence changes failed; retrying")
+
+    async def _load_watched(self) -> None:
+        """After a start, the rows others last saw online or unavailable. The start counts as
+        seeing their clients: those that reconnect within the offline timeout never flap
+        offline, the others are announced offline when it passes."""
+        now = _now_ms()
+        for r in await self.db.fetchall(
+                "SELECT user_id, state, status_msg, last_active_ts, stream_pos FROM presence WHERE state != 'offline'"):
+            row = PresenceRow(*r)
+            if row.user_id in self._announced:
+                continue  # changed since the start: already watched
+            self._rows.setdefault(row.user_id, row)
+            self._last_seen.setdefault(row.user_id, now)
+            # Told when stored: an online row was stored active (a touch since may have told more;
+            # then one event repeats it).
+            self._announced[row.user_id] = (
+                row.state, row.state == "online" and now - row.last_active_ts <= CURRENTLY_ACTIVE_MS)
+
+    async def announce_decays(self) -> int:
+        """One pass of the timer; returns how many users' presence was announced."""
+        now = _now_ms()
+        announced = 0
+        for user_id, told in list(self._announced.items()):
+            row = self._rows.get(user_id)
+            if row is None:
+                self._announced.pop(user_id, None)
+                continue
+            if self._visible(row, now) == told:
+                continue
+            await self._store(replace(row, stream_pos=0))
+            announced += 1
+        return announced
