@@ -98,7 +98,6 @@ class Hearth:
     push: "PushService" = None  # type: ignore[assignment]
     pushers: "PusherService" = None  # type: ignore[assignment]
     notification_retention: "NotificationRetention" = None  # type: ignore[assignment]
-    notification_retention: "NotificationRetention" = None  # type: ignore[assignment]
     # Coroutine functions run as background tasks while the app serves (app.py while_serving).
     background: list = field(default_factory=list)
     backups: "BackupService" = None  # type: ignore[assignment]  # _build_durability_services
@@ -280,8 +279,11 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.services.spaces import SpaceHierarchyService
 
     h.presence = PresenceService(h.db, h.accounts, h.stream, h.server_name, enabled=h.settings.presence_enabled,
-                                 max_sync_timeout_ms=h.settings.sync_timeout_max_ms)
+                                 max_sync_timeout_ms=h.settings.sync_timeout_max_ms,
+                                 idle_after_ms=int(h.settings.presence_idle_after_s * 1000),
+                                 sync_grace_ms=int(h.settings.presence_offline_after_s * 1000))
     h.pipeline.listeners.append(h.presence.on_event)
+    h.background.append(h.presence.run)
     h.sync.presence = h.presence
     h.search = SearchService(h.db, h.events, h.room_read)
     h.pipeline.listeners.append(h.search.indexer.note)
@@ -346,7 +348,6 @@ def _build_push_services(h: Hearth) -> None:
     """Push rules, their evaluation on every event, and HTTP pushers."""
     from .core.services.push import PushService
     from .core.services.push_rules import PushRuleService
-    from .core.services.notification_retention import NotificationRetention
     from .core.services.pushers import PusherService
     from .core.storage.stores.push import PushStore
 
@@ -359,12 +360,6 @@ def _build_push_services(h: Hearth) -> None:
     if h.account_service is not None:
         h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
     h.background += [h.push.run, h.pushers.run]
-    from .core.services.notification_retention import NotificationRetention
-
-    h.notification_retention = NotificationRetention(
-        h.db, h.push, lambda: h.settings.notification_retention_days,
-        lambda: h.settings.notification_prune_interval_hours)
-    h.background.append(h.notification_retention.run)
     from .core.services.notification_retention import NotificationRetention
 
     h.notification_retention = NotificationRetention(

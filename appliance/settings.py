@@ -229,9 +229,10 @@ class Settings(_SettingsBase):
     cache_budget_bytes: int = 32 * 1024 * 1024
     sync_timeout_max_ms: int = 60_000
     presence_enabled: bool = Field(True, description="Share online/away/offline with people in your rooms.")
-    notification_retention_days: float = Field(
-        30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
-    notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
+    presence_idle_after_s: float = Field(
+        300.0, gt=0, description="Seconds without a message or other activity before someone shows as away.")
+    presence_offline_after_s: float = Field(
+        30.0, gt=0, description="Seconds after a client's longest /sync long-poll before it shows as offline.")
     notification_retention_days: float = Field(
         30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
     notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
