@@ -94,7 +94,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     async def advertise(pending: bool) -> None:
         try:
-            await advertiser.start(setup_pending=pending)
+            # An admin made by `hearth create-user --admin` elsewhere ends setup too: re-checked.
+            await advertiser.start(setup_pending=pending,
+                                   still_pending=lambda: app.config["HEARTH"].setup.pending())
         except Exception:  # the server is still reachable by address
             logging.getLogger("hearth").exception("LAN discovery failed to start")
 

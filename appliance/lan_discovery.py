@@ -13,10 +13,12 @@ is a name of our own, derived from the server name.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version as package_version
 from typing import TYPE_CHECKING
 
@@ -91,7 +93,14 @@ async def setup_pending(accounts: AccountStore) -> bool:
 
 
 class Advertiser:
-    """Advertises the web UI while the server runs; `update()` when the setup state changes."""
+    """Advertises the web UI while the server runs; `update()` when the setup state changes.
+
+    The wizard calls `update()` when it finishes. Setup also ends when an admin is made from
+    another process (`hearth create-user --admin`): given `still_pending`, the advertiser asks
+    it every RECHECK_S seconds while setup is pending and switches to setup=done by itself.
+    """
+
+    RECHECK_S = 2.0
 
     def __init__(self, server_name: str, host: str, port: int, *, path: str = "/") -> None:
         self.server_name = server_name
@@ -101,6 +110,7 @@ class Advertiser:
         self._zc: AsyncZeroconf | None = None
         self._info: ServiceInfo | None = None
         self._setup_pending = True  # the latest state asked for, even while start() still probes
+        self._recheck: asyncio.Task | None = None
 
     @property
     def advertising(self) -> bool:
@@ -129,7 +139,8 @@ class Advertiser:
     def _properties(self, setup_pending: bool) -> dict[str, str]:
         return {"version": hearth_version(), "setup": "pending" if setup_pending else "done", "path": self.path}
 
-    async def start(self, setup_pending: bool) -> bool:
+    async def start(self, setup_pending: bool,
+                    still_pending: Callable[[], Awaitable[bool]] | None = None) -> bool:
         """Register the service on every LAN interface; False if there is nothing to advertise on."""
         if self._zc is not None:
             return self.advertising
@@ -166,7 +177,22 @@ class Advertiser:
         log.info("LAN discovery: advertising %r on %s port %d", info.name, ", ".join(addresses), self.port)
         if self._setup_pending != setup_pending:  # update() came while the name was being probed
             await self.update(self._setup_pending)
+        if self._setup_pending and still_pending is not None:
+            self._recheck = asyncio.get_running_loop().create_task(self._watch_setup(still_pending))
         return True
+
+    async def _watch_setup(self, still_pending: Callable[[], Awaitable[bool]]) -> None:
+        """Until setup is done (by the wizard or by an admin made elsewhere): setup=done once it is."""
+        while self._setup_pending and self._zc is not None:
+            await asyncio.sleep(self.RECHECK_S)
+            try:
+                if self._setup_pending and not await still_pending():
+                    log.info("LAN discovery: setup was completed; advertising setup=done")
+                    await self.update(setup_pending=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("LAN discovery: could not check the setup state")
 
     async def update(self, setup_pending: bool) -> None:
         """Re-announce the TXT records (e.g. `setup=done` once the wizard has finished)."""
@@ -185,6 +211,10 @@ class Advertiser:
 
     async def stop(self) -> None:
         """Withdraw: send the goodbye packets (TTL 0) and close the sockets."""
+        recheck, self._recheck = self._recheck, None
+        if recheck is not None:
+            recheck.cancel()
+            await asyncio.gather(recheck, return_exceptions=True)
         zc, self._zc, info, self._info = self._zc, None, self._info, None
         if zc is None:
             return

@@ -299,6 +299,38 @@ def test_server_is_found_and_reached_from_the_other_host(lan: TwoHostLan, tmp_pa
         browser.close()
 
 
+def test_admin_made_from_another_process_switches_to_setup_done(lan: TwoHostLan, tmp_path: Path):
+    """A fresh `hearth run` advertises setup=pending; `hearth create-user --admin`, run beside it,
+    ends setup, and the running server notices without a restart: setup=done on the LAN."""
+    data = tmp_path / "data"
+    env = dict(os.environ, HEARTH_DATA_DIR=str(data), HEARTH_SERVER_NAME="fresh.example",
+               HEARTH_BIND="0.0.0.0:8008")
+    env.pop("HEARTH_LAN_DISCOVERY", None)
+    browser = Lines(lan.run(lan.b, sys.executable, "-c", BROWSER, lan.addr_b), tmp_path / "browser.log")
+    server = None
+    try:
+        browser.expect(lambda line: '"browsing"' in line, what="browser start")
+        server = Lines(lan.run(lan.a, sys.executable, "-m", "appliance", "run"), tmp_path / "server.log", env=env)
+        name = "Hearth (fresh.example)._http._tcp.local."
+        found = json.loads(browser.expect(event("Added", name), timeout=30, what="Added"))
+        assert found["properties"]["setup"] == "pending"
+        made = subprocess.run([sys.executable, "-m", "appliance", "create-user", "mum", "--admin", "--password", "pw"],
+                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        updated = json.loads(browser.expect(
+            lambda line: event("Updated", name)(line) and json.loads(line)["properties"].get("setup") == "done",
+            timeout=20, what="Updated with setup=done"))
+        assert updated["properties"] == {"version": hearth_version(), "setup": "done", "path": "/"}
+        assert server.proc.poll() is None  # the same process: no restart
+        server.proc.send_signal(signal.SIGTERM)
+        browser.expect(event("Removed", name), what="Removed")
+        assert server.proc.wait(15) == 0
+    finally:
+        if server is not None:
+            server.close()
+        browser.close()
+
+
 def test_setting_turns_it_off(lan: TwoHostLan, tmp_path: Path):
     env = dict(os.environ, HEARTH_DATA_DIR=str(tmp_path / "data"), HEARTH_SERVER_NAME="quiet.example",
                HEARTH_BIND="0.0.0.0:8008", HEARTH_LAN_DISCOVERY="false")
