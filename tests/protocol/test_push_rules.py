@@ -278,3 +278,53 @@ def test_validation():
         pr.check_rule_body("override", "x", {"actions": [], "conditions": [{"key": "no kind"}]})
     assert pr.check_actions(["notify", "coalesce", {"set_tweak": "sound", "value": "x"}]) == [
         "notify", {"set_tweak": "sound", "value": "x"}]
+
+
+# -- the compiled evaluator with one memo per event -------------------------------------------
+
+def test_one_memo_shared_by_members_gives_each_their_own_outcome():
+    """Member-independent outcomes are shared; mentions, invites, display names and each
+    member's own rules are not."""
+    carol = "@carol:hearth.test"
+    carol_rules = pr.compile_ruleset(pr.build_ruleset(carol, {"global": {
+        "content": [{"rule_id": "lunch", "pattern": "lunch", "actions": ["notify", {"set_tweak": "highlight"}]}],
+        "override": [{"rule_id": "named", "conditions": [{"kind": "contains_display_name"}],
+                      "actions": ["notify", {"set_tweak": "sound", "value": "x"}]}]}}))
+    bob_rules = pr.compile_ruleset(pr.build_ruleset(ME, None))
+    events = [
+        msg("lunch?", **{"m.mentions": {"user_ids": [ME]}}),
+        msg("lunch for Carol C?"),
+        msg("Bob and Carol C"),
+        {"type": "m.room.member", "state_key": carol, "sender": OTHER, "content": {"membership": "invite"}},
+        {"type": "m.room.member", "state_key": ME, "sender": OTHER, "content": {"membership": "invite"}},
+    ]
+    for event in events:
+        for ctx in (GROUP, ONE_TO_ONE):
+            memo: dict = {}
+            shared = [pr.evaluate_compiled(bob_rules, event, ctx, "Bob", memo),
+                      pr.evaluate_compiled(carol_rules, event, ctx, "Carol C", memo)]
+            alone = [pr.evaluate(pr.build_ruleset(ME, None), event, ME,
+                                 pr.EvalContext(ctx.member_count, display_name="Bob")),
+                     pr.evaluate(pr.build_ruleset(carol, {"global": {
+                         "content": [{"rule_id": "lunch", "pattern": "lunch",
+                                      "actions": ["notify", {"set_tweak": "highlight"}]}],
+                         "override": [{"rule_id": "named", "conditions": [{"kind": "contains_display_name"}],
+                                       "actions": ["notify", {"set_tweak": "sound", "value": "x"}]}]}}),
+                                 event, carol, pr.EvalContext(ctx.member_count, display_name="Carol C"))]
+            assert shared == alone, event
+    memo = {}
+    assert pr.evaluate_compiled(bob_rules, events[0], GROUP, None, memo)[0] == ".m.rule.is_user_mention"
+    assert pr.evaluate_compiled(carol_rules, events[0], GROUP, None, memo)[0] == "lunch"
+    assert pr.evaluate_compiled(carol_rules, events[3], GROUP, None, {})[0] == ".m.rule.invite_for_me"
+    assert pr.evaluate_compiled(bob_rules, events[3], GROUP, None, {})[0] == ".m.rule.member_event"
+
+
+def test_compiled_true_is_not_one():
+    rules = pr.compile_ruleset({"override": [
+        {"rule_id": "one", "conditions": [{"kind": "event_property_is", "key": "content.x", "value": 1}],
+         "actions": ["notify"]},
+        {"rule_id": "true", "conditions": [{"kind": "event_property_is", "key": "content.x", "value": True}],
+         "actions": ["notify"]}]})
+    memo: dict = {}
+    assert pr.evaluate_compiled(rules, {"content": {"x": True}}, GROUP, None, memo)[0] == "true"
+    assert pr.evaluate_compiled(rules, {"content": {"x": 1}}, GROUP, None, {})[0] == "one"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -369,11 +369,180 @@ def rule_matches(kind: str, rule: Mapping[str, Any], event: Mapping[str, Any], u
 def evaluate(ruleset: Mapping[str, list[dict[str, Any]]], event: Mapping[str, Any], user_id: str,
              ctx: EvalContext) -> tuple[str, list[Any]] | None:
     """The first enabled matching rule as (rule_id, actions without historical ones), or None."""
-    for kind in KINDS:
-        for rule in ruleset.get(kind, ()):
-            if not rule.get("enabled", True):
-                continue
-            if rule_matches(kind, rule, event, user_id, ctx):
-                actions = [a for a in rule.get("actions", []) if not (isinstance(a, str) and a in HISTORICAL_ACTIONS)]
-                return rule["rule_id"], actions
+    return evaluate_compiled(compile_ruleset(ruleset), event, ctx, ctx.display_name)
+
+
+# -- the compiled evaluator -------------------------------------------------------------------
+#
+# The server evaluates every event against the ruleset of each member of its room. Compiling a
+# ruleset once (per user, until it changes) leaves per event only the tests themselves: paths
+# are split, globs compiled, disabled rules dropped and historical actions removed beforehand.
+# Most conditions (every server-default one) are a function of the event and of the room at
+# the event only, the same for every member: their outcome has a memo key, and one `memo`
+# dict per event lets all members share it. Only `contains_display_name` depends on the member.
+
+Test = Callable[[Mapping[str, Any], EvalContext, "str | None"], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule_id: str
+    actions: tuple[Any, ...]
+    tests: tuple[tuple[Any, Test], ...]  # (memo key or None, test); all must hold
+
+
+def _never(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+    return False
+
+
+def _path_getter(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    parts = tuple(split_path(key))
+
+    def get(event: Mapping[str, Any]) -> Any:
+        value: Any = event
+        for part in parts:
+            if not isinstance(value, Mapping) or part not in value:
+                return _MISSING
+            value = value[part]
+        return value
+
+    return get
+
+
+def _scalar_key(v: Any) -> Any:
+    """A hashable stand-in for a scalar that keeps true and 1 apart."""
+    return (type(v).__name__, v)
+
+
+def _compile_condition(cond: Any) -> tuple[Any, Test]:
+    """The same outcome as `condition_matches`, as (memo key, test)."""
+    if not isinstance(cond, Mapping):
+        return ("never",), _never
+    kind = cond.get("kind")
+    if kind == "event_match":
+        key, pattern = cond.get("key"), cond.get("pattern")
+        if not isinstance(key, str) or not isinstance(pattern, str):
+            return ("never",), _never
+        get = _path_getter(key)
+        word = key == "content.body"
+        rx = glob_regex(pattern, word)
+        find = rx.search if word else rx.match
+
+        def event_match(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+            value = get(event)
+            return isinstance(value, str) and find(value) is not None
+
+        return ("event_match", key, pattern), event_match
+    if kind in ("event_property_is", "event_property_contains"):
+        key = cond.get("key")
+        if not isinstance(key, str) or "value" not in cond:
+            return ("never",), _never
+        expected = cond["value"]
+        if not _is_scalar(expected):  # compound values are never equal to anything (`_same`)
+            return ("never",), _never
+        get = _path_getter(key)
+        memo_key = (kind, key, _scalar_key(expected))
+        if kind == "event_property_is":
+            def property_is(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+                return _same(get(event), expected)
+
+            return memo_key, property_is
+
+        def property_contains(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+            value = get(event)
+            return isinstance(value, list) and any(_same(v, expected) for v in value)
+
+        return memo_key, property_contains
+    if kind == "contains_display_name":
+        return None, _contains_display_name  # depends on the member: never shared
+    if kind == "room_member_count":
+        is_ = cond.get("is")
+
+        def member_count(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+            return member_count_matches(is_, ctx.member_count)
+
+        return ("room_member_count", _scalar_key(is_) if _is_scalar(is_) else repr(is_)), member_count
+    if kind == "sender_notification_permission":
+        key = cond.get("key")
+        if not isinstance(key, str):
+            return ("never",), _never
+
+        def permission(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+            return ctx.sender_power_level >= ctx.notification_level(key)
+
+        return ("sender_notification_permission", key), permission
+    return ("never",), _never  # unrecognised conditions never match
+
+
+@lru_cache(maxsize=1024)
+def _display_name_regex(name: str) -> re.Pattern[str]:
+    return re.compile(f"(?<![{_WORD}]){re.escape(name)}(?![{_WORD}])", re.IGNORECASE)
+
+
+def _contains_display_name(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+    body = lookup(event, "content.body")
+    if not isinstance(body, str) or not name:
+        return False
+    return _display_name_regex(name).search(body) is not None
+
+
+_get_body = _path_getter("content.body")
+
+
+def _compile_rule(kind: str, rule: Mapping[str, Any]) -> CompiledRule:
+    actions = tuple(a for a in rule.get("actions", []) if not (isinstance(a, str) and a in HISTORICAL_ACTIONS))
+    rule_id = rule["rule_id"]
+    tests: tuple[tuple[Any, Test], ...]
+    if kind in ("override", "underride"):
+        tests = tuple(_compile_condition(c) for c in (rule.get("conditions") or []))
+    elif kind == "content":
+        pattern = rule.get("pattern")
+        if isinstance(pattern, str):
+            rx = glob_regex(pattern, True)
+
+            def content(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+                body = _get_body(event)
+                return isinstance(body, str) and rx.search(body) is not None
+
+            tests = ((("content", pattern), content),)
+        else:
+            tests = ((("never",), _never),)
+    elif kind in ("room", "sender"):
+        field_ = "room_id" if kind == "room" else "sender"
+
+        def same_id(event: Mapping[str, Any], ctx: EvalContext, name: str | None) -> bool:
+            return event.get(field_) == rule_id
+
+        tests = (((kind, rule_id), same_id),)
+    else:
+        tests = ((("never",), _never),)
+    return CompiledRule(rule_id, actions, tests)
+
+
+def compile_ruleset(ruleset: Mapping[str, list[dict[str, Any]]]) -> tuple[CompiledRule, ...]:
+    """The enabled rules in evaluation order, ready for `evaluate_compiled`."""
+    return tuple(_compile_rule(kind, rule) for kind in KINDS for rule in ruleset.get(kind, ())
+                 if rule.get("enabled", True))
+
+
+def evaluate_compiled(rules: tuple[CompiledRule, ...], event: Mapping[str, Any], ctx: EvalContext,
+                      display_name: str | None = None,
+                      memo: dict[Any, bool] | None = None) -> tuple[str, list[Any]] | None:
+    """`evaluate` for a compiled ruleset. `memo` (one dict per event, shared by the members it
+    is evaluated for, with the same `ctx` apart from the display name) keeps the outcome of each
+    member-independent test."""
+    if memo is None:
+        memo = {}
+    for rule in rules:
+        for key, test in rule.tests:
+            if key is None:
+                ok = test(event, ctx, display_name)
+            else:
+                ok = memo.get(key)
+                if ok is None:
+                    ok = memo[key] = test(event, ctx, display_name)
+            if not ok:
+                break
+        else:
+            return rule.rule_id, list(rule.actions)
     return None

@@ -16,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import ids
 from ..protocol import push_rules as pr
+from ..protocol.events import Pdu
 from ..protocol.power_levels import get_notification_level, get_user_power_level
 from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
@@ -33,8 +36,22 @@ from .push_rules import PushRuleService
 log = logging.getLogger(__name__)
 
 BATCH = 200
+ROOMS_CACHED = 64  # state groups whose members, names and power levels are kept (_RoomAt)
 THREAD_HOPS = 3
 MAIN = "main"
+
+
+@dataclass(slots=True)
+class _RoomAt:
+    """A room at one state group, as push evaluation sees it."""
+
+    member_count: int  # joined members, every server
+    local_joined: list[str]  # sorted
+    names: dict[str, str | None]  # local members' display names (any membership)
+    power_levels: Pdu | None
+    create: Pdu | None
+    levels: dict[str, int]  # notification levels by key
+    sender_levels: dict[str, float] = field(default_factory=dict)
 
 
 class PushService:
@@ -51,6 +68,7 @@ class PushService:
         self._pos: int | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._rooms: OrderedDict[int, _RoomAt] = OrderedDict()
         # Called with the new notifications after they are committed (pushers).
         self.notification_listeners: list[Callable[[list[Notification]], None]] = []
 
@@ -112,43 +130,66 @@ class PushService:
     def _is_local(self, user_id: str) -> bool:
         return ids.server_name_of(user_id) == self.server_name
 
+    async def _room_at(self, state_group: int) -> _RoomAt:
+        """What every evaluation at this state needs, worked out once per state group (a group's
+        state never changes; consecutive messages in a room share their group)."""
+        room = self._rooms.get(state_group)
+        if room is not None:
+            self._rooms.move_to_end(state_group)
+            return room
+        state = await self.state.get_state(state_group)
+        member_ids = {k[1]: eid for k, eid in state.items() if k[0] == "m.room.member"}
+        members = await self.events.get_events(member_ids.values())
+        joined = {u for u, eid in member_ids.items() if eid in members and members[eid].pdu.membership == "join"}
+        pl_id, create_id = state.get(("m.room.power_levels", "")), state.get(("m.room.create", ""))
+        specials = await self.events.get_events([e for e in (pl_id, create_id) if e])
+        pl = specials[pl_id].pdu if pl_id in specials else None
+        create = specials[create_id].pdu if create_id in specials else None
+        keys = {"room"}
+        if pl is not None and isinstance(pl.content.get("notifications"), dict):
+            keys |= {k for k in pl.content["notifications"] if isinstance(k, str)}
+        names: dict[str, str | None] = {}
+        for user, eid in member_ids.items():
+            if self._is_local(user):
+                member = members.get(eid)
+                name = member.pdu.content.get("displayname") if member is not None else None
+                names[user] = name if isinstance(name, str) else None
+        room = _RoomAt(member_count=len(joined), local_joined=sorted(u for u in joined if self._is_local(u)),
+                       names=names, power_levels=pl, create=create,
+                       levels={k: get_notification_level(pl, k) for k in keys})
+        self._rooms[state_group] = room
+        while len(self._rooms) > ROOMS_CACHED:
+            self._rooms.popitem(last=False)
+        return room
+
     async def _evaluate(self, ev: StoredEvent) -> list[Notification]:
         pdu = ev.pdu
         if ev.state_group is None:
             return []
-        state = await self.state.get_state(ev.state_group)
-        member_ids = {k[1]: eid for k, eid in state.items() if k[0] == "m.room.member"}
-        members = await self.events.get_events(member_ids.values())
-        joined = {u for u, eid in member_ids.items() if eid in members and members[eid].pdu.membership == "join"}
-        recipients = [u for u in joined if u != pdu.sender and self._is_local(u)]
+        room = await self._room_at(ev.state_group)
+        sender = pdu.sender
+        recipients = [u for u in room.local_joined if u != sender]
         target = pdu.state_key
-        if (pdu.type == "m.room.member" and pdu.membership == "invite" and target and target != pdu.sender
+        if (pdu.type == "m.room.member" and pdu.membership == "invite" and target and target != sender
                 and self._is_local(target) and target not in recipients):
             recipients.append(target)
+            recipients.sort()
         if not recipients:
             return []
-        specials = await self.events.get_events(
-            [e for e in (state.get(("m.room.power_levels", "")), state.get(("m.room.create", ""))) if e])
-        pl_id, create_id = state.get(("m.room.power_levels", "")), state.get(("m.room.create", ""))
-        pl = specials[pl_id].pdu if pl_id in specials else None
-        create = specials[create_id].pdu if create_id in specials else None
-        sender_level = get_user_power_level(pdu.sender, pl, create)
-        keys = {"room"}
-        if pl is not None and isinstance(pl.content.get("notifications"), dict):
-            keys |= {k for k in pl.content["notifications"] if isinstance(k, str)}
-        levels = {k: get_notification_level(pl, k) for k in keys}
+        sender_level = room.sender_levels.get(sender)
+        if sender_level is None:
+            sender_level = room.sender_levels[sender] = get_user_power_level(sender, room.power_levels, room.create)
+        ctx = pr.EvalContext(member_count=room.member_count, sender_power_level=sender_level,
+                             notification_levels=room.levels)
         thread_id = await self._thread_of(pdu.content)
         event = pdu.data
+        memo: dict[Any, bool] = {}  # member-independent outcomes, shared by the recipients
         now = int(time.time() * 1000)
         out = []
-        for user in sorted(recipients):
-            if pdu.sender in await self.account_data.ignored_users(user):
+        for user in recipients:
+            if sender in await self.account_data.ignored_users(user):
                 continue
-            member = members.get(member_ids.get(user, ""))
-            name = member.pdu.content.get("displayname") if member is not None else None
-            ctx = pr.EvalContext(member_count=len(joined), sender_power_level=sender_level,
-                                 notification_levels=levels, display_name=name if isinstance(name, str) else None)
-            result = pr.evaluate(await self.rules.ruleset(user), event, user, ctx)
+            result = pr.evaluate_compiled(await self.rules.compiled(user), event, ctx, room.names.get(user), memo)
             if result is None or not pr.notifies(result[1]):
                 continue
             actions = result[1]

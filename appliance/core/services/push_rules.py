@@ -24,6 +24,9 @@ class PushRuleService:
         self._cache: OrderedDict[str, dict[str, list[dict[str, Any]]]] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[str, asyncio.Lock] = {}
+        # user -> (the cached ruleset it was compiled from, compiled rules): valid while that
+        # ruleset is still the cached one (a change replaces it).
+        self._compiled: dict[str, tuple[dict[str, list[dict[str, Any]]], tuple[pr.CompiledRule, ...]]] = {}
 
     async def ruleset(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
         """The user's complete ruleset (shared: callers must not mutate it)."""
@@ -37,6 +40,21 @@ class PushRuleService:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return rules
+
+    async def compiled(self, user_id: str) -> tuple[pr.CompiledRule, ...]:
+        """The user's ruleset compiled for evaluation (push.py evaluates it for every event)."""
+        rules = self._cache.get(user_id)
+        entry = self._compiled.get(user_id)
+        if rules is not None and entry is not None and entry[0] is rules:
+            self._cache.move_to_end(user_id)
+        else:
+            rules = await self.ruleset(user_id)
+            entry = (rules, pr.compile_ruleset(rules))
+            self._compiled[user_id] = entry
+            if len(self._compiled) > self._cache_size:
+                for stale in [u for u, (r, _) in self._compiled.items() if self._cache.get(u) is not r]:
+                    del self._compiled[stale]
+        return entry[1]
 
     async def account_data_content(self, user_id: str) -> dict[str, Any]:
         return {"global": copy.deepcopy(await self.ruleset(user_id))}
