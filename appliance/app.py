@@ -8,13 +8,12 @@ import time
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
 
-from .core.api.admin import blueprints as admin_blueprints
-from .core.api.client import blueprints as client_blueprints
-from .core.api.federation.openid import bp as federation_openid_bp
 from .core.api.routing import HearthQuart, error_response, json_response
+from .core.api.upload_limit import install_upload_limit
 from .core.protocol.errors import MatrixError
 from .core.services.request_log import RequestLog, error_log
 from .hearth import Hearth, build_hearth
+from .routes import install_routes
 from .settings import Settings
 
 log = logging.getLogger("hearth.request")
@@ -26,7 +25,9 @@ CORS_HEADERS = {
 }
 
 
-def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -> Quart:
+def create_app(settings: Settings | None = None, hearth: Hearth | None = None, *, lazy_routes: bool = True) -> Quart:
+    """The app. Its URL rules come from the route table, each handler module imported on its
+    first request (appliance/routes.py); lazy_routes=False registers the real blueprints."""
     settings = settings or Settings()
     app = HearthQuart("appliance")  # r0 paths routed as v3 (one rule each), url_for builders lazy
     app.config["SETTINGS"] = settings
@@ -35,20 +36,17 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None) -
     request_log = app.config["REQUEST_LOG"] = RequestLog()
     app.config["ERROR_LOG"] = error_log()
 
-    for bp in client_blueprints():
-        app.register_blueprint(bp)
-    for bp in admin_blueprints():
-        app.register_blueprint(bp)
-    app.register_blueprint(federation_openid_bp)
+    install_upload_limit(app)   # the media upload routes take more than a JSON body
+    install_routes(app, lazy=lazy_routes)  # the APIs', the wizard's and the pages' URL rules
 
     from .setup_wizard import install_setup_wizard
     from .webui.layout import install_web_foundation
 
-    install_setup_wizard(app)    # /setup, and no registration before setup
+    install_setup_wizard(app)    # no registration before setup; web pages lead to /setup
     install_web_foundation(app)  # pages: security headers, CSRF, session cookies
     from .webui.pages import install_web_ui
 
-    install_web_ui(app)          # the admin's and the family's pages
+    install_web_ui(app)          # the pages' template filters; restore uploads
 
     @app.before_serving
     async def start() -> None:

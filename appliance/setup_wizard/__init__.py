@@ -1,7 +1,7 @@
 """The setup wizard: claims a fresh server with the one-time setup code, then goes for good.
 
-`install_setup_wizard(app)` (before the web foundation, so that its checks run first) registers
-its pages (/setup) and two app-wide rules that hold while
+`install_setup_wizard(app)` (before the web foundation, so that its checks run first) installs
+two app-wide rules that hold while
 setup is pending: the Matrix API registers nobody (unless the operator chose a registration
 policy in the environment), and every web page leads to the wizard.
 """
@@ -18,12 +18,9 @@ NOT_SET_UP = "This server is not set up yet"
 
 
 def install_setup_wizard(app: Quart) -> None:
+    """Its pages (/setup, setup_wizard/routes.py and restore.py) are in the route table
+    (appliance/routes.py) and load on their first request."""
     import asyncio
-
-    from . import restore  # noqa: F401  (the restore pages join the wizard's blueprint)
-    from .routes import bp, wizard_exists
-
-    app.register_blueprint(bp)
 
     @app.before_request
     async def setup_gate():
@@ -32,6 +29,8 @@ def install_setup_wizard(app: Quart) -> None:
         if hearth is None or hearth.setup is None:
             return None
         if path == "/setup" or path.startswith("/setup/"):
+            from .routes import wizard_exists
+
             return await wizard_exists()
         if request.method == "POST" and path in REGISTER_PATHS:
             if not await hearth.setup.registration_allowed():

@@ -18,7 +18,6 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
@@ -31,6 +30,7 @@ from ..core.services.backup_jobs import BackupJobs, Job, downloads_dir
 from .forms import form_fields, parse_form
 from .layout import error_page
 from .pages import current_viewer, flash, hearth, render, see_other, signed_in
+from .restore_upload import UPLOAD_PATHS  # noqa: F401  (the restore form's paths)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ bp = Blueprint("webui_backups", __name__, url_prefix="/admin/backups", template_
 state_bp = Blueprint("webui_restore_state", __name__)
 
 BOOT_ID = secrets.token_hex(8)      # a new one in every process: how a page sees the restart happen
-UPLOAD_PATHS = frozenset({"/admin/backups/restore", "/setup/restore"})
 SCHEDULE_FIELDS = {"backup_dir": "backup_dir", "backup_interval_hours": "interval_hours", "backup_keep": "keep"}
 
 
@@ -49,60 +48,6 @@ def backup_jobs() -> BackupJobs:
     return jobs
 
 
-# -- uploads into the data directory ---------------------------------------------------------------
-
-def _lift_upload_limit(state) -> None:
-    app = state.app
-    base = app.request_class
-
-    class RestoreUploadRequest(base):  # type: ignore[misc, valid-type]
-        def __init__(self, method, scheme, path, *args, max_content_length=None, **kwargs):
-            self._restore_upload = method == "POST" and path in UPLOAD_PATHS
-            if self._restore_upload:
-                try:
-                    free = shutil.disk_usage(app.config["SETTINGS"].data_dir).free
-                except OSError:
-                    free = 0
-                max_content_length = max(max_content_length or 0, free)
-            super().__init__(method, scheme, path, *args, max_content_length=max_content_length, **kwargs)
-
-        def make_form_data_parser(self):
-            parser = super().make_form_data_parser()
-            if self._restore_upload:
-                data_dir = Path(app.config["SETTINGS"].data_dir)
-
-                def into_data_dir(total_content_length, content_type, filename, content_length=None):
-                    data_dir.mkdir(parents=True, exist_ok=True)
-                    return tempfile.NamedTemporaryFile("w+b", dir=data_dir, prefix=rs.UPLOAD_PREFIX, suffix=".part")
-                parser.stream_factory = into_data_dir
-            return parser
-
-    app.request_class = RestoreUploadRequest
-    # Runs before every other hook (the CSRF check reads the form): nobody who may not restore
-    # gets a byte of their upload written to disk.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unauthorised_upload)
-
-
-async def refuse_unauthorised_upload() -> Response | None:
-    """Refuse a restore upload from someone who may not restore, before its body is read."""
-    if request.method != "POST" or request.path not in UPLOAD_PATHS:
-        return None
-    if request.path == "/setup/restore":
-        from ..setup_wizard.routes import _claimed, wizard_exists
-
-        gone = await wizard_exists()
-        if gone is not None:
-            return gone
-        if not await _claimed():
-            return await error_page(403, "Setup code needed", "Type the setup code first.")
-        return None
-    viewer = await current_viewer()
-    if viewer is None or not viewer.admin:
-        return await error_page(403, "For admins only", "Only an admin can restore a backup.")
-    return None
-
-
-bp.record_once(_lift_upload_limit)
 
 
 class UploadProblem(Exception):

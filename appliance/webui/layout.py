@@ -57,10 +57,8 @@ async def check_csrf() -> Response | None:
 
 
 def install_web_foundation(app: Quart) -> None:
-    from .join import bp as join_bp
-
-    app.register_blueprint(bp)
-    app.register_blueprint(join_bp)
+    """App-wide: template globals, the CSRF check, security headers and the session cookie. The
+    blueprints (this module's static files, join.py) are in the route table (appliance/routes.py)."""
     app.jinja_env.globals.update(csrf_token=csrf_token, csp_nonce=csp_nonce, hearth_version=hearth_version())
     app.before_request(check_csrf)
 

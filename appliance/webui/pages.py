@@ -180,12 +180,9 @@ def clock(ts_ms: int | None) -> str:
 
 
 def install_web_ui(app: Quart) -> None:
-    from .account_pages import bp as account_bp
-    from .admin_backups import bp as backups_bp, state_bp as restore_state_bp
-    from .admin_pages import bp as admin_bp
+    """App-wide parts of the pages; the pages themselves (account_pages, admin_pages,
+    admin_backups) are in the route table (appliance/routes.py) and load on their first request."""
+    from .restore_upload import install_restore_upload
 
-    app.register_blueprint(account_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(backups_bp)
-    app.register_blueprint(restore_state_bp)
+    install_restore_upload(app)
     app.jinja_env.filters.update(bytes=human_bytes, duration=human_duration, ago=ago, when=when, clock=clock)

@@ -138,11 +138,11 @@ async def test_backups_page_is_for_admins_only(tmp_path):
 
 async def test_unauthorised_restore_uploads_are_refused_before_the_body_is_read(tmp_path, monkeypatch):
     """Nobody who may not restore gets their upload spooled to disk, even for a moment."""
-    from appliance.webui import admin_backups
+    from appliance.webui import restore_upload
 
     spooled: list[dict] = []
-    real = admin_backups.tempfile.NamedTemporaryFile
-    monkeypatch.setattr(admin_backups.tempfile, "NamedTemporaryFile",
+    real = restore_upload.tempfile.NamedTemporaryFile
+    monkeypatch.setattr(restore_upload.tempfile, "NamedTemporaryFile",
                         lambda *a, **k: spooled.append(k) or real(*a, **k))
     async with running(tmp_path / "data") as (app, h, test_app):
         anon = test_app.test_client()

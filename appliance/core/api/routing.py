@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ValidationError
 from quart import Blueprint, Quart, Response, current_app, g, request
 from quart.routing import QuartMap, QuartRule
 
@@ -127,7 +126,7 @@ async def read_json_body(max_bytes: int) -> Any:
         raise NotJson("Content not JSON.") from None
 
 
-def _validation_message(exc: ValidationError) -> str:
+def _validation_message(exc: Any) -> str:  # a pydantic ValidationError
     parts = []
     for err in exc.errors()[:3]:
         loc = ".".join(str(x) for x in err.get("loc", ()))
@@ -149,6 +148,8 @@ def endpoint(
     limited = rate_limited if rate_limited is not None else method != "GET"
 
     def decorate(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        from pydantic import ValidationError  # with the handler's module (loaded on its first request)
+
         hints = get_type_hints(handler)
         params = list(inspect.signature(handler).parameters)
 
@@ -217,6 +218,7 @@ def endpoint(
             return json_response(result, status)
 
         view.__name__ = handler.__name__
+        view.__module__ = handler.__module__  # the module the route table imports for this rule
         quart_path = _to_quart_path(path)
         for i, prefix in enumerate(_rule_prefixes(prefixes)):
             bp.add_url_rule(
@@ -244,16 +246,14 @@ def error_response(exc: MatrixError) -> Response:
     return json_response(exc.to_json(), exc.status)
 
 
-# defer_build: a model's validator is built on its first use, not when its module is imported
-# (about a hundred of them would otherwise be built at every start, most never used).
-class PathModel(BaseModel):
-    """Base for path models: IDs arrive URL-decoded by the router."""
+def __getattr__(name: str) -> Any:
+    """PathModel and QueryModel (pydantic) load with the first handler module that uses them, so
+    that a start imports no pydantic (appliance/core/api/models.py)."""
+    if name in ("PathModel", "QueryModel"):
+        from . import models
 
-    model_config = {"extra": "ignore", "defer_build": True}
-
-
-class QueryModel(BaseModel):
-    model_config = {"extra": "ignore", "defer_build": True}
+        return getattr(models, name)
+    raise AttributeError(name)
 
 
 def discover_blueprints(package: str, path: list[str]) -> list[Blueprint]:

@@ -65,27 +65,8 @@ class PreviewQuery(QueryModel):
 
 # -- request bodies ------------------------------------------------------------------------------
 
-def _lift_upload_body_limit(state) -> None:
-    """The app caps request bodies at a few MiB (JSON); the upload routes take files up to
-    `max_upload_bytes`, streamed to disk by the service. Swap in a request class that raises
-    the cap for those two routes only."""
-    app = state.app
-    base = app.request_class
-
-    class MediaUploadRequest(base):  # type: ignore[misc, valid-type]
-        def __init__(self, method, scheme, path, *args, max_content_length=None, **kwargs):
-            if max_content_length is not None and _is_upload(method, path):
-                max_content_length = max(max_content_length, app.config["SETTINGS"].max_upload_bytes)
-            super().__init__(method, scheme, path, *args, max_content_length=max_content_length, **kwargs)
-
-    app.request_class = MediaUploadRequest
-
-
-def _is_upload(method: str, path: str) -> bool:
-    return (method in ("POST", "PUT") and path.startswith(("/_matrix/media/v3/upload", "/_matrix/media/r0/upload")))
-
-
-bp.record_once(_lift_upload_body_limit)
+# The upload routes' body limit (max_upload_bytes, not the JSON cap) is lifted at start-up by
+# appliance/core/api/upload_limit.py: a request class applies before this module is loaded.
 
 
 async def _request_body() -> AsyncIterator[bytes]:
