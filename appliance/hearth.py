@@ -201,8 +201,7 @@ def _build_webui_services(h: Hearth) -> None:
     s = h.settings
     h.server_status = ServerStatusService(h.db, s.data_dir, s.database_path, h.started_at, hearth_version(),
                                           h.health)
-    h.admin_settings = AdminSettingsService(s, h.server_settings, getattr(h, "media", None),
-                                            getattr(h, "url_previews", None), h.presence)
+    h.admin_settings = AdminSettingsService(s, h.server_settings, h.presence)
     h.data_export = DataExportService(h.db, h.events, h.state, h.accounts, h.account_service,
                                       h.room_read.formatter, h.room_read.visibility)
     h.announcements = AnnouncementService(h.accounts, h.server_notices)
@@ -215,9 +214,12 @@ def _build_media_services(h: Hearth) -> None:
     from .core.storage.stores.media import ContentFiles, MediaStore
 
     s = h.settings
-    limits = MediaLimits(s.max_upload_bytes, s.media_quota_bytes, s.freeze_legacy_media, s.base_url() + "/")
+
+    def limits() -> MediaLimits:  # read at each use: a change in the web pages applies at once
+        return MediaLimits(s.max_upload_bytes, s.media_quota_bytes, s.freeze_legacy_media, s.base_url() + "/")
+
     h.media = MediaService(MediaStore(h.db), ContentFiles(s.data_dir / "media"), h.server_name, limits)
-    h.url_previews = UrlPreviewService(h.media, s.url_previews)
+    h.url_previews = UrlPreviewService(h.media, lambda: s.url_previews)
 
 
 def _build_e2ee_services(h: Hearth) -> None:

@@ -80,6 +80,7 @@ async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
     for bridge_id, bridge in data.get("bridges", {}).get("bridges", {}).items():
         values[("bridge_" + re.sub(r"[^a-z0-9_]", "_", bridge_id.lower()))[:64]] = bridge
     await hearth.server_settings.store_values(values)
+    hearth.admin_settings.apply_live()  # and in force now (media and previews read them at each use)
     tasks.append("Settings saved")
 
     token = expires = None

@@ -7,7 +7,6 @@ is shown but cannot be changed here (the environment would win anyway).
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from .server_settings import ServerSettingsService
@@ -17,12 +16,9 @@ EDITABLE = ("registration", "presence_enabled", "max_upload_bytes", "media_quota
 
 
 class AdminSettingsService:
-    def __init__(self, settings, server_settings: ServerSettingsService, media=None, url_previews=None,
-                 presence=None):
+    def __init__(self, settings, server_settings: ServerSettingsService, presence=None):
         self.settings = settings
         self.server_settings = server_settings
-        self.media = media
-        self.url_previews = url_previews
         self.presence = presence
 
     def current(self) -> dict[str, Any]:
@@ -43,11 +39,7 @@ class AdminSettingsService:
         return overridden
 
     def apply_live(self) -> None:
-        s = self.settings
-        if self.media is not None:
-            self.media.limits = dataclasses.replace(self.media.limits, max_upload_bytes=s.max_upload_bytes,
-                                                    quota_bytes=s.media_quota_bytes)
-        if self.url_previews is not None:
-            self.url_previews.enabled = s.url_previews
+        """Push the stored settings into the services that keep a copy. The content repository
+        and link previews need nothing: they read the settings at each use (hearth.py)."""
         if self.presence is not None:
-            self.presence.enabled = s.presence_enabled
+            self.presence.enabled = self.settings.presence_enabled

@@ -19,6 +19,7 @@ import re
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -131,15 +132,23 @@ def decode_html(body: bytes, content_type: str) -> str:
 
 
 class UrlPreviewService:
-    def __init__(self, media: MediaService, enabled: bool, *, max_bytes: int = 1024 * 1024,
+    def __init__(self, media: MediaService, enabled: bool | Callable[[], bool], *, max_bytes: int = 1024 * 1024,
                  request_timeout_s: float = 5.0, total_timeout_s: float = 15.0):
         self.media = media
-        self.enabled = enabled
+        self._enabled = enabled  # a function: the setting as it is now
         self.max_bytes = max_bytes
         self.request_timeout_s = request_timeout_s
         self.total_timeout_s = total_timeout_s
         self.allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []  # tests only
         self._cache: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._enabled()) if callable(self._enabled) else self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool | Callable[[], bool]) -> None:
+        self._enabled = value
 
     async def preview(self, url: str) -> dict[str, Any]:
         if not self.enabled:

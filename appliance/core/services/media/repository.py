@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,15 +62,26 @@ class MediaLimits:
 
 
 class MediaService:
-    def __init__(self, store: MediaStore, files: ContentFiles, server_name: str, limits: MediaLimits):
+    def __init__(self, store: MediaStore, files: ContentFiles, server_name: str,
+                 limits: MediaLimits | Callable[[], MediaLimits]):
         self.store = store
         self.files = files
         self.server_name = server_name
-        self.limits = limits
+        self._limits = limits
         self._commit_lock = asyncio.Lock()                      # quota check + row insert
         self._uploaded: dict[str, asyncio.Event] = {}           # media ID -> set when its bytes arrive
         self._thumb_locks: dict[str, asyncio.Lock] = {}
         self._thumb_slots = asyncio.Semaphore(2)                # Pillow work at once (a Pi has few cores)
+
+    @property
+    def limits(self) -> MediaLimits:
+        """Given a function (the server's: read from the settings), the limits in force now: a
+        limit changed in the web pages or the setup wizard applies to the next upload."""
+        return self._limits() if callable(self._limits) else self._limits
+
+    @limits.setter
+    def limits(self, value: MediaLimits | Callable[[], MediaLimits]) -> None:
+        self._limits = value
 
     # -- upload -----------------------------------------------------------------------------------
 
