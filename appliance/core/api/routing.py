@@ -126,6 +126,10 @@ async def read_json_body(max_bytes: int) -> Any:
         raise NotJson("Content not JSON.") from None
 
 
+class _NoModel(Exception):
+    """Stands in for pydantic's ValidationError in a handler without models."""
+
+
 def _validation_message(exc: Any) -> str:  # a pydantic ValidationError
     parts = []
     for err in exc.errors()[:3]:
@@ -148,10 +152,14 @@ def endpoint(
     limited = rate_limited if rate_limited is not None else method != "GET"
 
     def decorate(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        from pydantic import ValidationError  # with the handler's module (loaded on its first request)
-
         hints = get_type_hints(handler)
         params = list(inspect.signature(handler).parameters)
+        # pydantic only for a handler that takes a model (its module imported pydantic already):
+        # /versions and the other model-less handlers load without it.
+        if any(hints.get(p) not in (dict, Any, None) for p in ("path", "query", "body") if p in params):
+            from pydantic import ValidationError
+        else:
+            ValidationError = _NoModel  # noqa: N806  (never raised: nothing is validated)
 
         async def view(**path_args: str) -> Response:
             hearth = current_app.config["HEARTH"]
