@@ -28,6 +28,7 @@ from nio import (
 from nio.api import RoomPreset
 
 from tests.conftest import start_server
+from tests.e2e.nio_support import sync_until as _sync_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -52,14 +53,9 @@ async def settle(client: AsyncClient) -> SyncResponse:
     return resp
 
 
-async def sync_until(client: AsyncClient, predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        resp = await settle(client)
-        found = predicate(resp)
-        if found:
-            return found
-    raise AssertionError("sync did not deliver what was expected in time")
+async def sync_until(client: AsyncClient, predicate, timeout: float = 20.0) -> SyncResponse:
+    """Sync, doing the key work each sync asks for, until `predicate` holds."""
+    return await _sync_until(client, predicate, timeout, step=settle)
 
 
 def texts(resp: SyncResponse, room_id: str) -> list[str]:

@@ -12,7 +12,6 @@ from nio import (
     PresenceEvent,
     PresenceGetResponse,
     PresenceSetResponse,
-    RegisterResponse,
     RoomCreateResponse,
     RoomPutStateResponse,
     RoomSendResponse,
@@ -20,16 +19,13 @@ from nio import (
     SyncResponse,
 )
 
+from tests.e2e.nio_support import new_user as _new_user
+
 pytestmark = pytest.mark.timeout(120)
 
 
 async def new_user(base_url: str, name: str) -> AsyncClient:
-    client = AsyncClient(base_url, name)
-    resp = await client.register(name, f"correct horse {name} battery", device_name=f"{name}'s laptop")
-    assert isinstance(resp, RegisterResponse), resp
-    first = await client.sync(timeout=0, set_presence="offline")
-    assert isinstance(first, SyncResponse), first
-    return client
+    return await _new_user(base_url, name, device_name=f"{name}'s laptop", first_sync=True, set_presence="offline")
 
 
 async def shared_room(owner: AsyncClient, guest: AsyncClient, **kwargs) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import pytest
 from nio import (
@@ -16,7 +15,6 @@ from nio import (
     JoinError,
     JoinResponse,
     ReceiptEvent,
-    RegisterResponse,
     RoomCreateResponse,
     RoomMessagesResponse,
     RoomSendResponse,
@@ -25,27 +23,14 @@ from nio import (
 )
 from nio.api import RoomPreset, RoomVisibility
 
+from tests.e2e.nio_support import new_user as _new_user
+from tests.e2e.nio_support import send_text, sync_until
+
 pytestmark = pytest.mark.timeout(120)
 
 
 async def new_user(base_url: str, name: str) -> AsyncClient:
-    client = AsyncClient(base_url, name)
-    resp = await client.register(name, f"correct horse {name} battery", device_name=f"{name}'s phone")
-    assert isinstance(resp, RegisterResponse), resp
-    assert client.user_id == f"@{name}:hearth.test"
-    first = await client.sync(timeout=0)
-    assert isinstance(first, SyncResponse), first
-    return client
-
-
-async def sync_until(client: AsyncClient, predicate, timeout: float = 10.0) -> SyncResponse:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        resp = await client.sync(timeout=1000)
-        assert isinstance(resp, SyncResponse), resp
-        if predicate(resp):
-            return resp
-    raise AssertionError("sync did not deliver what was expected in time")
+    return await _new_user(base_url, name, device_name=f"{name}'s phone", first_sync=True)
 
 
 def timeline_bodies(resp: SyncResponse, room_id: str) -> list[str]:
@@ -53,13 +38,6 @@ def timeline_bodies(resp: SyncResponse, room_id: str) -> list[str]:
     if room is None:
         return []
     return [getattr(e, "body", None) for e in room.timeline.events if getattr(e, "body", None) is not None]
-
-
-async def send_text(client: AsyncClient, room_id: str, body: str) -> str:
-    resp = await client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body},
-                                  tx_id=str(uuid.uuid4()))
-    assert isinstance(resp, RoomSendResponse), resp
-    return resp.event_id
 
 
 async def test_family_chats_end_to_end(server):

@@ -7,11 +7,12 @@ import io
 
 import httpx
 import pytest
-from nio import (AsyncClient, DownloadResponse, RegisterResponse, ResizingMethod, RoomSendResponse,
+from nio import (AsyncClient, DownloadResponse, ResizingMethod, RoomSendResponse,
                  ThumbnailResponse, UploadError, UploadResponse)
 from PIL import Image
 
 from tests.conftest import start_server
+from tests.e2e.nio_support import new_user
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,13 +30,6 @@ def png(size=(640, 480)) -> bytes:
     return buf.getvalue()
 
 
-async def registered(base_url: str, name: str) -> AsyncClient:
-    client = AsyncClient(base_url, name)
-    reg = await client.register(name, PASSWORD)
-    assert isinstance(reg, RegisterResponse), reg
-    return client
-
-
 async def nio_upload(client: AsyncClient, data: bytes, content_type: str, filename: str):
     resp, _keys = await client.upload(lambda *_: io.BytesIO(data), content_type=content_type,
                                       filename=filename, filesize=len(data))
@@ -43,8 +37,8 @@ async def nio_upload(client: AsyncClient, data: bytes, content_type: str, filena
 
 
 async def test_image_upload_and_thumbnail_over_authenticated_endpoints(server):
-    anna = await registered(server.base_url, "anna")
-    ben = await registered(server.base_url, "ben")
+    anna = await new_user(server.base_url, "anna", password=PASSWORD)
+    ben = await new_user(server.base_url, "ben", password=PASSWORD)
     try:
         data = png()
         up = await nio_upload(anna, data, "image/png", "sunset.png")
@@ -91,7 +85,7 @@ async def test_image_upload_and_thumbnail_over_authenticated_endpoints(server):
 
 
 async def test_dangerous_file_comes_back_as_a_sandboxed_attachment(server):
-    anna = await registered(server.base_url, "anna")
+    anna = await new_user(server.base_url, "anna", password=PASSWORD)
     try:
         page = b"<html><script>fetch('/_matrix/client/v3/account/whoami')</script></html>"
         for ctype, name in (("text/html", "invite.html"), ("image/svg+xml", "logo.svg")):
@@ -118,7 +112,7 @@ async def test_quota_and_size_limit_give_clear_errors(tmp_path):
     srv = start_server(tmp_path / "data", HEARTH_MAX_UPLOAD_BYTES=str(3 * 1024 * 1024),
                        HEARTH_MEDIA_QUOTA_BYTES=str(8 * 1024 * 1024))
     try:
-        anna = await registered(srv.base_url, "anna")
+        anna = await new_user(srv.base_url, "anna", password=PASSWORD)
         try:
             big = bytes(range(256)) * (3 * 4096)  # exactly 3 MiB
             for i in range(2):

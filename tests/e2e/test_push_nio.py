@@ -12,20 +12,19 @@ import time
 
 import httpx
 import pytest
-from nio import AsyncClient, JoinResponse, RegisterResponse, RoomCreateResponse, RoomSendResponse, SyncResponse
+from nio import AsyncClient, JoinResponse, RoomCreateResponse, SyncResponse
 from nio.api import RoomPreset
 
 from tests.conftest import start_server
+from tests.e2e.nio_support import new_user as _new_user
+from tests.e2e.nio_support import send_text
 from tests.push_gateway import PushGateway
 
 pytestmark = pytest.mark.timeout(120)
 
 
 async def new_user(base_url: str, name: str) -> AsyncClient:
-    client = AsyncClient(base_url, name)
-    resp = await client.register(name, f"correct horse {name} battery", device_name=f"{name}'s phone")
-    assert isinstance(resp, RegisterResponse), resp
-    return client
+    return await _new_user(base_url, name, device_name=f"{name}'s phone")
 
 
 async def counts_after(client: AsyncClient, room_id: str, since: str | None, want: int, timeout: float = 15.0):
@@ -39,15 +38,6 @@ async def counts_after(client: AsyncClient, room_id: str, since: str | None, wan
         if room is not None and room.unread_notifications.highlight_count == want:
             return room.unread_notifications, since
     raise AssertionError(f"highlight_count never became {want}")
-
-
-async def send_text(client: AsyncClient, room_id: str, body: str, mention: str | None = None) -> str:
-    content = {"msgtype": "m.text", "body": body}
-    if mention:
-        content["m.mentions"] = {"user_ids": [mention]}
-    resp = await client.room_send(room_id, "m.room.message", content)
-    assert isinstance(resp, RoomSendResponse), resp
-    return resp.event_id
 
 
 async def test_mention_is_highlighted_and_pushed_once_across_a_restart(tmp_path):
