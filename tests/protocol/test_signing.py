@@ -161,3 +161,45 @@ def test_verify_json_rejects_wrong_key_server_and_algorithm(verify_key: bytes) -
         verify_json_signature(signed, SERVER, "rsa:1", verify_key)
     with pytest.raises(SignatureError):
         verify_json_signature(signed, SERVER, KEY["key_id"], b"short")
+
+
+def _new_events() -> list[dict]:
+    base = {"type": "m.room.message", "sender": "@a:domain", "room_id": "!r:domain", "depth": 3,
+            "origin_server_ts": 1_000_000, "prev_events": ["$p"], "auth_events": ["$a", "$b"],
+            "content": {"msgtype": "m.text", "body": "héllo \u2028 😀", "n": 2, "nested": {"z": [1, None, True]}}}
+    state = {**base, "type": "m.room.member", "state_key": "@a:domain",
+             "content": {"membership": "join", "displayname": "A", "avatar_url": "mxc://x/y"}}
+    floaty = {**base, "content": {"body": "x", "f": 2.0}}
+    return [base, state, floaty, {**base, "unsigned": {"age": 5}}]
+
+
+@pytest.mark.parametrize("version_id", sorted(room_versions.KNOWN))
+def test_hash_sign_and_encode_event_matches_the_separate_steps(version_id: str, key: SigningKey,
+                                                              verify_key: bytes) -> None:
+    """One normalisation and the signed bytes reused as the reference hash: the same event,
+    JSON and event ID as hash_and_sign_event, encode_canonical_json and compute_event_id."""
+    from appliance.core.protocol.canonical_json import encode_canonical_json
+    from appliance.core.protocol.hashes import compute_event_id
+    from appliance.core.protocol.signing import hash_sign_and_encode_event
+
+    version = room_versions.KNOWN[version_id]
+    strict = version.event_format.strict_canonical_json
+    for event in _new_events():
+        if version.event_ids is room_versions.EventIdFormat.V1:
+            event = {**event, "event_id": "$x:domain", "origin": "domain"}
+        before = copy.deepcopy(event)
+        try:
+            expected = hash_and_sign_event(event, SERVER, key, version)
+            expected_json = encode_canonical_json(expected, strict=strict)
+        except ValueError:
+            with pytest.raises(ValueError):
+                hash_sign_and_encode_event(event, SERVER, key, version)
+            continue
+        signed, encoded, event_id = hash_sign_and_encode_event(event, SERVER, key, version)
+        assert event == before
+        assert signed == expected and encoded == expected_json
+        if version.event_ids is room_versions.EventIdFormat.V1:
+            assert event_id is None
+        else:
+            assert event_id == compute_event_id(expected, version)
+        verify_event_signature(signed, SERVER, KEY["key_id"], verify_key, version)

@@ -79,3 +79,44 @@ async def test_a_failed_write_leaves_nothing_in_flight(hearth):
     nxt = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "next"})
     assert ok.pdu.event_id not in nxt.pdu.prev_event_ids
     assert await hearth.events.forward_extremities(room_id) == [nxt.pdu.event_id]
+
+
+async def test_cached_extremities_follow_the_database(hearth):
+    """The pipeline keeps each room's committed forward extremities in memory: after a burst
+    of sends, a failed write and a request cancelled while its write was queued, they are
+    what the database holds, and the next event points at them."""
+    room_id = await _room(hearth)
+    pipeline = hearth.pipeline
+
+    async def on_disk():
+        await hearth.db.write(lambda conn: None)  # everything queued before has committed
+        return await hearth.events.forward_extremities(room_id)
+
+    def send(i):
+        if i % 7 == 3:
+            return pipeline.create_event(room_id, ALICE, "m.room.topic", {"topic": f"t{i}"}, state_key="")
+        return pipeline.create_event(room_id, ALICE, "m.room.message", {"body": str(i)})
+
+    await asyncio.gather(*[send(i) for i in range(30)])
+    assert pipeline._extremities[room_id] == await on_disk()
+
+    await pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "a"}, txn_key="dup")
+    with pytest.raises(Exception):
+        await pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "b"}, txn_key="dup")
+    nxt = await pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "c"})
+    assert await on_disk() == [nxt.pdu.event_id]
+    assert pipeline._extremities.get(room_id, [nxt.pdu.event_id]) == [nxt.pdu.event_id]
+
+    # Cancelled once its write is queued: the write still lands, and the cache learns of it.
+    task = asyncio.create_task(pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "gone"}))
+    while room_id not in pipeline._in_flight:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    landed = await on_disk()
+    assert landed != [nxt.pdu.event_id] and len(landed) == 1
+    assert pipeline._extremities.get(room_id, landed) == landed
+    after = await pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "after"})
+    assert after.pdu.prev_event_ids == landed
+    assert await on_disk() == pipeline._extremities[room_id] == [after.pdu.event_id]

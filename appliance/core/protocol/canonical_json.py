@@ -40,6 +40,18 @@ def encode_canonical_json(obj: Any, strict: bool = False) -> bytes:
     return _encoder.encode(_normalise(obj, strict)).encode("utf-8")
 
 
+def normalise(obj: Any, strict: bool = False) -> Any:
+    """A copy of `obj` with the number rules applied (and checked), ready for
+    `encode_normalised`: what `encode_canonical_json` does before it encodes."""
+    return _normalise(obj, strict)
+
+
+def encode_normalised(obj: Any) -> bytes:
+    """The canonical JSON of a value that is already `normalise`d (or built only from
+    normalised values): encodes without walking it again."""
+    return _encoder.encode(obj).encode("utf-8")
+
+
 def check_canonical_json(obj: Any) -> None:
     """Raise ValueError if `obj` breaks the strict number rules (a float, or an unsafe int)."""
     _normalise(obj, strict=True)

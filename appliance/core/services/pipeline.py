@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..protocol import ids, room_versions
@@ -21,9 +22,9 @@ from ..protocol.auth_rules import AuthFailure, auth_types_for_event, check_auth
 from ..protocol.canonical_json import encode_canonical_json
 from ..protocol.errors import Forbidden, MatrixError, NotFound, TooLarge
 from ..protocol.events import Pdu, StateKey
-from ..protocol.hashes import compute_event_id, compute_reference_hash
-from ..protocol.room_versions import EventIdFormat, RoomVersion
-from ..protocol.signing import SigningKey, hash_and_sign_event
+from ..protocol.hashes import compute_reference_hash
+from ..protocol.room_versions import RoomVersion
+from ..protocol.signing import SigningKey, hash_sign_and_encode_event
 from ..protocol.state_res import resolve
 from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
@@ -66,6 +67,11 @@ class EventPipeline:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._last_create_ts = 0
         self._in_flight: dict[str, _InFlight] = {}
+        # Forward extremities as committed, by room: read once from the database (under the
+        # room's lock with nothing of the room in flight) and then kept up to date by each
+        # persist's done callback on its write (callbacks run in commit order). Only
+        # the pipeline writes forward_extremities; a failed write drops the room's entry.
+        self._extremities: dict[str, list[str]] = {}
         self.listeners: list = []  # callables(Persisted) run after commit (push, bridges, …)
 
     def _timestamp(self, unique: bool = False) -> int:
@@ -178,11 +184,33 @@ class EventPipeline:
             else:
                 flight = self._in_flight.get(room_id)
                 prevs = list(flight.extremities) if flight is not None and flight.extremities is not None \
-                    else await self.events.forward_extremities(room_id)
+                    else await self._committed_extremities(room_id)
             return await self._create_and_persist(room_id, version, sender, event_type, content, state_key,
                                                   txn_key, extra, prevs[-MAX_PREV_EVENTS:], on_queued=release)
         finally:
             release()
+
+    async def _committed_extremities(self, room_id: str) -> list[str]:
+        """The room's forward extremities when none of its events is in flight (room lock held)."""
+        ext = self._extremities.get(room_id)
+        if ext is None:
+            ext = self._extremities[room_id] = await self.events.forward_extremities(room_id)
+        return list(ext)
+
+    def _committed(self, room_id: str, event_id: str, prev_ids: list[str], fut: asyncio.Future) -> None:
+        """The write's future is done: on success the event replaced its prev_events among
+        the extremities (the writer job's DELETE and INSERT OR IGNORE, applied to the cached
+        list); on failure the database is the truth again. A done callback, not the awaiting
+        task's continuation: callbacks run in commit order even when that task is cancelled."""
+        if fut.cancelled() or fut.exception() is not None:
+            self._extremities.pop(room_id, None)
+            return
+        ext = self._extremities.get(room_id)
+        if ext is not None:
+            new = [e for e in ext if e not in prev_ids]
+            if event_id not in new:
+                new.append(event_id)
+            self._extremities[room_id] = new
 
     async def _create_and_persist(self, room_id: str | None, version: RoomVersion, sender: str, event_type: str,
                                   content: dict[str, Any], state_key: str | None, txn_key: str | None,
@@ -231,16 +259,12 @@ class EventPipeline:
             data["content"] = {"creator": sender, **content}
 
         try:
-            signed = hash_and_sign_event(data, self.server_name, self.signing_key, version)
-            encoded = encode_canonical_json(signed, strict=fmt.strict_canonical_json)
+            signed, encoded, hashed_id = hash_sign_and_encode_event(data, self.server_name, self.signing_key, version)
         except ValueError as exc:
             raise MatrixError(f"Event is not valid canonical JSON: {exc}", errcode="M_BAD_JSON") from None
         if len(encoded) > self.max_event_bytes:
             raise TooLarge(f"Event is larger than {self.max_event_bytes} bytes")
-        if version.event_ids is EventIdFormat.V1:
-            event_id = signed["event_id"]
-        else:
-            event_id = compute_event_id(signed, version)
+        event_id = signed["event_id"] if hashed_id is None else hashed_id
         pdu = Pdu(event_id, version, signed)
         if room_id is None:
             room_id = pdu.room_id
@@ -311,7 +335,7 @@ class EventPipeline:
         if pipelined or flight is not None:
             # Extremities after this event, as the writer will leave them once it is committed.
             old = list(flight.extremities) if flight is not None and flight.extremities is not None \
-                else await self.events.forward_extremities(room_id)
+                else await self._committed_extremities(room_id)
             if flight is None:
                 flight = self._in_flight[room_id] = _InFlight(extremities=None, events={})
             prevs = set(pdu.prev_event_ids)
@@ -322,9 +346,12 @@ class EventPipeline:
                 flight.events[pdu.event_id] = StoredEvent(pdu, 0, before_group, None, None, txn_key)
         try:
             fut = self.db.submit(job)
+            fut.add_done_callback(partial(self._committed, room_id, pdu.event_id, pdu.prev_event_ids))
             if pipelined:
                 on_queued()
-            pos, group = await fut
+            # Shielded: a cancelled request does not cancel its write (the job runs anyway),
+            # so the done callback above always learns how the write ended.
+            pos, group = await asyncio.shield(fut)
         except BaseException:
             # In-flight bookkeeping can no longer be trusted: the database is the truth again.
             if flight is not None and self._in_flight.get(room_id) is flight:
