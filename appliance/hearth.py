@@ -184,28 +184,74 @@ def _build_client_services(h: Hearth) -> None:
     _build_setup_services(h)
     _build_durability_services(h)
     _build_everyday_services(h)
-    _build_admin_services(h)
-    _build_media_services(h)
+    # Built on first use (the admin API and pages, media, web pages: no listeners, no background
+    # work): their modules are not imported at start-up. Wiring that must hold from the start
+    # goes through the Hearth, which builds the service when it is first called.
+    _build_lazily(h, _build_admin_services, "admin_users", "admin_rooms", "registration_tokens", "admin_reports")
+    h.rooms.membership_checks.append(lambda *args: h.admin_rooms.check_not_blocked(*args))
+    _build_lazily(h, _build_media_services, "media", "url_previews")
     _build_webui_services(h)
     pass
 
 
+class _BuiltOnFirstUse:
+    """The class attribute of a service built on first use: reading it from a Hearth that has
+    no value of its own yet runs the builder, which sets the instance's value (read directly
+    from then on: a non-data descriptor, the instance's dict wins). Otherwise None, the field's
+    default."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Hearth | None, owner: type | None = None):
+        if obj is None:
+            return None
+        builder = obj.__dict__.get("_lazy", {}).pop(self.name, None)
+        if builder is None:
+            return None
+        builder(obj)
+        return obj.__dict__.get(self.name)
+
+
+def _build_lazily(h: Hearth, builder, *names: str) -> None:
+    """`builder(h)` sets `names`; it runs when one of them is first read."""
+    lazy = h.__dict__.setdefault("_lazy", {})
+    for name in names:
+        if not isinstance(Hearth.__dict__.get(name), _BuiltOnFirstUse):
+            setattr(Hearth, name, _BuiltOnFirstUse(name))
+        h.__dict__.pop(name, None)
+        lazy[name] = lambda h, names=names: _run_lazy_builder(h, builder, names)
+
+
+def _run_lazy_builder(h: Hearth, builder, names: tuple[str, ...]) -> None:
+    for name in names:
+        h.__dict__["_lazy"].pop(name, None)
+    builder(h)
+
+
 def _build_webui_services(h: Hearth) -> None:
-    """The web UI's own: dashboard numbers, settings changed after setup, a user's data export."""
-    from .core.services.admin_settings import AdminSettingsService
-    from .core.services.announcements import AnnouncementService
-    from .core.services.data_export import DataExportService
+    """The web UI's own: dashboard numbers (sampled in the background from the start); settings
+    changed after setup, a user's data export and announcements (built on first use)."""
     from .core.services.server_status import ServerStatusService
     from .lan_discovery import hearth_version
 
     s = h.settings
     h.server_status = ServerStatusService(h.db, s.data_dir, s.database_path, h.started_at, hearth_version(),
                                           h.health)
+    h.background.append(h.server_status.run)
+    _build_lazily(h, _build_webui_page_services, "admin_settings", "data_export", "announcements")
+
+
+def _build_webui_page_services(h: Hearth) -> None:
+    from .core.services.admin_settings import AdminSettingsService
+    from .core.services.announcements import AnnouncementService
+    from .core.services.data_export import DataExportService
+
+    s = h.settings
     h.admin_settings = AdminSettingsService(s, h.server_settings, h.presence)
     h.data_export = DataExportService(h.db, h.events, h.state, h.accounts, h.account_service,
                                       h.room_read.formatter, h.room_read.visibility)
     h.announcements = AnnouncementService(h.accounts, h.server_notices)
-    h.background.append(h.server_status.run)
 
 
 def _build_media_services(h: Hearth) -> None:
@@ -319,7 +365,6 @@ def _build_admin_services(h: Hearth) -> None:
     h.admin_users = AdminUserService(h.server_name, h.accounts, h.account_service, h.auth, store)
     h.admin_rooms = AdminRoomService(h.server_name, h.db, h.events, h.pipeline, h.rooms, h.room_read.formatter,
                                      store)
-    h.rooms.membership_checks.append(h.admin_rooms.check_not_blocked)
     h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
 
