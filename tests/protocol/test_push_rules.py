@@ -328,3 +328,21 @@ def test_compiled_true_is_not_one():
     memo: dict = {}
     assert pr.evaluate_compiled(rules, {"content": {"x": True}}, GROUP, None, memo)[0] == "true"
     assert pr.evaluate_compiled(rules, {"content": {"x": 1}}, GROUP, None, {})[0] == "one"
+
+
+def test_rules_left_out_by_event_type_are_only_those_that_could_not_match():
+    """The compiled ruleset tries, per event type, only rules whose `type` globs match it:
+    globs are case-insensitive and may be wildcards, as in the full evaluation."""
+    stored = {"global": {"override": [
+        {"rule_id": "any_call", "conditions": [{"kind": "event_match", "key": "type", "pattern": "m.call.*"}],
+         "actions": ["notify"]}]}}
+    rules = pr.compile_ruleset(pr.build_ruleset(ME, stored))
+    shouting = {"type": "M.ROOM.MESSAGE", "sender": OTHER, "room_id": ROOM, "content": {"body": "x"}}
+    assert pr.evaluate_compiled(rules, shouting, GROUP)[0] == ".m.rule.message"
+    assert pr.evaluate_compiled(rules, {**shouting, "type": "m.call.hangup"}, GROUP)[0] == "any_call"
+    ids = [r.rule_id for r in rules.for_type("m.room.message")]
+    assert ".m.rule.message" in ids and ".m.rule.is_user_mention" in ids
+    assert not {"any_call", ".m.rule.call", ".m.rule.member_event", ".m.rule.encrypted"} & set(ids)
+    for i in range(pr.CompiledRuleset.TYPES_KEPT * 2):  # types chosen by senders: the memo stays bounded
+        assert pr.evaluate_compiled(rules, {**shouting, "type": f"x.{i}"}, GROUP) is None
+    assert len(rules._by_type) <= pr.CompiledRuleset.TYPES_KEPT

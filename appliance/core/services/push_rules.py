@@ -26,7 +26,7 @@ class PushRuleService:
         self._locks: dict[str, asyncio.Lock] = {}
         # user -> (the cached ruleset it was compiled from, compiled rules): valid while that
         # ruleset is still the cached one (a change replaces it).
-        self._compiled: dict[str, tuple[dict[str, list[dict[str, Any]]], tuple[pr.CompiledRule, ...]]] = {}
+        self._compiled: dict[str, tuple[dict[str, list[dict[str, Any]]], pr.CompiledRuleset]] = {}
 
     async def ruleset(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
         """The user's complete ruleset (shared: callers must not mutate it)."""
@@ -41,7 +41,7 @@ class PushRuleService:
             self._cache.popitem(last=False)
         return rules
 
-    async def compiled(self, user_id: str) -> tuple[pr.CompiledRule, ...]:
+    async def compiled(self, user_id: str) -> pr.CompiledRuleset:
         """The user's ruleset compiled for evaluation (push.py evaluates it for every event)."""
         rules = self._cache.get(user_id)
         entry = self._compiled.get(user_id)
