@@ -112,7 +112,6 @@ async def test_state_group_chains_are_cut(hearth):
     for i in range(hearth.state.MAX_CHAIN * 2 + 3):
         last = await hearth.pipeline.create_event(room_id, ALICE, "m.room.topic", {"topic": str(i)}, state_key="")
     hearth.state._cache.clear()
-    hearth.state._cache_used = 0
     state = await hearth.state.get_state(last.state_group)
     assert state[("m.room.topic", "")] == last.pdu.event_id
     chain = await hearth.db.fetchval("SELECT chain_length FROM state_groups WHERE id = ?", (last.state_group,))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ...cache import LruCache
 from ...protocol import room_versions
 from ...protocol.events import Pdu, StateKey
 from ..database import Database
@@ -33,31 +33,22 @@ class StoredEvent:
         return self.pdu.event_id
 
 
-class _LRU(OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def get_(self, key):
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
 _EVENT_COLS = "event_id, room_id, json, stream_pos, state_group, redacted_by, rejected, txn_key"
+
+# What one cached event keeps alive besides its JSON text: the parsed dicts, lists and keys,
+# the Pdu and StoredEvent (measured: ~2.5 KB for a small message, whose JSON is ~650 bytes).
+EVENT_OVERHEAD_BYTES = 2560
+# Parsed events kept in memory, by estimated size. The hot ones (the auth events of the rooms
+# in use, the latest events that /sync and push read back) fit many times over; a cold read
+# costs one indexed row and a json.loads (~15 us per event).
+EVENT_CACHE_BYTES = 4 * 1024 * 1024
 
 
 class EventStore:
-    def __init__(self, db: Database, cache_size: int = 5000):
+    def __init__(self, db: Database, cache_bytes: int = EVENT_CACHE_BYTES):
         self.db = db
-        self._cache: _LRU = _LRU(cache_size)
+        self._cache: LruCache[str, StoredEvent] = LruCache(cache_bytes)
+        # One entry per room of this server (a shared RoomVersion each): bounded by the rooms table.
         self._room_versions: dict[str, room_versions.RoomVersion] = {}
 
     # -- rooms ------------------------------------------------------------------------------
@@ -81,7 +72,7 @@ class EventStore:
         """Drop what is cached about a room whose rows were purged (admin room deletion)."""
         self._room_versions.pop(room_id, None)
         for event_id in event_ids:
-            self._cache.pop(event_id, None)
+            self._cache.pop(event_id)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -100,17 +91,17 @@ class EventStore:
         for row in rows:
             if row["room_id"] not in self._room_versions:
                 await self.room_version(row["room_id"])
-            cached = self._cache.get_(row["event_id"])
+            cached = self._cache.get(row["event_id"])
             if cached is not None and cached.redacted_by == row["redacted_by"]:
                 out.append(cached)
                 continue
             ev = self._row_to_event(row)
-            self._cache.put(ev.event_id, ev)
+            self._cache.put(ev.event_id, ev, EVENT_OVERHEAD_BYTES + len(row["json"]))
             out.append(ev)
         return out
 
     async def get_event(self, event_id: str) -> StoredEvent | None:
-        cached = self._cache.get_(event_id)
+        cached = self._cache.get(event_id)
         if cached is not None:
             return cached
         row = await self.db.fetchone(f"SELECT {_EVENT_COLS} FROM events WHERE event_id = ?", (event_id,))
@@ -122,7 +113,7 @@ class EventStore:
         found: dict[str, StoredEvent] = {}
         missing = []
         for eid in event_ids:
-            cached = self._cache.get_(eid)
+            cached = self._cache.get(eid)
             if cached is not None:
                 found[eid] = cached
             else:
@@ -142,7 +133,7 @@ class EventStore:
         return await self._rows_to_events(await self.db.fetchall(sql, params))
 
     def invalidate(self, event_id: str) -> None:
-        self._cache.pop(event_id, None)
+        self._cache.pop(event_id)
 
     async def event_id_for_txn(self, txn_key: str) -> str | None:
         return await self.db.fetchval("SELECT event_id FROM events WHERE txn_key = ?", (txn_key,))

@@ -7,23 +7,26 @@ states are cached (bounded), since auth checks and /sync read the same few over 
 from __future__ import annotations
 
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Mapping
 
+from ...cache import LruCache
 from ...protocol.events import StateKey
 from ..database import Database
 
 StateMap = dict[StateKey, str]
 
+# Full states kept in memory, counted in entries (one per state key, plus one per group): an
+# entry costs ~40-50 bytes, as the keys and event IDs are shared with the states they were
+# copied from, so this is a few MiB at most.
+STATE_CACHE_ENTRIES = 100_000
+
 
 class StateStore:
     MAX_CHAIN = 32
 
-    def __init__(self, db: Database, cache_entries: int = 200_000):
+    def __init__(self, db: Database, cache_entries: int = STATE_CACHE_ENTRIES):
         self.db = db
-        self._cache: OrderedDict[int, StateMap] = OrderedDict()
-        self._cache_budget = cache_entries
-        self._cache_used = 0
+        self._cache: LruCache[int, StateMap] = LruCache(cache_entries)
         self._next_id: int | None = None
 
     def load(self, conn: sqlite3.Connection) -> None:
@@ -31,22 +34,14 @@ class StateStore:
         self._next_id = (top or 0) + 1
 
     def memory_entries(self) -> int:
-        return self._cache_used
+        return self._cache.weight
 
     def _remember(self, group: int, state: StateMap) -> None:
-        if group in self._cache:
-            return
-        self._cache[group] = state
-        self._cache_used += len(state) + 1
-        while self._cache_used > self._cache_budget and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
-            self._cache_used -= len(old) + 1
+        if group not in self._cache:
+            self._cache.put(group, state, len(state) + 1)
 
     def cached(self, group: int) -> StateMap | None:
-        state = self._cache.get(group)
-        if state is not None:
-            self._cache.move_to_end(group)
-        return state
+        return self._cache.get(group)
 
     async def get_state(self, group: int) -> StateMap:
         """The full state of a group (do not mutate the returned dict)."""
