@@ -36,12 +36,19 @@ if TYPE_CHECKING:
 
 WriteJob = Callable[[sqlite3.Connection], T]
 
+# Page caches, in KiB (SQLite's negative cache_size). Pages not cached are read back from the
+# OS's file cache, which costs microseconds; what the caches hold is the hot part of the
+# indexes the writer appends to and the reader looks up. Each cache grows to its size under
+# load and is dropped once the database has been idle for IDLE_TRIM_SECONDS after writes.
+WRITER_CACHE_KIB = 2048
+READER_CACHE_KIB = 2048
+
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
-    "PRAGMA cache_size=-8000",
+    f"PRAGMA cache_size=-{WRITER_CACHE_KIB}",
     # Savepoint journals (every write job runs in one) stay in memory: spilled to a temporary
     # file they were ~60 KB of disk writes per message, as much as the write-ahead log itself.
     "PRAGMA temp_store=MEMORY",
@@ -64,6 +71,9 @@ class Database:
     """Owns the write connection (in its own thread) and the reader pool."""
 
     MAX_BATCH = 256
+    # Quiet time after the last write before the page caches are dropped and free memory is
+    # handed back to the system (appliance/core/memory.py); None: never.
+    IDLE_TRIM_SECONDS: float | None = 2.0
 
     def __init__(self, path: Path, readers: int = 3):
         self.path = path
@@ -79,6 +89,7 @@ class Database:
         self._thread_lock = threading.Lock()
         self.commits = 0
         self.jobs = 0
+        self.idle_trims = 0
         self.health = StorageHealth()  # disk_full flag for the dashboard (disk.py)
 
     # -- life cycle -------------------------------------------------------------------------
@@ -89,6 +100,7 @@ class Database:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA query_only=ON")
+        conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         conn.row_factory = sqlite3.Row
         self._read_conn = conn
         # The writer is a thread of its own (not a task handing each batch to a thread pool):
@@ -146,10 +158,20 @@ class Database:
         q = self._queue
         loop = self._loop
         assert loop is not None
+        wrote = False  # since the last idle trim
         while True:
-            first = q.get()
+            if wrote and self.IDLE_TRIM_SECONDS is not None:
+                try:
+                    first = q.get(timeout=self.IDLE_TRIM_SECONDS)
+                except queue.Empty:
+                    wrote = False
+                    self._idle_trim(loop)
+                    continue
+            else:
+                first = q.get()
             if first is None:
                 return
+            wrote = True
             batch = [first]
             stop = False
             while len(batch) < self.MAX_BATCH:
@@ -171,6 +193,25 @@ class Database:
                 return
             if stop:
                 return
+
+    def _idle_trim(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Writer thread, once quiet after writes: drop the writer's page cache, then (on the
+        event loop, which owns the read connection) the reader's, and give the freed memory back."""
+        try:
+            with self._thread_lock:
+                if self._write_conn is not None:
+                    self._write_conn.execute("PRAGMA shrink_memory")
+            loop.call_soon_threadsafe(self._idle_trim_on_loop)
+        except (sqlite3.Error, RuntimeError):  # closing, or the loop is closed: nothing to give back
+            pass
+
+    def _idle_trim_on_loop(self) -> None:
+        from ..memory import release_free_memory
+
+        if self._read_conn is not None:
+            self._read_conn.execute("PRAGMA shrink_memory")
+        release_free_memory()
+        self.idle_trims += 1
 
     def _resolve(self, batch: list[_Queued], outcomes: list[tuple[bool, Any]] | None,
                  failure: Exception | None) -> None:
