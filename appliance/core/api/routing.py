@@ -243,11 +243,13 @@ def endpoint(
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-    )
+    import orjson  # ~5x faster than json.dumps for large answers (a /sync is often 100+ KB)
+
+    try:
+        text: bytes | str = orjson.dumps(body)
+    except TypeError:  # what orjson refuses (ints past 64 bits, non-string keys, lone surrogates)
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status=status, content_type="application/json")
 
 
 def error_response(exc: MatrixError) -> Response:
