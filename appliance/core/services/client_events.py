@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..cache import LruCache
 from ..protocol.redaction import redact
 from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
@@ -22,12 +23,18 @@ _CLIENT_KEYS = ("event_id", "type", "content", "sender", "origin_server_ts", "ro
 
 class ClientEventFormatter:
     REPLACES_CACHE = 20_000
+    # Client forms kept (without room_id and unsigned, which vary by request). An entry is a
+    # small dict sharing the PDU's content: ~0.5 KB, so ~2 MB for the hot events of /sync.
+    FORMS_CACHE = 4096
 
     def __init__(self, db: Database, events: EventStore, state: StateStore):
         self.db = db
         self.events = events
         self.state = state
         self._replaces: OrderedDict[str, str | None] = OrderedDict()
+        # event_id -> (redacted_by, form): a redaction changes redacted_by, so the stale form
+        # of a redacted event is never served (no separate invalidation needed).
+        self._forms: LruCache[str, tuple[str | None, dict[str, Any]]] = LruCache(self.FORMS_CACHE)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -75,8 +82,11 @@ class ClientEventFormatter:
 
     # -- pieces -----------------------------------------------------------------------------
 
-    def _base(self, ev: StoredEvent, now: int, user_id: str | None, device_id: str | None,
-              with_room_id: bool) -> dict[str, Any]:
+    def _form(self, ev: StoredEvent) -> dict[str, Any]:
+        """The parts of the client form that are the same for every reader (do not mutate)."""
+        hit = self._forms.get(ev.event_id)
+        if hit is not None and hit[0] == ev.redacted_by:
+            return hit[1]
         data = redact(ev.pdu.data, ev.pdu.room_version) if ev.redacted_by else ev.pdu.data
         d: dict[str, Any] = {
             "event_id": ev.event_id,
@@ -85,14 +95,20 @@ class ClientEventFormatter:
             "sender": ev.pdu.sender,
             "origin_server_ts": ev.pdu.origin_server_ts,
         }
-        if with_room_id:
-            d["room_id"] = ev.pdu.room_id
         if ev.pdu.is_state:
             d["state_key"] = ev.pdu.state_key
         redacts = ev.pdu.redacts
         if redacts is not None:
             d["redacts"] = redacts  # top level before v11; clients read either place
-        unsigned: dict[str, Any] = {"age": max(0, now - ev.pdu.origin_server_ts)}
+        self._forms.put(ev.event_id, (ev.redacted_by, d))
+        return d
+
+    def _base(self, ev: StoredEvent, now: int, user_id: str | None, device_id: str | None,
+              with_room_id: bool) -> dict[str, Any]:
+        d = dict(self._form(ev))
+        if with_room_id:
+            d["room_id"] = ev.pdu.room_id
+        unsigned: dict[str, Any] = {"age": max(0, now - d["origin_server_ts"])}
         if ev.txn_key and user_id and device_id:
             u, _, rest = ev.txn_key.partition("|")
             dev, _, txn = rest.partition("|")

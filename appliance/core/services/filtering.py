@@ -118,6 +118,12 @@ class EventFilter:
     def blocks_everything(self) -> bool:
         return self.types == () or self.rooms == () or self.senders == ()
 
+    @property
+    def allows_every_event(self) -> bool:
+        """Whether `allows_event` is true for any event (the default filter): callers skip it."""
+        return (self.types is None and not self.not_types and self.senders is None and not self.not_senders
+                and self.contains_url is None)
+
 
 @dataclass(frozen=True, slots=True)
 class RoomFilter:

@@ -62,16 +62,44 @@ class RoomReadService:
             return {}
         return await self.state.get_state(group)
 
+    async def state_groups_at(self, points: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        """`state_ids_at`'s state group for many (room_id, pos) at once (one query per 100)."""
+        out: dict[tuple[str, int], int | None] = {pt: None for pt in points}
+        term = ("SELECT ?, ?, (SELECT state_group FROM events WHERE room_id = ? AND stream_pos <= ?"
+                f" AND {_LIVE} AND state_group IS NOT NULL ORDER BY stream_pos DESC LIMIT 1)")
+        todo = list(out)
+        for i in range(0, len(todo), 100):
+            chunk = todo[i:i + 100]
+            rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
+                                          tuple(x for r, pos in chunk for x in (r, pos, r, pos)))
+            for room_id, pos, group in rows:
+                out[(room_id, pos)] = group
+        return out
+
+    async def state_at_group(self, group: int | None) -> StateMap:
+        return {} if group is None else await self.state.get_state(group)
+
+    @staticmethod
+    def scan_batch_size(limit: int) -> int:
+        """How many rows `scan` reads at a time (a `first_batch` handed to it must be this long)."""
+        return max(limit * 2, 20)
+
     async def scan(self, room_id: str, user_id: str | None, *, after: int, upto: int, limit: int,
-                   efilter: EventFilter, backwards: bool = True) -> Page:
-        """Up to `limit` visible events in (after, upto] that pass the filter."""
+                   efilter: EventFilter, backwards: bool = True,
+                   first_batch: list[StoredEvent] | None = None) -> Page:
+        """Up to `limit` visible events in (after, upto] that pass the filter. `first_batch`: the
+        first `scan_batch_size(limit)` rows of the range (backwards), read beforehand for many
+        rooms at once (EventStore.latest_in_rooms)."""
         collected: list[StoredEvent] = []
         scanned = 0
         lo, hi = after, upto
-        batch_size = max(limit * 2, 20)
+        batch_size = self.scan_batch_size(limit)
         more = False
+        every = efilter.allows_every_event
         while len(collected) < limit and lo < hi:
-            if backwards:
+            if first_batch is not None and backwards:
+                batch, first_batch = first_batch, None
+            elif backwards:
                 batch = await self.events.query_events(
                     f"room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE}", (room_id, lo, hi),
                     order="stream_pos DESC", limit=batch_size)
@@ -82,7 +110,7 @@ class RoomReadService:
             if not batch:
                 break
             scanned += len(batch)
-            passing = [e for e in batch if efilter.allows_event(e.pdu)]
+            passing = batch if every else [e for e in batch if efilter.allows_event(e.pdu)]
             visible = await self.visibility.filter_events(user_id, passing)
             for ev in visible:
                 if len(collected) == limit:

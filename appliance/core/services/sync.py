@@ -150,15 +150,18 @@ class SyncService:
                 receipts_by_room.setdefault(rc.room_id, []).append(rc)
 
         ignored = await self.account_data.ignored_users(user)
-        join_out: dict[str, Any] = {}
+        todo: list[tuple[str, bool]] = []
         for room_id, _m, _eid, mpos in joined:
             newly = since is not None and mpos > after and not await self._was_joined(room_id, user, after)
             initial = since is None or newly
             if (not initial and not p.full_state and room_id not in active and room_id not in room_ad
                     and room_id not in receipts_by_room and not self.typing.changed_since(room_id, since.ephemeral)):
                 continue
-            room = await self._joined_room(p, room_id, since, upto, initial, sent, room_ad.get(room_id, []),
-                                           receipts_by_room.get(room_id, []), ignored)
+            todo.append((room_id, initial))
+        built = await self._joined_rooms(p, todo, since, upto, sent, room_ad, receipts_by_room, ignored)
+        join_out: dict[str, Any] = {}
+        for room_id, initial in todo:
+            room = built[room_id]
             if initial or p.full_state or _has_content(room):
                 join_out[room_id] = room
 
@@ -215,12 +218,13 @@ class SyncService:
     # -- sections ---------------------------------------------------------------------------
 
     async def _timeline(self, p: SyncParams, room_id: str, after: int, upto: int,
-                        ) -> tuple[list[StoredEvent], bool, int]:
+                        first_batch: list[StoredEvent] | None = None) -> tuple[list[StoredEvent], bool, int]:
         tf = p.filter.room.timeline
         limit = tf.limit or DEFAULT_TIMELINE_LIMIT
         if tf.blocks_everything or not tf.allows_room(room_id):
             return [], False, upto
-        page = await self.reader.scan(room_id, p.user_id, after=after, upto=upto, limit=limit, efilter=tf)
+        page = await self.reader.scan(room_id, p.user_id, after=after, upto=upto, limit=limit, efilter=tf,
+                                      first_batch=first_batch)
         evs = list(reversed(page.events))
         prev = evs[0].stream_pos - 1 if evs else upto
         if page.more:
@@ -229,15 +233,20 @@ class SyncService:
 
     async def _state_section(self, p: SyncParams, room_id: str, timeline: list[StoredEvent], start: int,
                              since: Position | None, full: bool, sent: dict[str, dict[str, str]],
-                             end: int) -> tuple[str, list[StoredEvent]]:
-        """The `state` (or `state_after`) events for a room, as StoredEvents."""
+                             end: int, now_state: StateMap | None = None, before: StateMap | None = None,
+                             ) -> tuple[str, list[StoredEvent]]:
+        """The `state` (or `state_after`) events for a room, as StoredEvents. `now_state` (the state
+        at the timeline's start, or its end for state_after) and `before` (at `since`) may be
+        handed in when they were read for many rooms at once."""
         sf = p.filter.room.state
         point = end if p.use_state_after else start
-        now_state = await self.reader.state_ids_at(room_id, point)
+        if now_state is None:
+            now_state = await self.reader.state_ids_at(room_id, point)
         if full or since is None:
             delta: StateMap = dict(now_state)
         else:
-            before = await self.reader.state_ids_at(room_id, since.stream)
+            if before is None:
+                before = await self.reader.state_ids_at(room_id, since.stream)
             delta = {k: v for k, v in now_state.items() if before.get(k) != v}
         in_timeline = {ev.event_id for ev in timeline}
         if not p.use_state_after:
@@ -270,38 +279,85 @@ class SyncService:
                 room_sent[ev.pdu.state_key] = ev.event_id
         return ("state_after" if p.use_state_after else "state"), evs
 
-    async def _joined_room(self, p: SyncParams, room_id: str, since: Position | None, upto: Position,
-                           initial: bool, sent: dict, account_data: list[dict[str, Any]], receipts: list,
-                           ignored: frozenset[str]) -> dict[str, Any]:
+    async def _joined_rooms(self, p: SyncParams, todo: list[tuple[str, bool]], since: Position | None,
+                            upto: Position, sent: dict, room_ad: dict[str, list[dict[str, Any]]],
+                            receipts: dict[str, list], ignored: frozenset[str]) -> dict[str, dict[str, Any]]:
+        """rooms.join entries for (room_id, initial) pairs. What can be read for all rooms at once
+        is: the newest events of each timeline, the state groups, the client forms of every
+        event (one formatter pass, so relations and redactions are one query each) and the
+        summaries."""
+        if not todo:
+            return {}
         user = p.user_id
-        after = 0 if initial else since.stream  # type: ignore[union-attr]
-        timeline, limited, prev = await self._timeline(p, room_id, after, upto.stream)
-        start = timeline[0].stream_pos - 1 if timeline else upto.stream
-        key, state_evs = await self._state_section(p, room_id, timeline, start, None if initial else since,
-                                                   initial or p.full_state, sent, upto.stream)
+        tf = p.filter.room.timeline
+        afters = {room_id: 0 if initial else since.stream for room_id, initial in todo}  # type: ignore[union-attr]
+        ranges = [(r, afters[r], upto.stream) for r, _ in todo if not tf.blocks_everything and tf.allows_room(r)]
+        batch = self.reader.scan_batch_size(tf.limit or DEFAULT_TIMELINE_LIMIT)
+        first = await self.events.latest_in_rooms(ranges, batch) if ranges else {}
+        timelines: dict[str, tuple[list[StoredEvent], bool, int]] = {}
+        for room_id, _ in todo:
+            timelines[room_id] = await self._timeline(p, room_id, afters[room_id], upto.stream, first.get(room_id))
+
+        starts = {r: (tl[0][0].stream_pos - 1 if tl[0] else upto.stream) for r, tl in timelines.items()}
+        points = {r: upto.stream if p.use_state_after else starts[r] for r, _ in todo}
+        wanted = [(r, points[r]) for r, _ in todo]
+        wanted += [(r, since.stream) for r, initial in todo  # type: ignore[union-attr]
+                   if not initial and not p.full_state]
+        groups = await self.reader.state_groups_at(wanted)
+
+        sections: dict[str, tuple[str, list[StoredEvent]]] = {}
+        for room_id, initial in todo:
+            full = initial or p.full_state
+            now_state = await self.reader.state_at_group(groups[(room_id, points[room_id])])
+            before = None if full else await self.reader.state_at_group(
+                groups[(room_id, since.stream)])  # type: ignore[union-attr]
+            sections[room_id] = await self._state_section(
+                p, room_id, timelines[room_id][0], starts[room_id], None if initial else since, full, sent,
+                upto.stream, now_state=now_state, before=before)
+
         fmt = {"user_id": user, "device_id": p.device_id, "with_room_id": False,
                "event_format": p.filter.event_format, "event_fields": p.filter.event_fields}
-        room: dict[str, Any] = {
-            "timeline": {
-                "events": await self.formatter.serialize(timeline, **fmt),
-                "limited": limited,
-                "prev_batch": make_token(prev, upto.ephemeral),
-            },
-            key: {"events": await self.formatter.serialize(state_evs, **fmt)},
-            "ephemeral": {"events": self._ephemeral(p, room_id, since if not initial else None, receipts)},
-            "account_data": {"events": [e for e in account_data if p.filter.room.account_data.allows_json(e)]},
-        }
-        members_changed = any(e.pdu.type == "m.room.member" for e in [*timeline, *state_evs])
-        room["summary"] = await self._summary(room_id, user) if (initial or p.full_state or members_changed) else {}
-        if self.push is not None:  # counts from push rules (services/push.py)
-            by_thread = p.filter.room.timeline.unread_thread_notifications
-            counts, threads = await self.push.unread_counts(user, room_id, upto.stream, by_thread)
-            room["unread_notifications"] = counts
-            if by_thread:
-                room["unread_thread_notifications"] = threads
-        else:
-            room["unread_notifications"] = await self._unread(room_id, user, upto.stream, ignored)
-        return room
+        flat: list[StoredEvent] = []
+        for room_id, _ in todo:
+            flat += timelines[room_id][0]
+            flat += sections[room_id][1]
+        serialized = await self.formatter.serialize(flat, **fmt)
+
+        summaries = await self._summaries(
+            [r for r, initial in todo if initial or p.full_state or any(
+                e.pdu.type == "m.room.member" for e in [*timelines[r][0], *sections[r][1]])], user)
+        out: dict[str, dict[str, Any]] = {}
+        i = 0
+        for room_id, initial in todo:
+            timeline, limited, prev = timelines[room_id]
+            key, state_evs = sections[room_id]
+            tl_json = serialized[i:i + len(timeline)]
+            i += len(timeline)
+            state_json = serialized[i:i + len(state_evs)]
+            i += len(state_evs)
+            room: dict[str, Any] = {
+                "timeline": {
+                    "events": tl_json,
+                    "limited": limited,
+                    "prev_batch": make_token(prev, upto.ephemeral),
+                },
+                key: {"events": state_json},
+                "ephemeral": {"events": self._ephemeral(p, room_id, since if not initial else None,
+                                                        receipts.get(room_id, []))},
+                "account_data": {"events": [e for e in room_ad.get(room_id, [])
+                                            if p.filter.room.account_data.allows_json(e)]},
+            }
+            room["summary"] = summaries.get(room_id, {})
+            if self.push is not None:  # counts from push rules (services/push.py)
+                by_thread = p.filter.room.timeline.unread_thread_notifications
+                counts, threads = await self.push.unread_counts(user, room_id, upto.stream, by_thread)
+                room["unread_notifications"] = counts
+                if by_thread:
+                    room["unread_thread_notifications"] = threads
+            else:
+                room["unread_notifications"] = await self._unread(room_id, user, upto.stream, ignored)
+            out[room_id] = room
+        return out
 
     def _ephemeral(self, p: SyncParams, room_id: str, since: Position | None, receipts: list) -> list[dict]:
         ef = p.filter.room.ephemeral
@@ -316,24 +372,32 @@ class SyncService:
             out.append({"type": "m.receipt", "content": content})
         return [e for e in out if ef.allows_json(e)]
 
-    async def _summary(self, room_id: str, user_id: str) -> dict[str, Any]:
-        counts = dict(await self.db.fetchall(
-            "SELECT membership, COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member'"
-            " GROUP BY membership", (room_id,)))
-        rows = await self.db.fetchall(
-            "SELECT user_id FROM room_memberships WHERE room_id = ? AND user_id != ?"
-            " AND membership IN ('join', 'invite') ORDER BY stream_pos LIMIT ?", (room_id, user_id, MAX_HEROES))
-        heroes = [r[0] for r in rows]
-        if not heroes:
+    async def _summaries(self, room_ids: list[str], user_id: str) -> dict[str, dict[str, Any]]:
+        """Room summaries: member counts (one query for all rooms) and heroes, the first joined or
+        invited members other than the user, or else the first of any membership."""
+        counts: dict[str, dict[str, int]] = {r: {} for r in room_ids}
+        for i in range(0, len(room_ids), 500):
+            chunk = room_ids[i:i + 500]
+            for room_id, membership, n in await self.db.fetchall(
+                    "SELECT room_id, membership, COUNT(*) FROM current_state"
+                    f" WHERE room_id IN ({','.join('?' * len(chunk))}) AND type = 'm.room.member'"
+                    " GROUP BY room_id, membership", tuple(chunk)):
+                counts[room_id][membership] = n
+        out = {}
+        for room_id in room_ids:
             rows = await self.db.fetchall(
                 "SELECT user_id FROM room_memberships WHERE room_id = ? AND user_id != ?"
-                " ORDER BY stream_pos LIMIT ?", (room_id, user_id, MAX_HEROES))
-            heroes = [r[0] for r in rows]
-        return {
-            "m.heroes": heroes,
-            "m.joined_member_count": counts.get("join", 0),
-            "m.invited_member_count": counts.get("invite", 0),
-        }
+                " AND membership IN ('join', 'invite') ORDER BY stream_pos LIMIT ?", (room_id, user_id, MAX_HEROES))
+            if not rows:
+                rows = await self.db.fetchall(
+                    "SELECT user_id FROM room_memberships WHERE room_id = ? AND user_id != ?"
+                    " ORDER BY stream_pos LIMIT ?", (room_id, user_id, MAX_HEROES))
+            out[room_id] = {
+                "m.heroes": [r[0] for r in rows],
+                "m.joined_member_count": counts[room_id].get("join", 0),
+                "m.invited_member_count": counts[room_id].get("invite", 0),
+            }
+        return out
 
     async def _unread(self, room_id: str, user_id: str, upto: int, ignored: frozenset[str]) -> dict[str, int]:
         """Messages from others after the user's read receipt. Highlights: mentions of the user

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ...cache import LruCache
@@ -34,6 +34,11 @@ class StoredEvent:
 
 
 _EVENT_COLS = "event_id, room_id, json, stream_pos, state_group, redacted_by, rejected, txn_key"
+
+
+def _newest_first(ev: StoredEvent) -> int:
+    return -ev.stream_pos
+
 
 # What one cached event keeps alive besides its JSON text: the parsed dicts, lists and keys,
 # the Pdu and StoredEvent (measured: ~2.5 KB for a small message, whose JSON is ~650 bytes).
@@ -131,6 +136,24 @@ class EventStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return await self._rows_to_events(await self.db.fetchall(sql, params))
+
+    async def latest_in_rooms(self, ranges: Sequence[tuple[str, int, int]], limit: int,
+                              ) -> dict[str, list[StoredEvent]]:
+        """For each (room_id, after, upto): the newest `limit` live (not outlier, not rejected)
+        events in (after, upto], newest first. One query for many rooms: /sync's timelines."""
+        out: dict[str, list[StoredEvent]] = {room_id: [] for room_id, _, _ in ranges}
+        term = (f"SELECT * FROM (SELECT {_EVENT_COLS} FROM events WHERE room_id = ? AND stream_pos > ?"
+                f" AND stream_pos <= ? AND outlier = 0 AND rejected IS NULL ORDER BY stream_pos DESC"
+                f" LIMIT {int(limit)})")
+        for i in range(0, len(ranges), 100):  # SQLite allows 500 terms in a compound SELECT
+            chunk = ranges[i:i + 100]
+            rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
+                                          tuple(x for r in chunk for x in r))
+            for ev in await self._rows_to_events(rows):
+                out[ev.pdu.room_id].append(ev)
+        for evs in out.values():  # each term is ordered; the compound is not promised to keep it
+            evs.sort(key=_newest_first)
+        return out
 
     def invalidate(self, event_id: str) -> None:
         self._cache.pop(event_id)
