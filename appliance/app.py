@@ -55,6 +55,10 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None, *
 
             apply_staged_restore(settings.data_dir)
         app.config["HEARTH"] = hearth or await build_hearth(settings)
+        if hearth is None:  # the start-up's garbage (imports, migrations) is freed: hand it back
+            from .core.memory import release_free_memory
+
+            release_free_memory()
 
     @app.while_serving
     async def background():
