@@ -123,3 +123,20 @@ async def test_incremental_state_delta_per_room(hs):
     assert join[unchanged]["state"]["events"] == []
     assert bodies(join[unchanged]["timeline"]["events"]) == ["n2", "n3", "n4"]
     assert "m.heroes" not in join[changed]["summary"]
+
+
+async def test_heroes_fall_back_to_members_who_left(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    carol = await hs.user("carol")
+    left = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{left}", bob)
+    await hs.ok("POST", f"/rooms/{left}/leave", bob, {})
+    mixed = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{mixed}", bob)
+    await hs.ok("POST", f"/rooms/{mixed}/leave", bob, {})
+    await hs.ok("POST", f"/join/{mixed}", carol)
+    join = (await sync(hs, alice))["rooms"]["join"]
+    assert join[left]["summary"] == {"m.heroes": [bob.user_id], "m.joined_member_count": 1,
+                                     "m.invited_member_count": 0}
+    assert join[mixed]["summary"]["m.heroes"] == [carol.user_id]

@@ -79,26 +79,22 @@ class RoomReadService:
     async def state_at_group(self, group: int | None) -> StateMap:
         return {} if group is None else await self.state.get_state(group)
 
-    @staticmethod
-    def scan_batch_size(limit: int) -> int:
-        """How many rows `scan` reads at a time (a `first_batch` handed to it must be this long)."""
-        return max(limit * 2, 20)
-
     async def scan(self, room_id: str, user_id: str | None, *, after: int, upto: int, limit: int,
                    efilter: EventFilter, backwards: bool = True,
-                   first_batch: list[StoredEvent] | None = None) -> Page:
+                   first_batch: tuple[list[StoredEvent], int] | None = None) -> Page:
         """Up to `limit` visible events in (after, upto] that pass the filter. `first_batch`: the
-        first `scan_batch_size(limit)` rows of the range (backwards), read beforehand for many
-        rooms at once (EventStore.latest_in_rooms)."""
+        newest rows of the range (backwards) and how many were asked for, read beforehand for
+        many rooms at once (EventStore.latest_in_rooms); `limit + 1` rows answer most rooms."""
         collected: list[StoredEvent] = []
         scanned = 0
         lo, hi = after, upto
-        batch_size = self.scan_batch_size(limit)
+        batch_size = max(limit * 2, 20)
         more = False
         every = efilter.allows_every_event
         while len(collected) < limit and lo < hi:
+            asked = batch_size
             if first_batch is not None and backwards:
-                batch, first_batch = first_batch, None
+                (batch, asked), first_batch = first_batch, None
             elif backwards:
                 batch = await self.events.query_events(
                     f"room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE}", (room_id, lo, hi),
@@ -131,7 +127,7 @@ class RoomReadService:
                 hi = batch[-1].stream_pos - 1
             else:
                 lo = batch[-1].stream_pos
-            if len(batch) < batch_size:
+            if len(batch) < asked:
                 break
             if scanned >= SCAN_CAP:
                 more = True

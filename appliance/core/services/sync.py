@@ -218,7 +218,8 @@ class SyncService:
     # -- sections ---------------------------------------------------------------------------
 
     async def _timeline(self, p: SyncParams, room_id: str, after: int, upto: int,
-                        first_batch: list[StoredEvent] | None = None) -> tuple[list[StoredEvent], bool, int]:
+                        first_batch: tuple[list[StoredEvent], int] | None = None,
+                        ) -> tuple[list[StoredEvent], bool, int]:
         tf = p.filter.room.timeline
         limit = tf.limit or DEFAULT_TIMELINE_LIMIT
         if tf.blocks_everything or not tf.allows_room(room_id):
@@ -270,7 +271,8 @@ class SyncService:
             wanted = delta
         loaded = await self.events.get_events(wanted.values())
         evs = [loaded[e] for e in wanted.values() if e in loaded]
-        evs = [e for e in evs if sf.allows_event(e.pdu)]
+        if not sf.allows_every_event:
+            evs = [e for e in evs if sf.allows_event(e.pdu)]
         if sf.blocks_everything:
             evs = []
         evs.sort(key=lambda e: e.stream_pos)
@@ -292,11 +294,15 @@ class SyncService:
         tf = p.filter.room.timeline
         afters = {room_id: 0 if initial else since.stream for room_id, initial in todo}  # type: ignore[union-attr]
         ranges = [(r, afters[r], upto.stream) for r, _ in todo if not tf.blocks_everything and tf.allows_room(r)]
-        batch = self.reader.scan_batch_size(tf.limit or DEFAULT_TIMELINE_LIMIT)
+        # limit + 1 newest events per room: enough to fill the timeline and know it is limited,
+        # unless filters or history visibility drop some (the scan then reads on).
+        batch = (tf.limit or DEFAULT_TIMELINE_LIMIT) + 1
         first = await self.events.latest_in_rooms(ranges, batch) if ranges else {}
         timelines: dict[str, tuple[list[StoredEvent], bool, int]] = {}
         for room_id, _ in todo:
-            timelines[room_id] = await self._timeline(p, room_id, afters[room_id], upto.stream, first.get(room_id))
+            got = first.get(room_id)
+            timelines[room_id] = await self._timeline(p, room_id, afters[room_id], upto.stream,
+                                                      None if got is None else (got, batch))
 
         starts = {r: (tl[0][0].stream_pos - 1 if tl[0] else upto.stream) for r, tl in timelines.items()}
         points = {r: upto.stream if p.use_state_after else starts[r] for r, _ in todo}
@@ -373,8 +379,9 @@ class SyncService:
         return [e for e in out if ef.allows_json(e)]
 
     async def _summaries(self, room_ids: list[str], user_id: str) -> dict[str, dict[str, Any]]:
-        """Room summaries: member counts (one query for all rooms) and heroes, the first joined or
-        invited members other than the user, or else the first of any membership."""
+        """Summaries of rooms the user is joined to: member counts (one query for all rooms) and
+        heroes, the first joined or invited members other than the user, or else the first of
+        any membership."""
         counts: dict[str, dict[str, int]] = {r: {} for r in room_ids}
         for i in range(0, len(room_ids), 500):
             chunk = room_ids[i:i + 500]
@@ -385,9 +392,13 @@ class SyncService:
                 counts[room_id][membership] = n
         out = {}
         for room_id in room_ids:
+            # The user is joined to these rooms: when the counts hold nobody else joined or
+            # invited, only the fallback can find heroes.
+            others = counts[room_id].get("join", 0) + counts[room_id].get("invite", 0) - 1
             rows = await self.db.fetchall(
                 "SELECT user_id FROM room_memberships WHERE room_id = ? AND user_id != ?"
-                " AND membership IN ('join', 'invite') ORDER BY stream_pos LIMIT ?", (room_id, user_id, MAX_HEROES))
+                " AND membership IN ('join', 'invite') ORDER BY stream_pos LIMIT ?",
+                (room_id, user_id, MAX_HEROES)) if others > 0 else []
             if not rows:
                 rows = await self.db.fetchall(
                     "SELECT user_id FROM room_memberships WHERE room_id = ? AND user_id != ?"
