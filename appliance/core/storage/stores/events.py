@@ -149,24 +149,6 @@ class EventStore:
             chunk = ranges[i:i + 100]
             rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
                                           tuple(x for r in chunk for x in r))
-            for ev in await self._rows_to_events(rows):
-                out[ev.pdu.room_id].append(ev)
-        for evs in out.values():  # each term is ordered; the compound is not promised to keep it
-            evs.sort(key=_newest_first)
-        return out
-
-    async def latest_in_rooms(self, ranges: Sequence[tuple[str, int, int]], limit: int,
-                              ) -> dict[str, list[StoredEvent]]:
-        """For each (room_id, after, upto): the newest `limit` live (not outlier, not rejected)
-        events in (after, upto], newest first. One query for many rooms: /sync's timelines."""
-        out: dict[str, list[StoredEvent]] = {room_id: [] for room_id, _, _ in ranges}
-        term = (f"SELECT * FROM (SELECT {_EVENT_COLS} FROM events WHERE room_id = ? AND stream_pos > ?"
-                f" AND stream_pos <= ? AND outlier = 0 AND rejected IS NULL ORDER BY stream_pos DESC"
-                f" LIMIT {int(limit)})")
-        for i in range(0, len(ranges), 100):  # SQLite allows 500 terms in a compound SELECT
-            chunk = ranges[i:i + 100]
-            rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
-                                          tuple(x for r in chunk for x in r))
             for row, ev in zip(rows, await self._rows_to_events(rows)):
                 out[row["room_id"]].append(ev)
         for evs in out.values():  # each term is ordered; the compound is not promised to keep it
