@@ -24,8 +24,9 @@ _CLIENT_KEYS = ("event_id", "type", "content", "sender", "origin_server_ts", "ro
 class ClientEventFormatter:
     REPLACES_CACHE = 20_000
     # Client forms kept (without room_id and unsigned, which vary by request). An entry is a
-    # small dict sharing the PDU's content: ~0.5 KB, so ~2 MB for the hot events of /sync.
-    FORMS_CACHE = 4096
+    # small dict sharing the PDU's content, ~0.5 KB: ~1 MB, the timelines and state of an
+    # initial /sync of ~100 rooms.
+    FORMS_CACHE = 2048
 
     def __init__(self, db: Database, events: EventStore, state: StateStore):
         self.db = db
@@ -55,22 +56,25 @@ class ClientEventFormatter:
         replaced = await self._replaced_states(ev for ev in evs if ev.pdu.is_state)
         relations = await self._relations(evs, user_id, device_id) if bundle else {}
         out = []
+        base = self._base
         for ev in evs:
-            d = self._base(ev, now, user_id, device_id, with_room_id)
-            unsigned = d["unsigned"]
-            if ev.redacted_by and ev.redacted_by in redactions:
-                red = redactions[ev.redacted_by]
-                unsigned["redacted_because"] = self._base(red, now, user_id, device_id, True)
-            if ev.pdu.is_state:
-                prev = replaced.get(ev.event_id)
-                if prev is not None:
-                    unsigned["replaces_state"] = prev.event_id
-                    prev_data = redact(prev.pdu.data, prev.pdu.room_version) if prev.redacted_by else prev.pdu.data
-                    unsigned["prev_content"] = prev_data.get("content", {})
-                    unsigned["prev_sender"] = prev.pdu.sender
-            if ev.event_id in relations and not ev.redacted_by:
-                unsigned["m.relations"] = relations[ev.event_id]
-            out.append(apply_event_fields(d, event_fields))
+            d = base(ev, now, user_id, device_id, with_room_id)
+            redacted_by = ev.redacted_by
+            if redacted_by or relations or "state_key" in d:  # most messages have none of these
+                unsigned = d["unsigned"]
+                if redacted_by and redacted_by in redactions:
+                    red = redactions[redacted_by]
+                    unsigned["redacted_because"] = base(red, now, user_id, device_id, True)
+                if "state_key" in d:
+                    prev = replaced.get(ev.event_id)
+                    if prev is not None:
+                        unsigned["replaces_state"] = prev.event_id
+                        prev_data = redact(prev.pdu.data, prev.pdu.room_version) if prev.redacted_by else prev.pdu.data
+                        unsigned["prev_content"] = prev_data.get("content", {})
+                        unsigned["prev_sender"] = prev.pdu.sender
+                if ev.event_id in relations and not redacted_by:
+                    unsigned["m.relations"] = relations[ev.event_id]
+            out.append(d if event_fields is None else apply_event_fields(d, event_fields))
         return out
 
     async def serialize_one(self, ev: StoredEvent, **kw: Any) -> dict[str, Any]:
