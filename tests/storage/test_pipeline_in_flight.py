@@ -120,3 +120,19 @@ async def test_cached_extremities_follow_the_database(hearth):
     after = await pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "after"})
     assert after.pdu.prev_event_ids == landed
     assert await on_disk() == pipeline._extremities[room_id] == [after.pdu.event_id]
+
+
+async def test_a_committed_event_is_cached_as_it_would_be_read_back(hearth):
+    """Push evaluation and /sync read a new event right after its commit: the pipeline leaves
+    it parsed in the event cache, equal to what a read of its row gives."""
+    import json
+
+    room_id = await _room(hearth)
+    sent = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "hi", "n": 5})
+    cached = hearth.events._cache.peek(sent.pdu.event_id)
+    assert cached is not None and cached.stream_pos == sent.stream_pos and cached.state_group == sent.state_group
+    row = await hearth.db.fetchone("SELECT json, stream_pos, state_group, redacted_by, rejected, txn_key FROM events"
+                                   " WHERE event_id = ?", (sent.pdu.event_id,))
+    assert json.loads(row["json"]) == cached.pdu.data
+    assert (row["stream_pos"], row["state_group"], row["redacted_by"], row["rejected"], row["txn_key"]) == (
+        cached.stream_pos, cached.state_group, cached.redacted_by, cached.rejected, cached.txn_key)

@@ -365,6 +365,9 @@ class EventPipeline:
                 if flight.count == 0 and self._in_flight.get(room_id) is flight:
                     del self._in_flight[room_id]
         self.events.remember_room_version(room_id, pdu.room_version)
+        if pdu.room_version.event_format.strict_canonical_json:
+            # As it would be read back: strict canonical JSON has no floats to normalise.
+            self.events.remember(StoredEvent(pdu, pos, group, None, None, txn_key), len(json_text))
         if group != before_group:
             self.state.remember(group, state_after if isinstance(state_after, dict) else dict(state_after))
         if redaction_target:

@@ -105,6 +105,11 @@ class EventStore:
             out.append(ev)
         return out
 
+    def remember(self, ev: StoredEvent, json_bytes: int) -> None:
+        """An event the pipeline has just committed (with the length of its stored JSON): the
+        readers right behind it (push evaluation, /sync) find it parsed instead of loading it."""
+        self._cache.put(ev.event_id, ev, EVENT_OVERHEAD_BYTES + json_bytes)
+
     async def get_event(self, event_id: str) -> StoredEvent | None:
         cached = self._cache.get(event_id)
         if cached is not None:
