@@ -1,6 +1,7 @@
 """`python -m bench.floor`: the floor of the mandated stack, without any Hearth code.
 
-A Quart app on Hypercorn, with pydantic, pydantic-settings and PyNaCl imported (what any Hearth
+A Quart app on Hypercorn (on uvloop, as Hearth runs; HEARTH_EVENT_LOOP=asyncio for the standard
+loop), with pydantic, pydantic-settings and PyNaCl imported (what any Hearth
 start needs before its own code), answering /versions and a PUT .../send/... that reads its
 JSON body and answers an event ID. Measured the way `make bench` measures the servers: start to
 the first /versions answer, idle resident memory, and requests/s from the bench's own load
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import subprocess
@@ -47,7 +49,12 @@ def serve(port: int) -> None:
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
-    asyncio.run(hypercorn_serve(app, config))
+    if os.environ.get("HEARTH_EVENT_LOOP", "uvloop") == "asyncio":  # the loop Hearth runs on
+        asyncio.run(hypercorn_serve(app, config))
+    else:
+        import uvloop
+
+        uvloop.run(hypercorn_serve(app, config))
 
 
 def start(port: int) -> tuple[subprocess.Popen, float]:
@@ -104,7 +111,8 @@ def main() -> None:
     rate, server_cpu, loadgen_cpu = asyncio.run(throughput(port, proc.pid, args.senders, args.messages))
     proc.terminate()
     proc.wait()
-    print(f"stack floor (Quart + Hypercorn + pydantic + PyNaCl, no Hearth code):\n"
+    loop = os.environ.get("HEARTH_EVENT_LOOP", "uvloop")
+    print(f"stack floor (Quart + Hypercorn on {loop} + pydantic-settings + PyNaCl, no Hearth code):\n"
           f"  start to /versions   median {statistics.median(times):.3f} s (min {min(times):.3f})\n"
           f"  idle memory          median {statistics.median(rss):.1f} MiB\n"
           f"  trivial PUT          {rate:.0f} requests/s with {args.senders} senders; server CPU "
