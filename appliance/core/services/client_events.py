@@ -57,14 +57,15 @@ class ClientEventFormatter:
         relations = await self._relations(evs, user_id, device_id) if bundle else {}
         out = []
         base = self._base
+        prefix = self._txn_prefix(user_id, device_id)
         for ev in evs:
-            d = base(ev, now, user_id, device_id, with_room_id)
+            d = base(ev, now, prefix, with_room_id)
             redacted_by = ev.redacted_by
             if redacted_by or relations or "state_key" in d:  # most messages have none of these
                 unsigned = d["unsigned"]
                 if redacted_by and redacted_by in redactions:
                     red = redactions[redacted_by]
-                    unsigned["redacted_because"] = base(red, now, user_id, device_id, True)
+                    unsigned["redacted_because"] = base(red, now, prefix, True)
                 if "state_key" in d:
                     prev = replaced.get(ev.event_id)
                     if prev is not None:
@@ -107,18 +108,23 @@ class ClientEventFormatter:
         self._forms.put(ev.event_id, (ev.redacted_by, d))
         return d
 
-    def _base(self, ev: StoredEvent, now: int, user_id: str | None, device_id: str | None,
-              with_room_id: bool) -> dict[str, Any]:
-        d = dict(self._form(ev))
+    @staticmethod
+    def _txn_prefix(user_id: str | None, device_id: str | None) -> str | None:
+        """How the txn_key ("user|device|txn") of this device's own sends begins, if it can have any."""
+        if not user_id or not device_id or "|" in user_id or "|" in device_id:
+            return None
+        return f"{user_id}|{device_id}|"
+
+    def _base(self, ev: StoredEvent, now: int, txn_prefix: str | None, with_room_id: bool) -> dict[str, Any]:
+        form = self._form(ev)
+        age = now - form["origin_server_ts"]
+        unsigned: dict[str, Any] = {"age": age if age > 0 else 0}
+        key = ev.txn_key
+        if key is not None and txn_prefix is not None and key.startswith(txn_prefix):
+            unsigned["transaction_id"] = key[len(txn_prefix):]
+        d = {**form, "unsigned": unsigned}
         if with_room_id:
             d["room_id"] = ev.pdu.room_id
-        unsigned: dict[str, Any] = {"age": max(0, now - d["origin_server_ts"])}
-        if ev.txn_key and user_id and device_id:
-            u, _, rest = ev.txn_key.partition("|")
-            dev, _, txn = rest.partition("|")
-            if u == user_id and dev == device_id:
-                unsigned["transaction_id"] = txn
-        d["unsigned"] = unsigned
         return d
 
     async def _redactions(self, evs: Iterable[StoredEvent]) -> dict[str, StoredEvent]:
@@ -189,7 +195,7 @@ class ClientEventFormatter:
             latest = loaded.get(replies[-1][0])
             if latest is None:
                 continue
-            latest_json = self._base(latest, now, user_id, device_id, True)
+            latest_json = self._base(latest, now, self._txn_prefix(user_id, device_id), True)
             out.setdefault(parent, {})["m.thread"] = {
                 "latest_event": latest_json,
                 "count": len(replies),
@@ -199,7 +205,8 @@ class ClientEventFormatter:
         for parent, eid in edits.items():
             edit = loaded.get(eid)
             if edit is not None:
-                out.setdefault(parent, {})["m.replace"] = self._base(edit, now, user_id, device_id, True)
+                out.setdefault(parent, {})["m.replace"] = self._base(
+                    edit, now, self._txn_prefix(user_id, device_id), True)
         for parent, eids in refs.items():
             out.setdefault(parent, {})["m.reference"] = {"chunk": [{"event_id": e} for e in eids]}
         return out
