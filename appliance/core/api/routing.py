@@ -118,12 +118,19 @@ def client_info() -> ClientInfo:
 
 async def read_json_body(max_bytes: int) -> Any:
     # request.get_data(cache=True) with the same timeout, without its asyncio.wait_for: that
-    # made a task and a timer for every body, though a small one is whole when the handler runs.
-    try:
-        async with asyncio.timeout(request.body_timeout):
-            raw = await request.body
-    except TimeoutError:
-        raise RequestTimeout() from None
+    # made a task and a timer for every body, though a small one is whole when the handler runs
+    # (then awaiting it does not suspend, and no timer is armed; `_complete` is Quart's flag,
+    # and without it every body is awaited under the timeout).
+    body = request.body
+    complete = getattr(body, "_complete", None)
+    if isinstance(complete, asyncio.Event) and complete.is_set():
+        raw = await body
+    else:
+        try:
+            async with asyncio.timeout(request.body_timeout):
+                raw = await body
+        except TimeoutError:
+            raise RequestTimeout() from None
     if len(raw) > max_bytes:
         raise TooLarge("Request body too large")
     if not raw.strip():
