@@ -272,8 +272,8 @@ def error_response(exc: MatrixError) -> Response:
 
 
 def __getattr__(name: str) -> Any:
-    """PathModel and QueryModel (pydantic) load with the first handler module that uses them, so
-    that a start imports no pydantic (appliance/core/api/models.py)."""
+    """PathModel and QueryModel (pydantic models) load with the first handler module that uses
+    them, so that a start builds no request model (appliance/core/api/models.py)."""
     if name in ("PathModel", "QueryModel"):
         from . import models
 
