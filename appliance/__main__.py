@@ -62,6 +62,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from hypercorn.utils import wrap_app
 
     from .app import create_app
+    from .core import gc_pauses
     from .lan_discovery import Advertiser
     from .sd_notify import Notifier
 
@@ -77,6 +78,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     config.bind = [f"{'[' + host + ']' if ':' in host else host}:{port}"]
     config.accesslog = None
     config.graceful_timeout = 3
+    gc_pauses.tune()
     app = create_app(settings)
     print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
     print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
@@ -102,6 +104,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     @app.before_serving
     async def announce() -> None:  # runs after create_app's hook has built the Hearth
+        gc_pauses.freeze_startup_objects()
         pending = await app.config["HEARTH"].setup.pending()
         if pending:
             _print_setup_banner(app.config["HEARTH"].setup.setup_code, host, port)
