@@ -11,6 +11,7 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import nacl.exceptions
 import nacl.pwhash
@@ -52,6 +53,10 @@ def new_device_id() -> str:
 # Argon2id with libsodium's "interactive" limits: about 0.1 s and 64 MiB on a Pi 4.
 _OPS = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
 _MEM = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+# Each hash or check holds 64 MiB while it runs, and the default thread pool would run up to
+# six at once (384 MiB: most of a 512 MB Pi) when a household's devices all log in after an
+# outage, or someone hammers the login. Two at a time; the rest wait their turn.
+MAX_CONCURRENT_HASHES = 2
 
 
 def _hash_password_sync(password: str) -> str:
@@ -84,17 +89,22 @@ class AuthService:
         # token hash -> (requester, token expiry, when this entry must be re-read)
         self._cache: OrderedDict[str, tuple[Requester, int | None, float]] = OrderedDict()
         self._last_touch: dict[tuple[str, str], int] = {}
+        self._hashing = asyncio.Semaphore(MAX_CONCURRENT_HASHES)
+
+    async def _argon2(self, fn: Any, *args: str) -> Any:
+        async with self._hashing:
+            return await asyncio.to_thread(fn, *args)
 
     async def hash_password(self, password: str) -> str:
-        return await asyncio.to_thread(_hash_password_sync, password)
+        return await self._argon2(_hash_password_sync, password)
 
     async def check_password(self, user_id: str, password: str) -> bool:
         user = await self.accounts.get_user(user_id)
         if user is None or user.password_hash is None:
             # Spend the same time as a real check so that timing does not reveal accounts.
-            await asyncio.to_thread(_check_dummy_sync, password)
+            await self._argon2(_check_dummy_sync, password)
             return False
-        return await asyncio.to_thread(_check_password_sync, password, user.password_hash)
+        return await self._argon2(_check_password_sync, password, user.password_hash)
 
     async def issue_tokens(self, user_id: str, device_id: str | None, *, refresh: bool = False) -> IssuedTokens:
         device_id = device_id or new_device_id()
