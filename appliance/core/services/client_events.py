@@ -22,7 +22,8 @@ _CLIENT_KEYS = ("event_id", "type", "content", "sender", "origin_server_ts", "ro
 
 
 class ClientEventFormatter:
-    REPLACES_CACHE = 20_000
+    # Latest edit of an event (or None: not edited), ~250 bytes an entry: ~1 MB when full.
+    REPLACES_CACHE = 4096
     # Client forms kept (without room_id and unsigned, which vary by request). An entry is a
     # small dict sharing the PDU's content, ~0.5 KB: ~1 MB, the timelines and state of an
     # initial /sync of ~100 rooms.
