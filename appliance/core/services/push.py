@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cache import LruCache
 from ..protocol import ids
 from ..protocol import push_rules as pr
 from ..protocol.events import Pdu
@@ -36,7 +36,9 @@ from .push_rules import PushRuleService
 log = logging.getLogger(__name__)
 
 BATCH = 200
-ROOMS_CACHED = 64  # state groups whose members, names and power levels are kept (_RoomAt)
+# State groups whose members, names and power levels are kept (_RoomAt), bounded by the members
+# they list (~100 bytes each): a few big rooms' churn cannot pin tens of megabytes.
+ROOMS_CACHED_MEMBERS = 20_000
 THREAD_HOPS = 3
 MAIN = "main"
 
@@ -68,7 +70,7 @@ class PushService:
         self._pos: int | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._rooms: OrderedDict[int, _RoomAt] = OrderedDict()
+        self._rooms: LruCache[int, _RoomAt] = LruCache(ROOMS_CACHED_MEMBERS)
         # Called with the new notifications after they are committed (pushers).
         self.notification_listeners: list[Callable[[list[Notification]], None]] = []
 
@@ -135,7 +137,6 @@ class PushService:
         state never changes; consecutive messages in a room share their group)."""
         room = self._rooms.get(state_group)
         if room is not None:
-            self._rooms.move_to_end(state_group)
             return room
         state = await self.state.get_state(state_group)
         member_ids = {k[1]: eid for k, eid in state.items() if k[0] == "m.room.member"}
@@ -157,9 +158,7 @@ class PushService:
         room = _RoomAt(member_count=len(joined), local_joined=sorted(u for u in joined if self._is_local(u)),
                        names=names, power_levels=pl, create=create,
                        levels={k: get_notification_level(pl, k) for k in keys})
-        self._rooms[state_group] = room
-        while len(self._rooms) > ROOMS_CACHED:
-            self._rooms.popitem(last=False)
+        self._rooms.put(state_group, room, 1 + len(names) + len(room.local_joined))
         return room
 
     async def _evaluate(self, ev: StoredEvent) -> list[Notification]:
