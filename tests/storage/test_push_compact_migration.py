@@ -98,3 +98,26 @@ async def test_store_reads_back_what_it_wrote(tmp_path):
         assert await store.list_notifications("@nobody:x", None, 10, False) == []
     finally:
         await db.close()
+
+
+def test_record_job_uses_and_returns_known_numbers(tmp_path):
+    """The numbers the evaluator remembers after a commit spare later jobs their lookups, and
+    rows written with them read back as with lookups; a job reports the numbers it used."""
+    conn = sqlite3.connect(tmp_path / "new.db", isolation_level=None)
+    _apply_upto(conn, 10_000)  # every migration
+    note = Notification("@a:x", 1, "!r:x", "$e", "", False, ["notify"], 5)
+    conn.execute("BEGIN")
+    ids, actions = PushStore.record_job(conn, [note], 1)
+    conn.execute("COMMIT")
+    assert set(ids) == {"@a:x", "!r:x"} and list(actions) == [json.dumps(["notify"])]
+    queries: list[str] = []
+    conn.set_trace_callback(queries.append)
+    conn.execute("BEGIN")
+    again = PushStore.record_job(conn, [Notification("@a:x", 2, "!r:x", "$f", "", True, ["notify"], 6)], 2,
+                                 ids, actions)
+    conn.execute("COMMIT")
+    assert again == (ids, actions)
+    assert not [q for q in queries if "push_ids" in q or "push_actions" in q]
+    rows = conn.execute("SELECT user_nid, room_nid, actions, stream_pos FROM push_notifs ORDER BY stream_pos").fetchall()
+    assert rows == [(ids["@a:x"], ids["!r:x"], actions[json.dumps(["notify"])], 1),
+                    (ids["@a:x"], ids["!r:x"], actions[json.dumps(["notify"])], 2)]

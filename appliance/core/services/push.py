@@ -36,6 +36,7 @@ from .push_rules import PushRuleService
 log = logging.getLogger(__name__)
 
 BATCH = 200
+KNOWN_PUSH_IDS = 50_000  # push_ids / push_actions numbers remembered (PushStore.known_*)
 # State groups whose members, names and power levels are kept (_RoomAt), bounded by the members
 # they list (~100 bytes each): a few big rooms' churn cannot pin tens of megabytes.
 ROOMS_CACHED_MEMBERS = 20_000
@@ -118,7 +119,13 @@ class PushService:
                     except Exception:  # one bad event never blocks the rest
                         log.exception("push evaluation of %s failed", ev.event_id)
                 if evs:
-                    await self.db.write(lambda conn, n=notes, u=upto: PushStore.record_job(conn, n, u))
+                    store = self.store
+                    ids, actions = await self.db.write(lambda conn, n=notes, u=upto: PushStore.record_job(
+                        conn, n, u, store.known_ids, store.known_actions))
+                    for known, learnt in ((store.known_ids, ids), (store.known_actions, actions)):
+                        if len(known) > KNOWN_PUSH_IDS:  # users, rooms and action sets: bounded
+                            known.clear()
+                        known.update(learnt)  # committed now
                 pos = self._pos = upto
                 if notes:
                     for listener in self.notification_listeners:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,11 @@ def _pusher(row: sqlite3.Row) -> Pusher:
 class PushStore:
     def __init__(self, db: Database):
         self.db = db
+        # push_ids and push_actions rows never change once committed: their numbers, learnt after
+        # each commit (record_job returns them), spare record_job a SELECT per user, room and
+        # action set. Only ever filled after the transaction that holds them committed.
+        self.known_ids: dict[str, int] = {}
+        self.known_actions: dict[str, int] = {}
 
     # -- evaluation progress and notifications ----------------------------------------------
 
@@ -71,13 +76,23 @@ class PushStore:
         return await self.db.fetchval("SELECT pos FROM push_progress WHERE id = 1") or 0
 
     @staticmethod
-    def record_job(conn: sqlite3.Connection, notifications: Iterable[Notification], upto: int) -> None:
+    def record_job(conn: sqlite3.Connection, notifications: Iterable[Notification], upto: int,
+                   known_ids: Mapping[str, int] | None = None, known_actions: Mapping[str, int] | None = None
+                   ) -> tuple[dict[str, int], dict[str, int]]:
+        """Store notifications and the evaluation's progress. Returns the push_ids and
+        push_actions numbers it used, for the caller to remember once this has committed."""
         nids: dict[str, int] = {}
         action_ids: dict[str, int] = {}
+        known_ids = known_ids or {}
+        known_actions = known_actions or {}
 
         def nid(ident: str) -> int:
             found = nids.get(ident)
             if found is None:
+                found = known_ids.get(ident)
+                if found is not None:
+                    nids[ident] = found
+                    return found
                 row = conn.execute("SELECT nid FROM push_ids WHERE id = ?", (ident,)).fetchone()
                 found = nids[ident] = row[0] if row else conn.execute(
                     "INSERT INTO push_ids (id) VALUES (?)", (ident,)).lastrowid
@@ -87,6 +102,10 @@ class PushStore:
             text = json.dumps(actions)
             found = action_ids.get(text)
             if found is None:
+                found = known_actions.get(text)
+                if found is not None:
+                    action_ids[text] = found
+                    return found
                 row = conn.execute("SELECT id FROM push_actions WHERE json = ?", (text,)).fetchone()
                 found = action_ids[text] = row[0] if row else conn.execute(
                     "INSERT INTO push_actions (json) VALUES (?)", (text,)).lastrowid
@@ -98,6 +117,7 @@ class PushStore:
             [(nid(n.user_id), n.stream_pos, nid(n.room_id), n.thread_id, int(n.highlight), action_id(n.actions),
               n.ts) for n in notifications])
         conn.execute("UPDATE push_progress SET pos = MAX(pos, ?) WHERE id = 1", (upto,))
+        return nids, action_ids
 
     async def room_notifications(self, user_id: str, room_id: str, after: int, upto: int
                                  ) -> list[tuple[int, str, bool]]:
