@@ -224,3 +224,23 @@ async def test_logging_out_a_device_removes_its_pushers(hs):
     await hs.ok("POST", "/logout", bob, {})
     other = await hs.user("bob")
     assert (await hs.ok("GET", "/pushers", other))["pushers"] == []
+
+
+async def test_sync_counts_a_message_the_evaluator_has_not_recorded_yet(hs):
+    """/sync does not wait for the background evaluator's write: it evaluates the room's
+    unrecorded events for its user itself; once they are recorded they are not counted twice."""
+    alice, bob, carol, room = await three_in_room(hs)
+    push = hs.hearth.push
+    await push.catch_up(hs.hearth.stream.current)
+    await push._lock.acquire()  # the evaluator is stuck (behind a slow commit, say)
+    try:
+        await hs.send(alice, room, mention(bob))
+        await hs.send(alice, room, {"msgtype": "m.text", "body": "plain"})
+        assert await push.position() < hs.hearth.stream.current
+        assert counts(await sync(hs, bob), room) == {"notification_count": 2, "highlight_count": 1}
+        assert counts(await sync(hs, carol), room) == {"notification_count": 2, "highlight_count": 0}
+    finally:
+        push._lock.release()
+    await push.catch_up(hs.hearth.stream.current)
+    assert await push.position() == hs.hearth.stream.current
+    assert counts(await sync(hs, bob), room) == {"notification_count": 2, "highlight_count": 1}
