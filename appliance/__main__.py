@@ -104,7 +104,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     @app.before_serving
     async def announce() -> None:  # runs after create_app's hook has built the Hearth
-        gc_pauses.freeze_startup_objects()
+        # Not now: the collection takes ~20 ms, and the first requests are waiting for us.
+        asyncio.get_running_loop().call_later(gc_pauses.FREEZE_AFTER_S, gc_pauses.freeze_startup_objects)
         pending = await app.config["HEARTH"].setup.pending()
         if pending:
             _print_setup_banner(app.config["HEARTH"].setup.setup_code, host, port)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 
 YOUNG_THRESHOLD = 10_000  # CPython's default is 700
+FREEZE_AFTER_S = 2.0  # after start-up, once the first requests have been answered
 OLD_THRESHOLD = 50  # middle-generation collections between full ones; the default is 10
 
 
