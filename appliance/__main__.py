@@ -62,7 +62,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from hypercorn.utils import wrap_app
 
     from .app import create_app
-    from .core import gc_pauses
+    from .core import interpreter
     from .lan_discovery import Advertiser
     from .sd_notify import Notifier
 
@@ -78,7 +78,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     config.bind = [f"{'[' + host + ']' if ':' in host else host}:{port}"]
     config.accesslog = None
     config.graceful_timeout = 3
-    gc_pauses.tune()
+    interpreter.tune()
     app = create_app(settings)
     print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
     print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
@@ -105,7 +105,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     @app.before_serving
     async def announce() -> None:  # runs after create_app's hook has built the Hearth
         # Not now: the collection takes ~20 ms, and the first requests are waiting for us.
-        asyncio.get_running_loop().call_later(gc_pauses.FREEZE_AFTER_S, gc_pauses.freeze_startup_objects)
+        asyncio.get_running_loop().call_later(interpreter.FREEZE_AFTER_S, interpreter.freeze_startup_objects)
         pending = await app.config["HEARTH"].setup.pending()
         if pending:
             _print_setup_banner(app.config["HEARTH"].setup.setup_code, host, port)
