@@ -128,7 +128,14 @@ async def test_quota_and_size_limit_give_clear_errors(tmp_path):
             assert "quota of 8 MiB" in over.message and "6 MiB" in over.message
             small = await nio_upload(anna, b"still fits", "text/plain", "note.txt")
             assert isinstance(small, UploadResponse), small
+            # Each refusal reached the client the first time: answered only after the body
+            # was read, not while nio was still sending it (it then saw a broken connection,
+            # and retried with a growing back-off).
+            log = "\n".join(line for f in tmp_path.glob("server-*.log") for line in f.read_text().splitlines()
+                            if "/_matrix/media/v3/upload" in line)
+            assert log.count(" 413 ") == 1 and log.count(" 403 ") == 1, log
         finally:
             await anna.close()
     finally:
         srv.stop()
+

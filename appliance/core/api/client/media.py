@@ -10,14 +10,15 @@ and `Content-Disposition: inline` only for the spec's safe types.
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from quart import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ...protocol.errors import TooLarge
+from ...protocol.errors import MatrixError, TooLarge
 from ...services.auth import Requester
 from ...services.media.repository import Content, ThumbnailContent, format_mib
 from ...services.media.serving import SECURITY_HEADERS, content_disposition
@@ -79,6 +80,35 @@ async def _request_body() -> AsyncIterator[bytes]:
         raise TooLarge(f"File is larger than the upload limit of {format_mib(limit)} MiB") from None
 
 
+DRAIN_SECONDS = 10.0
+
+
+async def _after_the_body(upload: Any) -> Any:
+    """Run an upload; when it fails before the whole body has arrived (larger than the limit,
+    over the quota, a bad media ID), read and discard the rest of the body before answering.
+
+    Answered early, a client still sending sees the connection closed under it (the server
+    cannot read the next request while a body is unfinished) and reports a network error, or
+    retries, instead of "too large". The rest is discarded as it arrives, so it costs no
+    memory; a client that keeps sending past DRAIN_SECONDS gets its answer then anyway."""
+    try:
+        return await upload
+    except MatrixError:
+        body = request.body
+        try:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                try:
+                    async for _chunk in body:
+                        pass
+                except RequestEntityTooLarge:  # Quart drops what arrives now; wait for the end
+                    complete = getattr(body, "_complete", None)
+                    if isinstance(complete, asyncio.Event):
+                        await complete.wait()
+        except TimeoutError:
+            pass
+        raise
+
+
 # -- responses -----------------------------------------------------------------------------------
 
 def _file_response(path, content_type: str, disposition: str) -> Response:
@@ -106,15 +136,16 @@ def _thumbnail(thumb: ThumbnailContent) -> Response:
 
 @endpoint(bp, "POST", "/upload", auth=ACCESS_TOKEN, prefixes=UPLOAD, allow_guest=False)
 async def upload_content(me: Requester, query: UploadQuery, hearth: Hearth) -> dict:
-    uri = await hearth.media.upload(me.user_id, _request_body(), request.headers.get("Content-Type"),
-                                    query.filename, request.content_length)
+    uri = await _after_the_body(hearth.media.upload(me.user_id, _request_body(), request.headers.get("Content-Type"),
+                                                    query.filename, request.content_length))
     return {"content_uri": uri}
 
 
 @endpoint(bp, "PUT", "/upload/{server_name}/{media_id}", auth=ACCESS_TOKEN, prefixes=UPLOAD, allow_guest=False)
 async def upload_content_to_mxc(me: Requester, path: MediaPath, query: UploadQuery, hearth: Hearth) -> dict:
-    await hearth.media.upload_to(me.user_id, path.server_name, path.media_id, _request_body(),
-                                 request.headers.get("Content-Type"), query.filename, request.content_length)
+    await _after_the_body(hearth.media.upload_to(me.user_id, path.server_name, path.media_id, _request_body(),
+                                                 request.headers.get("Content-Type"), query.filename,
+                                                 request.content_length))
     return {}
 
 
