@@ -5,6 +5,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..database import Database
@@ -83,33 +84,11 @@ class PushStore:
         push_actions numbers it used, for the caller to remember once this has committed."""
         nids: dict[str, int] = {}
         action_ids: dict[str, int] = {}
-        known_ids = known_ids or {}
-        known_actions = known_actions or {}
-
-        def nid(ident: str) -> int:
-            found = nids.get(ident)
-            if found is None:
-                found = known_ids.get(ident)
-                if found is not None:
-                    nids[ident] = found
-                    return found
-                row = conn.execute("SELECT nid FROM push_ids WHERE id = ?", (ident,)).fetchone()
-                found = nids[ident] = row[0] if row else conn.execute(
-                    "INSERT INTO push_ids (id) VALUES (?)", (ident,)).lastrowid
-            return found
+        nid = partial(_number_of, conn, "push_ids", "nid", "id", nids, known_ids or {})
+        numbered_actions = partial(_number_of, conn, "push_actions", "id", "json", action_ids, known_actions or {})
 
         def action_id(actions: list[Any]) -> int:
-            text = json.dumps(actions)
-            found = action_ids.get(text)
-            if found is None:
-                found = known_actions.get(text)
-                if found is not None:
-                    action_ids[text] = found
-                    return found
-                row = conn.execute("SELECT id FROM push_actions WHERE json = ?", (text,)).fetchone()
-                found = action_ids[text] = row[0] if row else conn.execute(
-                    "INSERT INTO push_actions (json) VALUES (?)", (text,)).lastrowid
-            return found
+            return numbered_actions(json.dumps(actions))
 
         conn.executemany(
             "INSERT OR IGNORE INTO push_notifs (user_nid, stream_pos, room_nid, thread_id, highlight, actions, ts)"
@@ -220,3 +199,18 @@ class PushStore:
                          " AND user_id = ?", (pos, app_id, pushkey, user_id))
 
         await self.db.write(job)
+
+
+def _number_of(conn: sqlite3.Connection, table: str, number_col: str, key_col: str, used: dict[str, int],
+               known: Mapping[str, int], key: str) -> int:
+    """The number of `key` in a push_ids / push_actions style table (key -> number, never
+    changed once written): from this job's own lookups, from what earlier commits taught the
+    caller, or from the table, inserting it if new. Whatever is used is recorded in `used`."""
+    found = used.get(key)
+    if found is None:
+        found = known.get(key)
+        if found is None:
+            row = conn.execute(f"SELECT {number_col} FROM {table} WHERE {key_col} = ?", (key,)).fetchone()
+            found = row[0] if row else conn.execute(f"INSERT INTO {table} ({key_col}) VALUES (?)", (key,)).lastrowid
+        used[key] = found
+    return found
