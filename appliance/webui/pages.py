@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from quart import Quart, Response, current_app, g, redirect, request
 
@@ -60,8 +60,18 @@ def see_other(location: str) -> Response:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only a path on this site (no //host, no scheme) may follow a sign-in."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site may follow a sign-in.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    `/<TAB>/evil.example` or `/\\evil.example` would lead to another site: a path with any
+    control character, space, backslash or a `//` start, or with a scheme or host, is refused.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if any(not ch.isprintable() or ch.isspace() or ch == "\\" for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return default
     return target
 
