@@ -40,8 +40,9 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None, *
     install_routes(app, lazy=lazy_routes)  # the APIs', the wizard's and the pages' URL rules
 
     from .setup_wizard import install_setup_wizard
-    from .webui.layout import install_web_foundation
+    from .webui.layout import install_host_check, install_web_foundation
 
+    install_host_check(app)      # pages and wizard: only under our own names (DNS rebinding)
     install_setup_wizard(app)    # no registration before setup; web pages lead to /setup
     install_web_foundation(app)  # pages: security headers, CSRF, session cookies
     from .webui.pages import install_web_ui

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+import ipaddress
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,12 @@ class Settings(BaseSettings):
     registration: Literal["open", "token", "closed"] = "token"
     public_baseurl: str | None = Field(None, description="The URL clients use to reach us.")
     lan_discovery: bool = Field(True, description="Advertise the web UI on the LAN over mDNS (_http._tcp).")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Reverse proxies (addresses or CIDRs, comma-separated) whose "
+                                          "Forwarded / X-Forwarded-For headers name the client; none by default.")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="More host names the web pages answer to (comma-separated), besides "
+                                          "the server name, hearth.local, the public URL's host and localhost.")
 
     # Limits (spec: events larger than 65,536 bytes are refused).
     max_event_bytes: int = 65536
@@ -63,6 +70,20 @@ class Settings(BaseSettings):
     backup_dir: Path | None = Field(None, description="Folder for scheduled backups (a USB drive, a share).")
     backup_interval_hours: float = Field(24.0, description="Hours between scheduled backups.")
     backup_keep: int = Field(7, description="How many scheduled backups to keep in backup_dir.")
+
+    @field_validator("trusted_proxies", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            ipaddress.ip_network(entry, strict=False)  # ValueError: not an address or CIDR
+        return v
 
     def model_post_init(self, context: Any) -> None:
         # Fields given by the environment or the constructor: the operator's choice, never overridden.

@@ -14,7 +14,7 @@ from quart import Blueprint, Quart, Response, current_app, g, render_template, r
 from ..lan_discovery import hearth_version
 from . import session as web_session
 from .security import (CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, add_security_headers, csp_nonce, csrf_matches,
-                       is_web_path, same_origin)
+                       host_is_ours, is_web_path, same_origin)
 
 bp = Blueprint("webui_layout", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
@@ -39,6 +39,16 @@ async def error_page(status: int, title: str, message: str) -> Response:
     return Response(body, status=status, mimetype="text/html")
 
 
+async def check_host() -> Response | None:
+    """A page (or the wizard) asked for under a name that is not ours is refused: a hostile
+    domain made to resolve to this box (DNS rebinding) gets no page and no cookie."""
+    if not is_web_path(request.path) or host_is_ours():
+        return None
+    return await error_page(400, "Unknown address",
+                            "This server does not answer to that name. Use the address it showed you, "
+                            "such as http://hearth.local.")
+
+
 async def check_csrf() -> Response | None:
     """Every unsafe request to a web page carries the session's CSRF token and our Origin."""
     if request.method not in UNSAFE_METHODS or not is_web_path(request.path):
@@ -54,6 +64,11 @@ async def check_csrf() -> Response | None:
         return await error_page(403, "Please try again",
                                 "This page had expired. Go back, reload it and send the form again.")
     return None
+
+
+def install_host_check(app: Quart) -> None:
+    """Before every other check of the pages and the wizard (install it first)."""
+    app.before_request(check_host)
 
 
 def install_web_foundation(app: Quart) -> None:

@@ -5,15 +5,20 @@
 - Every POST/PUT/PATCH/DELETE to a web path (anything outside the Matrix and admin APIs, which
   use bearer tokens) must carry the session's CSRF token, as the `csrf_token` form field or the
   `X-CSRF-Token` header; and a browser's `Origin`, when sent, must be our own.
-- `is_local_client()`: loopback, private or link-local addresses only (the setup wizard).
+- `is_local_client()`: loopback, private or link-local addresses only (the setup wizard); the
+  socket's peer decides, or the client a trusted proxy names (`HEARTH_TRUSTED_PROXIES`).
+- `host_is_ours()`: the Host header is one of our names (no DNS rebinding onto the pages).
 """
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 
-from quart import g, request
+from quart import current_app, g, request
+
+from ..core.api import client_address
+from ..core.api.client_address import parse_networks
+from ..lan_discovery import srv_host
 
 API_PREFIXES = ("/_matrix/", "/_synapse/", "/.well-known/", "/metrics", "/health")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -57,28 +62,17 @@ def add_security_headers(response):
     return response
 
 
-def _address_is_local(text: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(text.strip().strip("[]").split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback or addr.is_private or addr.is_link_local
+def _trusted_proxies():
+    hearth = current_app.config.get("HEARTH")
+    return parse_networks(tuple(hearth.settings.trusted_proxies)) if hearth is not None else ()
 
 
 def is_local_client() -> bool:
-    """The peer, and every hop a proxy reports in X-Forwarded-For, is on this host or the LAN.
+    """The client (the socket's peer, or what a trusted proxy reports) is on this host or the LAN.
 
     A request without a peer address (a Unix socket, an in-process test client) is local.
     """
-    peer = peer_address()
-    if peer is not None and not _address_is_local(peer):
-        return False
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and not all(_address_is_local(hop) for hop in forwarded.split(",")):
-        return False
-    return True
+    return client_address.is_local_client(peer_address(), request.headers, _trusted_proxies())
 
 
 def peer_address() -> str | None:
@@ -88,7 +82,18 @@ def peer_address() -> str | None:
 
 
 def client_ip() -> str:
-    return peer_address() or "local"
+    """The client's address: the peer, or the client a trusted proxy names (rate limits, logs)."""
+    return client_address.client_address(peer_address(), request.headers, _trusted_proxies()) or "local"
+
+
+def host_is_ours() -> bool:
+    """The Host header names this server (see core.api.client_address: DNS rebinding)."""
+    hearth = current_app.config.get("HEARTH")
+    if hearth is None:
+        return True
+    s = hearth.settings
+    names = client_address.our_names(s.server_name, s.public_baseurl, s.allowed_hosts, srv_host(s.server_name))
+    return client_address.host_is_ours(request.headers.get("Host"), names)
 
 
 def same_origin() -> bool:

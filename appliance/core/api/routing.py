@@ -112,7 +112,12 @@ def access_token_from_request() -> str | None:
 
 
 def client_info() -> ClientInfo:
-    ip = request.remote_addr or ""
+    """The socket's peer, or the client a trusted proxy names (client_address.py)."""
+    from .client_address import client_address, parse_networks
+
+    hearth = current_app.config.get("HEARTH")
+    trusted = parse_networks(tuple(hearth.settings.trusted_proxies)) if hearth is not None else ()
+    ip = client_address(request.remote_addr, request.headers, trusted) or ""
     return ClientInfo(ip=ip, user_agent=request.headers.get("User-Agent", ""))
 
 
