@@ -17,6 +17,7 @@ from .core.services.ratelimit import RateLimiter
 from .core.services.server_keys import load_or_create_signing_key
 from .core.storage.database import Database
 from .core.storage.migrate import apply_migrations
+from .core.storage.private_files import secure_data_dir
 from .core.storage.stores.accounts import AccountStore
 from .core.storage.stores.events import EventStore
 from .core.storage.stores.state import StateStore
@@ -140,7 +141,7 @@ class Hearth:
 
 
 async def build_hearth(settings: Settings) -> Hearth:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)  # 0700, its files 0600
     db = Database(settings.database_path)
     await db.open()
     db.run_unqueued(lambda conn: apply_migrations(conn, "core", "appliance.core.storage.migrations"))

@@ -54,6 +54,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..storage.private_files import open_private
+
 # tarfile and cryptography load on the first backup or restore, not when the server starts
 # (about 4 MiB and 30 ms that most runs never use).
 
@@ -487,7 +489,7 @@ def create_backup(settings, dest_dir: Path, key: bytes, progress: Progress | Non
         meter.set_phase("writing the encrypted archive")
         manifest_files: dict[str, dict[str, Any]] = {}
         header = {"server_name": settings.server_name, "created_ms": int(created * 1000)}
-        with open(part, "wb") as out:
+        with open_private(part) as out:
             enc = EncryptingWriter(out, key, header)
             with tarfile.open(fileobj=enc, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 for path, arcname in [(snap, DB_NAME)] + [(f, str(f.relative_to(data_dir))) for f in files]:
