@@ -75,6 +75,18 @@ async def test_versions_lifecycle(client):
     assert (status, body["errcode"]) == (400, "M_BAD_JSON")
 
 
+async def test_unknown_backup_algorithms_are_refused(client):
+    api = Api(client, await login(client))
+    for algorithm in ["AAA", "m.megolm_backup.v2", ""]:
+        status, body = await api.call("post", "/room_keys/version", {"algorithm": algorithm, "auth_data": {}})
+        assert (status, body["errcode"]) == (400, "M_INVALID_PARAM" if algorithm else "M_BAD_JSON"), algorithm
+    assert (await api.call("get", "/room_keys/version"))[0] == 404  # nothing was made
+    v = (await api.call("post", "/room_keys/version", {"algorithm": ALG, "auth_data": {}}))[1]["version"]
+    status, body = await api.call("put", f"/room_keys/version/{v}", {"algorithm": "AAA", "auth_data": {}})
+    assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
+    assert (await api.call("get", "/room_keys/version"))[1]["algorithm"] == ALG
+
+
 async def test_backups_are_per_user(client):
     alice = Api(client, await login(client, "alice"))
     bob = Api(client, await login(client, "bob"))

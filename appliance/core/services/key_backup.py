@@ -14,6 +14,12 @@ from ..protocol.errors import BadJson, InvalidParam, MissingParam, NotFound, Wro
 from ..storage.stores.key_backup import BackupVersion, KeyBackupStore, RoomKey
 
 
+# The backup algorithms of the spec (end_to_end_encryption.md "Backup algorithm"); the OpenAPI
+# gives `algorithm` as an enum of these. Another value is refused with M_INVALID_PARAM, the
+# errcode the spec names for an algorithm that does not match.
+KNOWN_ALGORITHMS = frozenset({"m.megolm_backup.v1.curve25519-aes-sha2"})
+
+
 def better_key(new: RoomKey, old: RoomKey | None) -> bool:
     """Whether `new` should replace `old` (the spec's order of tie-breakers)."""
     if old is None:
@@ -59,6 +65,9 @@ class KeyBackupService:
             raise MissingParam("algorithm and auth_data are required")
         if not isinstance(algorithm, str) or not algorithm or not isinstance(auth_data, dict):
             raise BadJson("algorithm must be a string and auth_data an object")
+        if algorithm not in KNOWN_ALGORITHMS:
+            raise InvalidParam(f"Unknown backup algorithm {algorithm[:100]!r}; supported: "
+                               + ", ".join(sorted(KNOWN_ALGORITHMS)))
         return algorithm, auth_data
 
     async def create_version(self, user_id: str, body: Mapping[str, Any]) -> str:
