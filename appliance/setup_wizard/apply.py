@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from quart import Quart
 
+from ..core.protocol.errors import UserInUse
 from ..core.services.setup import new_setup_code
 
 
@@ -56,6 +58,36 @@ async def _rebuild_hearth(app: Quart):
     return new
 
 
+def name_taken(user_id: str) -> UserInUse:
+    return UserInUse(f"The name {user_id} is already taken by an account on this server. "
+                     "Go back to \"Your account\" and choose another user name.")
+
+
+async def _make_admin(hearth, admin: dict[str, Any]) -> str:
+    """Create the admin's account, or find the one an interrupted apply made; never adopt another.
+
+    While setup is pending, an operator's registration policy may let anyone register: the name
+    chosen in the wizard may have been taken meanwhile. The wizard's own account is created in
+    one write with the password hash kept in the progress (which nobody else has), so an account
+    with another hash is someone else's.
+    """
+    user_id = hearth.account_service.user_id_for(admin["username"])
+    existing = await hearth.accounts.get_user(user_id)
+    if existing is None:
+        try:
+            await hearth.account_service.check_username_available(admin["username"])
+            await hearth.accounts.create_user(user_id, admin["password_hash"], admin=True,
+                                              displayname=admin["username"])
+        except (UserInUse, sqlite3.IntegrityError):
+            raise name_taken(user_id) from None
+        return user_id
+    if existing.password_hash != admin["password_hash"]:
+        log.warning("setup: %s exists and is not the wizard's; not made admin", user_id)
+        raise name_taken(user_id)
+    await hearth.accounts.set_admin(user_id, True)
+    return user_id
+
+
 async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
     hearth = app.config["HEARTH"]
     data = progress["data"]
@@ -67,12 +99,7 @@ async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
         hearth = await _rebuild_hearth(app)
     tasks.append(f"Server name set to {name}")
 
-    admin = data["admin"]
-    user_id = hearth.account_service.user_id_for(admin["username"])
-    if not await hearth.accounts.user_exists(user_id):
-        await hearth.account_service.create_user(admin["username"], None, admin=True)
-    await hearth.accounts.set_password_hash(user_id, admin["password_hash"])
-    await hearth.accounts.set_admin(user_id, True)
+    user_id = await _make_admin(hearth, data["admin"])
     tasks.append(f"Account {user_id} created")
 
     registration = data["join"]["registration"]

@@ -19,7 +19,7 @@ from ..webui.join import public_base_url, qr_svg
 from ..webui.layout import error_page, render_page
 from ..webui.security import client_ip, is_local_client
 from . import steps as S
-from .apply import apply_setup
+from .apply import apply_setup, name_taken
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ async def wizard_submit(step_id: str) -> Response:
         if model is None:
             return await _render_step(step, progress, errors=errors, form=raw, status=400)
         try:
-            stored = await _stored_values(step, model)
+            stored = await _stored_values(step, model, progress)
         except MatrixError as exc:
             return await _render_step(step, progress, form=raw, message=exc.error, status=400)
     progress["data"][step.id] = stored
@@ -204,7 +204,7 @@ async def wizard_submit(step_id: str) -> Response:
     return _see_other(f"/setup/{nxt}")
 
 
-async def _stored_values(step: S.Step, model) -> dict[str, Any]:
+async def _stored_values(step: S.Step, model, progress: dict[str, Any]) -> dict[str, Any]:
     """What the progress keeps of a step; checks that need the server raise MatrixError."""
     hearth = _hearth()
     if step.id == "mode":
@@ -213,6 +213,12 @@ async def _stored_values(step: S.Step, model) -> dict[str, Any]:
         await hearth.server_settings.check_server_name(model.server_name)
         return {"server_name": model.server_name}
     if step.id == "admin":
+        # An account of that name (registered while setup was pending) is someone else's: the
+        # wizard never makes it admin.
+        server_name = progress["data"].get("server_name", {}).get("server_name", hearth.settings.server_name)
+        user_id = f"@{model.username}:{server_name}"
+        if await hearth.accounts.user_exists(user_id):
+            raise name_taken(user_id)
         # Only a hash is kept until the account is made; the password itself is never stored.
         password_hash = await hearth.auth.hash_password(model.password.get_secret_value())
         return {"username": model.username, "password_hash": password_hash}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webui.test_setup_wizard import LAN, csrf_of, fresh_settings, page, post, running
+from tests.webui.test_setup_wizard import (LAN, STEPS, STRONG, claim, csrf_of, fresh_settings, page, post, run_steps,
+                                           running)
 from tests.webui.test_webui_pages import ADMIN_PW, Browser
 from tests.webui.test_webui_pages import running as running_pages
 
@@ -146,3 +147,80 @@ async def test_matrix_api_rate_limits_key_on_the_client_a_trusted_proxy_names(tm
         r = await client.post("/_matrix/client/v3/login", json=other, scope_base=proxy,
                               headers={"Forwarded": "for=192.168.1.41"})
         assert r.status_code == 403
+
+
+# -- the first admin ----------------------------------------------------------------------------------
+
+async def _register(client, username: str) -> str:
+    r = await client.post("/_matrix/client/v3/register", json={
+        "username": username, "password": "someone else's", "auth": {"type": "m.login.dummy"}})
+    assert r.status_code == 200, await r.get_json()
+    return (await r.get_json())["access_token"]
+
+
+async def _is_admin_api_open(client, token: str) -> bool:
+    r = await client.get("/_synapse/admin/v2/users?from=0", headers={"Authorization": f"Bearer {token}"})
+    return r.status_code == 200
+
+
+async def test_wizard_never_adopts_an_account_someone_registered_first(tmp_path):
+    """Setup pending, registration opened by the operator: someone registers @admin first."""
+    settings = fresh_settings(tmp_path / "d", server_name="home.test", registration="open")
+    async with running(settings) as (app, client):
+        token = await _register(client, "admin")
+        csrf = await claim(app, client)
+        await run_steps(client, csrf, STEPS[:2])
+        form = {"username": "Admin", "password": STRONG, "password_confirm": STRONG}
+        r = await post(client, "/setup/admin", form, csrf)
+        body = await r.get_data(as_text=True)
+        assert r.status_code == 400
+        assert "@admin:home.test is already taken" in body and "choose another user name" in body
+        assert STRONG not in body
+        assert (await app.config["HEARTH"].setup.progress())["step"] == "admin"  # not past this step
+        hearth = app.config["HEARTH"]
+        assert not (await hearth.accounts.get_user("@admin:home.test")).admin
+        assert not await _is_admin_api_open(client, token)
+        # Another name works, and setup completes with it.
+        await run_steps(client, csrf, [("admin", {**form, "username": "mum"})] + STEPS[3:])
+        r = await post(client, "/setup/summary", {}, csrf)
+        assert r.status_code == 200
+        assert (await hearth.accounts.get_user("@mum:home.test")).admin
+        assert not (await hearth.accounts.get_user("@admin:home.test")).admin
+        assert not await _is_admin_api_open(client, token)
+
+
+async def test_a_name_taken_after_the_account_step_is_refused_at_the_end(tmp_path):
+    settings = fresh_settings(tmp_path / "d", server_name="home.test", registration="open")
+    async with running(settings) as (app, client):
+        csrf = await claim(app, client)
+        await run_steps(client, csrf, [STEPS[0], ("server_name", {"server_name": "home.test"})] + STEPS[2:])
+        token = await _register(client, "mum")  # between the account step and the summary
+        r = await post(client, "/setup/summary", {}, csrf)
+        body = await r.get_data(as_text=True)
+        assert r.status_code == 400 and "@mum:home.test is already taken" in body
+        hearth = app.config["HEARTH"]
+        assert not (await hearth.accounts.get_user("@mum:home.test")).admin
+        assert not await _is_admin_api_open(client, token)
+        assert await hearth.setup.pending()  # the wizard goes on: choose another name
+        r = await post(client, "/setup/admin", {"username": "mum", "password": STRONG, "password_confirm": STRONG},
+                       csrf)
+        assert r.status_code == 400
+        await run_steps(client, csrf, [("admin", {"username": "dad", "password": STRONG, "password_confirm": STRONG})])
+        r = await post(client, "/setup/summary", {}, csrf)
+        assert r.status_code == 200 and (await hearth.accounts.get_user("@dad:home.test")).admin
+
+
+async def test_an_interrupted_apply_finds_its_own_admin_again(tmp_path):
+    """The wizard's own account (made by an apply that was cut short) is not "taken"."""
+    settings = fresh_settings(tmp_path / "d", server_name="home.test")
+    async with running(settings) as (app, client):
+        csrf = await claim(app, client)
+        await run_steps(client, csrf, [STEPS[0], ("server_name", {"server_name": "home.test"})] + STEPS[2:])
+        hearth = app.config["HEARTH"]
+        progress = await hearth.setup.progress()
+        admin = progress["data"]["admin"]
+        await hearth.accounts.create_user("@mum:home.test", admin["password_hash"], admin=True, displayname="mum")
+        await hearth.setup.start_applying()  # as the cut-short apply left it
+        r = await post(client, "/setup/summary", {}, csrf)
+        assert r.status_code == 200 and "Hearth is ready" in await r.get_data(as_text=True)
+        assert await hearth.auth.check_password("@mum:home.test", STRONG)
