@@ -390,6 +390,8 @@ def _build_setup_services(h: Hearth) -> None:
     h.setup = SetupService(h.settings, store, h.accounts)
     h.db.run_unqueued(h.setup.load_job)
     h.web_sessions = WebSessionStore(h.db)
+    # A password change or reset, or a deactivation, ends every web session of the account.
+    h.account_service.credentials_changed_listeners.append(h.web_sessions.delete_for_user)
 
 
 def _build_push_services(h: Hearth) -> None:

@@ -51,6 +51,7 @@ _MXC = re.compile(r"mxc://[A-Za-z0-9.\-:\[\]]+/[A-Za-z0-9_\-]+")
 _MEMBER_PROFILE_FIELDS = ("displayname", "avatar_url")
 
 DevicesDeleted = Callable[[str, list[str]], Awaitable[None]]
+CredentialsChanged = Callable[[str], Awaitable[object]]
 
 
 class AccountService:
@@ -67,6 +68,9 @@ class AccountService:
         # Called after devices are deleted (logout, device deletion, deactivation), e.g. by the
         # keys service to drop their device keys: listener(user_id, device_ids).
         self.devices_deleted_listeners: list[DevicesDeleted] = []
+        # Called after a password change or reset and after deactivation, e.g. to end every web
+        # session of the account: listener(user_id). Not optional: a failure propagates.
+        self.credentials_changed_listeners: list[CredentialsChanged] = []
 
     @property
     def server_name(self) -> str:
@@ -145,9 +149,7 @@ class AccountService:
             raise NotFound(f"No such user {user_id}")
         if user.deactivated:
             raise UserDeactivated("This account has been deactivated")
-        _check_password_shape(password)
-        await self.accounts.set_password_hash(user_id, await self.auth.hash_password(password))
-        await self._delete_devices(user_id, await self.accounts.device_ids(user_id))
+        await self.set_password(user_id, password, logout_devices=True)
 
     async def create_registration_token(self, token: str | None = None, uses_allowed: int | None = None,
                                         expiry_time: int | None = None) -> str:
@@ -396,11 +398,27 @@ class AccountService:
                                                    user_id=me.user_id if me else None)
         user_id = me.user_id if me else session.result["user_id"]
         _check_password_shape(new_password)
-        await self.accounts.set_password_hash(user_id, await self.auth.hash_password(new_password))
+        await self.set_password(user_id, new_password, logout_devices=logout_devices,
+                                keep_device=me.device_id if me else None)
         await self.uia.finish_session(session.session_id)
+
+    async def set_password(self, user_id: str, new_password: str, *, logout_devices: bool,
+                           keep_device: str | None = None) -> None:
+        """Every password change and reset ends here (Matrix API, admin API and pages, /me, CLI):
+        the new hash; every web session of the account ends; with `logout_devices`, every device
+        but `keep_device` (the one asking, for the Matrix API) is signed out."""
+        _check_password_shape(new_password)
+        await self.accounts.set_password_hash(user_id, await self.auth.hash_password(new_password))
+        await self._credentials_changed(user_id)
         if logout_devices:
-            keep = me.device_id if me else None
-            await self._delete_devices(user_id, [d for d in await self.accounts.device_ids(user_id) if d != keep])
+            await self._delete_devices(user_id, [d for d in await self.accounts.device_ids(user_id)
+                                                 if d != keep_device])
+            if keep_device is None:
+                self.auth.forget_user(user_id)
+
+    async def _credentials_changed(self, user_id: str) -> None:
+        for listener in self.credentials_changed_listeners:
+            await listener(user_id)
 
     async def deactivate(self, me: Requester | None, auth: Any, erase: bool) -> dict:
         request_key = "POST /account/deactivate" + (f" {me.user_id}" if me else "")
@@ -414,6 +432,7 @@ class AccountService:
     async def deactivate_user(self, user_id: str, erase: bool) -> None:
         """Deactivate without UIA (the caller has authorised it: the user, or an admin)."""
         await self.accounts.set_deactivated(user_id)
+        await self._credentials_changed(user_id)
         await self._delete_devices(user_id, await self.accounts.device_ids(user_id))
         self.auth.forget_user(user_id)
         if erase:

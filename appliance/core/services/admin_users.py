@@ -206,16 +206,15 @@ class AdminUserService:
         return await self.get_user(user_id), False
 
     async def set_password(self, user_id: str, new_password: str, *, logout_devices: bool = True) -> None:
-        """Reset a password (admin or web UI); signs every device out unless told not to."""
+        """Reset a password (admin API or pages): every web session of the account ends, and every
+        device is signed out unless told not to."""
         row = await self._existing(user_id)
         if row.deactivated:
             raise InvalidParam("The user is deactivated")
         if not new_password or len(new_password) > MAX_PASSWORD_LENGTH:
             raise InvalidParam("Invalid password")
-        await self.accounts.set_password_hash(user_id, await self.auth.hash_password(new_password))
-        if logout_devices:
-            await self.account_service.delete_user_devices(user_id, await self.accounts.device_ids(user_id))
-            self.auth.forget_user(user_id)
+        # Web sessions end whatever logout_devices says; devices: all of them (no current device).
+        await self.account_service.set_password(user_id, new_password, logout_devices=logout_devices)
 
     async def deactivate(self, user_id: str, *, erase: bool = False) -> None:
         row = await self._existing(user_id)
