@@ -78,6 +78,7 @@ class Hearth:
     auth: AuthService
     ratelimiter: RateLimiter
     login_ratelimiter: RateLimiter
+    registration_ratelimiter: RateLimiter
     events: EventStore
     state: StateStore
     pipeline: EventPipeline
@@ -163,6 +164,7 @@ async def build_hearth(settings: Settings) -> Hearth:
         auth=AuthService(accounts, settings.refresh_access_token_lifetime_ms),
         ratelimiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         login_ratelimiter=RateLimiter(settings.login_rate_per_second, settings.login_rate_burst),
+        registration_ratelimiter=RateLimiter(settings.registration_rate_per_second, settings.registration_rate_burst),
         events=events,
         state=state,
         pipeline=pipeline,
@@ -174,8 +176,12 @@ async def build_hearth(settings: Settings) -> Hearth:
 def _build_client_services(h: Hearth) -> None:
     # Each service is added here by its owner, in dependency order.
     from .core.services.accounts import AccountService
+    from .core.services.login_throttle import LoginThrottle
 
-    h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.pipeline)
+    s = h.settings
+    login_throttle = LoginThrottle(s.login_failures_per_second, s.login_failures_burst, s.login_lockout_failures,
+                                   s.login_lockout_minutes * 60)
+    h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.pipeline, login_throttle)
     from .core.services.rooms import RoomService
 
     h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)

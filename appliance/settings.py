@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(50, description="Burst size of the per-user/IP rate limiter.")
     login_rate_per_second: float = 0.5
     login_rate_burst: int = 10
+    # Password guesses per account (and for the setup code), from any address (login_throttle.py).
+    login_failures_per_second: float = Field(
+        0.17, description="After the first few, one password try per account every ~6 s (Synapse's rate).")
+    login_failures_burst: int = Field(3, description="Password tries per account before slowing down.")
+    login_lockout_failures: int = Field(
+        10, description="Failed password tries in a row that lock the account's sign-in for a while; 0 = never.")
+    login_lockout_minutes: float = Field(15.0, gt=0, description="How long such a lock lasts.")
+    registration_rate_per_second: float = Field(0.17, description="Registration requests per address (own bucket).")
+    registration_rate_burst: int = Field(20, description="Burst of the per-address registration limiter.")
 
     refresh_access_token_lifetime_ms: int = Field(
         5 * 60 * 1000, description="Lifetime of access tokens issued with a refresh token (others never expire)."

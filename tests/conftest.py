@@ -30,6 +30,8 @@ def test_settings(data_dir: Path, **overrides) -> Settings:
         rate_limit_burst=10000,
         login_rate_per_second=1000.0,
         login_rate_burst=10000,
+        registration_rate_per_second=1000.0,
+        registration_rate_burst=10000,
     )
     values.update(overrides)
     return Settings(**values)
@@ -94,6 +96,8 @@ def start_server(data_dir: Path, **env_overrides: str | None) -> RunningServer:
         "HEARTH_RATE_LIMIT_BURST": "10000",
         "HEARTH_LOGIN_RATE_PER_SECOND": "1000",
         "HEARTH_LOGIN_RATE_BURST": "10000",
+        "HEARTH_REGISTRATION_RATE_PER_SECOND": "1000",
+        "HEARTH_REGISTRATION_RATE_BURST": "10000",
     })
     env.update({k: v for k, v in env_overrides.items() if v is not None})
     for k in [k for k, v in env_overrides.items() if v is None]:  # None: leave it unset (a fresh box)

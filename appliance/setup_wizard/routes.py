@@ -13,6 +13,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, redirect, request
 
 from ..core.protocol.errors import LimitExceeded, MatrixError
+from ..core.services.login_throttle import wait_in_words
 from ..webui import session as web_session
 from ..webui.forms import form_fields, parse_form
 from ..webui.join import public_base_url, qr_svg
@@ -134,10 +135,10 @@ async def wizard_claim() -> Response:
         try:
             ok = _hearth().setup.check_code(client_ip(), model.setup_code)
         except LimitExceeded as exc:
-            seconds = max(1, exc.retry_after_ms // 1000)
+            log.warning("setup code tries throttled (from %s)", client_ip())
             return await render_page(
                 "setup_welcome.html", status=429, fields=form_fields(S.WelcomeStep),
-                message=f"Too many tries. Wait {seconds} seconds, then try again.")
+                message=f"Too many tries. Wait {wait_in_words(exc.retry_after_ms)}, then try again.")
         if ok:
             session = await web_session.ensure_session()
             session.data[CLAIM] = True

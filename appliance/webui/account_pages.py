@@ -11,6 +11,7 @@ from quart import Blueprint, Response, current_app, request
 
 from ..core.protocol.errors import LimitExceeded, MatrixError
 from ..core.services.auth import Requester
+from ..core.services.login_throttle import wait_in_words
 from ..core.services.setup import new_setup_code
 from ..setup_wizard.steps import COMMON_PASSWORDS, MIN_PASSWORD_LENGTH
 from . import session as web_session
@@ -94,24 +95,20 @@ async def login() -> Response:
     if model is None:
         return await _login_form({"username": form.get("username", "")}, errors, status=400)
     h = hearth()
+    name = model.username if model.username.startswith("@") else model.username.lower()
     try:
         h.login_ratelimiter.check(f"ip:{client_ip()}")
+        user_id = await h.account_service.authenticate(name, model.password.get_secret_value())
     except LimitExceeded as exc:
+        log.warning("web sign-in throttled for %r from %s", model.username, client_ip())
         return await _login_form({"username": model.username}, {},
-                                 f"Too many tries. Wait {max(1, exc.retry_after_ms // 1000)} seconds and try again.",
+                                 f"Too many tries. Wait {wait_in_words(exc.retry_after_ms)}, then try again.",
                                  status=429)
-    user = None
-    try:
-        user_id = h.account_service.user_id_for(model.username.lower() if not model.username.startswith("@")
-                                                else model.username)
-        user = await h.accounts.get_user(user_id)
-    except MatrixError:
-        user_id = None
-    ok = await h.auth.check_password(user_id or "@nobody:invalid", model.password.get_secret_value())
-    if not ok or user is None or user.deactivated:
+    except MatrixError:  # unknown, wrong password, deactivated: the same answer
         log.info("web sign-in refused for %r from %s", model.username, client_ip())
         return await _login_form({"username": model.username}, {},
                                  "That user name and password do not match.", status=401)
+    user = await h.accounts.get_user(user_id)
     await web_session.sign_in(user.user_id)
     log.info("web sign-in: %s", user.user_id)
     default = "/admin" if user.admin else "/me"
@@ -163,8 +160,8 @@ async def change_password() -> Response:
                 auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": viewer.user_id},
                         "password": model.current_password.get_secret_value()}
                 await h.account_service.change_password(me, auth, new, model.sign_out_devices)
-            except LimitExceeded:
-                message = "Too many tries. Wait a minute and try again."
+            except LimitExceeded as exc:
+                message = f"Too many tries. Wait {wait_in_words(exc.retry_after_ms)}, then try again."
             except MatrixError as exc:
                 if exc.errcode == "M_FORBIDDEN" or exc.status == 401:
                     errors = {"current_password": "That is not your current password"}

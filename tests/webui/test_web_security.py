@@ -2,6 +2,8 @@
 the pages answer to (DNS rebinding), and who counts as "on the LAN" behind a proxy."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.webui.test_setup_wizard import (LAN, STEPS, STRONG, claim, csrf_of, fresh_settings, page, post, run_steps,
@@ -224,3 +226,30 @@ async def test_an_interrupted_apply_finds_its_own_admin_again(tmp_path):
         r = await post(client, "/setup/summary", {}, csrf)
         assert r.status_code == 200 and "Hearth is ready" in await r.get_data(as_text=True)
         assert await hearth.auth.check_password("@mum:home.test", STRONG)
+
+
+# -- the setup code, from many addresses ---------------------------------------------------------------
+
+async def test_setup_code_guesses_from_many_addresses_slow_down_then_lock(tmp_path):
+    async with running(fresh_settings(tmp_path / "d")) as (app, client):
+        setup = app.config["HEARTH"].setup
+        now = [5000.0]
+        setup.code_throttle.clock = lambda: now[0]
+        csrf = csrf_of((await page(client, "/setup"))[1])
+
+        async def try_code(code: str, i: int):
+            return await post(client, "/setup", {"setup_code": code}, csrf,
+                              scope_base={"client": (f"192.168.{i // 200}.{i % 200 + 2}", 1)})
+        for i in range(10):  # one try from each of ten addresses: within every per-address limit
+            assert (await try_code("WRONG-CODE-X", i)).status_code == 400
+        r = await try_code(setup.setup_code, 50)  # the right code, from an address never seen before
+        assert r.status_code == 429
+        assert re.search(r"Too many tries\. Wait \d+ seconds, then try again\.", await r.get_data(as_text=True))
+        for i in range(10, 20):
+            now[0] += 10
+            assert (await try_code("WRONG-CODE-X", i)).status_code == 400
+        now[0] += 10
+        r = await try_code(setup.setup_code, 51)
+        assert r.status_code == 429 and "Wait 15 minutes" in await r.get_data(as_text=True)
+        now[0] += 15 * 60
+        assert (await try_code(setup.setup_code, 52)).status_code == 303

@@ -32,6 +32,7 @@ from ..storage.database import Database
 from ..storage.stores.accounts import AccountStore, Device, now_ms
 from ..storage.stores.uia import UiaSession, UiaStore
 from .auth import AuthService, ClientInfo, IssuedTokens, Requester, new_device_id
+from .login_throttle import LoginThrottle
 from .pipeline import EventPipeline
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,9 @@ class AccountService:
     UIA_SESSION_LIFETIME_MS = 24 * 3600 * 1000
 
     def __init__(self, settings, accounts: AccountStore, auth: AuthService, db: Database,
-                 pipeline: EventPipeline):
+                 pipeline: EventPipeline, login_throttle: LoginThrottle):
         self.settings = settings
+        self.login_throttle = login_throttle
         self.accounts = accounts
         self.auth = auth
         self.db = db
@@ -231,32 +233,24 @@ class AccountService:
             if done is None:
                 raise failed("M_FORBIDDEN", "Invalid registration token")
         elif stage == PASSWORD:
-            who = await self._password_stage_user(auth)
+            name = _password_stage_name(auth)
             password = auth.get("password")
-            if who is None or not isinstance(password, str) or (user_id is not None and who != user_id):
+            if name is None or not isinstance(password, str):
                 raise failed("M_FORBIDDEN", "Invalid username or password")
-            user = await self.accounts.get_user(who)
-            if user is None or user.deactivated:
-                raise failed("M_USER_DEACTIVATED" if user else "M_FORBIDDEN", "Invalid username or password")
-            if not await self.auth.check_password(who, password):
-                raise failed("M_FORBIDDEN", "Invalid username or password")
+            if user_id is not None and await self._resolve_login_user(name) != user_id:
+                raise failed("M_FORBIDDEN", "Invalid username or password")  # the requester is known
+            try:
+                who = await self.authenticate(name, password)
+            except UserDeactivated:
+                raise failed("M_USER_DEACTIVATED", "Invalid username or password") from None
+            except Forbidden:
+                raise failed("M_FORBIDDEN", "Invalid username or password") from None
             done = await self.uia.mark_completed(session.session_id, stage, {"user_id": who})
         else:  # offered in a flow but not implemented: a programming error
             raise AssertionError(stage)
         if done is None:
             raise MatrixError("Unknown session ID", status=400, errcode="M_UNKNOWN")
         return done
-
-    async def _password_stage_user(self, auth: dict) -> str | None:
-        identifier = auth.get("identifier")
-        if isinstance(identifier, dict):
-            if identifier.get("type") != "m.id.user" or not isinstance(identifier.get("user"), str):
-                return None
-            return await self._resolve_login_user(identifier["user"])
-        legacy = auth.get("user")
-        if isinstance(legacy, str):
-            return await self._resolve_login_user(legacy)
-        return None
 
     # -- registration -----------------------------------------------------------------------
 
@@ -306,6 +300,34 @@ class AccountService:
 
     # -- login, refresh, logout -------------------------------------------------------------
 
+    async def authenticate(self, name: str, password: str) -> str:
+        """A user name (localpart or user ID) and password → the user ID (Matrix login and UIA,
+        web sign-in). Raises Forbidden, UserDeactivated, or LimitExceeded while the account is
+        throttled (login_throttle.py: per account, from any address).
+
+        A password hash is checked for unknown and deactivated accounts too, so that the time
+        taken does not tell which accounts exist."""
+        user_id = await self._resolve_login_user(name)
+        key = user_id or self._throttle_key(name)
+        self.login_throttle.attempt(key)
+        user = await self.accounts.get_user(user_id) if user_id else None
+        ok = await self.auth.check_password(user_id or "@:invalid", password)  # unknown: the dummy hash
+        if ok and user is not None and not user.deactivated:
+            self.login_throttle.succeeded(key)
+            return user_id
+        if not ok:
+            self.login_throttle.failed(key)
+        if user is not None and user.deactivated:
+            raise UserDeactivated("This account has been deactivated")
+        raise Forbidden("Invalid username or password")
+
+    def _throttle_key(self, name: str) -> str:
+        """An unknown name is throttled like an account: by the user ID it would have."""
+        try:
+            return self.user_id_for(name).lower()
+        except InvalidUsername:
+            return "?" + name.lower()[:256]
+
     def login_flows(self) -> list[dict]:
         return [{"type": PASSWORD}]
 
@@ -336,12 +358,7 @@ class AccountService:
         refresh = body.get("refresh_token", False)
         if not isinstance(refresh, bool):
             raise BadJson("refresh_token must be a boolean")
-        user_id = await self._resolve_login_user(name)
-        user = await self.accounts.get_user(user_id) if user_id else None
-        if user is not None and user.deactivated:
-            raise UserDeactivated("This account has been deactivated")
-        if user_id is None or not await self.auth.check_password(user_id, password):
-            raise Forbidden("Invalid username or password")
+        user_id = await self.authenticate(name, password)
         issued = await self._sign_in(user_id, device_id, display_name, refresh, client)
         return {"user_id": user_id, "home_server": self.server_name, **_token_fields(issued),
                 "well_known": {"m.homeserver": {"base_url": self.settings.base_url()}}}
@@ -577,6 +594,17 @@ class AccountService:
                 await self.pipeline.create_event(room_id, user_id, "m.room.member", content, state_key=user_id)
             except MatrixError as exc:
                 log.warning("profile update of %s not sent to %s: %s", user_id, room_id, exc.error)
+
+
+def _password_stage_name(auth: dict) -> str | None:
+    """The user named by an m.login.password stage: an m.id.user identifier, or legacy `user`."""
+    identifier = auth.get("identifier")
+    if isinstance(identifier, dict):
+        if identifier.get("type") != "m.id.user" or not isinstance(identifier.get("user"), str):
+            return None
+        return identifier["user"]
+    legacy = auth.get("user")
+    return legacy if isinstance(legacy, str) else None
 
 
 def _check_password_shape(password: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..storage.stores.accounts import AccountStore
 from ..storage.stores.server_settings import ServerSettingsStore
+from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,19 @@ def normalise_code(text: str) -> str:
 class SetupService:
     CODE_TRIES = 5                  # per address ...
     CODE_WINDOW_S = 60.0            # ... per minute
+    # From all addresses together (many addresses are easy to have on a LAN): 10 quick tries, then
+    # one every few seconds (settings.login_failures_per_second); 20 wrong codes lock the wizard's
+    # code for settings.login_lockout_minutes.
+    CODE_BURST = 10
+    CODE_LOCK_AFTER = 20
 
     def __init__(self, settings, store: ServerSettingsStore, accounts: AccountStore):
         self.settings = settings
         self.store = store
         self.accounts = accounts
         self.code_limiter = RateLimiter(self.CODE_TRIES / self.CODE_WINDOW_S, self.CODE_TRIES)
+        self.code_throttle = LoginThrottle(settings.login_failures_per_second, self.CODE_BURST,
+                                           self.CODE_LOCK_AFTER, settings.login_lockout_minutes * 60)
         self.setup_code: str | None = None  # set at start while setup is not complete
 
     @property
@@ -96,12 +104,18 @@ class SetupService:
         return "registration" in self.settings.explicit_fields or not await self.pending()
 
     def check_code(self, ip: str, code: str) -> bool:
-        """Constant-time comparison, at most CODE_TRIES per address per minute (LimitExceeded)."""
+        """Constant-time comparison, at most CODE_TRIES per address per minute and a throttle over
+        all addresses (LimitExceeded)."""
         self.code_limiter.check(f"setup-code:{ip}")
+        self.code_throttle.attempt("setup-code")
         expected = self.setup_code
-        if not expected:
-            return False
-        return hmac.compare_digest(normalise_code(code).encode(), normalise_code(expected).encode())
+        ok = bool(expected) and hmac.compare_digest(normalise_code(code).encode(),
+                                                    normalise_code(expected or "").encode())
+        if ok:
+            self.code_throttle.succeeded("setup-code")
+        else:
+            self.code_throttle.failed("setup-code")
+        return ok
 
     # -- wizard progress --------------------------------------------------------------------
 

@@ -30,8 +30,9 @@ class RegisterBody(BaseModel, extra="allow"):
 @endpoint(bp, "POST", "/register", auth=NO_AUTH)
 async def register(query: RegisterQuery, body: RegisterBody, hearth: Hearth, client: ClientInfo) -> dict:
     """User-interactive: m.login.dummy when registration is open, m.login.registration_token when
-    it needs an invite code; 403 when closed. Guest accounts are not offered."""
-    hearth.login_ratelimiter.check(f"ip:{client.ip}")
+    it needs an invite code; 403 when closed. Guest accounts are not offered. Registration has a
+    rate limit of its own: failed logins do not hold it up, nor it them."""
+    hearth.registration_ratelimiter.check(f"ip:{client.ip}")
     return await hearth.account_service.register(
         kind=query.kind, auth=body.auth, username=body.username, password=body.password,
         device_id=body.device_id, initial_device_display_name=body.initial_device_display_name,
@@ -56,6 +57,6 @@ class TokenQuery(QueryModel):
 @endpoint(bp, "GET", "/register/m.login.registration_token/validity", auth=NO_AUTH,
           prefixes=("/_matrix/client/v1", *CLIENT_PREFIXES))
 async def registration_token_validity(query: TokenQuery, hearth: Hearth, client: ClientInfo) -> dict:
-    """Rate-limited with the login limiter: this endpoint invites guessing."""
-    hearth.login_ratelimiter.check(f"ip:{client.ip}")
+    """Rate-limited with registration: this endpoint invites guessing invite codes."""
+    hearth.registration_ratelimiter.check(f"ip:{client.ip}")
     return {"valid": await hearth.account_service.registration_token_validity(query.token)}
