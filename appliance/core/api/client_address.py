@@ -10,14 +10,15 @@ client.
 `host_is_ours()` guards the web pages against DNS rebinding: a page fetched under a name that
 is not ours (a hostile domain that resolves to the box) is refused. An IP literal cannot be
 rebound (the browser's origin is then the address itself), so any address is accepted; names
-must be the server name, `hearth.local` or the box's mDNS name, the public base URL's host,
-`localhost`, or one the operator adds in `HEARTH_ALLOWED_HOSTS`.
+must be the server name, `hearth.local`, the box's mDNS or host name, the public base URL's
+host, `localhost`, or one the operator adds in `HEARTH_ALLOWED_HOSTS`.
 """
 from __future__ import annotations
 
 import functools
 import ipaddress
 import re
+import socket
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -144,8 +145,15 @@ def host_name(host_header: str) -> str:
     return host.rstrip(".")
 
 
+@functools.lru_cache(maxsize=1)
+def machine_names() -> frozenset[str]:
+    """This machine's own host name, bare and as its mDNS `.local` name (avahi answers to it)."""
+    short = socket.gethostname().split(".")[0].lower()
+    return frozenset({short, f"{short}.local", socket.getfqdn().lower()}) if short else frozenset()
+
+
 def our_names(server_name: str, public_baseurl: str | None, extra: Iterable[str], mdns_host: str) -> frozenset[str]:
-    names = {"localhost", "hearth.local", host_name(server_name), mdns_host.rstrip(".").lower()}
+    names = {"localhost", "hearth.local", host_name(server_name), mdns_host.rstrip(".").lower(), *machine_names()}
     if public_baseurl:
         netloc = urlsplit(public_baseurl).netloc
         if netloc:
