@@ -302,19 +302,21 @@ def _build_read_services(h: Hearth) -> None:
     from .core.services.user_directory import UserDirectoryService
     from .core.services.visibility import Visibility
     from .core.storage.stores.account_data import AccountDataStore
+    from .core.storage.stores.filters import FilterStore
     from .core.storage.stores.receipts import ReceiptStore
+    from .core.storage.stores.user_directory import UserDirectoryStore
 
     h.account_data = AccountDataService(h.db, AccountDataStore(h.db), h.stream)
     h.receipts = ReceiptService(h.db, ReceiptStore(h.db), h.events, h.stream, h.account_data)
     h.typing = TypingService(h.stream)
-    h.filters = FilterService(h.db)
+    h.filters = FilterService(FilterStore(h.db))
     formatter = ClientEventFormatter(h.db, h.events, h.state)
     visibility = Visibility(h.events, h.state, h.account_data)
     h.room_read = RoomReadService(h.db, h.events, h.state, h.stream, formatter, visibility)
     h.sync = SyncService(h.db, h.events, h.stream, h.room_read, formatter, visibility, h.account_data,
                          h.receipts, h.typing, e2ee=getattr(h, "e2ee", None),
                          max_timeout_ms=h.settings.sync_timeout_max_ms)
-    h.user_directory = UserDirectoryService(h.db)
+    h.user_directory = UserDirectoryService(UserDirectoryStore(h.db))
 
 
 def _build_everyday_services(h: Hearth) -> None:
@@ -325,9 +327,11 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.services.search import SearchService
     from .core.services.server_notices import ServerNoticeService
     from .core.services.spaces import SpaceHierarchyService
+    from .core.storage.stores.openid import OpenIdTokenStore
+    from .core.storage.stores.presence import PresenceStore
 
-    h.presence = PresenceService(h.db, h.accounts, h.stream, h.server_name, enabled=h.settings.presence_enabled,
-                                 max_sync_timeout_ms=h.settings.sync_timeout_max_ms,
+    h.presence = PresenceService(h.db, PresenceStore(h.db), h.accounts, h.stream, h.server_name,
+                                 enabled=h.settings.presence_enabled, max_sync_timeout_ms=h.settings.sync_timeout_max_ms,
                                  idle_after_ms=int(h.settings.presence_idle_after_s * 1000),
                                  sync_grace_ms=int(h.settings.presence_offline_after_s * 1000))
     h.pipeline.listeners.append(h.presence.on_event)
@@ -338,7 +342,7 @@ def _build_everyday_services(h: Hearth) -> None:
     h.background.append(h.search.indexer.run)
     h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
     h.reports = ReportService(h.db, h.events, h.accounts, h.room_read)
-    h.openid = OpenIdService(h.db, h.server_name)
+    h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
     h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)
 
 
