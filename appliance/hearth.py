@@ -278,15 +278,17 @@ def _build_e2ee_services(h: Hearth) -> None:
     from .core.storage.stores.to_device import ToDeviceStore
 
     h.device_keys = DeviceKeyService(h.db, E2eKeyStore(h.db), h.stream, h.server_name)
-    h.to_device = ToDeviceService(h.db, ToDeviceStore(h.db), h.stream, h.server_name)
+    to_device_store = ToDeviceStore(h.db)
+    h.to_device = ToDeviceService(h.db, to_device_store, h.stream, h.server_name)
     h.key_backup = KeyBackupService(KeyBackupStore(h.db))
     h.e2ee = E2eeService(h.device_keys, h.to_device)
     if h.account_service is not None:
         h.account_service.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
         from .core.services.dehydrated_devices import DehydratedDeviceService
+        from .core.storage.stores.dehydrated_devices import DehydratedDeviceStore
 
-        h.dehydrated_devices = DehydratedDeviceService(h.db, h.accounts, h.device_keys,
-                                                       h.account_service.remove_devices)
+        h.dehydrated_devices = DehydratedDeviceService(DehydratedDeviceStore(h.db), to_device_store, h.accounts,
+                                                       h.device_keys, h.account_service.remove_devices)
         h.account_service.devices_deleted_listeners.append(h.dehydrated_devices.forget)
 
 
@@ -329,6 +331,7 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.services.spaces import SpaceHierarchyService
     from .core.storage.stores.openid import OpenIdTokenStore
     from .core.storage.stores.presence import PresenceStore
+    from .core.storage.stores.reports import ReportStore
 
     h.presence = PresenceService(h.db, PresenceStore(h.db), h.accounts, h.stream, h.server_name,
                                  enabled=h.settings.presence_enabled, max_sync_timeout_ms=h.settings.sync_timeout_max_ms,
@@ -341,7 +344,7 @@ def _build_everyday_services(h: Hearth) -> None:
     h.pipeline.listeners.append(h.search.indexer.note)
     h.background.append(h.search.indexer.run)
     h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
-    h.reports = ReportService(h.db, h.events, h.accounts, h.room_read)
+    h.reports = ReportService(ReportStore(h.db), h.events, h.accounts, h.room_read)
     h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
     h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)
 
