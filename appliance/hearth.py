@@ -233,11 +233,13 @@ def _build_webui_services(h: Hearth) -> None:
     """The web UI's own: dashboard numbers (sampled in the background from the start); settings
     changed after setup, a user's data export and announcements (built on first use)."""
     from .core.services.server_status import ServerStatusService
+    from .core.storage.stores.disk_samples import DiskSampleStore
+    from .core.storage.stores.media import MediaStore
     from .lan_discovery import hearth_version
 
     s = h.settings
-    h.server_status = ServerStatusService(h.db, s.data_dir, s.database_path, h.started_at, hearth_version(),
-                                          h.health)
+    h.server_status = ServerStatusService(DiskSampleStore(h.db), MediaStore(h.db), s.data_dir, s.database_path,
+                                          h.started_at, hearth_version(), h.health)
     h.background.append(h.server_status.run)
     _build_lazily(h, _build_webui_page_services, "admin_settings", "data_export", "announcements")
 
@@ -246,10 +248,15 @@ def _build_webui_page_services(h: Hearth) -> None:
     from .core.services.admin_settings import AdminSettingsService
     from .core.services.announcements import AnnouncementService
     from .core.services.data_export import DataExportService
+    from .core.storage.stores.account_data import AccountDataStore
+    from .core.storage.stores.admin import AdminStore
+    from .core.storage.stores.media import MediaStore
+    from .core.storage.stores.rooms import RoomStore
 
     s = h.settings
     h.admin_settings = AdminSettingsService(s, h.server_settings, h.presence)
-    h.data_export = DataExportService(h.db, h.events, h.state, h.accounts, h.account_service,
+    h.data_export = DataExportService(h.events, h.state, h.accounts, RoomStore(h.db), AdminStore(h.db),
+                                      AccountDataStore(h.db), MediaStore(h.db), h.account_service,
                                       h.room_read.formatter, h.room_read.visibility)
     h.announcements = AnnouncementService(h.accounts, h.server_notices)
 
@@ -381,7 +388,7 @@ def _load_stored_settings(settings: Settings, db: Database) -> None:
     from .core.services.server_settings import ServerSettingsService
     from .core.storage.stores.server_settings import ServerSettingsStore
 
-    db.run_unqueued(ServerSettingsService(settings, ServerSettingsStore(db), db).load_job)
+    db.run_unqueued(ServerSettingsService(settings, ServerSettingsStore(db)).load_job)
 
 
 def _build_setup_services(h: Hearth) -> None:
@@ -392,7 +399,7 @@ def _build_setup_services(h: Hearth) -> None:
     from .core.storage.stores.web_sessions import WebSessionStore
 
     store = ServerSettingsStore(h.db)
-    h.server_settings = ServerSettingsService(h.settings, store, h.db)
+    h.server_settings = ServerSettingsService(h.settings, store)
     h.setup = SetupService(h.settings, store, h.accounts)
     h.db.run_unqueued(h.setup.load_job)
     h.web_sessions = WebSessionStore(h.db)
