@@ -360,9 +360,10 @@ def _build_durability_services(h: Hearth) -> None:
     """Backups (scheduled ones start with the server: `h.backups.start()`) and the health report."""
     from .core.services.backup import BackupService
     from .core.services.health import HealthService
+    from .core.storage.stores.backup_runs import BackupRunStore
 
     h.db.health.admin_contact = h.settings.base_url()
-    h.backups = BackupService(h.db, h.settings)
+    h.backups = BackupService(BackupRunStore(h.db), h.settings)
     h.health = HealthService(h.db.health, h.settings.data_dir, h.settings.min_free_mb * 1024 * 1024, h.backups)
 
 
