@@ -378,7 +378,7 @@ def _build_admin_services(h: Hearth) -> None:
 
     store = AdminStore(h.db)
     h.admin_users = AdminUserService(h.server_name, h.accounts, h.account_service, h.auth, store)
-    h.admin_rooms = AdminRoomService(h.server_name, h.db, h.events, h.pipeline, h.rooms, h.room_read.formatter,
+    h.admin_rooms = AdminRoomService(h.server_name, h.events, h.pipeline, h.rooms, h.room_read.formatter,
                                      store)
     h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
