@@ -341,7 +341,8 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.storage.stores.reports import ReportStore
 
     h.presence = PresenceService(h.db, PresenceStore(h.db), h.accounts, h.stream, h.server_name,
-                                 enabled=h.settings.presence_enabled, max_sync_timeout_ms=h.settings.sync_timeout_max_ms,
+                                 enabled=h.settings.presence_enabled,
+                                 max_sync_timeout_ms=h.settings.sync_timeout_max_ms,
                                  idle_after_ms=int(h.settings.presence_idle_after_s * 1000),
                                  sync_grace_ms=int(h.settings.presence_offline_after_s * 1000))
     h.pipeline.listeners.append(h.presence.on_event)

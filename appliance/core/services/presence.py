@@ -48,9 +48,9 @@ def _now_ms() -> int:
 
 
 class PresenceService:
-    def __init__(self, db: Database, store: PresenceStore, accounts: AccountStore, stream: Stream, server_name: str, *,
-                 enabled: bool = True, max_sync_timeout_ms: int = 60_000, idle_after_ms: int = IDLE_AFTER_MS,
-                 sync_grace_ms: int = SYNC_GRACE_MS):
+    def __init__(self, db: Database, store: PresenceStore, accounts: AccountStore, stream: Stream,
+                 server_name: str, *, enabled: bool = True, max_sync_timeout_ms: int = 60_000,
+                 idle_after_ms: int = IDLE_AFTER_MS, sync_grace_ms: int = SYNC_GRACE_MS):
         self.db = db
         self.store = store
         self.accounts = accounts

@@ -30,7 +30,8 @@ class ReportService:
                      target: str | None = None, reason: str | None = None, score: int | None = None) -> int:
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise InvalidParam("reason is too long")
-        return await self.store.add(kind, reporter, room_id, event_id, target, reason, score, int(time.time() * 1000))
+        return await self.store.add(kind, reporter, room_id, event_id, target, reason, score,
+                                    int(time.time() * 1000))
 
     async def report_event(self, reporter: str, room_id: str, event_id: str, reason: str | None,
                            score: int | None = None) -> int:

@@ -21,12 +21,12 @@ class UserDirectoryService:
         words = [w for w in term.lower().split() if w]
         found: dict[str, dict[str, Any]] = {}
         for c in await self.store.candidates(user_id):
-            uid, local_name, local_avatar, member_json = c.user_id, c.displayname, c.avatar_url, c.member_event_json
+            uid = c.user_id
             if uid in found:
                 continue
-            name, avatar = local_name, local_avatar
-            if name is None and avatar is None and member_json:
-                content = json.loads(member_json).get("content", {})
+            name, avatar = c.displayname, c.avatar_url
+            if name is None and avatar is None and c.member_event_json:
+                content = json.loads(c.member_event_json).get("content", {})
                 name = content.get("displayname") if isinstance(content.get("displayname"), str) else None
                 avatar = content.get("avatar_url") if isinstance(content.get("avatar_url"), str) else None
             haystack = f"{uid} {name or ''}".lower()
