@@ -634,7 +634,7 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
     header = archive_info(archive)  # a damaged header or another server: refuse before anything else
     if expected is not None and header.get("server_name") != expected:
         raise OtherServer(_other_server(header.get("server_name"), expected))
-    if _in_use(data_dir / DB_NAME):
+    if database_files.is_in_use(data_dir / DB_NAME):
         raise BackupError(f"Hearth is running on {data_dir}: stop it before restoring (nothing was changed).")
     if data_dir.exists() and any(data_dir.iterdir()) and not force:
         raise BackupError(
@@ -672,9 +672,6 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
     return {"server_name": manifest["server_name"], "created_ms": manifest.get("created_ms"),
             "files": len(manifest["files"]), "moved_aside": str(moved_aside) if moved_aside else None,
             "row_counts": manifest.get("row_counts", {})}
-
-
-_in_use = database_files.is_in_use
 
 
 def cleanup_stale_work(data_dir: Path, older_than_s: float = 6 * 3600) -> list[Path]:

@@ -140,7 +140,7 @@ def apply_staged_restore(data_dir: Path) -> dict[str, Any] | None:
     staged = data_dir / STAGED
     if not staged.is_dir():
         return None
-    if b._in_use(data_dir / b.DB_NAME):
+    if database_files.is_in_use(data_dir / b.DB_NAME):
         log.warning("a staged restore waits, but the database is in use: it is applied at the next start")
         return None
     try:
