@@ -240,11 +240,13 @@ def _build_webui_services(h: Hearth) -> None:
     """The web UI's own: dashboard numbers (sampled in the background from the start); settings
     changed after setup, a user's data export and announcements (built on first use)."""
     from .core.services.server_status import ServerStatusService
+    from .core.storage.stores.disk_samples import DiskSampleStore
+    from .core.storage.stores.media import MediaStore
     from .lan_discovery import hearth_version
 
     s = h.settings
-    h.server_status = ServerStatusService(h.db, s.data_dir, s.database_path, h.started_at, hearth_version(),
-                                          h.health)
+    h.server_status = ServerStatusService(DiskSampleStore(h.db), MediaStore(h.db), s.data_dir, s.database_path,
+                                          h.started_at, hearth_version(), h.health)
     h.background.append(h.server_status.run)
     _build_lazily(h, _build_webui_page_services, "admin_settings", "data_export", "announcements")
 
@@ -253,10 +255,15 @@ def _build_webui_page_services(h: Hearth) -> None:
     from .core.services.admin_settings import AdminSettingsService
     from .core.services.announcements import AnnouncementService
     from .core.services.data_export import DataExportService
+    from .core.storage.stores.account_data import AccountDataStore
+    from .core.storage.stores.admin import AdminStore
+    from .core.storage.stores.media import MediaStore
+    from .core.storage.stores.rooms import RoomStore
 
     s = h.settings
     h.admin_settings = AdminSettingsService(s, h.server_settings, h.presence)
-    h.data_export = DataExportService(h.db, h.events, h.state, h.accounts, h.account_service,
+    h.data_export = DataExportService(h.events, h.state, h.accounts, RoomStore(h.db), AdminStore(h.db),
+                                      AccountDataStore(h.db), MediaStore(h.db), h.account_service,
                                       h.room_read.formatter, h.room_read.visibility)
     h.announcements = AnnouncementService(h.accounts, h.server_notices)
 
@@ -285,15 +292,17 @@ def _build_e2ee_services(h: Hearth) -> None:
     from .core.storage.stores.to_device import ToDeviceStore
 
     h.device_keys = DeviceKeyService(h.db, E2eKeyStore(h.db), h.stream, h.server_name)
-    h.to_device = ToDeviceService(h.db, ToDeviceStore(h.db), h.stream, h.server_name)
+    to_device_store = ToDeviceStore(h.db)
+    h.to_device = ToDeviceService(h.db, to_device_store, h.stream, h.server_name)
     h.key_backup = KeyBackupService(KeyBackupStore(h.db))
     h.e2ee = E2eeService(h.device_keys, h.to_device)
     if h.account_service is not None:
         h.account_service.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
         from .core.services.dehydrated_devices import DehydratedDeviceService
+        from .core.storage.stores.dehydrated_devices import DehydratedDeviceStore
 
-        h.dehydrated_devices = DehydratedDeviceService(h.db, h.accounts, h.device_keys,
-                                                       h.account_service.remove_devices)
+        h.dehydrated_devices = DehydratedDeviceService(DehydratedDeviceStore(h.db), to_device_store, h.accounts,
+                                                       h.device_keys, h.account_service.remove_devices)
         h.account_service.devices_deleted_listeners.append(h.dehydrated_devices.forget)
 
 
@@ -309,19 +318,21 @@ def _build_read_services(h: Hearth) -> None:
     from .core.services.user_directory import UserDirectoryService
     from .core.services.visibility import Visibility
     from .core.storage.stores.account_data import AccountDataStore
+    from .core.storage.stores.filters import FilterStore
     from .core.storage.stores.receipts import ReceiptStore
+    from .core.storage.stores.user_directory import UserDirectoryStore
 
     h.account_data = AccountDataService(h.db, AccountDataStore(h.db), h.stream)
     h.receipts = ReceiptService(h.db, ReceiptStore(h.db), h.events, h.stream, h.account_data)
     h.typing = TypingService(h.stream)
-    h.filters = FilterService(h.db)
+    h.filters = FilterService(FilterStore(h.db))
     formatter = ClientEventFormatter(h.db, h.events, h.state)
     visibility = Visibility(h.events, h.state, h.account_data)
     h.room_read = RoomReadService(h.db, h.events, h.state, h.stream, formatter, visibility)
     h.sync = SyncService(h.db, h.events, h.stream, h.room_read, formatter, visibility, h.account_data,
                          h.receipts, h.typing, e2ee=getattr(h, "e2ee", None),
                          max_timeout_ms=h.settings.sync_timeout_max_ms)
-    h.user_directory = UserDirectoryService(h.db)
+    h.user_directory = UserDirectoryService(UserDirectoryStore(h.db))
 
 
 def _build_everyday_services(h: Hearth) -> None:
@@ -332,8 +343,12 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.services.search import SearchService
     from .core.services.server_notices import ServerNoticeService
     from .core.services.spaces import SpaceHierarchyService
+    from .core.storage.stores.openid import OpenIdTokenStore
+    from .core.storage.stores.presence import PresenceStore
+    from .core.storage.stores.reports import ReportStore
 
-    h.presence = PresenceService(h.db, h.accounts, h.stream, h.server_name, enabled=h.settings.presence_enabled,
+    h.presence = PresenceService(h.db, PresenceStore(h.db), h.accounts, h.stream, h.server_name,
+                                 enabled=h.settings.presence_enabled,
                                  max_sync_timeout_ms=h.settings.sync_timeout_max_ms,
                                  idle_after_ms=int(h.settings.presence_idle_after_s * 1000),
                                  sync_grace_ms=int(h.settings.presence_offline_after_s * 1000))
@@ -344,8 +359,8 @@ def _build_everyday_services(h: Hearth) -> None:
     h.pipeline.listeners.append(h.search.indexer.note)
     h.background.append(h.search.indexer.run)
     h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
-    h.reports = ReportService(h.db, h.events, h.accounts, h.room_read)
-    h.openid = OpenIdService(h.db, h.server_name)
+    h.reports = ReportService(ReportStore(h.db), h.events, h.accounts, h.room_read)
+    h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
     h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)
 
 
@@ -353,9 +368,10 @@ def _build_durability_services(h: Hearth) -> None:
     """Backups (scheduled ones start with the server: `h.backups.start()`) and the health report."""
     from .core.services.backup import BackupService
     from .core.services.health import HealthService
+    from .core.storage.stores.backup_runs import BackupRunStore
 
     h.db.health.admin_contact = h.settings.base_url()
-    h.backups = BackupService(h.db, h.settings)
+    h.backups = BackupService(BackupRunStore(h.db), h.settings)
     h.health = HealthService(h.db.health, h.settings.data_dir, h.settings.min_free_mb * 1024 * 1024, h.backups)
 
 
@@ -370,7 +386,7 @@ def _build_admin_services(h: Hearth) -> None:
 
     store = AdminStore(h.db)
     h.admin_users = AdminUserService(h.server_name, h.accounts, h.account_service, h.auth, store)
-    h.admin_rooms = AdminRoomService(h.server_name, h.db, h.events, h.pipeline, h.rooms, h.room_read.formatter,
+    h.admin_rooms = AdminRoomService(h.server_name, h.events, h.pipeline, h.rooms, h.room_read.formatter,
                                      store)
     h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
@@ -381,7 +397,7 @@ def _load_stored_settings(settings: Settings, db: Database) -> None:
     from .core.services.server_settings import ServerSettingsService
     from .core.storage.stores.server_settings import ServerSettingsStore
 
-    db.run_unqueued(ServerSettingsService(settings, ServerSettingsStore(db), db).load_job)
+    db.run_unqueued(ServerSettingsService(settings, ServerSettingsStore(db)).load_job)
 
 
 def _build_setup_services(h: Hearth) -> None:
@@ -392,7 +408,7 @@ def _build_setup_services(h: Hearth) -> None:
     from .core.storage.stores.web_sessions import WebSessionStore
 
     store = ServerSettingsStore(h.db)
-    h.server_settings = ServerSettingsService(h.settings, store, h.db)
+    h.server_settings = ServerSettingsService(h.settings, store)
     h.setup = SetupService(h.settings, store, h.accounts)
     h.db.run_unqueued(h.setup.load_job)
     h.web_sessions = WebSessionStore(h.db)

@@ -15,6 +15,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .storage.stores import stream_position
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -37,11 +39,7 @@ class Stream:
 
     def load(self, conn: sqlite3.Connection) -> None:
         """At start-up: continue after the highest position ever handed out."""
-        row = conn.execute("SELECT pos FROM stream_position WHERE id = 1").fetchone()
-        top = row[0] if row else 0
-        for table in ("events", "account_data", "receipts"):
-            val = conn.execute(f"SELECT MAX(stream_pos) FROM {table}").fetchone()[0]
-            top = max(top, val or 0)
+        top = stream_position.load_top_job(conn)
         self.current = top
         self._next = top + 1
 
@@ -49,7 +47,7 @@ class Stream:
         """Take the next position. Called in the writer thread, inside the job's transaction."""
         pos = self._next
         self._next += 1
-        conn.execute("UPDATE stream_position SET pos = ? WHERE id = 1", (pos,))
+        stream_position.save_job(conn, pos)
         return pos
 
     def position(self) -> Position:

@@ -20,7 +20,6 @@ from typing import Any
 from ..protocol import ids
 from ..protocol.errors import Forbidden, InvalidParam, MatrixError, NotFound
 from ..protocol.redaction import redact
-from ..storage.database import Database
 from ..storage.stores.admin import AdminStore, RoomDeletion
 from ..storage.stores.events import EventStore
 from .client_events import ClientEventFormatter
@@ -147,10 +146,9 @@ class DeleteStatus:
 
 
 class AdminRoomService:
-    def __init__(self, server_name: str, db: Database, events: EventStore, pipeline: EventPipeline,
+    def __init__(self, server_name: str, events: EventStore, pipeline: EventPipeline,
                  rooms: RoomService, formatter: ClientEventFormatter, store: AdminStore):
         self.server_name = server_name
-        self.db = db
         self.events = events
         self.pipeline = pipeline
         self.rooms = rooms

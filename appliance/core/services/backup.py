@@ -45,7 +45,6 @@ import logging
 import os
 import secrets
 import shutil
-import sqlite3
 import struct
 import time
 from collections.abc import Callable
@@ -54,7 +53,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..storage import database_files
 from ..storage.private_files import open_private
+from ..storage.stores.backup_runs import BackupRun, BackupRunStore
 
 # tarfile and cryptography load on the first backup or restore, not when the server starts
 # (about 4 MiB and 30 ms that most runs never use).
@@ -317,57 +318,25 @@ class DecryptingReader(io.RawIOBase):
 
 # -- the database snapshot -----------------------------------------------------------------------
 
-def _tables(conn: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-
-
-def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in _tables(conn)}
-
-
 def snapshot_database(db_path: Path, dest: Path, progress: Callable[[int, int], None] | None = None
                       ) -> tuple[dict[str, int], dict[str, str]]:
     """Copy the live database to `dest` inside one read snapshot; returns (row counts, stored settings)."""
     if not db_path.exists():
         raise BackupError(f"There is no database at {db_path}: nothing to back up.")
-    src = sqlite3.connect(db_path, isolation_level=None, timeout=30)
-    try:
-        src.execute("PRAGMA query_only=ON")
-        src.execute("BEGIN")  # the counts and the copy see the same snapshot (WAL keeps it stable)
-        counts = row_counts(src)
-        stored: dict[str, str] = {}
-        if "server_settings" in counts:
-            stored = {k: v for k, v in src.execute("SELECT key, value FROM server_settings")}
-        dst = sqlite3.connect(dest)
-        try:
-            def step(status: int, remaining: int, total: int) -> None:
-                if progress:
-                    progress(total - remaining, total)
-            src.backup(dst, pages=256, progress=step)
-        finally:
-            dst.close()
-        src.execute("COMMIT")
-    finally:
-        src.close()
-    return counts, stored
+    return database_files.copy_in_one_snapshot(db_path, dest, progress)
 
 
 def check_database(path: Path, expected_counts: dict[str, int] | None) -> None:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        result = conn.execute("PRAGMA integrity_check").fetchall()
-        if [r[0] for r in result] != ["ok"]:
-            raise DamagedArchive(f"The database in the backup fails its integrity check: {result[:3]}")
-        if expected_counts is not None:
-            got = row_counts(conn)
-            if got != expected_counts:
-                diff = sorted(t for t in set(got) | set(expected_counts) if got.get(t) != expected_counts.get(t))
-                raise DamagedArchive(f"The database in the backup does not match its snapshot (tables {diff[:5]}).")
-    except sqlite3.DatabaseError as exc:
+        result, got = database_files.check_copy(path, count_rows=expected_counts is not None)
+    except database_files.UnreadableDatabase as exc:
         raise DamagedArchive(f"The database in the backup cannot be opened: {exc}") from None
-    finally:
-        conn.close()
+    if [r[0] for r in result] != ["ok"]:
+        raise DamagedArchive(f"The database in the backup fails its integrity check: {result[:3]}")
+    if expected_counts is not None and got != expected_counts:
+        assert got is not None
+        diff = sorted(t for t in set(got) | set(expected_counts) if got.get(t) != expected_counts.get(t))
+        raise DamagedArchive(f"The database in the backup does not match its snapshot (tables {diff[:5]}).")
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -666,7 +635,7 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
     header = archive_info(archive)  # a damaged header or another server: refuse before anything else
     if expected is not None and header.get("server_name") != expected:
         raise OtherServer(_other_server(header.get("server_name"), expected))
-    if _in_use(data_dir / DB_NAME):
+    if database_files.is_in_use(data_dir / DB_NAME):
         raise BackupError(f"Hearth is running on {data_dir}: stop it before restoring (nothing was changed).")
     if data_dir.exists() and any(data_dir.iterdir()) and not force:
         raise BackupError(
@@ -704,24 +673,6 @@ def restore_backup(settings, archive: Path, key: bytes, force: bool = False, che
     return {"server_name": manifest["server_name"], "created_ms": manifest.get("created_ms"),
             "files": len(manifest["files"]), "moved_aside": str(moved_aside) if moved_aside else None,
             "row_counts": manifest.get("row_counts", {})}
-
-
-def _in_use(db_path: Path) -> bool:
-    """Does a running Hearth (any open connection) hold this database? An exclusive lock says."""
-    if not db_path.exists():
-        return False
-    conn = sqlite3.connect(db_path, timeout=0.5, isolation_level=None)
-    try:
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError as exc:
-        return "locked" in str(exc) or "busy" in str(exc)
-    except sqlite3.DatabaseError:  # not a database: a damaged one is not in use
-        return False
-    finally:
-        conn.close()
 
 
 def cleanup_stale_work(data_dir: Path, older_than_s: float = 6 * 3600) -> list[Path]:
@@ -771,8 +722,8 @@ class BackupService:
 
     RETRY_SECONDS = 15 * 60
 
-    def __init__(self, db, settings):
-        self.db = db
+    def __init__(self, runs: BackupRunStore, settings):
+        self.runs = runs
         self.settings = settings
         self.running = False
         self.last_result: dict[str, Any] | None = None  # also kept in memory: a full disk cannot record it
@@ -784,25 +735,20 @@ class BackupService:
         finished = int(time.time() * 1000)
         self.last_result = {"kind": kind, "started_ms": started_ms, "finished_ms": finished, "ok": ok,
                             "path": path, "size": size, "error": error}
-
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO backup_runs (kind, started_ms, finished_ms, ok, path, size, error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)", (kind, started_ms, finished, int(ok), path, size, error))
         try:
-            await self.db.write(job)
+            await self.runs.add(BackupRun(kind, started_ms, finished, ok, path, size, error))
         except Exception:
             log.exception("could not record the backup's outcome")
 
     async def status(self) -> dict[str, Any]:
         """Last run and last success, for the dashboard: a failed backup shows here."""
-        def row(r) -> dict[str, Any] | None:
+        def row(r: BackupRun | None) -> dict[str, Any] | None:
             if r is None:
                 return None
-            return {"kind": r["kind"], "started_ms": r["started_ms"], "finished_ms": r["finished_ms"],
-                    "ok": bool(r["ok"]), "path": r["path"], "size": r["size"], "error": r["error"]}
-        last = row(await self.db.fetchone("SELECT * FROM backup_runs ORDER BY id DESC LIMIT 1"))
-        last_ok = row(await self.db.fetchone("SELECT * FROM backup_runs WHERE ok = 1 ORDER BY id DESC LIMIT 1"))
+            return {"kind": r.kind, "started_ms": r.started_ms, "finished_ms": r.finished_ms,
+                    "ok": r.ok, "path": r.path, "size": r.size, "error": r.error}
+        last = row(await self.runs.last())
+        last_ok = row(await self.runs.last(ok_only=True))
         if self.last_result and (last is None or self.last_result["finished_ms"] > last["finished_ms"]):
             last = self.last_result
         return {
@@ -860,9 +806,8 @@ class BackupService:
 
     async def _next_delay(self) -> float:
         interval = max(self.settings.backup_interval_hours * 3600, 1.0)
-        last_ok = await self.db.fetchval(
-            "SELECT MAX(finished_ms) FROM backup_runs WHERE ok = 1 AND kind = 'scheduled'")
-        last_any = await self.db.fetchval("SELECT MAX(finished_ms) FROM backup_runs WHERE kind = 'scheduled'")
+        last_ok = await self.runs.last_finished_ms("scheduled", ok_only=True)
+        last_any = await self.runs.last_finished_ms("scheduled")
         if self.last_result and self.last_result["kind"] == "scheduled":
             last_any = max(last_any or 0, self.last_result["finished_ms"])
         now = time.time()

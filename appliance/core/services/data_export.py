@@ -25,9 +25,12 @@ import time
 import zipfile
 from typing import IO, Any
 
-from ..storage.database import Database
+from ..storage.stores.account_data import AccountDataStore
 from ..storage.stores.accounts import AccountStore
+from ..storage.stores.admin import AdminStore
 from ..storage.stores.events import EventStore
+from ..storage.stores.media import MediaStore
+from ..storage.stores.rooms import RoomStore
 from ..storage.stores.state import StateStore
 from .client_events import ClientEventFormatter
 from .visibility import Visibility
@@ -46,9 +49,13 @@ def _lines(items: list[dict[str, Any]]) -> str:
 
 
 class DataExportService:
-    def __init__(self, db: Database, events: EventStore, state: StateStore, accounts: AccountStore,
+    def __init__(self, events: EventStore, state: StateStore, accounts: AccountStore, rooms: RoomStore,
+                 admin: AdminStore, account_data: AccountDataStore, media: MediaStore,
                  account_service, formatter: ClientEventFormatter, visibility: Visibility):
-        self.db = db
+        self.rooms = rooms
+        self.admin = admin
+        self.account_data = account_data
+        self.media = media
         self.events = events
         self.state = state
         self.accounts = accounts
@@ -72,11 +79,8 @@ class DataExportService:
         async def put(name: str, text: str) -> None:
             await asyncio.to_thread(zf.writestr, name, text)
 
-        rows = await self.db.fetchall(
-            "SELECT room_id, membership, stream_pos FROM room_memberships WHERE user_id = ? ORDER BY room_id",
-            (user_id,))
         rooms = 0
-        for room_id, membership, stream_pos in rows:
+        for room_id, membership, stream_pos in await self.rooms.memberships_of(user_id):
             if membership in ("join", "leave", "ban"):
                 rooms += await self._write_room(put, user_id, room_id,
                                                 None if membership == "join" else stream_pos)
@@ -89,28 +93,23 @@ class DataExportService:
         devices = [{"device_id": d.device_id, "display_name": d.display_name, "last_seen_ts": d.last_seen_ts,
                     "last_seen_ip": d.last_seen_ip} for d in await self.accounts.list_devices(user_id)]
         await put("user_data/devices", _lines(devices))
-        connections = await self.db.fetchall(
-            "SELECT device_id, ip, user_agent, last_seen FROM user_ips WHERE user_id = ? ORDER BY last_seen",
-            (user_id,))
+        connections = await self.admin.connection_history(user_id)
         await put("user_data/connections", _lines([
-            {"device_id": c[0], "ip": c[1], "user_agent": c[2], "last_seen": c[3]} for c in connections]))
+            {"device_id": c.device_id, "ip": c.ip, "user_agent": c.user_agent, "last_seen": c.last_seen}
+            for c in connections]))
 
         by_room: dict[str, dict[str, Any]] = {}
-        for room_id, type_, content in await self.db.fetchall(
-                "SELECT room_id, type, content FROM account_data WHERE user_id = ? ORDER BY room_id, type",
-                (user_id,)):
-            by_room.setdefault(room_id or "global", {})[type_] = json.loads(content)
+        for row in await self.account_data.all_of(user_id):
+            by_room.setdefault(row.room_id or "global", {})[row.type] = row.content
         for key, data in by_room.items():
             name = "global" if key == "global" else key.replace(":", "_").replace("/", "_")
             await put(f"user_data/account_data/{name}", json.dumps(data, indent=1, sort_keys=True))
 
-        media = await self.db.fetchall(
-            "SELECT media_id, created_ts, size, content_type, upload_name FROM media WHERE user_id = ?"
-            " ORDER BY created_ts", (user_id,))
+        media = await self.media.uploads_of(user_id)
         for m in media:
-            await put(f"user_data/media_ids/{m[0]}", json.dumps(
-                {"media_id": m[0], "created_ts": m[1], "media_length": m[2], "media_type": m[3],
-                 "upload_name": m[4]}, indent=1, sort_keys=True))
+            await put(f"user_data/media_ids/{m.media_id}", json.dumps(
+                {"media_id": m.media_id, "created_ts": m.created_ts, "media_length": m.size,
+                 "media_type": m.content_type, "upload_name": m.upload_name}, indent=1, sort_keys=True))
 
         await put("README.txt", (
             f"Your data on this Hearth server, exported for {user_id} on "
@@ -125,12 +124,7 @@ class DataExportService:
         last_event = None
         after = 0
         while True:
-            where = "room_id = ? AND stream_pos > ? AND rejected IS NULL"
-            params: tuple = (room_id, after)
-            if upto is not None:
-                where += " AND stream_pos <= ?"
-                params += (upto,)
-            batch = await self.events.query_events(where, params, limit=BATCH)
+            batch = await self.events.room_events_after(room_id, after, upto, BATCH)
             if not batch:
                 break
             after = batch[-1].stream_pos

@@ -7,16 +7,15 @@ client's encrypted pickle (`device_data`) and pages out the device's to-device m
 """
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..protocol.canonical_json import encode_canonical_json
 from ..protocol.errors import BadJson, Forbidden, InvalidParam, NotFound
-from ..storage.database import Database
 from ..storage.stores.accounts import AccountStore
+from ..storage.stores.dehydrated_devices import DehydratedDeviceStore
+from ..storage.stores.to_device import ToDeviceStore
 from .device_keys import DeviceKeyService
 
 EVENTS_PER_PAGE = 100
@@ -25,17 +24,16 @@ RemoveDevices = Callable[[str, list[str]], Awaitable[None]]
 
 
 class DehydratedDeviceService:
-    def __init__(self, db: Database, accounts: AccountStore, device_keys: DeviceKeyService,
-                 remove_devices: RemoveDevices):
-        self.db = db
+    def __init__(self, store: DehydratedDeviceStore, to_device: ToDeviceStore, accounts: AccountStore,
+                 device_keys: DeviceKeyService, remove_devices: RemoveDevices):
+        self.store = store
+        self.to_device = to_device
         self.accounts = accounts
         self.device_keys = device_keys
         self.remove_devices = remove_devices
 
     async def _current(self, user_id: str) -> tuple[str, dict] | None:
-        row = await self.db.fetchone(
-            "SELECT device_id, device_data FROM dehydrated_devices WHERE user_id = ?", (user_id,))
-        return (row[0], json.loads(row[1])) if row else None
+        return await self.store.get(user_id)
 
     async def put(self, user_id: str, body: dict[str, Any]) -> dict[str, str]:
         device_id = body.get("device_id")
@@ -59,14 +57,7 @@ class DehydratedDeviceService:
         if keys:
             await self.device_keys.upload_keys(user_id, device_id, keys)
         data = encode_canonical_json(device_data).decode()
-
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO dehydrated_devices (user_id, device_id, device_data, created_ts) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (user_id) DO UPDATE SET device_id = excluded.device_id,"
-                " device_data = excluded.device_data, created_ts = excluded.created_ts",
-                (user_id, device_id, data, int(time.time() * 1000)))
-        await self.db.write(job)
+        await self.store.put(user_id, device_id, data, int(time.time() * 1000))
         return {"device_id": device_id}
 
     async def get(self, user_id: str) -> dict[str, Any]:
@@ -85,8 +76,7 @@ class DehydratedDeviceService:
 
     async def forget(self, user_id: str, device_ids: list[str]) -> None:
         """A device was deleted (by any path): if it was the dehydrated one, drop its record."""
-        await self.db.write(lambda c: c.executemany(
-            "DELETE FROM dehydrated_devices WHERE user_id = ? AND device_id = ?", [(user_id, d) for d in device_ids]))
+        await self.store.forget(user_id, device_ids)
 
     async def events(self, user_id: str, device_id: str, next_batch: str | None) -> dict[str, Any]:
         """Page out the dehydrated device's to-device messages; a page is deleted once the
@@ -99,11 +89,7 @@ class DehydratedDeviceService:
             if not isinstance(next_batch, str) or not next_batch.isdigit():
                 raise InvalidParam("Invalid next_batch")
             after = int(next_batch)
-            await self.db.write(lambda c: c.execute(
-                "DELETE FROM to_device_inbox WHERE user_id = ? AND device_id = ? AND id <= ?",
-                (user_id, device_id, after)))
-        rows = await self.db.fetchall(
-            "SELECT id, message_json FROM to_device_inbox WHERE user_id = ? AND device_id = ? AND id > ?"
-            " ORDER BY id LIMIT ?", (user_id, device_id, after, EVENTS_PER_PAGE))
+            await self.to_device.delete_up_to_id(user_id, device_id, after)
+        rows = await self.to_device.page_after(user_id, device_id, after, EVENTS_PER_PAGE)
         last = rows[-1][0] if rows else after
-        return {"events": [json.loads(r[1]) for r in rows], "next_batch": str(last)}
+        return {"events": [message for _, message in rows], "next_batch": str(last)}

@@ -18,6 +18,7 @@ from ..protocol.ids import is_valid_user_id, server_name_of
 from ..protocol.signing import SignatureError, verify_json_signature
 from ..storage.database import Database
 from ..storage.stores.e2e_keys import E2eKeyStore, _dump
+from ..storage.stores.to_device import ToDeviceStore
 from ..stream import Stream
 
 CROSS_SIGNING_TYPES = ("master", "self_signing", "user_signing")
@@ -91,9 +92,7 @@ class DeviceKeyService:
         """A device is gone: its keys go with it, and the change is announced."""
         def job(conn: sqlite3.Connection) -> int:
             E2eKeyStore.delete_device_job(conn, user_id, device_id)
-            conn.execute("DELETE FROM to_device_inbox WHERE user_id = ? AND device_id = ?", (user_id, device_id))
-            conn.execute("DELETE FROM to_device_deliveries WHERE user_id = ? AND device_id = ?",
-                         (user_id, device_id))
+            ToDeviceStore.delete_device_job(conn, user_id, device_id)
             pos = self.stream.allocate(conn)
             E2eKeyStore.record_change_job(conn, user_id, device_id, pos)
             return pos
@@ -283,8 +282,7 @@ class DeviceKeyService:
             if key_type in new and not _verify(new[key_type][1], user_id, f"ed25519:{master_pub}", master_pub):
                 raise InvalidSignature(f"{key_type}_key is not signed by the master key")
         device_ids = {d.device_id for d in await self.store.get_device_keys(user_id)}
-        device_ids |= {r[0] for r in await self.db.fetchall(
-            "SELECT device_id FROM devices WHERE user_id = ?", (user_id,))}
+        device_ids |= await self.store.device_ids(user_id)
         if any(pub in device_ids for pub, _ in new.values()):
             raise Forbidden("Key ID in use")
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol.errors import BadJson, InvalidParam, NotFound
 from ..protocol.events import Pdu
-from ..storage.database import Database
+from ..storage.stores.filters import FilterStore
 
 MAX_LIMIT = 1000
 
@@ -209,27 +208,18 @@ def apply_event_fields(event: dict[str, Any], fields: tuple[str, ...] | None) ->
 class FilterService:
     """Uploaded filters, stored per user in `user_filters` with a per-user counter as ID."""
 
-    def __init__(self, db: Database):
-        self.db = db
+    def __init__(self, store: FilterStore):
+        self.store = store
 
     async def create(self, user_id: str, data: dict[str, Any]) -> str:
         Filter.parse(data)  # validate before storing
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-        def job(conn: sqlite3.Connection) -> int:
-            top = conn.execute("SELECT MAX(filter_id) FROM user_filters WHERE user_id = ?", (user_id,)).fetchone()[0]
-            fid = (top if top is not None else -1) + 1
-            conn.execute("INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES (?, ?, ?)",
-                         (user_id, fid, text))
-            return fid
-
-        return str(await self.db.write(job))
+        return str(await self.store.add(user_id, text))
 
     async def get_json(self, user_id: str, filter_id: str) -> dict[str, Any]:
         if not filter_id.isdigit():
             raise NotFound("No such filter")
-        text = await self.db.fetchval(
-            "SELECT filter_json FROM user_filters WHERE user_id = ? AND filter_id = ?", (user_id, int(filter_id)))
+        text = await self.store.get(user_id, int(filter_id))
         if text is None:
             raise NotFound("No such filter")
         return json.loads(text)

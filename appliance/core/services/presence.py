@@ -24,13 +24,14 @@ import asyncio
 import logging
 import sqlite3
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..protocol import ids
 from ..protocol.errors import Forbidden, InvalidParam, NotFound
 from ..storage.database import Database
 from ..storage.stores.accounts import AccountStore
+from ..storage.stores.presence import PresenceRow, PresenceStore
 from ..stream import Stream
 
 log = logging.getLogger(__name__)
@@ -42,24 +43,16 @@ SYNC_GRACE_MS = 30 * 1000              # after the longest long-poll, a silent c
 MAX_STATUS_MSG_CHARS = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class PresenceRow:
-    user_id: str
-    state: str                 # as set: online, unavailable, offline
-    status_msg: str | None
-    last_active_ts: int
-    stream_pos: int
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
 class PresenceService:
-    def __init__(self, db: Database, accounts: AccountStore, stream: Stream, server_name: str, *,
-                 enabled: bool = True, max_sync_timeout_ms: int = 60_000, idle_after_ms: int = IDLE_AFTER_MS,
-                 sync_grace_ms: int = SYNC_GRACE_MS):
+    def __init__(self, db: Database, store: PresenceStore, accounts: AccountStore, stream: Stream,
+                 server_name: str, *, enabled: bool = True, max_sync_timeout_ms: int = 60_000,
+                 idle_after_ms: int = IDLE_AFTER_MS, sync_grace_ms: int = SYNC_GRACE_MS):
         self.db = db
+        self.store = store
         self.accounts = accounts
         self.stream = stream
         self.server_name = server_name
@@ -80,12 +73,10 @@ class PresenceService:
     async def _row(self, user_id: str) -> PresenceRow | None:
         row = self._rows.get(user_id)
         if row is None:
-            r = await self.db.fetchone(
-                "SELECT user_id, state, status_msg, last_active_ts, stream_pos FROM presence WHERE user_id = ?",
-                (user_id,))
-            if r is None:
+            row = await self.store.get(user_id)
+            if row is None:
                 return None
-            row = self._rows[user_id] = PresenceRow(*r)
+            self._rows[user_id] = row
         return row
 
     def effective_state(self, row: PresenceRow, now: int | None = None) -> str:
@@ -135,26 +126,17 @@ class PresenceService:
         return self._content(await self._row(user_id), user_id, _now_ms())
 
     async def share_a_room(self, a: str, b: str) -> bool:
-        return await self.db.fetchval(
-            "SELECT 1 FROM room_memberships m1 JOIN room_memberships m2 ON m1.room_id = m2.room_id"
-            " WHERE m1.user_id = ? AND m2.user_id = ? AND m1.membership = 'join' AND m2.membership = 'join'"
-            " LIMIT 1", (a, b)) is not None
+        return await self.store.share_a_room(a, b)
 
     async def sync_events(self, user_id: str, after: int | None, upto: int) -> list[dict[str, Any]]:
         """m.presence events for /sync: users sharing a joined room (and oneself) whose presence
         changed in (after, upto]; everyone's current presence on an initial sync (after None)."""
         if not self.enabled:
             return []
-        rows = await self.db.fetchall(
-            "SELECT user_id, state, status_msg, last_active_ts, stream_pos FROM presence"
-            " WHERE stream_pos > ? AND stream_pos <= ? AND (user_id = ? OR user_id IN ("
-            "  SELECT m2.user_id FROM room_memberships m1 JOIN room_memberships m2 ON m1.room_id = m2.room_id"
-            "  WHERE m1.user_id = ? AND m1.membership = 'join' AND m2.membership = 'join'))"
-            " ORDER BY stream_pos", (after or 0, upto, user_id, user_id))
+        rows = await self.store.changed_for(user_id, after or 0, upto)
         now = _now_ms()
         out = []
-        for r in rows:
-            row = PresenceRow(*r)
+        for row in rows:
             cached = self._rows.get(row.user_id)
             if cached is not None and cached.stream_pos == row.stream_pos:
                 row = cached  # same change, with a fresher last_active_ts
@@ -251,20 +233,14 @@ class PresenceService:
     async def _store(self, row: PresenceRow) -> None:
         def job(conn: sqlite3.Connection) -> int:
             pos = self.stream.allocate(conn)
-            conn.execute(
-                "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream_pos)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET state = excluded.state,"
-                " status_msg = excluded.status_msg, last_active_ts = excluded.last_active_ts,"
-                " stream_pos = excluded.stream_pos",
-                (row.user_id, row.state, row.status_msg, row.last_active_ts, pos))
+            self.store.put_job(conn, row, pos)
             return pos
 
         pos = await self.db.write(job)
         stored = self._rows[row.user_id] = replace(row, stream_pos=pos)
         self._watch(stored, _now_ms())
-        rooms = await self.db.fetchall(
-            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'", (row.user_id,))
-        self.stream.advance(pos, [row.user_id, *(r[0] for r in rooms)])
+        rooms = await self.store.joined_rooms(row.user_id)
+        self.stream.advance(pos, [row.user_id, *rooms])
 
     # -- pushing decays ------------------------------------------------------------------------
 
@@ -296,9 +272,7 @@ class PresenceService:
         seeing their clients: those that reconnect within the offline timeout never flap
         offline, the others are announced offline when it passes."""
         now = _now_ms()
-        for r in await self.db.fetchall(
-                "SELECT user_id, state, status_msg, last_active_ts, stream_pos FROM presence WHERE state != 'offline'"):
-            row = PresenceRow(*r)
+        for row in await self.store.not_offline():
             if row.user_id in self._announced:
                 continue  # changed since the start: already watched
             self._rows.setdefault(row.user_id, row)

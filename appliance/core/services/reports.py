@@ -7,43 +7,21 @@ or user exists (M_NOT_FOUND otherwise).
 """
 from __future__ import annotations
 
-import sqlite3
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from ..protocol import ids
 from ..protocol.errors import InvalidParam, NotFound
-from ..storage.database import Database
 from ..storage.stores.accounts import AccountStore
 from ..storage.stores.events import EventStore
+from ..storage.stores.reports import Report, ReportStore
 from .room_read import RoomReadService
 
 MAX_REASON_CHARS = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    id: int
-    kind: str                  # event, room, user
-    reporter: str
-    room_id: str | None
-    event_id: str | None
-    target_user_id: str | None
-    reason: str | None
-    score: int | None
-    received_ts: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
-
-
-_COLUMNS = "id, kind, reporter, room_id, event_id, target_user_id, reason, score, received_ts"
-
-
 class ReportService:
-    def __init__(self, db: Database, events: EventStore, accounts: AccountStore, reader: RoomReadService):
-        self.db = db
+    def __init__(self, store: ReportStore, events: EventStore, accounts: AccountStore, reader: RoomReadService):
+        self.store = store
         self.events = events
         self.accounts = accounts
         self.reader = reader
@@ -52,15 +30,8 @@ class ReportService:
                      target: str | None = None, reason: str | None = None, score: int | None = None) -> int:
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise InvalidParam("reason is too long")
-
-        def job(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO reports (kind, reporter, room_id, event_id, target_user_id, reason, score, received_ts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, reporter, room_id, event_id, target, reason, score, int(time.time() * 1000)))
-            return int(cur.lastrowid)
-
-        return await self.db.write(job)
+        return await self.store.add(kind, reporter, room_id, event_id, target, reason, score,
+                                    int(time.time() * 1000))
 
     async def report_event(self, reporter: str, room_id: str, event_id: str, reason: str | None,
                            score: int | None = None) -> int:
@@ -88,8 +59,7 @@ class ReportService:
             ids.parse_user_id(user_id)
         except ValueError:
             raise InvalidParam("Not a user ID") from None
-        known = await self.accounts.user_exists(user_id) or await self.db.fetchval(
-            "SELECT 1 FROM room_memberships WHERE user_id = ? LIMIT 1", (user_id,)) is not None
+        known = await self.accounts.user_exists(user_id) or await self.store.user_seen_in_a_room(user_id)
         if not known:
             raise NotFound("The user was not found.")
         return await self._store("user", reporter, target=user_id, reason=reason)
@@ -98,20 +68,13 @@ class ReportService:
 
     async def list_reports(self, *, limit: int = 100, before_id: int | None = None) -> list[Report]:
         """Newest first; `before_id` pages on."""
-        rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM reports WHERE id < ? ORDER BY id DESC LIMIT ?",
-            (before_id if before_id is not None else 2**62, max(1, min(limit, 1000))))
-        return [Report(*r) for r in rows]
+        return await self.store.newest(max(1, min(limit, 1000)), before_id if before_id is not None else 2**62)
 
     async def count_reports(self) -> int:
-        return await self.db.fetchval("SELECT COUNT(*) FROM reports") or 0
+        return await self.store.count()
 
     async def get_report(self, report_id: int) -> Report | None:
-        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM reports WHERE id = ?", (report_id,))
-        return Report(*row) if row else None
+        return await self.store.get(report_id)
 
     async def delete_report(self, report_id: int) -> bool:
-        def job(conn: sqlite3.Connection) -> bool:
-            return conn.execute("DELETE FROM reports WHERE id = ?", (report_id,)).rowcount > 0
-
-        return await self.db.write(job)
+        return await self.store.delete(report_id)

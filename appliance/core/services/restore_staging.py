@@ -30,12 +30,12 @@ import logging
 import os
 import secrets
 import shutil
-import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..storage import database_files
 from . import backup as b
 
 log = logging.getLogger(__name__)
@@ -114,20 +114,13 @@ def stage_restore(data_dir: Path, archive: Path, key: bytes, expected_server: st
 def _mark_restored(db_path: Path, server_name: str, created_ms: int | None) -> None:
     """The staged database names its server and counts as set up (a headless server's backup
     may carry neither), so the restarted server runs under the backup's name, without the wizard."""
-    conn = sqlite3.connect(db_path)
-    try:
-        with conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "server_settings" not in tables:
-                raise b.DamagedArchive("The database in the backup has no settings table.")
-            conn.execute("INSERT OR IGNORE INTO server_settings (key, value) VALUES ('server_name', ?)",
-                         (json.dumps(server_name),))
-            conn.execute("INSERT OR IGNORE INTO server_settings (key, value) VALUES ('setup.completed', 'restored')")
-            conn.execute("DELETE FROM server_settings WHERE key IN ('setup.code', 'setup.progress', 'setup.applying')")
-            conn.execute("INSERT OR REPLACE INTO server_settings (key, value) VALUES (?, ?)",
-                         (RESTORED_MARK, json.dumps({"at_ms": int(time.time() * 1000), "backup_ms": created_ms})))
-    finally:
-        conn.close()
+    written = database_files.write_settings(
+        db_path,
+        if_absent={"server_name": json.dumps(server_name), "setup.completed": "restored"},
+        delete=("setup.code", "setup.progress", "setup.applying"),
+        replace={RESTORED_MARK: json.dumps({"at_ms": int(time.time() * 1000), "backup_ms": created_ms})})
+    if not written:
+        raise b.DamagedArchive("The database in the backup has no settings table.")
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -147,7 +140,7 @@ def apply_staged_restore(data_dir: Path) -> dict[str, Any] | None:
     staged = data_dir / STAGED
     if not staged.is_dir():
         return None
-    if b._in_use(data_dir / b.DB_NAME):
+    if database_files.is_in_use(data_dir / b.DB_NAME):
         log.warning("a staged restore waits, but the database is in use: it is applied at the next start")
         return None
     try:

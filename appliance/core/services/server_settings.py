@@ -16,7 +16,6 @@ from typing import Any
 
 from ..protocol import ids
 from ..protocol.errors import Forbidden, InvalidParam
-from ..storage.database import Database
 from ..storage.stores.server_settings import ServerSettingsStore
 
 log = logging.getLogger(__name__)
@@ -34,10 +33,9 @@ def is_setting_key(key: str) -> bool:
 
 
 class ServerSettingsService:
-    def __init__(self, settings, store: ServerSettingsStore, db: Database):
+    def __init__(self, settings, store: ServerSettingsStore):
         self.settings = settings
         self.store = store
-        self.db = db
 
     def load_job(self, conn: sqlite3.Connection) -> list[str]:
         """At start-up, before any service reads the settings: take the stored values."""
@@ -110,9 +108,7 @@ class ServerSettingsService:
             raise Forbidden(f"The operator set the server name to {self.settings.server_name}")
         renamed = name != self.settings.server_name
         if renamed:
-            users = await self.db.fetchval("SELECT count(*) FROM users")
-            rooms = await self.db.fetchval("SELECT count(*) FROM rooms")
-            if users or rooms:
+            if await self.store.has_accounts_or_rooms():
                 raise Forbidden(f"This server already has accounts or rooms as {self.settings.server_name}; "
                                 "its name can no longer change")
         return renamed

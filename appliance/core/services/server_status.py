@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..storage.database import Database
+from ..storage.stores.disk_samples import DiskSampleStore
+from ..storage.stores.media import MediaStore
 
 SAMPLE_EVERY_S = 3600
 WINDOW_S = 30 * 86400
@@ -119,7 +119,8 @@ def _dir_size(path: Path) -> int:
 
 @dataclass
 class ServerStatusService:
-    db: Database
+    disk_samples: DiskSampleStore
+    media: MediaStore
     data_dir: Path
     database_path: Path
     started_at: float
@@ -134,30 +135,18 @@ class ServerStatusService:
         now = time.time() if now is None else now
         usage = shutil.disk_usage(self.data_dir)
         ts = int(now * 1000)
-
-        def job(conn: sqlite3.Connection) -> bool:
-            last = conn.execute("SELECT max(ts) FROM disk_samples").fetchone()[0]
-            if not force and last is not None and ts - last < SAMPLE_EVERY_S * 1000:
-                return False
-            conn.execute("INSERT OR REPLACE INTO disk_samples (ts, used_bytes, total_bytes) VALUES (?, ?, ?)",
-                         (ts, usage.used, usage.total))
-            conn.execute("DELETE FROM disk_samples WHERE ts < ?", (ts - KEEP_S * 1000,))
-            return True
-
-        return await self.db.write(job)
+        return await self.disk_samples.add_spaced(ts, usage.used, usage.total,
+                                                  min_gap_ms=None if force else SAMPLE_EVERY_S * 1000,
+                                                  drop_before_ts=ts - KEEP_S * 1000)
 
     async def add_sample(self, ts_s: float, used_bytes: int, total_bytes: int) -> None:
         """A sample with a given time (imports, tests)."""
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO disk_samples (ts, used_bytes, total_bytes) VALUES (?, ?, ?)",
-                         (int(ts_s * 1000), used_bytes, total_bytes))
-        await self.db.write(job)
+        await self.disk_samples.add(int(ts_s * 1000), used_bytes, total_bytes)
 
     async def samples(self, now: float | None = None) -> list[tuple[float, int]]:
         now = time.time() if now is None else now
-        rows = await self.db.fetchall("SELECT ts, used_bytes FROM disk_samples WHERE ts >= ? ORDER BY ts",
-                                      (int((now - WINDOW_S) * 1000),))
-        return [(r[0] / 1000, r[1]) for r in rows]
+        rows = await self.disk_samples.since(int((now - WINDOW_S) * 1000))
+        return [(ts / 1000, used) for ts, used in rows]
 
     async def run(self) -> None:
         """Background: one sample an hour, so the forecast has data even if nobody looks."""
@@ -192,7 +181,7 @@ class ServerStatusService:
     async def storage(self) -> dict[str, Any]:
         db_bytes = sum(p.stat().st_size for p in (self.database_path, Path(f"{self.database_path}-wal"))
                        if p.exists())
-        media_rows = await self.db.fetchone("SELECT count(*), coalesce(sum(size), 0) FROM media WHERE sha256 IS NOT NULL")
+        media_rows = await self.media.stored_totals()
         media_dir = self.data_dir / "media"
         media_disk = await asyncio.to_thread(_dir_size, media_dir) if media_dir.exists() else 0
         usage = shutil.disk_usage(self.data_dir)

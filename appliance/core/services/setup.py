@@ -70,7 +70,7 @@ class SetupService:
 
     def load_job(self, conn: sqlite3.Connection) -> None:
         """At start-up: make the setup code once (first start) and (re)write its file."""
-        if conn.execute("SELECT 1 FROM server_settings WHERE key = ?", (COMPLETED,)).fetchone():
+        if ServerSettingsStore.has_job(conn, COMPLETED):
             self.setup_code = None
             return
         self.setup_code = ServerSettingsStore.set_if_absent_job(conn, CODE, new_setup_code())
@@ -138,7 +138,7 @@ class SetupService:
             ServerSettingsStore.set_many_job(conn, {COMPLETED: how})
             # From now on the name is fixed (the wizard fixed it already; headless: the current one).
             ServerSettingsStore.set_if_absent_job(conn, "server_name", json.dumps(self.settings.server_name))
-            conn.executemany("DELETE FROM server_settings WHERE key = ?", [(CODE,), (PROGRESS,), (APPLYING,)])
+            ServerSettingsStore.delete_job(conn, CODE, PROGRESS, APPLYING)
         await self.store.db.write(job)
         self.setup_code = None
         try:

@@ -9,40 +9,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..storage.database import Database
-
-_CANDIDATES = """
-SELECT m2.user_id, m2.event_id FROM room_memberships m1
-  JOIN room_memberships m2 ON m2.room_id = m1.room_id AND m2.membership = 'join'
- WHERE m1.user_id = ? AND m1.membership = 'join'
-UNION
-SELECT cs.state_key, cs.event_id FROM current_state cs
-  JOIN rooms r ON r.room_id = cs.room_id
-  LEFT JOIN current_state jr ON jr.room_id = cs.room_id AND jr.type = 'm.room.join_rules' AND jr.state_key = ''
-  LEFT JOIN events je ON je.event_id = jr.event_id
- WHERE cs.type = 'm.room.member' AND cs.membership = 'join'
-   AND (r.is_public = 1 OR json_extract(je.json, '$.content.join_rule') = 'public')
-"""
+from ..storage.stores.user_directory import UserDirectoryStore
 
 
 class UserDirectoryService:
-    def __init__(self, db: Database):
-        self.db = db
+    def __init__(self, store: UserDirectoryStore):
+        self.store = store
 
     async def search(self, user_id: str, term: str, limit: int = 10) -> dict[str, Any]:
         limit = max(1, min(limit, 100))
         words = [w for w in term.lower().split() if w]
-        rows = await self.db.fetchall(
-            f"SELECT c.user_id, c.event_id, u.displayname, u.avatar_url, e.json FROM ({_CANDIDATES}) c"
-            " LEFT JOIN users u ON u.user_id = c.user_id LEFT JOIN events e ON e.event_id = c.event_id",
-            (user_id,))
         found: dict[str, dict[str, Any]] = {}
-        for uid, _eid, local_name, local_avatar, member_json in rows:
+        for c in await self.store.candidates(user_id):
+            uid = c.user_id
             if uid in found:
                 continue
-            name, avatar = local_name, local_avatar
-            if name is None and avatar is None and member_json:
-                content = json.loads(member_json).get("content", {})
+            name, avatar = c.displayname, c.avatar_url
+            if name is None and avatar is None and c.member_event_json:
+                content = json.loads(c.member_event_json).get("content", {})
                 name = content.get("displayname") if isinstance(content.get("displayname"), str) else None
                 avatar = content.get("avatar_url") if isinstance(content.get("avatar_url"), str) else None
             haystack = f"{uid} {name or ''}".lower()

@@ -36,6 +36,13 @@ class AccountDataStore:
             (user_id, after, upto))
         return [AccountDataRow(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
+    async def all_of(self, user_id: str) -> list[AccountDataRow]:
+        """Everything of a user, global and per room, by room then type."""
+        rows = await self.db.fetchall(
+            "SELECT room_id, type, content, stream_pos FROM account_data WHERE user_id = ? ORDER BY room_id, type",
+            (user_id,))
+        return [AccountDataRow(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
     @staticmethod
     def put_job(conn: sqlite3.Connection, user_id: str, room_id: str, type_: str,
                 content: dict[str, Any], pos: int) -> None:

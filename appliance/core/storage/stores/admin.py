@@ -136,6 +136,13 @@ class AdminStore:
             " WHERE i.user_id = ? ORDER BY i.device_id, i.last_seen", (user_id,))
         return [Connection(*r) for r in rows]
 
+    async def connection_history(self, user_id: str) -> list[Connection]:
+        """Every user_ips row of a user, deleted devices included, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT device_id, ip, user_agent, last_seen FROM user_ips WHERE user_id = ? ORDER BY last_seen",
+            (user_id,))
+        return [Connection(*r) for r in rows]
+
     async def device_user_agents(self, user_id: str) -> dict[str, str]:
         """The user agent each device was last seen with."""
         rows = await self.db.fetchall(

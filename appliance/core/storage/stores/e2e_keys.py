@@ -204,6 +204,11 @@ class E2eKeyStore:
             found.update(r[0] for r in rows)
         return found
 
+    async def device_ids(self, user_id: str) -> set[str]:
+        """The user's devices (whether or not they uploaded keys)."""
+        rows = await self.db.fetchall("SELECT device_id FROM devices WHERE user_id = ?", (user_id,))
+        return {r[0] for r in rows}
+
     # -- room memberships (read side of the device-list rules) ---------------------------------
 
     async def joined_rooms(self, user_id: str) -> list[str]:

@@ -172,6 +172,17 @@ class EventStore:
             evs.sort(key=_newest_first)
         return out
 
+    async def room_events_after(self, room_id: str, after: int, upto: int | None, limit: int) -> list[StoredEvent]:
+        """Up to `limit` of a room's events in (after, upto] (no upper bound when upto is None),
+        oldest first, rejected events left out: a room read from start to end in batches."""
+        sql = f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? AND stream_pos > ? AND rejected IS NULL"
+        params: tuple = (room_id, after)
+        if upto is not None:
+            sql += " AND stream_pos <= ?"
+            params += (upto,)
+        rows = await self.db.fetchall(sql + " ORDER BY stream_pos LIMIT ?", (*params, limit))
+        return await self._rows_to_events(rows)
+
     def invalidate(self, event_id: str) -> None:
         self._cache.pop(event_id)
 

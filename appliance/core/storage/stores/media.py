@@ -52,6 +52,16 @@ class MediaStore:
         row = await self.db.fetchone(f"SELECT {_COLS} FROM media WHERE media_id = ?", (media_id,))
         return _record(row) if row else None
 
+    async def uploads_of(self, user_id: str) -> list[MediaRecord]:
+        """Every media ID the user created (uploaded or pending), oldest first."""
+        rows = await self.db.fetchall(f"SELECT {_COLS} FROM media WHERE user_id = ? ORDER BY created_ts", (user_id,))
+        return [_record(r) for r in rows]
+
+    async def stored_totals(self) -> tuple[int, int]:
+        """(count, bytes) of the media rows whose content is uploaded."""
+        row = await self.db.fetchone("SELECT count(*), coalesce(sum(size), 0) FROM media WHERE sha256 IS NOT NULL")
+        return row[0], row[1]
+
     async def usage_bytes(self, user_id: str) -> int:
         return await self.db.fetchval(
             "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id = ? AND sha256 IS NOT NULL", (user_id,))

@@ -79,6 +79,13 @@ class RoomStore:
             (user_id, room_id))
         return (row[0], bool(row[1])) if row else None
 
+    async def memberships_of(self, user_id: str) -> list[tuple[str, str, int]]:
+        """(room_id, membership, stream_pos) of every room the user has a membership in, by room ID."""
+        rows = await self.db.fetchall(
+            "SELECT room_id, membership, stream_pos FROM room_memberships WHERE user_id = ? ORDER BY room_id",
+            (user_id,))
+        return [(r[0], r[1], r[2]) for r in rows]
+
     async def forget(self, user_id: str, room_id: str) -> None:
         await self.db.write(lambda c: c.execute(
             "UPDATE room_memberships SET forgotten = 1 WHERE user_id = ? AND room_id = ?", (user_id, room_id)))

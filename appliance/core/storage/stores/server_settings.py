@@ -40,7 +40,18 @@ class ServerSettingsStore:
         conn.execute("INSERT OR IGNORE INTO server_settings (key, value) VALUES (?, ?)", (key, value))
         return conn.execute("SELECT value FROM server_settings WHERE key = ?", (key,)).fetchone()[0]
 
+    @staticmethod
+    def has_job(conn: sqlite3.Connection, key: str) -> bool:
+        return conn.execute("SELECT 1 FROM server_settings WHERE key = ?", (key,)).fetchone() is not None
+
     async def delete(self, *keys: str) -> None:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.executemany("DELETE FROM server_settings WHERE key = ?", [(k,) for k in keys])
-        await self.db.write(job)
+        await self.db.write(lambda conn: self.delete_job(conn, *keys))
+
+    @staticmethod
+    def delete_job(conn: sqlite3.Connection, *keys: str) -> None:
+        conn.executemany("DELETE FROM server_settings WHERE key = ?", [(k,) for k in keys])
+
+    async def has_accounts_or_rooms(self) -> bool:
+        """Whether anything was made under the server name yet (once so, the name cannot change)."""
+        return bool(await self.db.fetchval("SELECT count(*) FROM users")
+                    or await self.db.fetchval("SELECT count(*) FROM rooms"))

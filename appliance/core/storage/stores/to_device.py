@@ -26,6 +26,12 @@ class ToDeviceStore:
         return [r[0] for r in conn.execute("SELECT device_id FROM devices WHERE user_id = ?", (user_id,))]
 
     @staticmethod
+    def delete_device_job(conn: sqlite3.Connection, user_id: str, device_id: str) -> None:
+        """A deleted device's messages and delivery records go with it."""
+        conn.execute("DELETE FROM to_device_inbox WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+        conn.execute("DELETE FROM to_device_deliveries WHERE user_id = ? AND device_id = ?", (user_id, device_id))
+
+    @staticmethod
     def add_messages_job(conn: sqlite3.Connection, pos: int, messages: list[tuple[str, str, dict]]) -> None:
         conn.executemany(
             "INSERT INTO to_device_inbox (user_id, device_id, stream_pos, message_json) VALUES (?, ?, ?, ?)",
@@ -67,3 +73,15 @@ class ToDeviceStore:
             "INSERT INTO to_device_deliveries (user_id, device_id, token_pos, last_id) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id, device_id, token_pos) DO UPDATE SET last_id = excluded.last_id",
             (user_id, device_id, token_pos, last_id)))
+
+    async def page_after(self, user_id: str, device_id: str, after_id: int, limit: int) -> list[tuple[int, dict]]:
+        """(id, message) of the device's messages with an ID above `after_id`, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT id, message_json FROM to_device_inbox WHERE user_id = ? AND device_id = ? AND id > ?"
+            " ORDER BY id LIMIT ?", (user_id, device_id, after_id, limit))
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    async def delete_up_to_id(self, user_id: str, device_id: str, up_to_id: int) -> None:
+        await self.db.write(lambda c: c.execute(
+            "DELETE FROM to_device_inbox WHERE user_id = ? AND device_id = ? AND id <= ?",
+            (user_id, device_id, up_to_id)))
