@@ -28,6 +28,7 @@ from werkzeug.exceptions import RequestTimeout
 
 from ..services.auth import ClientInfo
 from ..protocol.errors import BadJson, InvalidParam, MatrixError, MissingToken, NotJson, TooLarge
+from ..protocol.json_text import TooDeep, loads_bounded
 
 CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
 
@@ -141,7 +142,9 @@ async def read_json_body(max_bytes: int) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        return loads_bounded(raw)
+    except TooDeep as exc:
+        raise NotJson(str(exc)) from None
     except (ValueError, UnicodeDecodeError):
         raise NotJson("Content not JSON.") from None
 

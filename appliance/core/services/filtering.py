@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol.errors import BadJson, InvalidParam, NotFound
+from ..protocol.json_text import loads_bounded
 from ..protocol.events import Pdu
 from ..storage.stores.filters import FilterStore
 
@@ -230,7 +231,7 @@ class FilterService:
             return Filter()
         if filter_param.lstrip().startswith("{"):
             try:
-                data = json.loads(filter_param)
+                data = loads_bounded(filter_param)
             except ValueError:
                 raise InvalidParam("filter is not valid JSON") from None
             try:
@@ -245,7 +246,7 @@ def parse_room_event_filter(param: str | None) -> EventFilter:
     if not param:
         return EventFilter()
     try:
-        data = json.loads(param)
+        data = loads_bounded(param)
     except ValueError:
         raise InvalidParam("filter is not valid JSON") from None
     try:
