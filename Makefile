@@ -4,7 +4,11 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
+# One stamp per install, named after pyproject.toml's checksum: an edited pyproject reinstalls.
+# `make run` installs the runtime only; `make test` adds the test extras (pytest, Playwright...).
+HASH   := $(shell cat pyproject.toml | md5sum | cut -c1-8)
+STAMP  := $(VENV)/.installed-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
 .PHONY: run test venv clean system-tools browser bench soak
 
@@ -13,10 +17,15 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
-venv: $(STAMP)
+$(TEST_STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP) $(TEST_STAMP)
+
+# The virtualenv with the test extras (what the tests and a developer need).
+venv: $(TEST_STAMP)
 
 run: $(STAMP)
 	$(PY) -m appliance run
@@ -34,7 +43,7 @@ browser:
 	  echo "chromium missing and not installable: the browser tests will be skipped"
 
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
-test: $(STAMP) system-tools browser
+test: $(TEST_STAMP) system-tools browser
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 # make bench: Hearth beside Synapse (README "Benchmark"); Synapse gets its own venv. BENCH_ARGS="--reps 3"
@@ -53,5 +62,5 @@ clean:
 
 # The kill -9 durability test with many more cycles (SOAK_CYCLES, default 300): a long soak.
 SOAK_CYCLES ?= 300
-soak: $(STAMP)
+soak: $(TEST_STAMP)
 	HEARTH_KILL9_CYCLES=$(SOAK_CYCLES) $(PY) -m pytest -q -p no:cacheprovider tests/durability/test_kill9.py
