@@ -206,13 +206,62 @@ def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Prints a new invite code, the same kind the web pages make (XXXX-XXXX-XXXX)."""
     async def go(hearth):
-        token = await hearth.account_service.create_registration_token(
-            args.token, uses_allowed=args.uses, expiry_time=_parse_expiry(args.expires))
-        print(token)
+        tokens = hearth.registration_tokens
+        expiry = _parse_expiry(args.expires)
+        if args.token:
+            token = await tokens.create(args.token, uses_allowed=args.uses, expiry_time=expiry)
+        else:
+            token = await tokens.create_invite(uses_allowed=args.uses, expiry_time=expiry)
+        print(token.token)
 
     asyncio.run(_with_hearth(settings, go))
     return 0
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "never"
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_token_list(settings: Settings, args: argparse.Namespace) -> int:
+    """Every invite code still usable (--all: used-up and expired ones too), one a line."""
+    async def go(hearth):
+        tokens = await hearth.registration_tokens.list(valid=None if args.all else True)
+        if not tokens:
+            print("No invite codes." if args.all else "No usable invite codes.")
+            return
+        rows = [("CODE", "USED", "EXPIRES", "STATE")]
+        for t in tokens:
+            allowed = "unlimited" if t.uses_allowed is None else str(t.uses_allowed)
+            rows.append((t.token, f"{t.completed} of {allowed}", _when(t.expiry_time),
+                         "usable" if t.valid else "used up or expired"))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+
+    asyncio.run(_with_hearth(settings, go))
+    return 0
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Withdraw an invite code: nobody can create an account with it any more."""
+    from .core.protocol.errors import NotFound
+
+    async def go(hearth) -> int:
+        for code in dict.fromkeys((args.code.strip(), args.code.strip().upper())):  # as typed, then capitals
+            try:
+                await hearth.registration_tokens.delete(code)
+            except NotFound:
+                continue
+            print(f"Invite code {code} revoked.")
+            return 0
+        print(f"No invite code {args.code} (see: hearth registration-token list --all).", file=sys.stderr)
+        return 1
+
+    return asyncio.run(_with_hearth(settings, go))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,10 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password")
     p = sub.add_parser("registration-token", help="registration tokens (invite codes)")
     tsub = p.add_subparsers(dest="token_command")
-    t = tsub.add_parser("create")
+    t = tsub.add_parser("create", help="print a new invite code (XXXX-XXXX-XXXX)")
     t.add_argument("--uses", type=int, default=None, help="how many registrations it allows")
     t.add_argument("--expires", default=None, help="ISO date/time, or a duration like 7d")
-    t.add_argument("--token", default=None, help="the token text (default: random)")
+    t.add_argument("--token", default=None, help="the code's text (default: a new XXXX-XXXX-XXXX code)")
+    t = tsub.add_parser("list", help="the usable invite codes, with their uses and expiry")
+    t.add_argument("--all", action="store_true", help="used-up and expired codes too")
+    t = tsub.add_parser("revoke", help="withdraw an invite code")
+    t.add_argument("code")
     from . import backup_cli, maintenance_cli
 
     backup_cli.add_parsers(sub)
@@ -245,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_create_user(settings, args)
     if args.command == "reset-password":
         return cmd_reset_password(settings, args)
-    if args.command == "registration-token" and args.token_command == "create":
-        return cmd_token_create(settings, args)
+    if args.command == "registration-token" and args.token_command in ("create", "list", "revoke"):
+        return {"create": cmd_token_create, "list": cmd_token_list,
+                "revoke": cmd_token_revoke}[args.token_command](settings, args)
     rc = backup_cli.dispatch(settings, args)
     if rc is None:
         rc = maintenance_cli.dispatch(settings, args)

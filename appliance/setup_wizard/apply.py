@@ -17,7 +17,6 @@ from typing import Any
 from quart import Quart
 
 from ..core.protocol.errors import UserInUse
-from ..core.services.setup import new_setup_code
 
 
 log = logging.getLogger(__name__)
@@ -116,8 +115,8 @@ async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
         expires = progress.get("invite_expires_ms")
         if token is None:
             expires = int((time.time() + FIRST_INVITE_DAYS * 86400) * 1000)
-            token = await hearth.account_service.create_registration_token(  # easy to type on a phone
-                new_setup_code(), uses_allowed=FIRST_INVITE_USES, expiry_time=expires)
+            token = (await hearth.registration_tokens.create_invite(
+                uses_allowed=FIRST_INVITE_USES, expiry_time=expires)).token
             progress.update(invite_token=token, invite_expires_ms=expires)
             await hearth.setup.save_progress(progress)
         tasks.append("First invite code made")

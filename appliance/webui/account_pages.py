@@ -12,7 +12,6 @@ from quart import Blueprint, Response, current_app, request
 from ..core.protocol.errors import LimitExceeded, MatrixError
 from ..core.services.auth import Requester
 from ..core.services.login_throttle import wait_in_words
-from ..core.services.setup import new_setup_code
 from ..setup_wizard.steps import COMMON_PASSWORDS, MIN_PASSWORD_LENGTH
 from . import session as web_session
 from .forms import form_fields, parse_form
@@ -253,7 +252,7 @@ async def make_invite() -> Response:
         return await error_page(403, "Invites are off",
                                 "Ask the person who looks after this server to invite someone for you.")
     expires = int((time.time() + INVITE_DAYS * 86400) * 1000)
-    token = await hearth().registration_tokens.create(new_setup_code(), uses_allowed=1, expiry_time=expires)
+    token = await hearth().registration_tokens.create_invite(uses_allowed=1, expiry_time=expires)
     log.info("%s made an invite code", viewer.user_id)
     link = f"{public_base_url()}/join/{token.token}"
     return await render("me_invite.html", section="me", token=token, invite_link=link, qr_svg=qr_svg(link),

@@ -15,7 +15,6 @@ from ..core.protocol import ids
 from ..core.protocol.errors import MatrixError
 from ..core.services.admin_rooms import DeleteRequest
 from ..core.services.admin_users import UserChanges
-from ..core.services.setup import new_setup_code
 from ..setup_wizard.steps import FeaturesStep, JoinStep
 from . import session as web_session
 from .account_pages import check_new_password
@@ -258,8 +257,7 @@ async def create_invite() -> Response:
     if model is None:
         return await _invites_page(form_fields(InviteForm, raw, errors), status=400)
     expires = int((time.time() + model.days * 86400) * 1000)
-    token = await hearth().registration_tokens.create(new_setup_code(), uses_allowed=model.uses,
-                                                      expiry_time=expires)
+    token = await hearth().registration_tokens.create_invite(uses_allowed=model.uses, expiry_time=expires)
     log.info("%s made invite code %s", (await current_viewer()).user_id, token.token)
     return see_other(f"/admin/invites/{token.token}")
 

@@ -15,8 +15,15 @@ from ..storage.stores.accounts import now_ms
 from ..storage.stores.admin import AdminStore
 from ..storage.stores.uia import RegistrationToken, UiaStore
 from .accounts import AccountService
+from .setup import new_setup_code
 
 _ALPHABET = string.ascii_letters + string.digits + "._~-"
+
+
+def new_invite_code() -> str:
+    """An invite code as people see it everywhere (web pages, wizard, `hearth registration-token`):
+    XXXX-XXXX-XXXX in capitals and digits without look-alikes, easy to read out and type on a phone."""
+    return new_setup_code()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,10 @@ class RegistrationTokenService:
             token = "".join(secrets.choice(_ALPHABET) for _ in range(length))
         created = await self.account_service.create_registration_token(token, uses_allowed, expiry_time)
         return await self.get(created)
+
+    async def create_invite(self, *, uses_allowed: int | None = None, expiry_time: int | None = None) -> TokenInfo:
+        """A new invite code (new_invite_code's shape); the admin API's `create` keeps Synapse's."""
+        return await self.create(new_invite_code(), uses_allowed=uses_allowed, expiry_time=expiry_time)
 
     async def update(self, token: str, *, uses_allowed: int | None = _UNSET,
                      expiry_time: int | None = _UNSET) -> TokenInfo:
