@@ -24,7 +24,7 @@ class WelcomeStep(BaseModel):
     setup_code: str = Field(
         title="Setup code", min_length=1, max_length=64,
         description="Twelve letters and digits. Small letters and spaces are fine.",
-        json_schema_extra={"autocomplete": "one-time-code", "placeholder": "XXXX-XXXX-XXXX",
+        json_schema_extra={"say_limit": False, "autocomplete": "one-time-code", "placeholder": "XXXX-XXXX-XXXX",
                            "autocapitalize": "characters"})
 
 
@@ -100,12 +100,14 @@ class AdminStep(BaseModel):
 
     @model_validator(mode="after")
     def _confirmed(self) -> "AdminStep":
+        def on(field: str, message: str) -> ValidationError:  # shown beside that field
+            return ValidationError.from_exception_data("AdminStep", [{
+                "type": "value_error", "loc": (field,), "input": "", "ctx": {"error": ValueError(message)}}])
+
         if self.password.get_secret_value().lower() == self.username:
-            raise ValueError("The password must not be your user name")
+            raise on("password", "The password must not be your user name")
         if self.password.get_secret_value() != self.password_confirm.get_secret_value():
-            raise ValidationError.from_exception_data("AdminStep", [{
-                "type": "value_error", "loc": ("password_confirm",), "input": "",
-                "ctx": {"error": ValueError("The two passwords are not the same")}}])
+            raise on("password_confirm", "The two passwords are not the same")
         return self
 
 

@@ -43,7 +43,8 @@ def check_new_password(password: str, user_id: str | None = None) -> str | None:
 class LoginForm(BaseModel):
     username: str = Field(title="User name", min_length=1, max_length=255,
                           json_schema_extra={"autocomplete": "username", "autocapitalize": "none",
-                                             "spellcheck": "false", "placeholder": "e.g. alex"})
+                                             "spellcheck": "false", "placeholder": "e.g. alex",
+                                             "say_limit": False})
     password: SecretStr = Field(title="Password", json_schema_extra={"autocomplete": "current-password"})
 
     @field_validator("username")

@@ -10,7 +10,12 @@ int/float → number (bounds from ge/le), SecretStr → password, list[str] → 
 anything else → text. `Field(json_schema_extra=...)` fine-tunes: `widget` ("password",
 "textarea", "email", "url"), `choices` ({value: (label, help)}), `disabled_choices`
 ({value: reason}), `autocomplete`, `placeholder`, `inputmode`, `meter` (password strength),
-`unit` (shown after a number). Field title/description are the label and help text.
+`unit` (shown after a number), `say_limit` (False: leave the length limit out of the help).
+Field title/description are the label and help text.
+
+A length limit is said in the help text and enforced here, on the server: the input has no
+`maxlength`, because a browser cuts a pasted text to it without a word. Validation errors are
+sentences for a person (`validation_errors`), never pydantic's own wording.
 """
 from __future__ import annotations
 
@@ -100,9 +105,11 @@ def _bounds(info: FieldInfo) -> dict[str, Any]:
             attrs["max"] = m.lt
         elif isinstance(m, MinLen):
             attrs["minlength"] = m.min_length
-        elif isinstance(m, MaxLen):
-            attrs["maxlength"] = m.max_length
     return attrs
+
+
+def _max_length(info: FieldInfo) -> int | None:
+    return next((m.max_length for m in info.metadata if isinstance(m, MaxLen)), None)
 
 
 def _display(value: Any) -> Any:
@@ -135,8 +142,12 @@ def form_fields(model: type[BaseModel], values: Mapping[str, Any] | BaseModel | 
             value = None
         else:
             value = info.get_default(call_default_factory=True)
+        help_text = info.description or ""
+        limit = _max_length(info)
+        if limit is not None and extra.get("say_limit", True):
+            help_text = f"{help_text} Up to {limit} characters.".strip()
         ff = FormField(name=prefix + name, id=(prefix + name).replace(".", "-"), label=_label(name, info),
-                       kind="text", value=_display(value), help=info.description or "",
+                       kind="text", value=_display(value), help=help_text,
                        required=info.is_required() and not optional, error=errors.get(name, ""),
                        readonly=name in readonly, attrs=_bounds(info), unit=extra.get("unit", ""),
                        meter=bool(extra.get("meter")))
@@ -189,14 +200,72 @@ def form_data(model: type[BaseModel], form: Mapping[str, Any], *, prefix: str = 
     return data
 
 
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _characters(n: int) -> str:
+    return "1 character" if n == 1 else f"{n:,} characters"
+
+
+def error_message(err: Mapping[str, Any]) -> str:
+    """One of pydantic's errors (`ValidationError.errors()` item) as a sentence for a person.
+
+    The checks written for a form (`raise ValueError("...")` in a validator) already speak to a
+    person and are kept; pydantic's built-in ones are mapped by their type; anything else gets a
+    plain sentence rather than pydantic's wording.
+    """
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    if kind in ("value_error", "assertion_error"):
+        msg = str(ctx.get("error") or err.get("msg") or "")
+        msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ").strip()
+        if not msg:
+            return "Check this and try again."
+        return msg[:1].upper() + msg[1:] + ("" if msg.endswith((".", "!", "?")) else ".")
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return "Please fill this in."
+    if kind == "string_too_short":
+        return f"Use at least {_characters(ctx['min_length'])}."
+    if kind == "string_too_long":
+        typed = f" (this is {len(given):,})" if isinstance(given, str) else ""
+        return f"This is too long: use at most {_characters(ctx['max_length'])}{typed}."
+    if kind in ("too_short",):
+        return f"Give at least {_number(ctx.get('min_length'))}."
+    if kind in ("too_long",):
+        return f"Give at most {_number(ctx.get('max_length'))}."
+    if kind == "greater_than_equal":
+        return f"Use a number of at least {_number(ctx.get('ge'))}."
+    if kind == "greater_than":
+        return f"Use a number bigger than {_number(ctx.get('gt'))}."
+    if kind == "less_than_equal":
+        return f"Use a number of at most {_number(ctx.get('le'))}."
+    if kind == "less_than":
+        return f"Use a number smaller than {_number(ctx.get('lt'))}."
+    if kind in ("int_parsing", "int_type", "int_from_float", "int_parsing_size"):
+        return "Use a whole number, in digits (like 20)."
+    if kind in ("float_parsing", "float_type", "finite_number", "decimal_parsing"):
+        return "Use a number, in digits (like 2.5)."
+    if kind in ("literal_error", "enum"):
+        return "Choose one of the options."
+    if kind in ("bool_parsing", "bool_type"):
+        return "Choose on or off."
+    if kind.startswith("url_") or kind == "url_parsing":
+        return "Use a web address, like http://hearth.local:8008."
+    if kind == "string_pattern_mismatch":
+        return "Use only the characters this field allows."
+    return "This does not look right. Check it and try again."
+
+
 def validation_errors(exc: ValidationError) -> dict[str, str]:
+    """{field name: a sentence for a person}; a whole-form check (no field) under ""."""
     errors: dict[str, str] = {}
     for err in exc.errors():
         loc = err.get("loc") or ("",)
-        msg = str(err.get("msg", "Invalid value"))
-        for noise in ("Value error, ", "Assertion failed, "):
-            msg = msg.removeprefix(noise)
-        errors.setdefault(str(loc[0]), msg[:1].upper() + msg[1:])
+        errors.setdefault(str(loc[0]), error_message(err))
     return errors
 
 
