@@ -21,6 +21,7 @@ from .account_pages import check_new_password
 from .forms import form_fields, parse_form
 from .join import public_base_url, qr_svg
 from .layout import error_page
+from .problems import recent_problems
 from .pages import current_viewer, flash, hearth, render, see_other, signed_in
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,11 @@ async def dashboard() -> Response:
     rooms = await h.admin_rooms.list_rooms(limit=5, order_by="events")
     invites = [t for t in await h.registration_tokens.list(valid=True)]
     reports = await h.admin_reports.list_event_reports(limit=0)
-    errors = current_app.config["ERROR_LOG"].recent(10)
+    started = time.time() - status["uptime_s"]
+    problems = recent_problems(current_app.config["ERROR_LOG"].recent(10), since=started)
     return await render("admin_dashboard.html", section="admin", report=status, people_total=people_total,
-                        rooms=rooms, invites_open=len(invites), reports_total=reports.total, errors=errors,
+                        rooms=rooms, invites_open=len(invites), reports_total=reports.total, problems=problems,
+                        needs_attention=bool(status["health"]["warnings"]) or any(p.attention for p in problems),
                         registration=h.settings.registration)
 
 
