@@ -38,16 +38,29 @@ async def _with_hearth(settings: Settings, fn):
         await hearth.close()
 
 
-def _print_setup_banner(code: str | None, host: str, port: int) -> None:
-    """Setup is pending: where the wizard is and the one-time code that claims it."""
-    hosts = [host]
+def _setup_urls(base_url: str, host: str, port: int) -> list[str]:
+    """Where the wizard is: the server's address first (what the family will use too), then the
+    other LAN addresses; localhost last, marked, as it works on this machine only."""
+    from .public_address import url_is_loopback
+
+    urls = [f"{base_url}/setup"]
     if host in ("0.0.0.0", "::", ""):  # zeroconf only for the LAN addresses (loopback: not loaded)
         from zeroconf import IPVersion
 
         from .lan_discovery import lan_addresses
 
-        hosts = ["localhost"] + lan_addresses(IPVersion.V4Only if host == "0.0.0.0" else IPVersion.All)[:3]
-    urls = [f"http://{'[' + h + ']' if ':' in h else h}:{port}/setup" for h in hosts]
+        for h in lan_addresses(IPVersion.V4Only if host == "0.0.0.0" else IPVersion.All)[:3]:
+            url = f"http://{'[' + h + ']' if ':' in h else h}:{port}/setup"
+            if url not in urls:
+                urls.append(url)
+        if not url_is_loopback(base_url):
+            urls.append(f"http://localhost:{port}/setup   (on this machine only)")
+    return urls
+
+
+def _print_setup_banner(code: str | None, base_url: str, host: str, port: int) -> None:
+    """Setup is pending: where the wizard is and the one-time code that claims it."""
+    urls = _setup_urls(base_url, host, port)
     lines = ["Hearth is not set up yet. Open the setup wizard in a browser:", *(f"  {u}" for u in urls),
              "", f"Setup code:  {code}", "(also in setup-code.txt in the data folder)"]
     rule = "=" * (max(len(line) for line in lines) + 2)
@@ -108,7 +121,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.get_running_loop().call_later(interpreter.FREEZE_AFTER_S, interpreter.freeze_startup_objects)
         pending = await app.config["HEARTH"].setup.pending()
         if pending:
-            _print_setup_banner(app.config["HEARTH"].setup.setup_code, host, port)
+            from .public_address import derived_base_url  # with the port bound (HEARTH_BIND may say 0)
+
+            base_url = settings.base_url() if settings.public_baseurl else \
+                derived_base_url(host, port, settings.lan_discovery)
+            _print_setup_banner(app.config["HEARTH"].setup.setup_code, base_url, host, port)
         app.config["HEARTH"].backups.start()  # scheduled backups, when backup_dir is set
         await notifier.ready(f"Serving {settings.server_name} on port {port}"
                              + ("; setup pending" if pending else ""))

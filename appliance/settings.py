@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./data"), description="SQLite file, signing key and media.")
     bind: str = Field("0.0.0.0:8008", description="host:port the HTTP server listens on.")
     registration: Literal["open", "token", "closed"] = "token"
-    public_baseurl: str | None = Field(None, description="The URL clients use to reach us.")
+    public_baseurl: str | None = Field(
+        None, description="The URL clients use to reach us (confirmed in the setup wizard; derived if unset).")
     lan_discovery: bool = Field(True, description="Advertise the web UI on the LAN over mDNS (_http._tcp).")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Reverse proxies (addresses or CIDRs, comma-separated) whose "
@@ -135,9 +136,11 @@ class Settings(BaseSettings):
         return (host.strip("[]") or "0.0.0.0", int(port))
 
     def base_url(self) -> str:
+        """The URL clients use: the one configured or confirmed in the wizard, else derived from
+        the machine (public_address: its .local name or LAN address, never "0.0.0.0")."""
         if self.public_baseurl:
             return self.public_baseurl.rstrip("/")
+        from .public_address import derived_base_url
+
         host, port = self.host_port
-        if host in ("0.0.0.0", "::"):
-            host = "localhost"
-        return f"http://{host}:{port}"
+        return derived_base_url(host, port, self.lan_discovery)

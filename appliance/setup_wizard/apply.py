@@ -103,6 +103,9 @@ async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
 
     registration = data["join"]["registration"]
     values: dict[str, Any] = {"registration": registration, **data["features"]["settings"]}
+    address = data["join"].get("public_baseurl")
+    if address and not hearth.server_settings.overridden("public_baseurl"):
+        values["public_baseurl"] = address  # confirmed in the wizard; the admin pages can correct it
     for bridge_id, bridge in data.get("bridges", {}).get("bridges", {}).items():
         values[("bridge_" + re.sub(r"[^a-z0-9_]", "_", bridge_id.lower()))[:64]] = bridge
     await hearth.server_settings.store_values(values)

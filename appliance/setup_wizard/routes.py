@@ -19,6 +19,7 @@ from ..webui.forms import form_fields, parse_form
 from ..webui.join import public_base_url, qr_svg
 from ..webui.layout import error_page, render_page
 from ..webui.security import client_ip, is_local_client
+from ..public_address import suggestion
 from . import steps as S
 from .apply import apply_setup, name_taken
 
@@ -65,13 +66,23 @@ def _step_values(step: S.Step, progress: dict[str, Any]) -> dict[str, Any]:
         stored = stored["form"]
     if step.id == "join" and "registration" not in stored and "registration" in settings.explicit_fields:
         stored["registration"] = settings.registration
+    if step.id == "join" and "public_baseurl" not in stored:
+        stored["public_baseurl"] = _suggested_address()
     return stored
+
+
+def _suggested_address() -> str:
+    """The server address the join step proposes (public_address.suggestion)."""
+    settings = _hearth().settings
+    return suggestion(settings.base_url(), request.host_url, explicit=bool(settings.public_baseurl))
 
 
 def _readonly(step: S.Step) -> tuple[str, ...]:
     settings = _hearth().settings
     if step.id == "server_name" and "server_name" in settings.explicit_fields:
         return ("server_name",)
+    if step.id == "join" and "public_baseurl" in settings.explicit_fields:
+        return ("public_baseurl",)
     return ()
 
 
@@ -110,6 +121,7 @@ def _summary(progress: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("Your account", "@{}:{}".format(d.get("admin", {}).get("username", "?"),
                                          d.get("server_name", {}).get("server_name", "?")), "admin"),
         ("Who may join", join.get(d.get("join", {}).get("registration"), "?"), "join"),
+        ("Server address", d.get("join", {}).get("public_baseurl") or _suggested_address(), "join"),
         ("Show who is online", "Yes" if features.get("presence_enabled") else "No", "features"),
         ("Largest file", f"{features.get('max_upload_mb', '?')} MB", "features"),
         ("Storage per person", "No limit" if quota == 0 else f"{quota} MB", "features"),
@@ -187,6 +199,8 @@ async def wizard_submit(step_id: str) -> Response:
         raw = {k: form.get(k) for k in form}
         if step.id == "server_name" and "server_name" in _readonly(step):
             raw["server_name"] = _hearth().settings.server_name
+        if step.id == "join" and "public_baseurl" in _readonly(step):
+            raw["public_baseurl"] = _hearth().settings.public_baseurl
         model, errors = parse_form(step.model, raw)
         if model is None:
             return await _render_step(step, progress, errors=errors, form=raw, status=400)
@@ -223,8 +237,8 @@ async def _stored_values(step: S.Step, model, progress: dict[str, Any]) -> dict[
         # Only a hash is kept until the account is made; the password itself is never stored.
         password_hash = await hearth.auth.hash_password(model.password.get_secret_value())
         return {"username": model.username, "password_hash": password_hash}
-    if step.id == "join":
-        return {"registration": model.registration}
+    if step.id == "join":  # no address in the form (an older page): the one it would have proposed
+        return {"registration": model.registration, "public_baseurl": model.public_baseurl or _suggested_address()}
     if step.id == "features":
         return {"form": model.model_dump(), "settings": model.settings_values()}
     raise AssertionError(step.id)

@@ -12,10 +12,12 @@ import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ..core.protocol import ids
+from ..public_address import is_loopback_host
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,33 @@ class JoinStep(BaseModel):
             "open": ("Anyone who can reach the server", "Fine on a home network nobody else uses."),
             "closed": ("Nobody: I create the accounts", "You make every account yourself in the admin pages."),
         }})
+    public_baseurl: str | None = Field(
+        None, title="Server address", max_length=200,
+        description="What your family's apps use to reach Hearth; invites and QR codes carry it. "
+                    "Filled in from how this page was opened: change it if phones use another address.",
+        json_schema_extra={"placeholder": "http://hearth.local:8008", "inputmode": "url", "autocomplete": "off",
+                           "autocapitalize": "none", "spellcheck": "false", "say_limit": False})
+
+    @field_validator("public_baseurl")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        v = (v or "").strip().rstrip("/")
+        if not v:
+            return None
+        if "://" not in v:
+            v = "http://" + v
+        parts = urlsplit(v)
+        try:
+            parts.port
+        except ValueError:
+            parts = None
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+                or parts.query or parts.fragment or parts.username or parts.password):
+            raise ValueError("An address looks like http://hearth.local:8008 or https://chat.example.org")
+        if is_loopback_host(parts.hostname):
+            raise ValueError(f"{parts.hostname} works only on this machine: every phone would reach itself. "
+                             "Use the name or address other devices use, like http://hearth.local:8008")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 class FeaturesStep(BaseModel):
@@ -196,8 +225,9 @@ STEPS: tuple[Step, ...] = (
     Step("admin", "Your account", "Create your account",
          "This is your own account, and it can manage the server: invite people, reset passwords.",
          AdminStep, icon="user"),
-    Step("join", "Who may join", "Who may join?", "You can change this later in the admin pages.",
-         JoinStep, icon="users"),
+    Step("join", "Who may join", "Who may join, and where?",
+         "Who may create an account, and the address their apps use. You can change both later in the "
+         "admin pages.", JoinStep, icon="users"),
     Step("features", "Features", "A few choices", "Sensible defaults are filled in; change them any time.",
          FeaturesStep, icon="sliders"),
     Step("bridges", "Bridges", "Bridges to other chat apps",

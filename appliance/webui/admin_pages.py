@@ -437,12 +437,14 @@ def _settings_values(current: dict[str, Any]) -> dict[str, Any]:
     return {"registration": current["registration"], "presence_enabled": current["presence_enabled"],
             "max_upload_mb": max(1, current["max_upload_bytes"] // mib),
             "media_quota_mb": current["media_quota_bytes"] // mib, "url_previews": current["url_previews"],
-            "members_can_invite": current["members_can_invite"]}
+            "members_can_invite": current["members_can_invite"],
+            "public_baseurl": current["public_baseurl"] or hearth().settings.base_url()}
 
 
 _FIELD_OF = {"registration": "registration", "presence_enabled": "presence_enabled",
              "max_upload_bytes": "max_upload_mb", "media_quota_bytes": "media_quota_mb",
-             "url_previews": "url_previews", "members_can_invite": "members_can_invite"}
+             "url_previews": "url_previews", "members_can_invite": "members_can_invite",
+             "public_baseurl": "public_baseurl"}
 
 
 async def _settings_page(values=None, errors=None, status: int = 200) -> Response:
@@ -469,6 +471,8 @@ async def save_settings() -> Response:
         return await _settings_page(raw, errors, status=400)
     values = {"registration": model.registration, **model.settings_values(),
               "members_can_invite": model.members_can_invite}
+    if "public_baseurl" in raw:  # empty: worked out from the machine again
+        values["public_baseurl"] = model.public_baseurl
     try:
         await hearth().admin_settings.update(values)
     except MatrixError as exc:

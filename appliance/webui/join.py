@@ -7,6 +7,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, current_app, request
 
 from ..core.protocol.errors import LimitExceeded, MatrixError
+from ..public_address import suggestion
 from .layout import error_page, render_page
 from .security import client_ip
 
@@ -14,11 +15,13 @@ bp = Blueprint("webui_join", __name__)
 
 
 def public_base_url() -> str:
-    """The address people use: the configured public URL, else the one this browser used."""
+    """The address people use (shown to them, in invite links and QR codes): the configured or
+    confirmed one; else the one this browser used, unless that is this machine's loopback (an
+    admin at the box's own screen); else the one derived from the machine (public_address)."""
     settings = current_app.config["HEARTH"].settings
     if settings.public_baseurl:
         return settings.public_baseurl.rstrip("/")
-    return request.host_url.rstrip("/")
+    return suggestion(settings.base_url(), request.host_url, explicit=False)
 
 
 def qr_svg(data: str) -> str:
