@@ -89,6 +89,16 @@ def for_client(base_url: str, request_host_url: str, client_is_loopback: bool) -
     return base_url.rstrip("/")
 
 
+def address_problem(address: str | None, bind_host: str) -> str | None:
+    """Why `address` cannot be the server's address, or None: a loopback address is refused unless
+    Hearth listens on loopback only (behind a reverse proxy, or in a test)."""
+    if not address or not url_is_loopback(address) or is_loopback_host(bind_host):
+        return None
+    host = urlsplit(address).hostname
+    return (f"{host} works only on this machine: every phone would reach itself. Use the name or "
+            "address other devices use, like http://hearth.local:8008.")
+
+
 def suggestion(base_url: str, request_host_url: str, explicit: bool) -> str:
     """What the setup wizard proposes: the operator's address if set; else the address this
     browser used, when it is not this machine's loopback (it is known to work from the LAN);

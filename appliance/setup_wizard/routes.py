@@ -14,12 +14,12 @@ from quart import Blueprint, Response, current_app, redirect, request
 
 from ..core.protocol.errors import LimitExceeded, MatrixError
 from ..core.services.login_throttle import wait_in_words
+from ..public_address import address_problem, suggestion
 from ..webui import session as web_session
 from ..webui.forms import form_fields, parse_form
 from ..webui.join import public_base_url, qr_svg
 from ..webui.layout import error_page, render_page
 from ..webui.security import client_ip, is_local_client
-from ..public_address import suggestion
 from . import steps as S
 from .apply import apply_setup, name_taken
 
@@ -202,6 +202,10 @@ async def wizard_submit(step_id: str) -> Response:
         if step.id == "join" and "public_baseurl" in _readonly(step):
             raw["public_baseurl"] = _hearth().settings.public_baseurl
         model, errors = parse_form(step.model, raw)
+        if model is not None and step.id == "join":
+            problem = address_problem(model.public_baseurl, _hearth().settings.host_port[0])
+            if problem:
+                model, errors = None, {"public_baseurl": problem}
         if model is None:
             return await _render_step(step, progress, errors=errors, form=raw, status=400)
         try:

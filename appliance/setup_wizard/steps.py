@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ..core.protocol import ids
-from ..public_address import is_loopback_host
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +144,6 @@ class JoinStep(BaseModel):
         if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path
                 or parts.query or parts.fragment or parts.username or parts.password):
             raise ValueError("An address looks like http://hearth.local:8008 or https://chat.example.org")
-        if is_loopback_host(parts.hostname):
-            raise ValueError(f"{parts.hostname} works only on this machine: every phone would reach itself. "
-                             "Use the name or address other devices use, like http://hearth.local:8008")
         return f"{parts.scheme}://{parts.netloc.lower()}"
 
 

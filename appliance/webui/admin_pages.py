@@ -15,14 +15,15 @@ from ..core.protocol import ids
 from ..core.protocol.errors import MatrixError
 from ..core.services.admin_rooms import DeleteRequest
 from ..core.services.admin_users import UserChanges
+from ..public_address import address_problem
 from ..setup_wizard.steps import FeaturesStep, JoinStep
 from . import session as web_session
 from .account_pages import check_new_password
 from .forms import form_fields, parse_form
 from .join import public_base_url, qr_svg
 from .layout import error_page
-from .problems import recent_problems
 from .pages import current_viewer, flash, hearth, render, see_other, signed_in
+from .problems import recent_problems
 
 log = logging.getLogger(__name__)
 
@@ -467,6 +468,9 @@ async def save_settings() -> Response:
     form = await request.form
     raw = {k: form.get(k) for k in form}
     model, errors = parse_form(SettingsForm, raw)
+    problem = model and address_problem(model.public_baseurl, hearth().settings.host_port[0])
+    if problem:
+        model, errors = None, {"public_baseurl": problem}
     if model is None:
         return await _settings_page(raw, errors, status=400)
     values = {"registration": model.registration, **model.settings_values(),
