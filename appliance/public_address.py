@@ -8,10 +8,11 @@ address in the setup wizard (stored as `public_baseurl`) or the operator sets
 - with LAN discovery on and the system's mDNS responder running (avahi, as on the image), the
   machine's own `.local` name: `http://hearth.local:8008` on the image, whose host name is hearth;
 - otherwise the address of the interface that carries the default route (the LAN address);
-- `localhost` only when there is no network at all, or when Hearth listens on loopback only.
+- `localhost` only when there is no network at all, or when Hearth listens on loopback only
+  (then no other machine reaches it but through a proxy on this one).
 
-`for_client()` is the last guard: a client that did not come from this machine is never handed
-a loopback address; it gets the address it used itself.
+The pages that hand the address to people (`webui.join.public_base_url`) prefer, when nothing is
+configured, the address the browser used, unless that is loopback (`suggestion()`).
 """
 from __future__ import annotations
 
@@ -79,14 +80,6 @@ def derived_base_url(bind_host: str, port: int, lan_discovery: bool) -> str:
         return _url(name, port)
     lan = primary_lan_address()
     return _url(lan, port) if lan else _url("localhost", port)
-
-
-def for_client(base_url: str, request_host_url: str, client_is_loopback: bool) -> str:
-    """`base_url`, unless it is a loopback address and the client is elsewhere: then the address
-    the client used to reach us (it works for that client, at least)."""
-    if url_is_loopback(base_url) and not client_is_loopback and not url_is_loopback(request_host_url):
-        return request_host_url.rstrip("/")
-    return base_url.rstrip("/")
 
 
 def address_problem(address: str | None, bind_host: str) -> str | None:

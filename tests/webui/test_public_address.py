@@ -65,13 +65,13 @@ def test_the_printed_wizard_address_comes_first_and_localhost_is_marked(machine,
     assert urls[-1].startswith("http://localhost:8008/setup") and "this machine only" in urls[-1]
 
 
-def test_for_client_never_hands_loopback_to_another_machine():
-    assert public_address.for_client("http://localhost:8008", "http://192.168.1.5:8008/", False) == \
+def test_the_suggestion_is_never_a_loopback_the_browser_used():
+    assert public_address.suggestion("http://hearth.local:8008", "http://192.168.1.5:8008/", False) == \
         "http://192.168.1.5:8008"
-    assert public_address.for_client("http://localhost:8008", "http://localhost:8008/", True) == \
-        "http://localhost:8008"
-    assert public_address.for_client("http://hearth.local:8008", "http://192.168.1.5:8008/", False) == \
+    assert public_address.suggestion("http://hearth.local:8008", "http://localhost:8008/", False) == \
         "http://hearth.local:8008"
+    assert public_address.suggestion("https://chat.example.org", "http://192.168.1.5:8008/", True) == \
+        "https://chat.example.org"
 
 
 async def test_well_known_gives_the_derived_address(machine, tmp_path):
