@@ -124,7 +124,7 @@ class JoinStep(BaseModel):
     public_baseurl: str | None = Field(
         None, title="Server address", max_length=200,
         description="What your family's apps use to reach Hearth; invites and QR codes carry it. "
-                    "Filled in from how this page was opened: change it if phones use another address.",
+                    "Worked out from how this box is reached: change it if phones use another address.",
         json_schema_extra={"placeholder": "http://hearth.local:8008", "inputmode": "url", "autocomplete": "off",
                            "autocapitalize": "none", "spellcheck": "false", "say_limit": False})
 

@@ -160,3 +160,14 @@ async def test_admin_pages_correct_the_address(machine, tmp_path):
         assert h.settings.base_url() == "https://chat.example.org"
         r = await b.post("/admin/settings", {**form, "public_baseurl": "http://127.0.0.1:8008"})
         assert r.status_code == 400 and "works only on this machine" in await r.get_data(as_text=True)
+
+
+async def test_well_known_never_hands_loopback_to_a_client_elsewhere(tmp_path):
+    # Loopback only, behind a proxy on this machine, and no public URL set: the address is loopback.
+    settings = fresh_settings(tmp_path / "d", bind="127.0.0.1:8008", trusted_proxies=["127.0.0.1"])
+    async with running(settings) as (app, client):
+        here = await client.get("/.well-known/matrix/client", scope_base=ON_THE_BOX)
+        assert (await here.get_json())["m.homeserver"]["base_url"] == "http://127.0.0.1:8008"
+        proxied = await client.get("/.well-known/matrix/client", scope_base=ON_THE_BOX,
+                                   headers={"X-Forwarded-For": "192.168.1.20"})
+        assert proxied.status_code == 404 and (await proxied.get_json())["errcode"] == "M_NOT_FOUND"

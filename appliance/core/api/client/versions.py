@@ -4,7 +4,10 @@ from __future__ import annotations
 from quart import Blueprint
 
 from ...api.routing import NO_AUTH, endpoint
+from ...protocol.errors import NotFound
+from ...services.auth import ClientInfo
 from ....hearth import Hearth
+from ....public_address import is_loopback_host, url_is_loopback
 
 bp = Blueprint("client_versions", __name__)
 
@@ -20,5 +23,11 @@ async def get_versions() -> dict:
 
 
 @endpoint(bp, "GET", "/.well-known/matrix/client", auth=NO_AUTH, prefixes=("",))
-async def get_wellknown(hearth: Hearth) -> dict:
-    return {"m.homeserver": {"base_url": hearth.settings.base_url()}}
+async def get_wellknown(hearth: Hearth, client: ClientInfo) -> dict:
+    """Where clients should go. A loopback address (Hearth listens on loopback only and no public
+    URL is set) is never handed to a client elsewhere, say behind a proxy: it would reach itself.
+    It gets the spec's "no well-known" (404) instead, and keeps the address it used."""
+    base_url = hearth.settings.base_url()
+    if url_is_loopback(base_url) and client.ip and not is_loopback_host(client.ip):
+        raise NotFound("This server's public address is not configured (HEARTH_PUBLIC_BASEURL)")
+    return {"m.homeserver": {"base_url": base_url}}
