@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.search import SearchService
     from .core.services.spaces import SpaceHierarchyService
     from .core.services.reports import ReportService
+    from .core.services.room_summary import RoomSummaryService
     from .core.services.openid import OpenIdService
     from .core.services.server_notices import ServerNoticeService
 
@@ -109,6 +110,7 @@ class Hearth:
     presence: "PresenceService" = None  # type: ignore[assignment]
     search: "SearchService" = None  # type: ignore[assignment]
     spaces: "SpaceHierarchyService" = None  # type: ignore[assignment]
+    room_summary: "RoomSummaryService" = None  # type: ignore[assignment]
     reports: "ReportService" = None  # type: ignore[assignment]
     openid: "OpenIdService" = None  # type: ignore[assignment]
     server_notices: "ServerNoticeService" = None  # type: ignore[assignment]
@@ -359,6 +361,9 @@ def _build_everyday_services(h: Hearth) -> None:
     h.pipeline.listeners.append(h.search.indexer.note)
     h.background.append(h.search.indexer.run)
     h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
+    from .core.services.room_summary import RoomSummaryService
+
+    h.room_summary = RoomSummaryService(h.rooms, h.spaces, h.events)
     h.reports = ReportService(ReportStore(h.db), h.events, h.accounts, h.room_read)
     h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
     h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)

@@ -175,6 +175,11 @@ BLUEPRINTS = (
         ('/_matrix/client/v1/rooms/<room_id>/threads', 'get_thread_roots_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
         ('/_matrix/client/v1/rooms/<room_id>/timestamp_to_event', 'get_event_by_timestamp_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
     )),
+    ('client_room_summary', ('appliance.core.api.client.room_summary',), 'appliance.core.api.client.room_summary', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
+        ('/_matrix/client/v1/room_summary/<room_id_or_alias>', 'get_room_summary_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/unstable/im.nheko.summary/rooms/<room_id_or_alias>/summary', 'get_room_summary_unstable_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/unstable/im.nheko.summary/summary/<room_id_or_alias>', 'get_room_summary_unstable_short_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+    )),
     ('client_search', ('appliance.core.api.client.search',), 'appliance.core.api.client.search', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
         ('/_matrix/client/v3/search', 'search_0', {'provide_automatic_options': None, 'methods': ['POST'], 'strict_slashes': False}),
     )),

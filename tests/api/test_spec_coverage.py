@@ -32,7 +32,6 @@ NOT_SERVED = {
     "redirectToSSO": "no single sign-on",
     "redirectToIdP": "no single sign-on",
     "getMutualRooms": "unstable in practice; clients fall back",
-    "getRoomSummary": "not yet",
     "getEvents": "deprecated in favour of /sync",
     "peekEvents": "deprecated in favour of /sync",
     "getOneEvent": "deprecated in favour of /rooms/{roomId}/event/{eventId}",

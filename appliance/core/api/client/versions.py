@@ -11,7 +11,8 @@ bp = Blueprint("client_versions", __name__)
 # Advertise only what works.
 SUPPORTED_VERSIONS = ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"]
 # Unstable features that really work here.
-UNSTABLE_FEATURES = {"org.matrix.msc3814": True}  # dehydrated devices
+UNSTABLE_FEATURES = {"org.matrix.msc3814": True,  # dehydrated devices
+                     "im.nheko.summary": True}  # room summary (MSC3266), also at /v1/room_summary
 
 
 @endpoint(bp, "GET", "/_matrix/client/versions", auth=NO_AUTH, prefixes=("",))
