@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.admin_rooms import AdminRoomService
     from .core.services.registration_tokens import RegistrationTokenService
     from .core.services.admin_reports import AdminReportService
+    from .core.services.account_moderation import AccountModerationService
     from .core.services.presence import PresenceService
     from .core.services.search import SearchService
     from .core.services.spaces import SpaceHierarchyService
@@ -119,6 +120,7 @@ class Hearth:
     admin_rooms: "AdminRoomService" = None  # type: ignore[assignment]
     registration_tokens: "RegistrationTokenService" = None  # type: ignore[assignment]
     admin_reports: "AdminReportService" = None  # type: ignore[assignment]
+    account_moderation: "AccountModerationService" = None  # type: ignore[assignment]
     # Stored settings, setup state and web sessions (_build_setup_services).
     server_settings: "ServerSettingsService" = None  # type: ignore[assignment]
     setup: "SetupService" = None  # type: ignore[assignment]
@@ -196,7 +198,8 @@ def _build_client_services(h: Hearth) -> None:
     # Built on first use (the admin API and pages, media, web pages: no listeners, no background
     # work): their modules are not imported at start-up. Wiring that must hold from the start
     # goes through the Hearth, which builds the service when it is first called.
-    _build_lazily(h, _build_admin_services, "admin_users", "admin_rooms", "registration_tokens", "admin_reports")
+    _build_lazily(h, _build_admin_services, "admin_users", "admin_rooms", "registration_tokens", "admin_reports",
+                  "account_moderation")
     h.rooms.membership_checks.append(lambda *args: h.admin_rooms.check_not_blocked(*args))
     _build_lazily(h, _build_media_services, "media", "url_previews")
     _build_webui_services(h)
@@ -395,6 +398,10 @@ def _build_admin_services(h: Hearth) -> None:
                                      store)
     h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
+    from .core.services.account_moderation import AccountModerationService
+    from .core.storage.stores.account_moderation import AccountModerationStore
+
+    h.account_moderation = AccountModerationService(h.server_name, h.accounts, AccountModerationStore(h.db), h.auth)
 
 
 def _load_stored_settings(settings: Settings, db: Database) -> None:

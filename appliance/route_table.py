@@ -19,6 +19,12 @@ BLUEPRINTS = (
         ('/_matrix/client/v3/user/<user_id>/rooms/<room_id>/tags/<tag>', 'set_room_tag_0', {'provide_automatic_options': None, 'methods': ['PUT'], 'strict_slashes': False}),
         ('/_matrix/client/v3/user/<user_id>/rooms/<room_id>/tags/<tag>', 'delete_room_tag_0', {'provide_automatic_options': None, 'methods': ['DELETE'], 'strict_slashes': False}),
     )),
+    ('client_account_moderation', ('appliance.core.api.client.account_moderation',), 'appliance.core.api.client.account_moderation', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
+        ('/_matrix/client/v1/admin/lock/<user_id>', 'get_admin_lock_user_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/v1/admin/lock/<user_id>', 'set_admin_lock_user_0', {'provide_automatic_options': None, 'methods': ['PUT'], 'strict_slashes': False}),
+        ('/_matrix/client/v1/admin/suspend/<user_id>', 'get_admin_suspend_user_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/v1/admin/suspend/<user_id>', 'set_admin_suspend_user_0', {'provide_automatic_options': None, 'methods': ['PUT'], 'strict_slashes': False}),
+    )),
     ('client_capabilities', ('appliance.core.api.client.capabilities',), 'appliance.core.api.client.capabilities', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
         ('/_matrix/client/v3/capabilities', 'get_capabilities_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
     )),

@@ -21,10 +21,6 @@ OPENAPI = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "open
 NOT_SERVED = {
     "getWellknownPolicy": "no policy server",
     "getWellknownSupport": "no published support contacts yet",
-    "getAdminLockUser": "admin powers are in the web UI and /_synapse/admin",
-    "setAdminLockUser": "admin powers are in the web UI and /_synapse/admin",
-    "getAdminSuspendUser": "admin powers are in the web UI and /_synapse/admin",
-    "setAdminSuspendUser": "admin powers are in the web UI and /_synapse/admin",
     "pingAppservice": "no application services yet",
     "updateAppserviceRoomDirectoryVisibility": "no application services yet",
     "getAuthMetadata": "no OAuth 2.0 API: 404 M_UNRECOGNIZED is the spec's answer for that",

@@ -5,6 +5,7 @@ from pydantic import BaseModel
 from quart import Blueprint
 
 from ....hearth import Hearth
+from ...protocol.errors import UserSuspended
 from ...services.auth import Requester
 from ..routing import PathModel, endpoint
 
@@ -35,6 +36,9 @@ class RedactBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "PUT", "/rooms/{room_id}/send/{event_type}/{txn_id}", rate_limited=True)
 async def send_message(me: Requester, path: SendPath, body: dict, hearth: Hearth) -> dict:
+    if me.suspended and path.event_type != "m.room.redaction":
+        # Spec (account suspension): no messages; redacting their own events stays allowed.
+        raise UserSuspended("You cannot send messages while suspended.")
     event_id = await hearth.rooms.send_message(path.room_id, me.user_id, path.event_type, body,
                                                path.txn_id, me.device_id)
     return {"event_id": event_id}
