@@ -232,10 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--uses", type=int, default=None, help="how many registrations it allows")
     t.add_argument("--expires", default=None, help="ISO date/time, or a duration like 7d")
     t.add_argument("--token", default=None, help="the token text (default: random)")
-    from . import backup_cli, maintenance_cli
+    from . import backup_cli, maintenance_cli, registration_secret_cli
 
     backup_cli.add_parsers(sub)
     maintenance_cli.add_parsers(sub)
+    registration_secret_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -250,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     rc = backup_cli.dispatch(settings, args)
     if rc is None:
         rc = maintenance_cli.dispatch(settings, args)
+    if rc is None:
+        rc = registration_secret_cli.dispatch(settings, args)
     if rc is not None:
         return rc
     parser.print_help()

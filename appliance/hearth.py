@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.room_summary import RoomSummaryService
     from .core.services.openid import OpenIdService
     from .core.services.server_notices import ServerNoticeService
+    from .core.services.shared_secret_registration import SharedSecretRegistration
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ class Hearth:
     server_settings: "ServerSettingsService" = None  # type: ignore[assignment]
     setup: "SetupService" = None  # type: ignore[assignment]
     web_sessions: "WebSessionStore" = None  # type: ignore[assignment]
+    shared_secret_registration: "SharedSecretRegistration" = None  # type: ignore[assignment]
     # Content repository and URL previews (_build_media_services).
     media: "MediaService" = None  # type: ignore[assignment]
     url_previews: "UrlPreviewService" = None  # type: ignore[assignment]
@@ -426,6 +428,12 @@ def _build_setup_services(h: Hearth) -> None:
     h.web_sessions = WebSessionStore(h.db)
     # A password change or reset, or a deactivation, ends every web session of the account.
     h.account_service.credentials_changed_listeners.append(h.web_sessions.delete_for_user)
+    from .core.services.shared_secret_registration import SharedSecretRegistration, load_or_create_secret
+
+    s = h.settings
+    h.shared_secret_registration = SharedSecretRegistration(  # the secret is made at the first start
+        load_or_create_secret(s.registration_secret_path), lambda: s.registration_shared_secret_enabled,
+        h.account_service, h.accounts, h.auth, h.server_name)
 
 
 def _build_push_services(h: Hearth) -> None:

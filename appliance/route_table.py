@@ -247,6 +247,10 @@ BLUEPRINTS = (
         ('/_synapse/admin/v1/event_reports/<report_id>', 'get_event_report_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
         ('/_synapse/admin/v1/event_reports/<report_id>', 'delete_event_report_0', {'provide_automatic_options': None, 'methods': ['DELETE'], 'strict_slashes': False}),
     )),
+    ('admin_register', ('appliance.core.api.admin.register',), 'appliance.core.api.admin.register', 'bp', {'root': 'core/api/admin', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
+        ('/_synapse/admin/v1/register', 'get_registration_nonce_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_synapse/admin/v1/register', 'register_with_shared_secret_0', {'provide_automatic_options': None, 'methods': ['POST'], 'strict_slashes': False}),
+    )),
     ('admin_registration_tokens', ('appliance.core.api.admin.registration_tokens',), 'appliance.core.api.admin.registration_tokens', 'bp', {'root': 'core/api/admin', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
         ('/_synapse/admin/v1/registration_tokens', 'list_registration_tokens_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
         ('/_synapse/admin/v1/registration_tokens/new', 'new_registration_token_0', {'provide_automatic_options': None, 'methods': ['POST'], 'strict_slashes': False}),

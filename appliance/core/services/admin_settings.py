@@ -1,5 +1,5 @@
 """The settings an admin changes after setup: who may join, presence, media limits, link previews,
-and whether family members may invite people themselves.
+whether family members may invite people themselves, and shared-secret registration.
 
 Stored through the stored-settings service (defaults < stored < `HEARTH_*`), then applied to the
 running services at once, so a change needs no restart. A field the operator's environment sets
@@ -12,7 +12,7 @@ from typing import Any
 from .server_settings import ServerSettingsService
 
 EDITABLE = ("registration", "presence_enabled", "max_upload_bytes", "media_quota_bytes", "url_previews",
-            "members_can_invite")
+            "members_can_invite", "registration_shared_secret_enabled")
 
 
 class AdminSettingsService:
