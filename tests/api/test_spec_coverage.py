@@ -32,7 +32,7 @@ NOT_SERVED = {
     "peekEvents": "deprecated in favour of /sync",
     "getOneEvent": "deprecated in favour of /rooms/{roomId}/event/{eventId}",
     "initialSync": "deprecated in favour of /sync",
-    "roomInitialSync": "deprecated in favour of /sync",
+    "roomInitialSync": "peeking (room previews) is optional and not offered; /sync covers joined rooms",
 }
 
 BASES = ("/_matrix/client/v3", "/_matrix/client/v1", "")
