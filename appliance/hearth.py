@@ -403,7 +403,8 @@ def _build_admin_services(h: Hearth) -> None:
     from .core.services.account_moderation import AccountModerationService
     from .core.storage.stores.account_moderation import AccountModerationStore
 
-    h.account_moderation = AccountModerationService(h.server_name, h.accounts, AccountModerationStore(h.db), h.auth)
+    h.account_moderation = AccountModerationService(h.server_name, h.accounts, AccountModerationStore(h.db), h.auth,
+                                                    h.events)
 
 
 def _load_stored_settings(settings: Settings, db: Database) -> None:

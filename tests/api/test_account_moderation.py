@@ -75,6 +75,8 @@ async def test_a_suspended_account_reads_and_leaves_but_does_not_act(hs):
     joined = await hs.create_room(alice, preset="public_chat")
     await hs.ok("POST", f"/join/{joined}", bob)
     own = await hs.send(bob, joined)
+    alices = await hs.send(alice, joined)
+    own_too = await hs.send(bob, joined)
     await call(hs, "PUT", f"/admin/suspend/{bob.user_id}", admin, {"suspended": True})
     refused = [
         ("POST", f"/join/{public}", {}),
@@ -84,13 +86,19 @@ async def test_a_suspended_account_reads_and_leaves_but_does_not_act(hs):
         ("PUT", f"/rooms/{joined}/send/m.room.message/s1", {"msgtype": "m.text", "body": "hi"}),
         ("PUT", f"/profile/{bob.user_id}/displayname", {"displayname": "Bobby"}),
         ("DELETE", f"/profile/{bob.user_id}/displayname", None),
+        ("PUT", f"/rooms/{joined}/redact/{alices}/r0", {}),
+        ("PUT", f"/rooms/{joined}/send/m.room.redaction/s2", {"redacts": alices}),
+        ("PUT", f"/rooms/{joined}/state/m.room.topic", {"topic": "mine now"}),
+        ("PUT", f"/rooms/{joined}/state/m.room.member/{admin.user_id}", {"membership": "invite"}),
+        ("PUT", f"/rooms/{public}/state/m.room.member/{bob.user_id}", {"membership": "join"}),
     ]
     for method, path, body in refused:
         status, answer = await hs.call(method, path, bob, body)
         assert (status, answer.get("errcode")) == (403, "M_USER_SUSPENDED"), (method, path, answer)
     await hs.ok("GET", "/sync", bob)
     await hs.ok("GET", f"/rooms/{joined}/messages?dir=b", bob)
-    await hs.ok("PUT", f"/rooms/{joined}/redact/{own}/r1", bob, {})  # their own event
+    await hs.ok("PUT", f"/rooms/{joined}/redact/{own}/r1", bob, {})  # their own events
+    await hs.ok("PUT", f"/rooms/{joined}/send/m.room.redaction/s3", bob, {"redacts": own_too})
     await hs.ok("POST", f"/rooms/{joined}/leave", bob, {})
     await call(hs, "PUT", f"/admin/suspend/{bob.user_id}", admin, {"suspended": False})
     await hs.ok("POST", f"/join/{public}", bob, {})

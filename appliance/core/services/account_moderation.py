@@ -3,8 +3,10 @@
 Both are reversible flags on the account. A locked account's every request but logout answers
 401 M_USER_LOCKED with soft_logout (its tokens stay valid, so the session survives an unlock);
 a suspended account may read, log in and out, leave and redact its own events, but joining,
-knocking, inviting, sending messages and profile changes answer 403 M_USER_SUSPENDED. The
-routing layer enforces both from the Requester; this service sets and reads the flags.
+knocking, inviting, sending messages or state, redacting others' events and profile changes
+answer 403 M_USER_SUSPENDED. The routing layer enforces locking and the endpoints refused
+outright (`forbid_suspended`); the send, state and redact handlers ask `check_suspended_send`,
+because there the answer depends on the event. This service also sets and reads the flags.
 
 Checks run in the spec's order: the caller is an admin (before any lookup, so that nobody
 else can enumerate accounts), the target is local, exists and is active, is not an admin, and
@@ -15,9 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..protocol import ids
-from ..protocol.errors import Forbidden, InvalidParam, NotFound
+from typing import Any
+
+from ..protocol.errors import Forbidden, InvalidParam, NotFound, UserSuspended
 from ..storage.stores.account_moderation import AccountModerationStore
 from ..storage.stores.accounts import AccountStore, User
+from ..storage.stores.events import EventStore
 from .auth import AuthService, Requester
 
 
@@ -28,17 +33,38 @@ class Moderation:
 
 
 class AccountModerationService:
-    def __init__(self, server_name: str, accounts: AccountStore, store: AccountModerationStore, auth: AuthService):
+    def __init__(self, server_name: str, accounts: AccountStore, store: AccountModerationStore, auth: AuthService,
+                 events: EventStore):
         self.server_name = server_name
         self.accounts = accounts
         self.store = store
         self.auth = auth
+        self.events = events
 
     @staticmethod
     def capability(me: Requester) -> dict | None:
         """`m.account_moderation` of GET /capabilities: admins may do both, others nothing
         (the spec: omit it when both would be false)."""
         return {"lock": True, "suspend": True} if me.admin else None
+
+    async def check_suspended_send(self, me: Requester, room_id: str, event_type: str, content: dict[str, Any],
+                                   state_key: str | None = None) -> None:
+        """What a suspended user may still send: a redaction of their own event (spec: "Redact
+        their own events"), and their own leave (leaving a room, rejecting an invite)."""
+        if not me.suspended:
+            return
+        if event_type == "m.room.redaction" and state_key is None:
+            if await self._is_own_event(me.user_id, room_id, content.get("redacts")):
+                return
+        elif event_type == "m.room.member" and state_key == me.user_id and content.get("membership") == "leave":
+            return
+        raise UserSuspended("You cannot perform this action while suspended.")
+
+    async def _is_own_event(self, user_id: str, room_id: str, event_id: Any) -> bool:
+        if not isinstance(event_id, str):
+            return False
+        event = await self.events.get_event(event_id)
+        return event is not None and event.pdu.room_id == room_id and event.pdu.sender == user_id
 
     async def get(self, me: Requester, user_id: str) -> Moderation:
         user = await self._target(me, user_id)
