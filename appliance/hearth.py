@@ -58,12 +58,15 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.admin_rooms import AdminRoomService
     from .core.services.registration_tokens import RegistrationTokenService
     from .core.services.admin_reports import AdminReportService
+    from .core.services.account_moderation import AccountModerationService
     from .core.services.presence import PresenceService
     from .core.services.search import SearchService
     from .core.services.spaces import SpaceHierarchyService
     from .core.services.reports import ReportService
+    from .core.services.room_summary import RoomSummaryService
     from .core.services.openid import OpenIdService
     from .core.services.server_notices import ServerNoticeService
+    from .core.services.shared_secret_registration import SharedSecretRegistration
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,7 @@ class Hearth:
     presence: "PresenceService" = None  # type: ignore[assignment]
     search: "SearchService" = None  # type: ignore[assignment]
     spaces: "SpaceHierarchyService" = None  # type: ignore[assignment]
+    room_summary: "RoomSummaryService" = None  # type: ignore[assignment]
     reports: "ReportService" = None  # type: ignore[assignment]
     openid: "OpenIdService" = None  # type: ignore[assignment]
     server_notices: "ServerNoticeService" = None  # type: ignore[assignment]
@@ -117,10 +121,12 @@ class Hearth:
     admin_rooms: "AdminRoomService" = None  # type: ignore[assignment]
     registration_tokens: "RegistrationTokenService" = None  # type: ignore[assignment]
     admin_reports: "AdminReportService" = None  # type: ignore[assignment]
+    account_moderation: "AccountModerationService" = None  # type: ignore[assignment]
     # Stored settings, setup state and web sessions (_build_setup_services).
     server_settings: "ServerSettingsService" = None  # type: ignore[assignment]
     setup: "SetupService" = None  # type: ignore[assignment]
     web_sessions: "WebSessionStore" = None  # type: ignore[assignment]
+    shared_secret_registration: "SharedSecretRegistration" = None  # type: ignore[assignment]
     # Content repository and URL previews (_build_media_services).
     media: "MediaService" = None  # type: ignore[assignment]
     url_previews: "UrlPreviewService" = None  # type: ignore[assignment]
@@ -194,7 +200,8 @@ def _build_client_services(h: Hearth) -> None:
     # Built on first use (the admin API and pages, media, web pages: no listeners, no background
     # work): their modules are not imported at start-up. Wiring that must hold from the start
     # goes through the Hearth, which builds the service when it is first called.
-    _build_lazily(h, _build_admin_services, "admin_users", "admin_rooms", "registration_tokens", "admin_reports")
+    _build_lazily(h, _build_admin_services, "admin_users", "admin_rooms", "registration_tokens", "admin_reports",
+                  "account_moderation")
     h.rooms.membership_checks.append(lambda *args: h.admin_rooms.check_not_blocked(*args))
     _build_lazily(h, _build_media_services, "media", "url_previews")
     _build_webui_services(h)
@@ -359,6 +366,9 @@ def _build_everyday_services(h: Hearth) -> None:
     h.pipeline.listeners.append(h.search.indexer.note)
     h.background.append(h.search.indexer.run)
     h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
+    from .core.services.room_summary import RoomSummaryService
+
+    h.room_summary = RoomSummaryService(h.rooms, h.spaces, h.events)
     h.reports = ReportService(ReportStore(h.db), h.events, h.accounts, h.room_read)
     h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
     h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)
@@ -390,6 +400,11 @@ def _build_admin_services(h: Hearth) -> None:
                                      store)
     h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
+    from .core.services.account_moderation import AccountModerationService
+    from .core.storage.stores.account_moderation import AccountModerationStore
+
+    h.account_moderation = AccountModerationService(h.server_name, h.accounts, AccountModerationStore(h.db), h.auth,
+                                                    h.events)
 
 
 def _load_stored_settings(settings: Settings, db: Database) -> None:
@@ -414,6 +429,12 @@ def _build_setup_services(h: Hearth) -> None:
     h.web_sessions = WebSessionStore(h.db)
     # A password change or reset, or a deactivation, ends every web session of the account.
     h.account_service.credentials_changed_listeners.append(h.web_sessions.delete_for_user)
+    from .core.services.shared_secret_registration import SharedSecretRegistration, load_or_create_secret
+
+    s = h.settings
+    h.shared_secret_registration = SharedSecretRegistration(  # the secret is made at the first start
+        load_or_create_secret(s.registration_secret_path), lambda: s.registration_shared_secret_enabled,
+        h.account_service, h.accounts, h.auth, h.server_name)
 
 
 def _build_push_services(h: Hearth) -> None:

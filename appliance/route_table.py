@@ -19,6 +19,12 @@ BLUEPRINTS = (
         ('/_matrix/client/v3/user/<user_id>/rooms/<room_id>/tags/<tag>', 'set_room_tag_0', {'provide_automatic_options': None, 'methods': ['PUT'], 'strict_slashes': False}),
         ('/_matrix/client/v3/user/<user_id>/rooms/<room_id>/tags/<tag>', 'delete_room_tag_0', {'provide_automatic_options': None, 'methods': ['DELETE'], 'strict_slashes': False}),
     )),
+    ('client_account_moderation', ('appliance.core.api.client.account_moderation',), 'appliance.core.api.client.account_moderation', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
+        ('/_matrix/client/v1/admin/lock/<user_id>', 'get_admin_lock_user_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/v1/admin/lock/<user_id>', 'set_admin_lock_user_0', {'provide_automatic_options': None, 'methods': ['PUT'], 'strict_slashes': False}),
+        ('/_matrix/client/v1/admin/suspend/<user_id>', 'get_admin_suspend_user_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/v1/admin/suspend/<user_id>', 'set_admin_suspend_user_0', {'provide_automatic_options': None, 'methods': ['PUT'], 'strict_slashes': False}),
+    )),
     ('client_capabilities', ('appliance.core.api.client.capabilities',), 'appliance.core.api.client.capabilities', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
         ('/_matrix/client/v3/capabilities', 'get_capabilities_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
     )),
@@ -175,6 +181,11 @@ BLUEPRINTS = (
         ('/_matrix/client/v1/rooms/<room_id>/threads', 'get_thread_roots_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
         ('/_matrix/client/v1/rooms/<room_id>/timestamp_to_event', 'get_event_by_timestamp_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
     )),
+    ('client_room_summary', ('appliance.core.api.client.room_summary',), 'appliance.core.api.client.room_summary', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
+        ('/_matrix/client/v1/room_summary/<room_id_or_alias>', 'get_room_summary_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/unstable/im.nheko.summary/rooms/<room_id_or_alias>/summary', 'get_room_summary_unstable_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_matrix/client/unstable/im.nheko.summary/summary/<room_id_or_alias>', 'get_room_summary_unstable_short_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+    )),
     ('client_search', ('appliance.core.api.client.search',), 'appliance.core.api.client.search', 'bp', {'root': 'core/api/client', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
         ('/_matrix/client/v3/search', 'search_0', {'provide_automatic_options': None, 'methods': ['POST'], 'strict_slashes': False}),
     )),
@@ -235,6 +246,10 @@ BLUEPRINTS = (
         ('/_synapse/admin/v1/event_reports', 'list_event_reports_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
         ('/_synapse/admin/v1/event_reports/<report_id>', 'get_event_report_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
         ('/_synapse/admin/v1/event_reports/<report_id>', 'delete_event_report_0', {'provide_automatic_options': None, 'methods': ['DELETE'], 'strict_slashes': False}),
+    )),
+    ('admin_register', ('appliance.core.api.admin.register',), 'appliance.core.api.admin.register', 'bp', {'root': 'core/api/admin', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
+        ('/_synapse/admin/v1/register', 'get_registration_nonce_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),
+        ('/_synapse/admin/v1/register', 'register_with_shared_secret_0', {'provide_automatic_options': None, 'methods': ['POST'], 'strict_slashes': False}),
     )),
     ('admin_registration_tokens', ('appliance.core.api.admin.registration_tokens',), 'appliance.core.api.admin.registration_tokens', 'bp', {'root': 'core/api/admin', 'url_prefix': None, 'template_folder': None, 'static_folder': None, 'static_url_path': None}, (
         ('/_synapse/admin/v1/registration_tokens', 'list_registration_tokens_0', {'provide_automatic_options': None, 'methods': ['GET'], 'strict_slashes': False}),

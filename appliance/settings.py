@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
     notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
     members_can_invite: bool = Field(False, description="Family members (not only admins) may make invite codes.")
+    registration_shared_secret_enabled: bool = Field(
+        False, description="Serve /_synapse/admin/v1/register: whoever holds the secret "
+                           "(`hearth registration-secret show`) may create accounts, admins included.")
 
     # Durability and backups (issue 5).
     min_free_mb: int = Field(16, description="Refuse to start with less free space in data_dir (room for the WAL).")
@@ -129,6 +132,10 @@ class Settings(BaseSettings):
     @property
     def signing_key_path(self) -> Path:
         return self.data_dir / "signing.key"
+
+    @property
+    def registration_secret_path(self) -> Path:
+        return self.data_dir / "registration_shared_secret"
 
     @property
     def host_port(self) -> tuple[str, int]:

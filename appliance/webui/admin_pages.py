@@ -431,6 +431,11 @@ class SettingsForm(FeaturesStep, JoinStep):  # JoinStep's field first
     members_can_invite: bool = Field(False, title="Family members may invite people",
                                      description="Everyone (not only admins) can make an invite code for one "
                                                  "person, valid for a week. Needs invite codes above.")
+    registration_shared_secret_enabled: bool = Field(
+        False, title="Shared-secret registration (for provisioning tools)",
+        description="Tools holding the server's secret (hearth registration-secret show) may create "
+                    "accounts, admins included, through /_synapse/admin/v1/register. Leave off unless "
+                    "you use such a tool.")
 
 
 def _settings_values(current: dict[str, Any]) -> dict[str, Any]:
@@ -439,13 +444,15 @@ def _settings_values(current: dict[str, Any]) -> dict[str, Any]:
             "max_upload_mb": max(1, current["max_upload_bytes"] // mib),
             "media_quota_mb": current["media_quota_bytes"] // mib, "url_previews": current["url_previews"],
             "members_can_invite": current["members_can_invite"],
-            "public_baseurl": current["public_baseurl"] or hearth().settings.base_url()}
+            "public_baseurl": current["public_baseurl"] or hearth().settings.base_url(),
+            "registration_shared_secret_enabled": current["registration_shared_secret_enabled"]}
 
 
 _FIELD_OF = {"registration": "registration", "presence_enabled": "presence_enabled",
              "max_upload_bytes": "max_upload_mb", "media_quota_bytes": "media_quota_mb",
              "url_previews": "url_previews", "members_can_invite": "members_can_invite",
-             "public_baseurl": "public_baseurl"}
+             "public_baseurl": "public_baseurl",
+             "registration_shared_secret_enabled": "registration_shared_secret_enabled"}
 
 
 async def _settings_page(values=None, errors=None, status: int = 200) -> Response:
@@ -474,7 +481,8 @@ async def save_settings() -> Response:
     if model is None:
         return await _settings_page(raw, errors, status=400)
     values = {"registration": model.registration, **model.settings_values(),
-              "members_can_invite": model.members_can_invite}
+              "members_can_invite": model.members_can_invite,
+              "registration_shared_secret_enabled": model.registration_shared_secret_enabled}
     if "public_baseurl" in raw:  # empty: worked out from the machine again
         values["public_baseurl"] = model.public_baseurl
     try:

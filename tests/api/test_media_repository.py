@@ -445,3 +445,46 @@ async def test_every_media_route_survives_junk(hs):
                             failures.append((method, path[:80], "no errcode", r.status_code))
     assert not failures, failures[:20]
     assert statuses.get(200, 0) > 10 and statuses.get(400, 0) > 10 and statuses.get(404, 0) > 10, statuses
+
+
+@pytest.mark.parametrize("path", ["/download/hearth.test/abc", "/download/hearth.test/abc/name.txt",
+                                  "/thumbnail/hearth.test/abc?width=8&height=8"])
+async def test_authenticated_media_without_a_token_is_401_missing_token(hs, path):
+    """Spec (v1.11, authenticated media): the /_matrix/client/v1/media paths require auth."""
+    r = await hs.client.get(f"{AUTHED}{path}")
+    assert r.status_code == 401
+    assert (await r.get_json())["errcode"] == "M_MISSING_TOKEN"
+
+
+@pytest.mark.parametrize("path", [f"{AUTHED}/download/hearth.test/{{id}}",
+                                  f"{AUTHED}/download/hearth.test/{{id}}/x.txt",
+                                  f"{AUTHED}/thumbnail/hearth.test/{{id}}?width=8&height=8",
+                                  f"{LEGACY}/download/hearth.test/{{id}}",
+                                  f"{LEGACY}/download/hearth.test/{{id}}/x.txt",
+                                  f"{LEGACY}/thumbnail/hearth.test/{{id}}?width=8&height=8"])
+async def test_every_download_path_waits_then_answers_not_yet_uploaded(hs, path):
+    """A created but unfilled media ID: wait about timeout_ms, then 504 M_NOT_YET_UPLOADED."""
+    hs.hearth.settings.freeze_legacy_media = False  # the legacy paths serve media made now
+    alice = await hs.user("alice")
+    media_id, _ = await create(hs, alice)
+    url = path.format(id=media_id) + ("&" if "?" in path else "?") + "timeout_ms=300"
+    started = time.monotonic()
+    r, _ = await get(hs, url, alice)
+    assert r.status_code == 504
+    assert (await r.get_json())["errcode"] == "M_NOT_YET_UPLOADED"
+    assert 0.25 <= time.monotonic() - started < 5
+    assert hs.hearth.media._uploaded == {}  # a waiter that gave up leaves nothing behind
+
+
+async def test_a_waiting_thumbnail_is_woken_by_the_upload(hs):
+    alice = await hs.user("alice")
+    media_id, _ = await create(hs, alice)
+    url = f"{AUTHED}/thumbnail/hearth.test/{media_id}?width=8&height=8&timeout_ms=20000"
+    waiting = asyncio.create_task(get(hs, url, alice))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    r = await hs.client.put(f"{LEGACY}/upload/hearth.test/{media_id}", data=image_bytes((20, 20)),
+                            headers={**alice.headers, "Content-Type": "image/png"})
+    assert r.status_code == 200
+    r, _ = await asyncio.wait_for(waiting, 5)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("image/")

@@ -21,10 +21,6 @@ OPENAPI = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "open
 NOT_SERVED = {
     "getWellknownPolicy": "no policy server",
     "getWellknownSupport": "no published support contacts yet",
-    "getAdminLockUser": "admin powers are in the web UI and /_synapse/admin",
-    "setAdminLockUser": "admin powers are in the web UI and /_synapse/admin",
-    "getAdminSuspendUser": "admin powers are in the web UI and /_synapse/admin",
-    "setAdminSuspendUser": "admin powers are in the web UI and /_synapse/admin",
     "pingAppservice": "no application services yet",
     "updateAppserviceRoomDirectoryVisibility": "no application services yet",
     "getAuthMetadata": "no OAuth 2.0 API: 404 M_UNRECOGNIZED is the spec's answer for that",
@@ -32,12 +28,11 @@ NOT_SERVED = {
     "redirectToSSO": "no single sign-on",
     "redirectToIdP": "no single sign-on",
     "getMutualRooms": "unstable in practice; clients fall back",
-    "getRoomSummary": "not yet",
     "getEvents": "deprecated in favour of /sync",
     "peekEvents": "deprecated in favour of /sync",
     "getOneEvent": "deprecated in favour of /rooms/{roomId}/event/{eventId}",
     "initialSync": "deprecated in favour of /sync",
-    "roomInitialSync": "deprecated in favour of /sync",
+    "roomInitialSync": "peeking (room previews) is optional and not offered; /sync covers joined rooms",
 }
 
 BASES = ("/_matrix/client/v3", "/_matrix/client/v1", "")

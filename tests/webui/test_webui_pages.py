@@ -552,3 +552,21 @@ def test_request_log_ring_is_bounded():
     assert [r.tag for r in log.query(user="@a")] == ["t3"]
     assert status_matches(503, "5xx") and not status_matches(503, "4xx") and status_matches(404, "404")
     assert not status_matches(404, "abc")
+
+
+async def test_shared_secret_registration_is_turned_on_in_the_settings(tmp_path):
+    async with running(tmp_path) as (app, h, test_app):
+        client = test_app.test_client()
+        assert (await client.get("/_synapse/admin/v1/register")).status_code == 400  # off by default
+        b = Browser(test_app.test_client())
+        await b.login("admin", ADMIN_PW)
+        status, html = await b.get("/admin/settings")
+        assert 'id="registration_shared_secret_enabled"' in html
+        r = await b.post("/admin/settings", {"registration": "token", "max_upload_mb": "50", "media_quota_mb": "10",
+                                             "registration_shared_secret_enabled": "on"})
+        assert r.status_code == 303
+        assert (await h.server_settings.stored())["registration_shared_secret_enabled"] is True
+        r = await client.get("/_synapse/admin/v1/register")
+        assert r.status_code == 200 and (await r.get_json())["nonce"]
+        await b.post("/admin/settings", {"registration": "token", "max_upload_mb": "50", "media_quota_mb": "10"})
+        assert (await client.get("/_synapse/admin/v1/register")).status_code == 400

@@ -161,6 +161,19 @@ def _validation_message(exc: Any) -> str:  # a pydantic ValidationError
     return "; ".join(parts)
 
 
+def _check_moderation(me: Any, allow_locked: bool, forbid_suspended: bool) -> None:
+    """Spec (account locking / suspension): a locked account may only log out; a suspended one
+    may not do what its endpoint declares `forbid_suspended` (join, invite, send, profile...)."""
+    if me.locked and not allow_locked:
+        from ..protocol.errors import UserLocked
+
+        raise UserLocked()
+    if me.suspended and forbid_suspended:
+        from ..protocol.errors import UserSuspended
+
+        raise UserSuspended("You cannot perform this action while suspended.")
+
+
 def endpoint(
     bp: Blueprint,
     method: str,
@@ -170,6 +183,8 @@ def endpoint(
     prefixes: tuple[str, ...] = CLIENT_PREFIXES,
     rate_limited: bool | None = None,
     allow_guest: bool = True,
+    allow_locked: bool = False,
+    forbid_suspended: bool = False,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     # Writes are rate limited per user (or per IP before login) unless told otherwise.
     limited = rate_limited if rate_limited is not None else method != "GET"
@@ -201,6 +216,7 @@ def endpoint(
                         from ..protocol.errors import GuestAccessForbidden
 
                         raise GuestAccessForbidden("Guests may not use this endpoint")
+                    _check_moderation(me, allow_locked, forbid_suspended)
             if limited:
                 hearth.ratelimiter.check(me.user_id if me else f"ip:{info.ip}", admin=bool(me and me.admin))
             for name in params:

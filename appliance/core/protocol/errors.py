@@ -44,6 +44,7 @@ InvalidRoomState = _error("InvalidRoomState", 400, "M_INVALID_ROOM_STATE")
 UnsupportedRoomVersion = _error("UnsupportedRoomVersion", 400, "M_UNSUPPORTED_ROOM_VERSION")
 IncompatibleRoomVersion = _error("IncompatibleRoomVersion", 400, "M_INCOMPATIBLE_ROOM_VERSION")
 UserDeactivated = _error("UserDeactivated", 403, "M_USER_DEACTIVATED")
+UserSuspended = _error("UserSuspended", 403, "M_USER_SUSPENDED")
 WeakPassword = _error("WeakPassword", 400, "M_WEAK_PASSWORD")
 GuestAccessForbidden = _error("GuestAccessForbidden", 403, "M_GUEST_ACCESS_FORBIDDEN")
 ResourceLimitExceeded = _error("ResourceLimitExceeded", 403, "M_RESOURCE_LIMIT_EXCEEDED")
@@ -64,6 +65,16 @@ class LimitExceeded(MatrixError):
     def __init__(self, retry_after_ms: int, error: str = "Too many requests"):
         super().__init__(error, retry_after_ms=retry_after_ms)
         self.retry_after_ms = retry_after_ms
+
+
+class UserLocked(MatrixError):
+    """Spec (account locking): 401 with soft_logout true, so clients keep their session."""
+
+    status = 401
+    errcode = "M_USER_LOCKED"
+
+    def __init__(self, error: str = "This account has been locked"):
+        super().__init__(error, soft_logout=True)
 
 
 class UserInteractiveAuthRequired(MatrixError):

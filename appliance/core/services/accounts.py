@@ -25,7 +25,7 @@ from ..protocol import ids
 from ..protocol.canonical_json import encode_canonical_json
 from ..protocol.errors import (
     BadJson, Forbidden, GuestAccessForbidden, InvalidParam, InvalidUsername, KeyTooLarge, MatrixError,
-    MissingParam, NotFound, ProfileTooLarge, Unrecognized, UserDeactivated, UserInUse,
+    MissingParam, NotFound, ProfileTooLarge, Unrecognized, UserDeactivated, UserInUse, UserLocked,
     UserInteractiveAuthRequired,
 )
 from ..storage.database import Database
@@ -314,6 +314,8 @@ class AccountService:
         ok = await self.auth.check_password(user_id or "@:invalid", password)  # unknown: the dummy hash
         if ok and user is not None and not user.deactivated:
             self.login_throttle.succeeded(key)
+            if user.locked:  # spec (account locking): no new access token until unlocked
+                raise UserLocked()
             return user_id
         if not ok:
             self.login_throttle.failed(key)

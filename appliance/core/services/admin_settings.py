@@ -1,5 +1,6 @@
 """The settings an admin changes after setup: who may join, presence, media limits, link previews,
-whether family members may invite people themselves, and the server's address (public_baseurl).
+whether family members may invite people themselves, the server's address (public_baseurl) and
+shared-secret registration.
 
 Stored through the stored-settings service (defaults < stored < `HEARTH_*`), then applied to the
 running services at once, so a change needs no restart. A field the operator's environment sets
@@ -12,7 +13,7 @@ from typing import Any
 from .server_settings import ServerSettingsService
 
 EDITABLE = ("registration", "presence_enabled", "max_upload_bytes", "media_quota_bytes", "url_previews",
-            "members_can_invite", "public_baseurl")
+            "members_can_invite", "public_baseurl", "registration_shared_secret_enabled")
 
 
 class AdminSettingsService:

@@ -35,6 +35,8 @@ class Requester:
     token_hash: str
     is_guest: bool = False
     admin: bool = False
+    locked: bool = False      # every request but logout answers 401 M_USER_LOCKED (routing)
+    suspended: bool = False   # the actions the spec lists answer 403 M_USER_SUSPENDED
 
 
 def hash_token(token: str) -> str:
@@ -146,7 +148,8 @@ class AuthService:
             if user is None or user.deactivated:
                 raise UserDeactivated("This account has been deactivated") if user else UnknownToken(
                     "Unknown access token", soft_logout=False)
-            requester = Requester(info.user_id, info.device_id, token_hash, user.is_guest, user.admin)
+            requester = Requester(info.user_id, info.device_id, token_hash, user.is_guest, user.admin,
+                                  user.locked, user.suspended)
             refresh_hash = await self.accounts.access_token_refresh_hash(token_hash)
             if refresh_hash is not None and await self.accounts.refresh_token_replaces(refresh_hash):
                 # First use of a refreshed access token: the refresh token it replaced is revoked.

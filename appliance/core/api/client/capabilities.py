@@ -4,6 +4,8 @@ from __future__ import annotations
 from quart import Blueprint
 
 from ...protocol import room_versions
+from ...services.account_moderation import AccountModerationService
+from ...services.auth import Requester
 from ..routing import ACCESS_TOKEN, endpoint
 from ....hearth import Hearth
 
@@ -11,8 +13,8 @@ bp = Blueprint("client_capabilities", __name__)
 
 
 @endpoint(bp, "GET", "/capabilities", auth=ACCESS_TOKEN)
-async def get_capabilities(hearth: Hearth) -> dict:
-    return {"capabilities": {
+async def get_capabilities(me: Requester, hearth: Hearth) -> dict:
+    capabilities = {
         "m.change_password": {"enabled": True},
         "m.room_versions": {
             "default": hearth.settings.default_room_version,
@@ -23,4 +25,8 @@ async def get_capabilities(hearth: Hearth) -> dict:
         "m.3pid_changes": {"enabled": False},
         "m.get_login_token": {"enabled": False},
         "m.profile_fields": {"enabled": True},
-    }}
+    }
+    moderation = AccountModerationService.capability(me)
+    if moderation is not None:
+        capabilities["m.account_moderation"] = moderation
+    return {"capabilities": capabilities}

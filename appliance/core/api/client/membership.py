@@ -35,7 +35,7 @@ class TargetBody(BaseModel, extra="allow"):
     reason: str | None = None
 
 
-@endpoint(bp, "POST", "/rooms/{room_id}/join", rate_limited=True)
+@endpoint(bp, "POST", "/rooms/{room_id}/join", rate_limited=True, forbid_suspended=True)
 async def join_room_by_id(me: Requester, path: RoomPath, body: ReasonBody, hearth: Hearth) -> dict:
     if not path.room_id.startswith("!"):
         raise InvalidParam("This endpoint takes a room ID; use /join/{roomIdOrAlias} for aliases")
@@ -43,7 +43,7 @@ async def join_room_by_id(me: Requester, path: RoomPath, body: ReasonBody, heart
     return {"room_id": room_id}
 
 
-@endpoint(bp, "POST", "/join/{room_id_or_alias}", rate_limited=True)
+@endpoint(bp, "POST", "/join/{room_id_or_alias}", rate_limited=True, forbid_suspended=True)
 async def join_room(me: Requester, path: RoomOrAliasPath, query: ViaQuery, body: ReasonBody,
                     hearth: Hearth) -> dict:
     """`via` names servers to join through; every room we can join is already on this server."""
@@ -51,7 +51,7 @@ async def join_room(me: Requester, path: RoomOrAliasPath, query: ViaQuery, body:
     return {"room_id": room_id}
 
 
-@endpoint(bp, "POST", "/rooms/{room_id}/invite", rate_limited=True, allow_guest=False)
+@endpoint(bp, "POST", "/rooms/{room_id}/invite", rate_limited=True, allow_guest=False, forbid_suspended=True)
 async def invite_user(me: Requester, path: RoomPath, body: TargetBody, hearth: Hearth) -> dict:
     await hearth.rooms.invite(path.room_id, me.user_id, body.user_id, reason=body.reason)
     return {}
@@ -89,7 +89,8 @@ async def unban(me: Requester, path: RoomPath, body: TargetBody, hearth: Hearth)
     return {}
 
 
-@endpoint(bp, "POST", "/knock/{room_id_or_alias}", rate_limited=True, allow_guest=False)
+@endpoint(bp, "POST", "/knock/{room_id_or_alias}", rate_limited=True, allow_guest=False,
+          forbid_suspended=True)
 async def knock_room(me: Requester, path: RoomOrAliasPath, query: ViaQuery, body: ReasonBody,
                      hearth: Hearth) -> dict:
     room_id = await hearth.rooms.knock(me.user_id, path.room_id_or_alias, reason=body.reason)

@@ -69,7 +69,8 @@ class MediaService:
         self.server_name = server_name
         self._limits = limits
         self._commit_lock = asyncio.Lock()                      # quota check + row insert
-        self._uploaded: dict[str, asyncio.Event] = {}           # media ID -> set when its bytes arrive
+        # media ID -> (set when its bytes arrive, how many downloads wait for it)
+        self._uploaded: dict[str, tuple[asyncio.Event, int]] = {}
         self._thumb_locks: dict[str, asyncio.Lock] = {}
         self._thumb_slots = asyncio.Semaphore(2)                # Pillow work at once (a Pi has few cores)
 
@@ -132,9 +133,20 @@ class MediaService:
             if not await self.store.fill_pending(record.media_id, _now_ms(), sha, size,
                                                  clean_content_type(content_type), name):
                 raise CannotOverwriteMedia("Media already uploaded")
-        event = self._uploaded.pop(media_id, None)
-        if event is not None:
-            event.set()
+        waiting = self._uploaded.pop(media_id, None)
+        if waiting is not None:
+            waiting[0].set()
+
+    def _release_waiter(self, media_id: str, event: asyncio.Event) -> None:
+        """A download stops waiting: the last one out drops the entry (IDs never filled leave
+        nothing behind)."""
+        current = self._uploaded.get(media_id)
+        if current is None or current[0] is not event:
+            return
+        if current[1] <= 1:
+            del self._uploaded[media_id]
+        else:
+            self._uploaded[media_id] = (event, current[1] - 1)
 
     async def _pending_for(self, user_id: str, server_name: str, media_id: str) -> MediaRecord:
         if server_name != self.server_name or not MEDIA_ID.match(media_id):
@@ -230,11 +242,18 @@ class MediaService:
         if record.unused_expires_at is not None and record.unused_expires_at <= now:
             raise NotFound("Media not found")
         wait_ms = DEFAULT_WAIT_MS if timeout_ms is None else max(0, min(timeout_ms, MAX_WAIT_MS))
-        event = self._uploaded.setdefault(media_id, asyncio.Event())
+        event, waiters = self._uploaded.get(media_id, (asyncio.Event(), 0))
+        self._uploaded[media_id] = (event, waiters + 1)
         try:
-            await asyncio.wait_for(event.wait(), wait_ms / 1000)
+            # Registered before the re-read: an upload landing in between still wakes us.
+            record = await self.store.get(media_id)
+            if record is None or not record.uploaded:
+                async with asyncio.timeout(wait_ms / 1000):
+                    await event.wait()
         except TimeoutError:
             pass
+        finally:
+            self._release_waiter(media_id, event)
         record = await self.store.get(media_id)
         if record is None or not record.uploaded:
             raise NotYetUploaded("Content has not yet been uploaded")

@@ -22,6 +22,8 @@ class User:
     is_guest: bool
     displayname: str | None
     avatar_url: str | None
+    locked: bool = False        # spec: account locking (0111)
+    suspended: bool = False     # spec: account suspension (0111)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ def _user(row: sqlite3.Row) -> User:
     return User(
         row["user_id"], row["password_hash"], row["created_ts"], bool(row["admin"]),
         bool(row["deactivated"]), bool(row["is_guest"]), row["displayname"], row["avatar_url"],
+        bool(row["locked"]), bool(row["suspended"]),
     )
 
 
