@@ -326,6 +326,7 @@ def _build_read_services(h: Hearth) -> None:
     from .core.services.visibility import Visibility
     from .core.storage.stores.account_data import AccountDataStore
     from .core.storage.stores.filters import FilterStore
+    from .core.storage.stores.memberships import MembershipStore
     from .core.storage.stores.receipts import ReceiptStore
     from .core.storage.stores.user_directory import UserDirectoryStore
 
@@ -333,10 +334,11 @@ def _build_read_services(h: Hearth) -> None:
     h.receipts = ReceiptService(h.db, ReceiptStore(h.db), h.events, h.stream, h.account_data)
     h.typing = TypingService(h.stream)
     h.filters = FilterService(FilterStore(h.db))
-    formatter = ClientEventFormatter(h.db, h.events, h.state)
+    formatter = ClientEventFormatter(h.events, h.state)
     visibility = Visibility(h.events, h.state, h.account_data)
-    h.room_read = RoomReadService(h.db, h.events, h.state, h.stream, formatter, visibility)
-    h.sync = SyncService(h.db, h.events, h.stream, h.room_read, formatter, visibility, h.account_data,
+    memberships = MembershipStore(h.db)
+    h.room_read = RoomReadService(h.events, h.state, memberships, h.stream, formatter, visibility)
+    h.sync = SyncService(memberships, h.events, h.stream, h.room_read, formatter, visibility, h.account_data,
                          h.receipts, h.typing, e2ee=getattr(h, "e2ee", None),
                          max_timeout_ms=h.settings.sync_timeout_max_ms)
     h.user_directory = UserDirectoryService(UserDirectoryStore(h.db))
@@ -353,6 +355,7 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.storage.stores.openid import OpenIdTokenStore
     from .core.storage.stores.presence import PresenceStore
     from .core.storage.stores.reports import ReportStore
+    from .core.storage.stores.server_notices import ServerNoticeStore
 
     h.presence = PresenceService(h.db, PresenceStore(h.db), h.accounts, h.stream, h.server_name,
                                  enabled=h.settings.presence_enabled,
@@ -365,13 +368,13 @@ def _build_everyday_services(h: Hearth) -> None:
     h.search = SearchService(h.db, h.events, h.room_read)
     h.pipeline.listeners.append(h.search.indexer.note)
     h.background.append(h.search.indexer.run)
-    h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
+    h.spaces = SpaceHierarchyService(h.events, h.rooms)
     from .core.services.room_summary import RoomSummaryService
 
     h.room_summary = RoomSummaryService(h.rooms, h.spaces, h.events)
     h.reports = ReportService(ReportStore(h.db), h.events, h.accounts, h.room_read)
     h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
-    h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)
+    h.server_notices = ServerNoticeService(ServerNoticeStore(h.db), h.accounts, h.rooms, h.account_data, h.server_name)
 
 
 def _build_durability_services(h: Hearth) -> None:

@@ -334,7 +334,7 @@ async def test_announcement_reaches_everyone(tmp_path):
         for user in ("@kim:hearth.test", "@admin:hearth.test"):
             room_id = await h.server_notices.notice_room(user)
             assert room_id is not None
-            evs = await h.events.query_events("room_id = ? AND type = 'm.room.message'", (room_id,))
+            evs = await h.events.events_in_room(room_id, "m.room.message")
             assert [e.pdu.content["body"] for e in evs] == ["Restart tonight at ten"]
         status, html = await b.get("/admin/announce")
         assert "Sent to 2 people" in html
