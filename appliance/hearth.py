@@ -30,7 +30,11 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.storage.stores.web_sessions import WebSessionStore
     from .core.services.accounts import AccountService
     from .core.services.dehydrated_devices import DehydratedDeviceService
-    from .core.services.rooms import RoomService
+    from .core.services.rooms.aliases import RoomAliases
+    from .core.services.rooms.create import RoomCreation
+    from .core.services.rooms.membership import Membership
+    from .core.services.rooms.messages import RoomMessages
+    from .core.services.rooms.upgrade import RoomUpgrades
     from .core.services.sync import SyncService
     from .core.services.account_data import AccountDataService
     from .core.services.filtering import FilterService
@@ -87,7 +91,11 @@ class Hearth:
     pipeline: EventPipeline
     # Client-facing services (set by build_hearth).
     account_service: "AccountService" = None  # type: ignore[assignment]
-    rooms: "RoomService" = None  # type: ignore[assignment]
+    room_creation: "RoomCreation" = None  # type: ignore[assignment]
+    membership: "Membership" = None  # type: ignore[assignment]
+    room_messages: "RoomMessages" = None  # type: ignore[assignment]
+    room_upgrades: "RoomUpgrades" = None  # type: ignore[assignment]
+    room_aliases: "RoomAliases" = None  # type: ignore[assignment]
     sync: "SyncService" = None  # type: ignore[assignment]
     account_data: "AccountDataService" = None  # type: ignore[assignment]
     receipts: "ReceiptService" = None  # type: ignore[assignment]
@@ -179,6 +187,25 @@ async def build_hearth(settings: Settings) -> Hearth:
     return hearth
 
 
+def _build_room_services(h: Hearth) -> None:
+    """The writing side of rooms, one service per job (services/rooms/)."""
+    from .core.services.rooms.aliases import RoomAliases
+    from .core.services.rooms.create import RoomCreation
+    from .core.services.rooms.lookup import RoomLookup
+    from .core.services.rooms.membership import Membership
+    from .core.services.rooms.messages import RoomMessages
+    from .core.services.rooms.upgrade import RoomUpgrades
+    from .core.storage.stores.rooms import RoomStore
+
+    store = RoomStore(h.db)
+    lookup = RoomLookup(h.events)
+    h.room_aliases = RoomAliases(h.server_name, h.events, h.pipeline, store, lookup)
+    h.membership = Membership(h.server_name, h.events, h.pipeline, h.accounts, store, h.room_aliases, lookup)
+    h.room_messages = RoomMessages(h.events, h.pipeline, store, lookup)
+    h.room_creation = RoomCreation(h.settings, h.pipeline, store, h.membership)
+    h.room_upgrades = RoomUpgrades(h.server_name, h.events, h.pipeline, store, h.membership, lookup)
+
+
 def _build_client_services(h: Hearth) -> None:
     # Each service is added here by its owner, in dependency order.
     from .core.services.accounts import AccountService
@@ -187,10 +214,8 @@ def _build_client_services(h: Hearth) -> None:
     s = h.settings
     login_throttle = LoginThrottle(s.login_failures_per_second, s.login_failures_burst, s.login_lockout_failures,
                                    s.login_lockout_minutes * 60)
-    h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.pipeline, login_throttle)
-    from .core.services.rooms import RoomService
-
-    h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
+    _build_room_services(h)
+    h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.membership, login_throttle)
     _build_e2ee_services(h)
     _build_read_services(h)
     _build_push_services(h)
@@ -202,7 +227,7 @@ def _build_client_services(h: Hearth) -> None:
     # goes through the Hearth, which builds the service when it is first called.
     _build_lazily(h, _build_admin_services, "admin_users", "admin_rooms", "registration_tokens", "admin_reports",
                   "account_moderation")
-    h.rooms.membership_checks.append(lambda *args: h.admin_rooms.check_not_blocked(*args))
+    h.membership.membership_checks.append(lambda *args: h.admin_rooms.check_not_blocked(*args))
     _build_lazily(h, _build_media_services, "media", "url_previews")
     _build_webui_services(h)
     pass
@@ -368,13 +393,14 @@ def _build_everyday_services(h: Hearth) -> None:
     h.search = SearchService(h.db, h.events, h.room_read)
     h.pipeline.listeners.append(h.search.indexer.note)
     h.background.append(h.search.indexer.run)
-    h.spaces = SpaceHierarchyService(h.events, h.rooms)
+    h.spaces = SpaceHierarchyService(h.events, h.room_aliases)
     from .core.services.room_summary import RoomSummaryService
 
-    h.room_summary = RoomSummaryService(h.rooms, h.spaces, h.events)
+    h.room_summary = RoomSummaryService(h.room_aliases, h.spaces, h.events)
     h.reports = ReportService(ReportStore(h.db), h.events, h.accounts, h.room_read)
     h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
-    h.server_notices = ServerNoticeService(ServerNoticeStore(h.db), h.accounts, h.rooms, h.account_data, h.server_name)
+    h.server_notices = ServerNoticeService(ServerNoticeStore(h.db), h.accounts, h.room_creation, h.room_messages,
+                                           h.events, h.account_data, h.server_name)
 
 
 def _build_durability_services(h: Hearth) -> None:
@@ -399,8 +425,8 @@ def _build_admin_services(h: Hearth) -> None:
 
     store = AdminStore(h.db)
     h.admin_users = AdminUserService(h.server_name, h.accounts, h.account_service, h.auth, store)
-    h.admin_rooms = AdminRoomService(h.server_name, h.events, h.pipeline, h.rooms, h.room_read.formatter,
-                                     store)
+    h.admin_rooms = AdminRoomService(h.server_name, h.events, h.pipeline, h.room_creation, h.room_messages,
+                                     h.membership, h.room_aliases, h.room_read.formatter, store)
     h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
     from .core.services.account_moderation import AccountModerationService

@@ -33,7 +33,7 @@ from ..storage.stores.accounts import AccountStore, Device, now_ms
 from ..storage.stores.uia import UiaSession, UiaStore
 from .auth import AuthService, ClientInfo, IssuedTokens, Requester, new_device_id
 from .login_throttle import LoginThrottle
-from .pipeline import EventPipeline
+from .rooms.membership import PROFILE_FIELDS, Membership
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ MAX_PROFILE_KEY_BYTES = 255
 _TOKEN_GRAMMAR = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 _PROFILE_KEY = re.compile(r"avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _MXC = re.compile(r"mxc://[A-Za-z0-9.\-:\[\]]+/[A-Za-z0-9_\-]+")
-_MEMBER_PROFILE_FIELDS = ("displayname", "avatar_url")
+_MEMBER_PROFILE_FIELDS = PROFILE_FIELDS
 
 DevicesDeleted = Callable[[str, list[str]], Awaitable[None]]
 CredentialsChanged = Callable[[str], Awaitable[object]]
@@ -59,14 +59,14 @@ class AccountService:
     UIA_SESSION_LIFETIME_MS = 24 * 3600 * 1000
 
     def __init__(self, settings, accounts: AccountStore, auth: AuthService, db: Database,
-                 pipeline: EventPipeline, login_throttle: LoginThrottle):
+                 membership: Membership, login_throttle: LoginThrottle):
         self.settings = settings
         self.login_throttle = login_throttle
         self.accounts = accounts
         self.auth = auth
         self.db = db
         self.uia = UiaStore(db)
-        self.pipeline = pipeline
+        self.membership = membership
         # Called after devices are deleted (logout, device deletion, deactivation), e.g. by the
         # keys service to drop their device keys: listener(user_id, device_ids).
         self.devices_deleted_listeners: list[DevicesDeleted] = []
@@ -456,17 +456,8 @@ class AccountService:
         self.auth.forget_user(user_id)
         if erase:
             await self.accounts.delete_profile_fields(user_id)
-        await self._leave_all_rooms(user_id)
+        await self.membership.leave_all(user_id)
         log.info("deactivated %s", user_id)
-
-    async def _leave_all_rooms(self, user_id: str) -> None:
-        """Leave joined rooms, reject invites and rescind knocks, through the event pipeline."""
-        for room_id in await self.accounts.room_ids_with_membership(user_id, ("join", "invite", "knock")):
-            try:
-                await self.pipeline.create_event(room_id, user_id, "m.room.member", {"membership": "leave"},
-                                                 state_key=user_id)
-            except MatrixError as exc:  # e.g. an invite to a room we do not hold (federation)
-                log.warning("deactivation: %s could not leave %s: %s", user_id, room_id, exc.error)
 
     # -- devices ----------------------------------------------------------------------------
 
@@ -542,7 +533,7 @@ class AccountService:
             raise ProfileTooLarge("The profile would exceed 64 KiB")
         if key in _MEMBER_PROFILE_FIELDS:
             await self.accounts.set_profile_field(user_id, key, value)
-            await self._propagate_profile(user_id)
+            await self.membership.refresh_profile(user_id)
         else:
             await self.accounts.set_extra_profile_field(user_id, key, encode_canonical_json(value).decode())
 
@@ -556,14 +547,14 @@ class AccountService:
         if key == "avatar_url" and value is not None and not _MXC.fullmatch(value):
             raise InvalidParam("avatar_url must be an mxc:// URI")
         await self.accounts.set_profile_field(user_id, key, value)
-        await self._propagate_profile(user_id)
+        await self.membership.refresh_profile(user_id)
 
     async def delete_profile_field(self, me: Requester, user_id: str, key: str) -> None:
         self._check_profile_write(me, user_id, key)
         await self._profile_user(user_id)
         if key in _MEMBER_PROFILE_FIELDS:
             await self.accounts.set_profile_field(user_id, key, None)
-            await self._propagate_profile(user_id)
+            await self.membership.refresh_profile(user_id)
         else:
             await self.accounts.set_extra_profile_field(user_id, key, None)
 
@@ -576,26 +567,6 @@ class AccountService:
             raise Forbidden("You may only change your own profile")
         if me.is_guest and key != "displayname":
             raise GuestAccessForbidden("Guests may only change their display name")
-
-    async def _propagate_profile(self, user_id: str) -> None:
-        """Send a fresh m.room.member (same membership, new displayname/avatar_url) to each joined room."""
-        user = await self.accounts.get_user(user_id)
-        assert user is not None
-        for room_id in await self.accounts.room_ids_with_membership(user_id, ("join",)):
-            current = await self.pipeline.events.current_state_event(room_id, "m.room.member", user_id)
-            if current is None or current.membership != "join":
-                continue
-            content = {k: v for k, v in current.content.items() if k not in _MEMBER_PROFILE_FIELDS}
-            if user.displayname is not None:
-                content["displayname"] = user.displayname
-            if user.avatar_url is not None:
-                content["avatar_url"] = user.avatar_url
-            if content == current.content:
-                continue
-            try:
-                await self.pipeline.create_event(room_id, user_id, "m.room.member", content, state_key=user_id)
-            except MatrixError as exc:
-                log.warning("profile update of %s not sent to %s: %s", user_id, room_id, exc.error)
 
 
 def _password_stage_name(auth: dict) -> str | None:

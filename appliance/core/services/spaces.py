@@ -19,7 +19,7 @@ from typing import Any
 from ..protocol.errors import Forbidden, InvalidParam
 from ..protocol.redaction import redact
 from ..storage.stores.events import EventStore, StoredEvent
-from .rooms import RoomService
+from .rooms.aliases import RoomAliases
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -47,9 +47,9 @@ class Child:
 
 
 class SpaceHierarchyService:
-    def __init__(self, events: EventStore, rooms: RoomService):
+    def __init__(self, events: EventStore, aliases: RoomAliases):
         self.events = events
-        self.rooms = rooms
+        self.aliases = aliases
 
     async def _content(self, room_id: str, type_: str, state_key: str = "") -> dict[str, Any]:
         eid = await self.events.current_state_event_id(room_id, type_, state_key)
@@ -106,7 +106,7 @@ class SpaceHierarchyService:
 
     async def summary(self, room_id: str) -> dict[str, Any]:
         joined = await self.events.member_count(room_id, "join")
-        chunk = await self.rooms._public_chunk(room_id, joined)
+        chunk = await self.aliases.public_chunk(room_id, joined)
         version = await self.events.room_version(room_id)
         if version is not None:
             chunk["room_version"] = version.id
