@@ -28,7 +28,11 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.server_settings import ServerSettingsService
     from .core.services.setup import SetupService
     from .core.storage.stores.web_sessions import WebSessionStore
-    from .core.services.accounts import AccountService
+    from .core.services.accounts.deactivation import Deactivation
+    from .core.services.accounts.devices import Devices
+    from .core.services.accounts.login import Login
+    from .core.services.accounts.profiles import Profiles
+    from .core.services.accounts.registration import Registration
     from .core.services.dehydrated_devices import DehydratedDeviceService
     from .core.services.rooms.aliases import RoomAliases
     from .core.services.rooms.create import RoomCreation
@@ -90,7 +94,11 @@ class Hearth:
     state: StateStore
     pipeline: EventPipeline
     # Client-facing services (set by build_hearth).
-    account_service: "AccountService" = None  # type: ignore[assignment]
+    registration: "Registration" = None  # type: ignore[assignment]
+    login: "Login" = None  # type: ignore[assignment]
+    devices: "Devices" = None  # type: ignore[assignment]
+    deactivation: "Deactivation" = None  # type: ignore[assignment]
+    profiles: "Profiles" = None  # type: ignore[assignment]
     room_creation: "RoomCreation" = None  # type: ignore[assignment]
     membership: "Membership" = None  # type: ignore[assignment]
     room_messages: "RoomMessages" = None  # type: ignore[assignment]
@@ -206,16 +214,37 @@ def _build_room_services(h: Hearth) -> None:
     h.room_upgrades = RoomUpgrades(h.server_name, h.events, h.pipeline, store, h.membership, lookup)
 
 
-def _build_client_services(h: Hearth) -> None:
-    # Each service is added here by its owner, in dependency order.
-    from .core.services.accounts import AccountService
+def _build_account_services(h: Hearth) -> None:
+    """Accounts, one service per job (services/accounts/)."""
+    from .core.services.accounts.deactivation import Deactivation
+    from .core.services.accounts.devices import Devices
+    from .core.services.accounts.login import Login
+    from .core.services.accounts.names import AccountNames
+    from .core.services.accounts.passwords import PasswordCheck
+    from .core.services.accounts.profiles import Profiles
+    from .core.services.accounts.registration import Registration
+    from .core.services.accounts.uia import UserInteractiveAuth
     from .core.services.login_throttle import LoginThrottle
+    from .core.storage.stores.uia import UiaStore
 
     s = h.settings
     login_throttle = LoginThrottle(s.login_failures_per_second, s.login_failures_burst, s.login_lockout_failures,
                                    s.login_lockout_minutes * 60)
+    names = AccountNames(h.server_name, h.accounts)
+    passwords = PasswordCheck(h.accounts, h.auth, names, login_throttle)
+    uia = UserInteractiveAuth(UiaStore(h.db), passwords)
+    h.devices = Devices(h.accounts, h.auth, uia)
+    h.login = Login(h.settings, h.accounts, h.auth, names, passwords, uia, h.devices)
+    h.registration = Registration(h.settings, h.accounts, h.auth, names, uia, h.login)
+    h.deactivation = Deactivation(h.accounts, h.auth, uia, h.devices, h.login, h.membership)
+    h.profiles = Profiles(h.server_name, h.accounts, h.membership)
+
+
+def _build_client_services(h: Hearth) -> None:
+    # Each service is added here by its owner, in dependency order.
+
     _build_room_services(h)
-    h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.membership, login_throttle)
+    _build_account_services(h)
     _build_e2ee_services(h)
     _build_read_services(h)
     _build_push_services(h)
@@ -295,7 +324,7 @@ def _build_webui_page_services(h: Hearth) -> None:
     s = h.settings
     h.admin_settings = AdminSettingsService(s, h.server_settings, h.presence)
     h.data_export = DataExportService(h.events, h.state, h.accounts, RoomStore(h.db), AdminStore(h.db),
-                                      AccountDataStore(h.db), MediaStore(h.db), h.account_service,
+                                      AccountDataStore(h.db), MediaStore(h.db), h.profiles,
                                       h.room_read.formatter, h.room_read.visibility)
     h.announcements = AnnouncementService(h.accounts, h.server_notices)
 
@@ -328,14 +357,14 @@ def _build_e2ee_services(h: Hearth) -> None:
     h.to_device = ToDeviceService(h.db, to_device_store, h.stream, h.server_name)
     h.key_backup = KeyBackupService(KeyBackupStore(h.db))
     h.e2ee = E2eeService(h.device_keys, h.to_device)
-    if h.account_service is not None:
-        h.account_service.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
+    if h.devices is not None:
+        h.devices.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
         from .core.services.dehydrated_devices import DehydratedDeviceService
         from .core.storage.stores.dehydrated_devices import DehydratedDeviceStore
 
         h.dehydrated_devices = DehydratedDeviceService(DehydratedDeviceStore(h.db), to_device_store, h.accounts,
-                                                       h.device_keys, h.account_service.remove_devices)
-        h.account_service.devices_deleted_listeners.append(h.dehydrated_devices.forget)
+                                                       h.device_keys, h.devices.remove_devices)
+        h.devices.devices_deleted_listeners.append(h.dehydrated_devices.forget)
 
 
 def _build_read_services(h: Hearth) -> None:
@@ -424,10 +453,11 @@ def _build_admin_services(h: Hearth) -> None:
     from .core.storage.stores.uia import UiaStore
 
     store = AdminStore(h.db)
-    h.admin_users = AdminUserService(h.server_name, h.accounts, h.account_service, h.auth, store)
+    h.admin_users = AdminUserService(h.server_name, h.accounts, h.registration, h.login, h.devices, h.deactivation,
+                                     h.profiles, h.auth, store)
     h.admin_rooms = AdminRoomService(h.server_name, h.events, h.pipeline, h.room_creation, h.room_messages,
                                      h.membership, h.room_aliases, h.room_read.formatter, store)
-    h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
+    h.registration_tokens = RegistrationTokenService(h.registration, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
     from .core.services.account_moderation import AccountModerationService
     from .core.storage.stores.account_moderation import AccountModerationStore
@@ -457,13 +487,13 @@ def _build_setup_services(h: Hearth) -> None:
     h.db.run_unqueued(h.setup.load_job)
     h.web_sessions = WebSessionStore(h.db)
     # A password change or reset, or a deactivation, ends every web session of the account.
-    h.account_service.credentials_changed_listeners.append(h.web_sessions.delete_for_user)
+    h.login.credentials_changed_listeners.append(h.web_sessions.delete_for_user)
     from .core.services.shared_secret_registration import SharedSecretRegistration, load_or_create_secret
 
     s = h.settings
     h.shared_secret_registration = SharedSecretRegistration(  # the secret is made at the first start
         load_or_create_secret(s.registration_secret_path), lambda: s.registration_shared_secret_enabled,
-        h.account_service, h.accounts, h.auth, h.server_name)
+        h.registration, h.accounts, h.auth, h.server_name)
 
 
 def _build_push_services(h: Hearth) -> None:
@@ -479,8 +509,8 @@ def _build_push_services(h: Hearth) -> None:
     h.pushers = PusherService(h.db, store, h.push, h.events, h.stream)
     h.pipeline.listeners.append(h.push.on_event)
     h.sync.push = h.push
-    if h.account_service is not None:
-        h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
+    if h.devices is not None:
+        h.devices.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
     h.background += [h.push.run, h.pushers.run]
     from .core.services.notification_retention import NotificationRetention
 

@@ -25,7 +25,7 @@ def _settings(tmp_path: Path, **kw):
 
 
 async def _seed(hearth, n: int = 20) -> str:
-    user = await hearth.account_service.create_user("alice", "correct horse battery")
+    user = await hearth.registration.create_user("alice", "correct horse battery")
     room_id = await hearth.room_creation.create_room(user, CreateRoomRequest(name="Family"))
     for i in range(n):
         await hearth.room_messages.send_message(room_id, user, "m.room.message", {"msgtype": "m.text", "body": f"hi {i}"},

@@ -93,7 +93,7 @@ async def test_writer_survives_a_full_disk_and_flags_it(small_disk):
     settings = Settings(server_name="hearth.test", data_dir=small_disk / "data", bind="127.0.0.1:0")
     hearth = await build_hearth(settings)
     try:
-        user = await hearth.account_service.create_user("alice", "a long password here")
+        user = await hearth.registration.create_user("alice", "a long password here")
         room = await hearth.room_creation.create_room(user, CreateRoomRequest(name="Family"))
         ids = [await hearth.room_messages.send_message(room, user, "m.room.message", {"msgtype": "m.text", "body": f"{i}"},
                                                txn_id=f"a{i}", device_id=None) for i in range(5)]

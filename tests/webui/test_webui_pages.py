@@ -69,8 +69,8 @@ async def running(tmp_path: Path, **extra):
     app = create_app(make_settings(tmp_path / "data", **extra))
     async with app.test_app() as test_app:
         h = app.config["HEARTH"]
-        await h.account_service.create_user("admin", ADMIN_PW, admin=True)
-        await h.account_service.create_user("kim", MEMBER_PW)
+        await h.registration.create_user("admin", ADMIN_PW, admin=True)
+        await h.registration.create_user("kim", MEMBER_PW)
         yield app, h, test_app
 
 

@@ -41,8 +41,8 @@ async def family_backup(tmp_path: Path, server_name: str) -> tuple[Path, bytes, 
     settings = settings_for(tmp_path / "old-box", server_name=server_name)
     hearth = await build_hearth(settings)
     try:
-        mum = await hearth.account_service.create_user("mum", PASSWORDS["mum"], admin=True)
-        await hearth.account_service.create_user("leo", PASSWORDS["leo"])
+        mum = await hearth.registration.create_user("mum", PASSWORDS["mum"], admin=True)
+        await hearth.registration.create_user("leo", PASSWORDS["leo"])
         await hearth.setup.complete("headless")
         room_id = await hearth.room_creation.create_room(mum, CreateRoomRequest(name="Family", preset="public_chat"))
         await hearth.membership.join(f"@leo:{server_name}", room_id)
