@@ -204,7 +204,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password or getpass.getpass("Password: ")
 
     async def go(hearth):
-        user_id = await hearth.account_service.create_user(args.name, password, admin=args.admin)
+        user_id = await hearth.registration.create_user(args.name, password, admin=args.admin)
         print(user_id)
 
     asyncio.run(_with_hearth(settings, go))
@@ -215,7 +215,7 @@ def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password or getpass.getpass("New password: ")
 
     async def go(hearth):
-        await hearth.account_service.reset_password(args.name, password)
+        await hearth.login.reset_password(args.name, password)
         print("password changed; the user's devices were signed out")
 
     asyncio.run(_with_hearth(settings, go))

@@ -28,9 +28,17 @@ if TYPE_CHECKING:  # services built after the core; typed here, imported lazily 
     from .core.services.server_settings import ServerSettingsService
     from .core.services.setup import SetupService
     from .core.storage.stores.web_sessions import WebSessionStore
-    from .core.services.accounts import AccountService
+    from .core.services.accounts.deactivation import Deactivation
+    from .core.services.accounts.devices import Devices
+    from .core.services.accounts.login import Login
+    from .core.services.accounts.profiles import Profiles
+    from .core.services.accounts.registration import Registration
     from .core.services.dehydrated_devices import DehydratedDeviceService
-    from .core.services.rooms import RoomService
+    from .core.services.rooms.aliases import RoomAliases
+    from .core.services.rooms.create import RoomCreation
+    from .core.services.rooms.membership import Membership
+    from .core.services.rooms.messages import RoomMessages
+    from .core.services.rooms.upgrade import RoomUpgrades
     from .core.services.sync import SyncService
     from .core.services.account_data import AccountDataService
     from .core.services.filtering import FilterService
@@ -86,8 +94,16 @@ class Hearth:
     state: StateStore
     pipeline: EventPipeline
     # Client-facing services (set by build_hearth).
-    account_service: "AccountService" = None  # type: ignore[assignment]
-    rooms: "RoomService" = None  # type: ignore[assignment]
+    registration: "Registration" = None  # type: ignore[assignment]
+    login: "Login" = None  # type: ignore[assignment]
+    devices: "Devices" = None  # type: ignore[assignment]
+    deactivation: "Deactivation" = None  # type: ignore[assignment]
+    profiles: "Profiles" = None  # type: ignore[assignment]
+    room_creation: "RoomCreation" = None  # type: ignore[assignment]
+    membership: "Membership" = None  # type: ignore[assignment]
+    room_messages: "RoomMessages" = None  # type: ignore[assignment]
+    room_upgrades: "RoomUpgrades" = None  # type: ignore[assignment]
+    room_aliases: "RoomAliases" = None  # type: ignore[assignment]
     sync: "SyncService" = None  # type: ignore[assignment]
     account_data: "AccountDataService" = None  # type: ignore[assignment]
     receipts: "ReceiptService" = None  # type: ignore[assignment]
@@ -179,18 +195,56 @@ async def build_hearth(settings: Settings) -> Hearth:
     return hearth
 
 
-def _build_client_services(h: Hearth) -> None:
-    # Each service is added here by its owner, in dependency order.
-    from .core.services.accounts import AccountService
+def _build_room_services(h: Hearth) -> None:
+    """The writing side of rooms, one service per job (services/rooms/)."""
+    from .core.services.rooms.aliases import RoomAliases
+    from .core.services.rooms.create import RoomCreation
+    from .core.services.rooms.lookup import RoomLookup
+    from .core.services.rooms.membership import Membership
+    from .core.services.rooms.messages import RoomMessages
+    from .core.services.rooms.upgrade import RoomUpgrades
+    from .core.storage.stores.rooms import RoomStore
+
+    store = RoomStore(h.db)
+    lookup = RoomLookup(h.events)
+    h.room_aliases = RoomAliases(h.server_name, h.events, h.pipeline, store, lookup)
+    h.membership = Membership(h.server_name, h.events, h.pipeline, h.accounts, store, h.room_aliases, lookup)
+    h.room_messages = RoomMessages(h.events, h.pipeline, store, lookup)
+    h.room_creation = RoomCreation(h.settings, h.pipeline, store, h.membership)
+    h.room_upgrades = RoomUpgrades(h.server_name, h.events, h.pipeline, store, h.membership, lookup)
+
+
+def _build_account_services(h: Hearth) -> None:
+    """Accounts, one service per job (services/accounts/)."""
+    from .core.services.accounts.deactivation import Deactivation
+    from .core.services.accounts.devices import Devices
+    from .core.services.accounts.login import Login
+    from .core.services.accounts.names import AccountNames
+    from .core.services.accounts.passwords import PasswordCheck
+    from .core.services.accounts.profiles import Profiles
+    from .core.services.accounts.registration import Registration
+    from .core.services.accounts.uia import UserInteractiveAuth
     from .core.services.login_throttle import LoginThrottle
+    from .core.storage.stores.uia import UiaStore
 
     s = h.settings
     login_throttle = LoginThrottle(s.login_failures_per_second, s.login_failures_burst, s.login_lockout_failures,
                                    s.login_lockout_minutes * 60)
-    h.account_service = AccountService(h.settings, h.accounts, h.auth, h.db, h.pipeline, login_throttle)
-    from .core.services.rooms import RoomService
+    names = AccountNames(h.server_name, h.accounts)
+    passwords = PasswordCheck(h.accounts, h.auth, names, login_throttle)
+    uia = UserInteractiveAuth(UiaStore(h.db), passwords)
+    h.devices = Devices(h.accounts, h.auth, uia)
+    h.login = Login(h.settings, h.accounts, h.auth, names, passwords, uia, h.devices)
+    h.registration = Registration(h.settings, h.accounts, h.auth, names, uia, h.login)
+    h.deactivation = Deactivation(h.accounts, h.auth, uia, h.devices, h.login, h.membership)
+    h.profiles = Profiles(h.server_name, h.accounts, h.membership)
 
-    h.rooms = RoomService(h.settings, h.db, h.events, h.pipeline, h.accounts)
+
+def _build_client_services(h: Hearth) -> None:
+    # Each service is added here by its owner, in dependency order.
+
+    _build_room_services(h)
+    _build_account_services(h)
     _build_e2ee_services(h)
     _build_read_services(h)
     _build_push_services(h)
@@ -202,7 +256,7 @@ def _build_client_services(h: Hearth) -> None:
     # goes through the Hearth, which builds the service when it is first called.
     _build_lazily(h, _build_admin_services, "admin_users", "admin_rooms", "registration_tokens", "admin_reports",
                   "account_moderation")
-    h.rooms.membership_checks.append(lambda *args: h.admin_rooms.check_not_blocked(*args))
+    h.membership.membership_checks.append(lambda *args: h.admin_rooms.check_not_blocked(*args))
     _build_lazily(h, _build_media_services, "media", "url_previews")
     _build_webui_services(h)
     pass
@@ -270,7 +324,7 @@ def _build_webui_page_services(h: Hearth) -> None:
     s = h.settings
     h.admin_settings = AdminSettingsService(s, h.server_settings, h.presence)
     h.data_export = DataExportService(h.events, h.state, h.accounts, RoomStore(h.db), AdminStore(h.db),
-                                      AccountDataStore(h.db), MediaStore(h.db), h.account_service,
+                                      AccountDataStore(h.db), MediaStore(h.db), h.profiles,
                                       h.room_read.formatter, h.room_read.visibility)
     h.announcements = AnnouncementService(h.accounts, h.server_notices)
 
@@ -303,14 +357,14 @@ def _build_e2ee_services(h: Hearth) -> None:
     h.to_device = ToDeviceService(h.db, to_device_store, h.stream, h.server_name)
     h.key_backup = KeyBackupService(KeyBackupStore(h.db))
     h.e2ee = E2eeService(h.device_keys, h.to_device)
-    if h.account_service is not None:
-        h.account_service.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
+    if h.devices is not None:
+        h.devices.devices_deleted_listeners.append(h.e2ee.on_devices_deleted)
         from .core.services.dehydrated_devices import DehydratedDeviceService
         from .core.storage.stores.dehydrated_devices import DehydratedDeviceStore
 
         h.dehydrated_devices = DehydratedDeviceService(DehydratedDeviceStore(h.db), to_device_store, h.accounts,
-                                                       h.device_keys, h.account_service.remove_devices)
-        h.account_service.devices_deleted_listeners.append(h.dehydrated_devices.forget)
+                                                       h.device_keys, h.devices.remove_devices)
+        h.devices.devices_deleted_listeners.append(h.dehydrated_devices.forget)
 
 
 def _build_read_services(h: Hearth) -> None:
@@ -326,6 +380,7 @@ def _build_read_services(h: Hearth) -> None:
     from .core.services.visibility import Visibility
     from .core.storage.stores.account_data import AccountDataStore
     from .core.storage.stores.filters import FilterStore
+    from .core.storage.stores.memberships import MembershipStore
     from .core.storage.stores.receipts import ReceiptStore
     from .core.storage.stores.user_directory import UserDirectoryStore
 
@@ -333,10 +388,11 @@ def _build_read_services(h: Hearth) -> None:
     h.receipts = ReceiptService(h.db, ReceiptStore(h.db), h.events, h.stream, h.account_data)
     h.typing = TypingService(h.stream)
     h.filters = FilterService(FilterStore(h.db))
-    formatter = ClientEventFormatter(h.db, h.events, h.state)
+    formatter = ClientEventFormatter(h.events, h.state)
     visibility = Visibility(h.events, h.state, h.account_data)
-    h.room_read = RoomReadService(h.db, h.events, h.state, h.stream, formatter, visibility)
-    h.sync = SyncService(h.db, h.events, h.stream, h.room_read, formatter, visibility, h.account_data,
+    memberships = MembershipStore(h.db)
+    h.room_read = RoomReadService(h.events, h.state, memberships, h.stream, formatter, visibility)
+    h.sync = SyncService(memberships, h.events, h.stream, h.room_read, formatter, visibility, h.account_data,
                          h.receipts, h.typing, e2ee=getattr(h, "e2ee", None),
                          max_timeout_ms=h.settings.sync_timeout_max_ms)
     h.user_directory = UserDirectoryService(UserDirectoryStore(h.db))
@@ -353,6 +409,7 @@ def _build_everyday_services(h: Hearth) -> None:
     from .core.storage.stores.openid import OpenIdTokenStore
     from .core.storage.stores.presence import PresenceStore
     from .core.storage.stores.reports import ReportStore
+    from .core.storage.stores.server_notices import ServerNoticeStore
 
     h.presence = PresenceService(h.db, PresenceStore(h.db), h.accounts, h.stream, h.server_name,
                                  enabled=h.settings.presence_enabled,
@@ -365,13 +422,14 @@ def _build_everyday_services(h: Hearth) -> None:
     h.search = SearchService(h.db, h.events, h.room_read)
     h.pipeline.listeners.append(h.search.indexer.note)
     h.background.append(h.search.indexer.run)
-    h.spaces = SpaceHierarchyService(h.db, h.events, h.rooms)
+    h.spaces = SpaceHierarchyService(h.events, h.room_aliases)
     from .core.services.room_summary import RoomSummaryService
 
-    h.room_summary = RoomSummaryService(h.rooms, h.spaces, h.events)
+    h.room_summary = RoomSummaryService(h.room_aliases, h.spaces, h.events)
     h.reports = ReportService(ReportStore(h.db), h.events, h.accounts, h.room_read)
     h.openid = OpenIdService(OpenIdTokenStore(h.db), h.server_name)
-    h.server_notices = ServerNoticeService(h.db, h.accounts, h.rooms, h.account_data, h.server_name)
+    h.server_notices = ServerNoticeService(ServerNoticeStore(h.db), h.accounts, h.room_creation, h.room_messages,
+                                           h.events, h.account_data, h.server_name)
 
 
 def _build_durability_services(h: Hearth) -> None:
@@ -395,10 +453,11 @@ def _build_admin_services(h: Hearth) -> None:
     from .core.storage.stores.uia import UiaStore
 
     store = AdminStore(h.db)
-    h.admin_users = AdminUserService(h.server_name, h.accounts, h.account_service, h.auth, store)
-    h.admin_rooms = AdminRoomService(h.server_name, h.events, h.pipeline, h.rooms, h.room_read.formatter,
-                                     store)
-    h.registration_tokens = RegistrationTokenService(h.account_service, UiaStore(h.db), store)
+    h.admin_users = AdminUserService(h.server_name, h.accounts, h.registration, h.login, h.devices, h.deactivation,
+                                     h.profiles, h.auth, store)
+    h.admin_rooms = AdminRoomService(h.server_name, h.events, h.pipeline, h.room_creation, h.room_messages,
+                                     h.membership, h.room_aliases, h.room_read.formatter, store)
+    h.registration_tokens = RegistrationTokenService(h.registration, UiaStore(h.db), store)
     h.admin_reports = AdminReportService(h.events, EventReportStore(h.db))
     from .core.services.account_moderation import AccountModerationService
     from .core.storage.stores.account_moderation import AccountModerationStore
@@ -428,13 +487,13 @@ def _build_setup_services(h: Hearth) -> None:
     h.db.run_unqueued(h.setup.load_job)
     h.web_sessions = WebSessionStore(h.db)
     # A password change or reset, or a deactivation, ends every web session of the account.
-    h.account_service.credentials_changed_listeners.append(h.web_sessions.delete_for_user)
+    h.login.credentials_changed_listeners.append(h.web_sessions.delete_for_user)
     from .core.services.shared_secret_registration import SharedSecretRegistration, load_or_create_secret
 
     s = h.settings
     h.shared_secret_registration = SharedSecretRegistration(  # the secret is made at the first start
         load_or_create_secret(s.registration_secret_path), lambda: s.registration_shared_secret_enabled,
-        h.account_service, h.accounts, h.auth, h.server_name)
+        h.registration, h.accounts, h.auth, h.server_name)
 
 
 def _build_push_services(h: Hearth) -> None:
@@ -450,8 +509,8 @@ def _build_push_services(h: Hearth) -> None:
     h.pushers = PusherService(h.db, store, h.push, h.events, h.stream)
     h.pipeline.listeners.append(h.push.on_event)
     h.sync.push = h.push
-    if h.account_service is not None:
-        h.account_service.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
+    if h.devices is not None:
+        h.devices.devices_deleted_listeners.append(h.pushers.on_devices_deleted)
     h.background += [h.push.run, h.pushers.run]
     from .core.services.notification_retention import NotificationRetention
 

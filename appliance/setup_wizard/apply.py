@@ -70,11 +70,11 @@ async def _make_admin(hearth, admin: dict[str, Any]) -> str:
     one write with the password hash kept in the progress (which nobody else has), so an account
     with another hash is someone else's.
     """
-    user_id = hearth.account_service.user_id_for(admin["username"])
+    user_id = hearth.registration.user_id_for(admin["username"])
     existing = await hearth.accounts.get_user(user_id)
     if existing is None:
         try:
-            await hearth.account_service.check_username_available(admin["username"])
+            await hearth.registration.check_username_available(admin["username"])
             await hearth.accounts.create_user(user_id, admin["password_hash"], admin=True,
                                               displayname=admin["username"])
         except (UserInUse, sqlite3.IntegrityError):

@@ -98,7 +98,7 @@ async def login() -> Response:
     name = model.username if model.username.startswith("@") else model.username.lower()
     try:
         h.login_ratelimiter.check(f"ip:{client_ip()}")
-        user_id = await h.account_service.authenticate(name, model.password.get_secret_value())
+        user_id = await h.login.authenticate(name, model.password.get_secret_value())
     except LimitExceeded as exc:
         log.warning("web sign-in throttled for %r from %s", model.username, client_ip())
         return await _login_form({"username": model.username}, {},
@@ -159,7 +159,7 @@ async def change_password() -> Response:
                 me = Requester(viewer.user_id, "", "", admin=viewer.admin)
                 auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": viewer.user_id},
                         "password": model.current_password.get_secret_value()}
-                await h.account_service.change_password(me, auth, new, model.sign_out_devices)
+                await h.login.change_password(me, auth, new, model.sign_out_devices)
             except LimitExceeded as exc:
                 message = f"Too many tries. Wait {wait_in_words(exc.retry_after_ms)}, then try again."
             except MatrixError as exc:

@@ -41,7 +41,7 @@ async def join_page(token: str) -> Response:
     hearth = current_app.config["HEARTH"]
     try:
         hearth.login_ratelimiter.check(f"ip:{client_ip()}")  # this page tells whether a code is valid
-        valid = len(token) <= 64 and await hearth.account_service.registration_token_validity(token)
+        valid = len(token) <= 64 and await hearth.registration.registration_token_validity(token)
     except LimitExceeded:
         return await error_page(429, "Slow down", "Too many tries. Wait a minute and reload this page.")
     except MatrixError:

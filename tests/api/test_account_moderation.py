@@ -52,7 +52,7 @@ async def test_checks_in_the_spec_order(hs, kind):
 
 async def test_a_locked_account_may_only_log_out_and_keeps_its_session(hs):
     admin, bob = await hs.user("admin", admin=True), await hs.user("bob")
-    await hs.hearth.account_service.set_password(bob.user_id, PW, logout_devices=False)
+    await hs.hearth.login.set_password(bob.user_id, PW, logout_devices=False)
     await call(hs, "PUT", f"/admin/lock/{bob.user_id}", admin, {"locked": True})
     for method, path in (("GET", "/account/whoami"), ("GET", "/sync"), ("POST", "/createRoom")):
         status, body = await hs.call(method, path, bob, {} if method == "POST" else None)

@@ -161,7 +161,7 @@ async def token_app(settings):
 
 async def test_registration_token_flow_and_use_counting(token_app):
     client = token_app.test_client()
-    service = token_app.app.config["HEARTH"].account_service
+    service = token_app.app.config["HEARTH"].registration
     token = await service.create_registration_token(uses_allowed=1)
     validity = "/_matrix/client/v1/register/m.login.registration_token/validity"
     assert await (await client.get(f"{validity}?token={token}")).get_json() == {"valid": True}
@@ -187,12 +187,12 @@ async def test_registration_token_flow_and_use_counting(token_app):
         "type": "m.login.registration_token", "token": token, "session": session}})
     assert r.status_code == 400 and await errcode(r) == "M_MISSING_PARAM"  # stages done, password missing
     assert await (await client.get(f"{validity}?token={token}")).get_json() == {"valid": False}
-    stored = await service.uia.get_registration_token(token)
+    stored = await service.uia.store.get_registration_token(token)
     assert (stored.pending, stored.completed) == (1, 0)
     r = await client.post(f"{V3}/register", json={"username": "jack", "password": "pw-123456",
                                                    "auth": {"session": session}})
     assert r.status_code == 200 and (await r.get_json())["user_id"] == "@jack:hearth.test"
-    stored = await service.uia.get_registration_token(token)
+    stored = await service.uia.store.get_registration_token(token)
     assert (stored.pending, stored.completed) == (0, 1)
     # Used up: another registration with it fails the stage.
     r = await client.post(f"{V3}/register", json={"username": "kate", "password": "pw-123456", "auth": {
@@ -205,7 +205,7 @@ async def test_expired_and_abandoned_tokens(token_app):
 
     client = token_app.test_client()
     hearth = token_app.app.config["HEARTH"]
-    service = hearth.account_service
+    service = hearth.registration
     token = await service.create_registration_token("short-lived", uses_allowed=None,
                                                     expiry_time=int(time.time() * 1000) + 300)
     unlimited = await service.create_registration_token()
@@ -213,9 +213,9 @@ async def test_expired_and_abandoned_tokens(token_app):
     r = await client.post(f"{V3}/register", json={"username": "leo", "auth": {
         "type": "m.login.registration_token", "token": unlimited}})
     assert r.status_code == 401  # the dummy stage is left; the session holds the token as pending
-    assert (await service.uia.get_registration_token(unlimited)).pending == 1
-    await service.uia.expire_sessions(int(time.time() * 1000) + 1)
-    assert (await service.uia.get_registration_token(unlimited)).pending == 0
+    assert (await service.uia.store.get_registration_token(unlimited)).pending == 1
+    await service.uia.store.expire_sessions(int(time.time() * 1000) + 1)
+    assert (await service.uia.store.get_registration_token(unlimited)).pending == 0
     time.sleep(0.35)
     r = await client.post(f"{V3}/register", json={"username": "leo", "password": "pw-123456", "auth": {
         "type": "m.login.registration_token", "token": token}})
@@ -438,7 +438,7 @@ async def test_deactivate(client):
 
 async def test_service_create_user_and_reset_password(token_app):
     client = token_app.test_client()
-    service = token_app.app.config["HEARTH"].account_service
+    service = token_app.app.config["HEARTH"].registration
     assert await service.create_user("xena", "pw-1", admin=True) == "@xena:hearth.test"
     user = await token_app.app.config["HEARTH"].accounts.get_user("@xena:hearth.test")
     assert user.admin and user.password_hash and "pw-1" not in user.password_hash
@@ -449,7 +449,7 @@ async def test_service_create_user_and_reset_password(token_app):
             await service.create_user(name, "pw")
         assert exc.value.errcode == code
     session = await login(client, "xena", "pw-1")
-    await service.reset_password("xena", "pw-new")
+    await token_app.app.config["HEARTH"].login.reset_password("xena", "pw-new")
     r = await client.get(f"{V3}/account/whoami", headers=bearer(session["access_token"]))
     assert r.status_code == 401
     await login(client, "xena", "pw-new")

@@ -12,7 +12,7 @@ async def test_create_room_default_version_and_event_order(hs):
     room_id = await hs.create_room(alice, name="Kitchen", topic="Food", room_alias_name="kitchen")
     version = await hs.hearth.events.room_version(room_id)
     assert version.id == hs.hearth.settings.default_room_version == "12"
-    evs = await hs.hearth.events.query_events("room_id = ?", (room_id,))
+    evs = await hs.hearth.events.events_in_room(room_id)
     types = [(e.pdu.type, e.pdu.state_key) for e in evs]
     assert types == [
         ("m.room.create", ""),
@@ -168,7 +168,7 @@ async def test_initial_state_overrides_preset_and_name_overrides_initial_state(h
     assert (await hs.state(room_id, "m.room.join_rules")).content == {"join_rule": "invite"}
     assert (await hs.state(room_id, "m.room.name")).content == {"name": "Real name"}
     assert (await hs.state(room_id, "org.example.custom", "k")).content == {"x": 1}
-    evs = await hs.hearth.events.query_events("room_id = ? AND type = 'm.room.join_rules'", (room_id,))
+    evs = await hs.hearth.events.events_in_room(room_id, "m.room.join_rules")
     assert len(evs) == 1  # the preset's join rule was not sent
 
 

@@ -11,7 +11,7 @@ async def test_send_is_idempotent_per_device_and_transaction(hs):
     first = await hs.ok("PUT", path, alice, {"msgtype": "m.text", "body": "once"})
     again = await hs.ok("PUT", path, alice, {"msgtype": "m.text", "body": "once"})
     assert first == again
-    evs = await hs.hearth.events.query_events("room_id = ? AND type = 'm.room.message'", (room_id,))
+    evs = await hs.hearth.events.events_in_room(room_id, "m.room.message")
     assert [e.event_id for e in evs] == [first["event_id"]]
     assert evs[0].txn_key == f"{alice.user_id}|{alice.device_id}|txn1"
     # Another transaction ID, or another device, is a new event.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from appliance.core.services import backup as b
-from appliance.core.services.rooms import CreateRoomRequest
+from appliance.core.services.rooms.create import CreateRoomRequest
 from appliance.hearth import build_hearth
 
 
@@ -25,10 +25,10 @@ def _settings(tmp_path: Path, **kw):
 
 
 async def _seed(hearth, n: int = 20) -> str:
-    user = await hearth.account_service.create_user("alice", "correct horse battery")
-    room_id = await hearth.rooms.create_room(user, CreateRoomRequest(name="Family"))
+    user = await hearth.registration.create_user("alice", "correct horse battery")
+    room_id = await hearth.room_creation.create_room(user, CreateRoomRequest(name="Family"))
     for i in range(n):
-        await hearth.rooms.send_message(room_id, user, "m.room.message", {"msgtype": "m.text", "body": f"hi {i}"},
+        await hearth.room_messages.send_message(room_id, user, "m.room.message", {"msgtype": "m.text", "body": f"hi {i}"},
                                         txn_id=f"t{i}", device_id=None)
     return room_id
 
@@ -58,7 +58,7 @@ async def test_backup_while_writing_then_verify_and_refusals(tmp_path):
         async def writer():  # the archive is consistent while writes go on
             i = 0
             while not stop.is_set():
-                await hearth.rooms.send_message(room_id, user, "m.room.message",
+                await hearth.room_messages.send_message(room_id, user, "m.room.message",
                                                 {"msgtype": "m.text", "body": f"during {i}"},
                                                 txn_id=f"d{i}", device_id=None)
                 i += 1

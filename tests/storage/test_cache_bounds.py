@@ -101,7 +101,7 @@ async def test_event_cache_holds_at_most_its_budget(hearth):
         got = await store.get_events(ids)
         assert set(got) == set(ids)
         assert store._cache.weight <= budget
-        evs = await store.query_events("room_id = ?", (room_id,))
+        evs = await store.events_in_room(room_id)
         assert len(evs) == 62 and store._cache.weight <= budget
     assert 0 < len(store._cache) < len(ids)
     # An evicted event reads back the same from the database.

@@ -24,12 +24,6 @@ STORAGE = APPLIANCE / "core" / "storage"
 # entry must still hold SQL (see test_allow_list_does_not_rot): whoever moves a file's queries
 # into stores deletes its line here, and the list ends empty.
 ALLOWED = {
-    # services/rooms.py, accounts.py, room_read.py and friends: split and moved by the rooms work
-    "appliance/core/services/client_events.py",
-    "appliance/core/services/room_read.py",
-    "appliance/core/services/server_notices.py",
-    "appliance/core/services/spaces.py",
-    "appliance/core/services/sync.py",
     # push evaluation and the search indexer: moved onto the shared stream consumer
     "appliance/core/services/notification_retention.py",
     "appliance/core/services/push.py",

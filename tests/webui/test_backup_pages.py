@@ -64,8 +64,8 @@ async def running(data_dir: Path, users: bool = True, **extra):
     async with app.test_app() as test_app:
         h = app.config["HEARTH"]
         if users and not await h.accounts.user_exists("@admin:hearth.test"):
-            await h.account_service.create_user("admin", ADMIN_PW, admin=True)
-            await h.account_service.create_user("kim", MEMBER_PW)
+            await h.registration.create_user("admin", ADMIN_PW, admin=True)
+            await h.registration.create_user("kim", MEMBER_PW)
         yield app, h, test_app
 
 
@@ -317,7 +317,7 @@ async def test_restore_refusals_leave_the_data_untouched(tmp_path):
     damaged = bytearray(archive.read_bytes())
     damaged[len(damaged) // 2] ^= 0x40
     async with running(data) as (app, h, test_app):
-        await h.account_service.create_user("late", "a password made later")  # written after the backup
+        await h.registration.create_user("late", "a password made later")  # written after the backup
         admin = Browser(test_app.test_client())
         await admin.login("admin", ADMIN_PW)
         before = data_snapshot(data)
@@ -360,12 +360,12 @@ async def test_restore_refusals_leave_the_data_untouched(tmp_path):
 async def test_restore_from_the_admin_page_restarts_into_the_backup(tmp_path):
     data = tmp_path / "data"
     async with running(data) as (app, h, test_app):
-        await h.account_service.create_user("grandma", "knitting by the window")
+        await h.registration.create_user("grandma", "knitting by the window")
     archive, key = await make_archive(make_settings(data), tmp_path / "backups")
     kit = b.emergency_kit(key, "hearth.test", archive.name)
     restarts = []
     async with running(data) as (app, h, test_app):
-        await h.account_service.create_user("late", "a password made later")
+        await h.registration.create_user("late", "a password made later")
         await h.admin_users.set_password("@grandma:hearth.test", "a changed password!", logout_devices=False)
         app.config["RESTART_SERVER"] = lambda: restarts.append(True)  # as `hearth run` sets it
         admin = Browser(test_app.test_client())
@@ -414,7 +414,7 @@ async def test_a_staged_restore_without_a_restart_hook_waits_for_the_next_start(
         pass
     archive, key = await make_archive(make_settings(data), tmp_path / "backups")
     async with running(data) as (app, h, test_app):
-        await h.account_service.create_user("late", "a password made later")
+        await h.registration.create_user("late", "a password made later")
         admin = Browser(test_app.test_client())
         await admin.login("admin", ADMIN_PW)
         r = await admin.post("/admin/backups/restore", {"confirm": "on", "key": b.format_key(key).lower()},

@@ -314,10 +314,10 @@ async def test_headless_operator_needs_no_wizard(tmp_path):
     async with running(settings) as (app, client):
         hearth = app.config["HEARTH"]
         assert (await client.get("/setup", scope_base=LAN)).status_code == 200
-        await hearth.account_service.create_user("admin", STRONG, admin=True)  # `hearth create-user --admin`
+        await hearth.registration.create_user("admin", STRONG, admin=True)  # `hearth create-user --admin`
         assert (await client.get("/setup", scope_base=LAN)).status_code == 404
         assert (await client.get("/", scope_base=LAN)).headers.get("Location") != "/setup"
-        token = await hearth.account_service.create_registration_token()
+        token = await hearth.registration.create_registration_token()
         r = await client.post("/_matrix/client/v3/register", json={"username": "gran", "password": STRONG})
         assert r.status_code == 401 and "m.login.registration_token" in str(await r.get_json())
         assert await hearth.setup.completed() == "headless"

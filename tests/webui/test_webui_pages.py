@@ -69,8 +69,8 @@ async def running(tmp_path: Path, **extra):
     app = create_app(make_settings(tmp_path / "data", **extra))
     async with app.test_app() as test_app:
         h = app.config["HEARTH"]
-        await h.account_service.create_user("admin", ADMIN_PW, admin=True)
-        await h.account_service.create_user("kim", MEMBER_PW)
+        await h.registration.create_user("admin", ADMIN_PW, admin=True)
+        await h.registration.create_user("kim", MEMBER_PW)
         yield app, h, test_app
 
 
@@ -155,7 +155,7 @@ async def test_members_cannot_see_admin_pages(tmp_path):
 
 async def test_every_page_renders(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
-        room_id = await h.rooms.create_room("@admin:hearth.test", _room("Family"))
+        room_id = await h.room_creation.create_room("@admin:hearth.test", _room("Family"))
         token = await h.registration_tokens.create("ABCD-EFGH-JKMN", uses_allowed=2)
         b = Browser(test_app.test_client())
         await b.login("admin", ADMIN_PW)
@@ -173,7 +173,7 @@ async def test_every_page_renders(tmp_path):
 
 
 def _room(name: str):
-    from appliance.core.services.rooms import CreateRoomRequest
+    from appliance.core.services.rooms.create import CreateRoomRequest
     return CreateRoomRequest(name=name, preset="private_chat")
 
 
@@ -275,10 +275,10 @@ async def test_rooms_block_and_delete(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
         b = Browser(test_app.test_client())
         await b.login("admin", ADMIN_PW)
-        small = await h.rooms.create_room("@admin:hearth.test", _room("Small"))
-        big = await h.rooms.create_room("@admin:hearth.test", _room("Big"))
+        small = await h.room_creation.create_room("@admin:hearth.test", _room("Small"))
+        big = await h.room_creation.create_room("@admin:hearth.test", _room("Big"))
         for i in range(5):
-            await h.rooms.send_message(big, "@admin:hearth.test", "m.room.message",
+            await h.room_messages.send_message(big, "@admin:hearth.test", "m.room.message",
                                        {"msgtype": "m.text", "body": f"hello {i}"}, None, None)
         status, html = await b.get("/admin/rooms")
         assert html.index("Big") < html.index("Small")  # biggest first
@@ -306,8 +306,8 @@ async def test_rooms_block_and_delete(tmp_path):
 async def test_reports_are_listed_and_dismissed(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
         client = test_app.test_client()
-        room_id = await h.rooms.create_room("@admin:hearth.test", _room("Chat"))
-        event_id = await h.rooms.send_message(room_id, "@admin:hearth.test", "m.room.message",
+        room_id = await h.room_creation.create_room("@admin:hearth.test", _room("Chat"))
+        event_id = await h.room_messages.send_message(room_id, "@admin:hearth.test", "m.room.message",
                                               {"msgtype": "m.text", "body": "something rude"}, None, None)
         token = (await (await matrix_login(client, "admin", ADMIN_PW)).get_json())["access_token"]
         r = await client.post(f"/_matrix/client/v3/rooms/{room_id}/report/{event_id}",
@@ -334,7 +334,7 @@ async def test_announcement_reaches_everyone(tmp_path):
         for user in ("@kim:hearth.test", "@admin:hearth.test"):
             room_id = await h.server_notices.notice_room(user)
             assert room_id is not None
-            evs = await h.events.query_events("room_id = ? AND type = 'm.room.message'", (room_id,))
+            evs = await h.events.events_in_room(room_id, "m.room.message")
             assert [e.pdu.content["body"] for e in evs] == ["Restart tonight at ten"]
         status, html = await b.get("/admin/announce")
         assert "Sent to 2 people" in html
@@ -450,13 +450,13 @@ async def test_member_signs_out_own_devices(tmp_path):
 async def test_member_exports_their_data(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
         kim, admin = "@kim:hearth.test", "@admin:hearth.test"
-        room_id = await h.rooms.create_room(admin, _room("Family"))
-        await h.rooms.set_state(room_id, admin, "m.room.history_visibility", "", {"history_visibility": "joined"})
-        await h.rooms.send_message(room_id, admin, "m.room.message",
+        room_id = await h.room_creation.create_room(admin, _room("Family"))
+        await h.room_messages.set_state(room_id, admin, "m.room.history_visibility", "", {"history_visibility": "joined"})
+        await h.room_messages.send_message(room_id, admin, "m.room.message",
                                    {"msgtype": "m.text", "body": "before kim"}, None, None)
-        await h.rooms.invite(room_id, admin, kim)
-        await h.rooms.join(kim, room_id)
-        await h.rooms.send_message(room_id, kim, "m.room.message", {"msgtype": "m.text", "body": "hi all"}, None, None)
+        await h.membership.invite(room_id, admin, kim)
+        await h.membership.join(kim, room_id)
+        await h.room_messages.send_message(room_id, kim, "m.room.message", {"msgtype": "m.text", "body": "hi all"}, None, None)
         await h.account_data.set(kim, "m.direct", {"@x:hearth.test": []})
         await h.account_data.set(kim, "m.tag", {"tags": {"u.family": {}}}, room_id)
         client = test_app.test_client()

@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from appliance.app import create_app
 from appliance.core.services import backup as b
-from appliance.core.services.rooms import CreateRoomRequest
+from appliance.core.services.rooms.create import CreateRoomRequest
 from appliance.hearth import build_hearth
 from appliance.settings import Settings
 
@@ -41,13 +41,13 @@ async def family_backup(tmp_path: Path, server_name: str) -> tuple[Path, bytes, 
     settings = settings_for(tmp_path / "old-box", server_name=server_name)
     hearth = await build_hearth(settings)
     try:
-        mum = await hearth.account_service.create_user("mum", PASSWORDS["mum"], admin=True)
-        await hearth.account_service.create_user("leo", PASSWORDS["leo"])
+        mum = await hearth.registration.create_user("mum", PASSWORDS["mum"], admin=True)
+        await hearth.registration.create_user("leo", PASSWORDS["leo"])
         await hearth.setup.complete("headless")
-        room_id = await hearth.rooms.create_room(mum, CreateRoomRequest(name="Family", preset="public_chat"))
-        await hearth.rooms.join(f"@leo:{server_name}", room_id)
+        room_id = await hearth.room_creation.create_room(mum, CreateRoomRequest(name="Family", preset="public_chat"))
+        await hearth.membership.join(f"@leo:{server_name}", room_id)
         for i in range(5):
-            await hearth.rooms.send_message(room_id, mum, "m.room.message", {"msgtype": "m.text", "body": f"hello {i}"},
+            await hearth.room_messages.send_message(room_id, mum, "m.room.message", {"msgtype": "m.text", "body": f"hello {i}"},
                                             txn_id=f"t{i}", device_id=None)
         key = b.new_key()
         (tmp_path / "usb").mkdir(exist_ok=True)

@@ -180,3 +180,22 @@ def can_redact(
     return get_user_power_level(user_id, power_levels, create_event) >= get_named_level(
         power_levels, "redact"
     )
+
+
+def normalised_power_levels(pl: Pdu) -> dict[str, Any]:
+    """Power levels content with every level read as its room version reads it and written as
+    an integer, so that it is valid in any room version (v10+ accept integers only)."""
+    version = pl.room_version
+    out: dict[str, Any] = {}
+    for key, value in pl.content.items():
+        if key in NAMED_LEVEL_DEFAULTS:
+            level = parse_level(value, version)
+            if level is not None:
+                out[key] = level
+        elif key in ("users", "events", "notifications"):
+            if isinstance(value, dict):
+                levels = {k: parse_level(v, version) for k, v in value.items()}
+                out[key] = {k: v for k, v in levels.items() if v is not None}
+        else:
+            out[key] = value
+    return out

@@ -24,7 +24,11 @@ from ..storage.stores.admin import AdminStore, RoomDeletion
 from ..storage.stores.events import EventStore
 from .client_events import ClientEventFormatter
 from .pipeline import EventPipeline
-from .rooms import CreateRoomRequest, RoomService, plain_topic
+from ..protocol.topics import plain_topic
+from .rooms.aliases import RoomAliases
+from .rooms.create import CreateRoomRequest, RoomCreation
+from .rooms.membership import Membership
+from .rooms.messages import RoomMessages
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +151,15 @@ class DeleteStatus:
 
 class AdminRoomService:
     def __init__(self, server_name: str, events: EventStore, pipeline: EventPipeline,
-                 rooms: RoomService, formatter: ClientEventFormatter, store: AdminStore):
+                 room_creation: RoomCreation, room_messages: RoomMessages, membership: Membership,
+                 aliases: RoomAliases, formatter: ClientEventFormatter, store: AdminStore):
         self.server_name = server_name
         self.events = events
         self.pipeline = pipeline
-        self.rooms = rooms
+        self.room_creation = room_creation
+        self.room_messages = room_messages
+        self.membership = membership
+        self.aliases = aliases
         self.formatter = formatter
         self.store = store
         self._tasks: dict[str, asyncio.Task] = {}
@@ -339,17 +347,16 @@ class AdminRoomService:
             await self.store.block_room(room_id, by)
         if request.new_room_user_id is not None:
             creator = request.new_room_user_id
-            result.new_room_id = await self.rooms.create_room(creator, CreateRoomRequest(
+            result.new_room_id = await self.room_creation.create_room(creator, CreateRoomRequest(
                 preset="public_chat", name=request.room_name,
                 power_level_content_override={"users_default": -10}))
-            await self.rooms.send_message(result.new_room_id, creator, "m.room.message",
-                                          {"msgtype": "m.text", "body": request.message}, None, None)
+            await self.room_messages.send_message(result.new_room_id, creator, "m.room.message",
+                                                  {"msgtype": "m.text", "body": request.message}, None, None)
         for user_id, membership in await self.store.local_users_in_room(room_id, self.server_name):
             try:
-                await self.pipeline.create_event(room_id, user_id, "m.room.member", {"membership": "leave"},
-                                                 state_key=user_id)
+                await self.membership.leave(room_id, user_id)
                 if result.new_room_id is not None and membership == "join":
-                    await self.rooms.join(user_id, result.new_room_id)
+                    await self.membership.join(user_id, result.new_room_id)
                 result.kicked_users.append(user_id)
             except MatrixError as exc:
                 log.warning("room deletion: %s could not leave %s: %s", user_id, room_id, exc.error)
@@ -362,7 +369,7 @@ class AdminRoomService:
             result.local_aliases = aliases
         else:
             await self.store.delete_aliases(room_id)
-        await self.rooms.store.set_public(room_id, False)
+        await self.aliases.store.set_public(room_id, False)
         if request.purge:
             if result.failed_to_kick_users and not request.force_purge:
                 raise MatrixError("Users are still joined to this room", errcode="M_UNKNOWN")

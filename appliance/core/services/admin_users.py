@@ -14,7 +14,12 @@ from ..protocol import ids
 from ..protocol.errors import InvalidParam, MissingParam, NotFound, UserInUse
 from ..storage.stores.accounts import AccountStore, Device
 from ..storage.stores.admin import USER_ORDER, AdminStore, UserRow
-from .accounts import MAX_PASSWORD_LENGTH, AccountService
+from .accounts.profiles import Profiles
+from .accounts.deactivation import Deactivation
+from .accounts.devices import Devices
+from .accounts.login import Login
+from .accounts.passwords import MAX_PASSWORD_LENGTH
+from .accounts.registration import Registration
 from .auth import AuthService
 
 DEFAULT_LIMIT = 100
@@ -116,11 +121,15 @@ class Whois:
 
 
 class AdminUserService:
-    def __init__(self, server_name: str, accounts: AccountStore, account_service: AccountService,
-                 auth: AuthService, store: AdminStore):
+    def __init__(self, server_name: str, accounts: AccountStore, registration: Registration,
+                 login: Login, devices: Devices, deactivation: Deactivation, profiles: Profiles, auth: AuthService, store: AdminStore):
         self.server_name = server_name
         self.accounts = accounts
-        self.account_service = account_service
+        self.registration = registration
+        self.login = login
+        self.devices = devices
+        self.deactivation = deactivation
+        self.profiles = profiles
         self.auth = auth
         self.store = store
 
@@ -181,11 +190,11 @@ class AdminUserService:
             except sqlite3.IntegrityError:
                 raise UserInUse("User ID already taken.") from None
             if changes.displayname:
-                await self.account_service.set_member_profile_field(user_id, "displayname", changes.displayname)
+                await self.profiles.set_member_profile_field(user_id, "displayname", changes.displayname)
             if changes.avatar_url:
-                await self.account_service.set_member_profile_field(user_id, "avatar_url", changes.avatar_url)
+                await self.profiles.set_member_profile_field(user_id, "avatar_url", changes.avatar_url)
             if changes.deactivated:
-                await self.account_service.deactivate_user(user_id, erase=False)
+                await self.deactivation.deactivate_user(user_id, erase=False)
             return await self.get_user(user_id), True
 
         if changes.deactivated is False and existing.deactivated:
@@ -195,14 +204,14 @@ class AdminUserService:
         elif changes.password is not None and not (changes.deactivated or existing.deactivated):
             await self.set_password(user_id, changes.password, logout_devices=changes.logout_devices)
         if changes.displayname is not None:
-            await self.account_service.set_member_profile_field(user_id, "displayname", changes.displayname)
+            await self.profiles.set_member_profile_field(user_id, "displayname", changes.displayname)
         if changes.avatar_url is not None:
-            await self.account_service.set_member_profile_field(user_id, "avatar_url", changes.avatar_url)
+            await self.profiles.set_member_profile_field(user_id, "avatar_url", changes.avatar_url)
         if changes.admin is not None and changes.admin != existing.admin:
             await self.accounts.set_admin(user_id, changes.admin)
             self.auth.forget_user(user_id)
         if changes.deactivated and not existing.deactivated:
-            await self.account_service.deactivate_user(user_id, erase=False)
+            await self.deactivation.deactivate_user(user_id, erase=False)
         return await self.get_user(user_id), False
 
     async def set_password(self, user_id: str, new_password: str, *, logout_devices: bool = True) -> None:
@@ -214,12 +223,12 @@ class AdminUserService:
         if not new_password or len(new_password) > MAX_PASSWORD_LENGTH:
             raise InvalidParam("Invalid password")
         # Web sessions end whatever logout_devices says; devices: all of them (no current device).
-        await self.account_service.set_password(user_id, new_password, logout_devices=logout_devices)
+        await self.login.set_password(user_id, new_password, logout_devices=logout_devices)
 
     async def deactivate(self, user_id: str, *, erase: bool = False) -> None:
         row = await self._existing(user_id)
         if not row.deactivated:
-            await self.account_service.deactivate_user(user_id, erase)
+            await self.deactivation.deactivate_user(user_id, erase)
         if erase:
             await self.accounts.delete_profile_fields(user_id)
             await self.store.mark_erased(user_id)
@@ -263,7 +272,7 @@ class AdminUserService:
     async def delete_devices(self, user_id: str, device_ids: list[str]) -> None:
         """Sign these devices out and forget them (unknown IDs are ignored)."""
         await self._existing(user_id)
-        await self.account_service.delete_user_devices(user_id, device_ids)
+        await self.devices.delete_user_devices(user_id, device_ids)
 
     async def joined_rooms(self, user_id: str) -> list[str]:
         await self._existing(user_id)

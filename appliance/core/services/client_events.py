@@ -13,7 +13,6 @@ from typing import Any
 
 from ..cache import LruCache
 from ..protocol.redaction import redact
-from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
 from ..storage.stores.state import StateStore
 from .filtering import apply_event_fields
@@ -29,8 +28,7 @@ class ClientEventFormatter:
     # initial /sync of ~100 rooms.
     FORMS_CACHE = 2048
 
-    def __init__(self, db: Database, events: EventStore, state: StateStore):
-        self.db = db
+    def __init__(self, events: EventStore, state: StateStore):
         self.events = events
         self.state = state
         self._replaces: OrderedDict[str, str | None] = OrderedDict()
@@ -165,14 +163,7 @@ class ClientEventFormatter:
         ids = [ev.event_id for ev in evs if not ev.pdu.is_state]
         if not ids:
             return {}
-        rows = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            rows += await self.db.fetchall(
-                "SELECT relates_to, rel_type, event_id, sender, type, stream_pos FROM events"
-                f" WHERE relates_to IN ({','.join('?' * len(chunk))})"
-                " AND rel_type IN ('m.thread', 'm.replace', 'm.reference') AND rejected IS NULL"
-                " AND redacted_by IS NULL ORDER BY stream_pos", tuple(chunk))
+        rows = await self.events.aggregated_relations(ids)
         if not rows:
             return {}
         by_id = {ev.event_id: ev for ev in evs}

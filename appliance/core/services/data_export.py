@@ -32,6 +32,7 @@ from ..storage.stores.events import EventStore
 from ..storage.stores.media import MediaStore
 from ..storage.stores.rooms import RoomStore
 from ..storage.stores.state import StateStore
+from .accounts.profiles import Profiles
 from .client_events import ClientEventFormatter
 from .visibility import Visibility
 
@@ -51,7 +52,7 @@ def _lines(items: list[dict[str, Any]]) -> str:
 class DataExportService:
     def __init__(self, events: EventStore, state: StateStore, accounts: AccountStore, rooms: RoomStore,
                  admin: AdminStore, account_data: AccountDataStore, media: MediaStore,
-                 account_service, formatter: ClientEventFormatter, visibility: Visibility):
+                 profiles: Profiles, formatter: ClientEventFormatter, visibility: Visibility):
         self.rooms = rooms
         self.admin = admin
         self.account_data = account_data
@@ -59,7 +60,7 @@ class DataExportService:
         self.events = events
         self.state = state
         self.accounts = accounts
-        self.account_service = account_service
+        self.profiles = profiles
         self.formatter = formatter
         self.visibility = visibility
 
@@ -88,7 +89,7 @@ class DataExportService:
                 state = await self._stripped_state(room_id)
                 await put(f"{room_dir(room_id)}/{membership}_state", json.dumps(state, indent=1, sort_keys=True))
 
-        await put("user_data/profile", json.dumps(await self.account_service.get_profile(user_id), indent=1,
+        await put("user_data/profile", json.dumps(await self.profiles.get_profile(user_id), indent=1,
                                                   sort_keys=True))
         devices = [{"device_id": d.device_id, "display_name": d.display_name, "last_seen_ts": d.last_seen_ts,
                     "last_seen_ip": d.last_seen_ip} for d in await self.accounts.list_devices(user_id)]

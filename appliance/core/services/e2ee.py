@@ -47,6 +47,6 @@ class E2eeService:
         await self.device_keys.on_device_deleted(user_id, device_id)
 
     async def on_devices_deleted(self, user_id: str, device_ids: list[str]) -> None:
-        """An AccountService devices-deleted listener."""
+        """A devices-deleted listener (services/accounts/devices.py)."""
         for device_id in device_ids:
             await self.device_keys.on_device_deleted(user_id, device_id)

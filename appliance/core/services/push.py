@@ -108,9 +108,7 @@ class PushService:
             pos = await self.position()
             target = max(target, self.stream.current)
             while pos < target:
-                evs = await self.events.query_events(
-                    "stream_pos > ? AND stream_pos <= ? AND rejected IS NULL AND outlier = 0",
-                    (pos, target), limit=BATCH)
+                evs = await self.events.live_events_between(pos, target, BATCH)
                 upto = evs[-1].stream_pos if len(evs) == BATCH else target
                 notes: list[Notification] = []
                 for ev in evs:
@@ -272,9 +270,7 @@ class PushService:
         recorded_upto = await self.position()
         if recorded_upto >= upto:
             return []
-        evs = await self.events.query_events(
-            "room_id = ? AND stream_pos > ? AND stream_pos <= ? AND rejected IS NULL AND outlier = 0",
-            (room_id, recorded_upto, upto), limit=BATCH)
+        evs = await self.events.live_events_between(recorded_upto, upto, BATCH, room_id=room_id)
         if len(evs) == BATCH:
             await self.catch_up(upto)
             return []

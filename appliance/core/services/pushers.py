@@ -121,7 +121,7 @@ class PusherService:
         self._start(key)
 
     async def on_devices_deleted(self, user_id: str, device_ids: list[str]) -> None:
-        """An AccountService listener: a logged-out device's pushers go with it."""
+        """A Devices listener: a logged-out device's pushers go with it."""
         for key in await self.db.write(lambda conn: self.store.delete_for_devices_job(conn, user_id, device_ids)):
             self._stop(key)
 

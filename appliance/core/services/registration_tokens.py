@@ -14,7 +14,7 @@ from ..protocol.errors import InvalidParam, NotFound
 from ..storage.stores.accounts import now_ms
 from ..storage.stores.admin import AdminStore
 from ..storage.stores.uia import RegistrationToken, UiaStore
-from .accounts import AccountService
+from .accounts.registration import Registration
 from .setup import new_setup_code
 
 _ALPHABET = string.ascii_letters + string.digits + "._~-"
@@ -52,8 +52,8 @@ _UNSET: Any = object()
 
 
 class RegistrationTokenService:
-    def __init__(self, account_service: AccountService, uia: UiaStore, store: AdminStore):
-        self.account_service = account_service
+    def __init__(self, registration: Registration, uia: UiaStore, store: AdminStore):
+        self.registration = registration
         self.uia = uia
         self.store = store
 
@@ -72,7 +72,7 @@ class RegistrationTokenService:
             if not 1 <= length <= 64:
                 raise InvalidParam("length must be an integer between 1 and 64")
             token = "".join(secrets.choice(_ALPHABET) for _ in range(length))
-        created = await self.account_service.create_registration_token(token, uses_allowed, expiry_time)
+        created = await self.registration.create_registration_token(token, uses_allowed, expiry_time)
         return await self.get(created)
 
     async def create_invite(self, *, uses_allowed: int | None = None, expiry_time: int | None = None) -> TokenInfo:

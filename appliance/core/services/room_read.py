@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.errors import Forbidden, InvalidParam, NotFound
-from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.memberships import MembershipRow, MembershipStore
 from ..storage.stores.state import StateMap, StateStore
 from ..stream import Stream
 from .client_events import ClientEventFormatter
@@ -21,7 +21,6 @@ from .filtering import EventFilter
 from .tokens import make_token, parse_token
 from .visibility import WORLD_READABLE, Visibility
 
-_LIVE = "outlier = 0 AND rejected IS NULL"
 SCAN_CAP = 2000  # events looked at per page before giving up on a restrictive filter
 
 
@@ -42,10 +41,10 @@ class Access:
 
 
 class RoomReadService:
-    def __init__(self, db: Database, events: EventStore, state: StateStore, stream: Stream,
+    def __init__(self, events: EventStore, state: StateStore, memberships: MembershipStore, stream: Stream,
                  formatter: ClientEventFormatter, visibility: Visibility):
-        self.db = db
         self.events = events
+        self.memberships = memberships
         self.state = state
         self.stream = stream
         self.formatter = formatter
@@ -55,26 +54,14 @@ class RoomReadService:
 
     async def state_ids_at(self, room_id: str, pos: int) -> StateMap:
         """The room's state after the last event at or before stream position `pos`."""
-        group = await self.db.fetchval(
-            f"SELECT state_group FROM events WHERE room_id = ? AND stream_pos <= ? AND {_LIVE}"
-            " AND state_group IS NOT NULL ORDER BY stream_pos DESC LIMIT 1", (room_id, pos))
+        group = await self.events.state_group_at(room_id, pos)
         if group is None:
             return {}
         return await self.state.get_state(group)
 
     async def state_groups_at(self, points: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
-        """`state_ids_at`'s state group for many (room_id, pos) at once (one query per 100)."""
-        out: dict[tuple[str, int], int | None] = {pt: None for pt in points}
-        term = ("SELECT ?, ?, (SELECT state_group FROM events WHERE room_id = ? AND stream_pos <= ?"
-                f" AND {_LIVE} AND state_group IS NOT NULL ORDER BY stream_pos DESC LIMIT 1)")
-        todo = list(out)
-        for i in range(0, len(todo), 100):
-            chunk = todo[i:i + 100]
-            rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
-                                          tuple(x for r, pos in chunk for x in (r, pos, r, pos)))
-            for room_id, pos, group in rows:
-                out[(room_id, pos)] = group
-        return out
+        """`state_ids_at`'s state group for many (room_id, pos) at once."""
+        return await self.events.state_groups_at(points)
 
     async def state_at_group(self, group: int | None) -> StateMap:
         return {} if group is None else await self.state.get_state(group)
@@ -95,14 +82,8 @@ class RoomReadService:
             asked = batch_size
             if first_batch is not None and backwards:
                 (batch, asked), first_batch = first_batch, None
-            elif backwards:
-                batch = await self.events.query_events(
-                    f"room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE}", (room_id, lo, hi),
-                    order="stream_pos DESC", limit=batch_size)
             else:
-                batch = await self.events.query_events(
-                    f"room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE}", (room_id, lo, hi),
-                    order="stream_pos", limit=batch_size)
+                batch = await self.events.live_window(room_id, lo, hi, batch_size, newest_first=backwards)
             if not batch:
                 break
             scanned += len(batch)
@@ -133,13 +114,8 @@ class RoomReadService:
                 more = True
                 break
         if not more and len(collected) == limit and lo < hi:
-            more = await self._any_in(room_id, lo, hi)
+            more = await self.events.any_live_in(room_id, lo, hi)
         return Page(collected, hi if backwards else lo, more)
-
-    async def _any_in(self, room_id: str, lo: int, hi: int) -> bool:
-        return await self.db.fetchval(
-            f"SELECT 1 FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE} LIMIT 1",
-            (room_id, lo, hi)) is not None
 
     async def member_events_for_senders(self, evs: list[StoredEvent], skip: set[str] = frozenset(),
                                         ) -> list[StoredEvent]:
@@ -155,24 +131,21 @@ class RoomReadService:
         loaded = await self.events.get_events(wanted.values())
         return [loaded[e] for e in wanted.values() if e in loaded]
 
-    async def membership_row(self, user_id: str, room_id: str) -> tuple[str, str, int] | None:
-        row = await self.db.fetchone(
-            "SELECT membership, event_id, stream_pos FROM room_memberships WHERE user_id = ? AND room_id = ?",
-            (user_id, room_id))
-        return (row[0], row[1], row[2]) if row else None
+    async def membership_row(self, user_id: str, room_id: str) -> MembershipRow | None:
+        return await self.memberships.of(user_id, room_id)
 
     async def access(self, user_id: str, room_id: str) -> Access:
         """Who may read: members; those who left (up to their leave); anyone if world_readable."""
         if await self.events.room_version(room_id) is None:
             raise Forbidden("You are not allowed to view this room")  # no existence oracle
-        row = await self.membership_row(user_id, room_id)
+        row = await self.memberships.of(user_id, room_id)
         current = self.stream.current
-        if row is not None and row[0] == "join":
-            return Access("join", max(current, row[2]), None)
+        if row is not None and row.membership == "join":
+            return Access("join", max(current, row.stream_pos), None)
         if await self.visibility.history_visibility(room_id) == WORLD_READABLE:
-            return Access(row[0] if row else None, current, None)
-        if row is not None and row[0] in ("leave", "ban"):
-            return Access(row[0], row[2], row[1])
+            return Access(row.membership if row else None, current, None)
+        if row is not None and row.membership in ("leave", "ban"):
+            return Access(row.membership, row.stream_pos, row.event_id)
         raise Forbidden("You are not allowed to view this room")
 
     # -- state ------------------------------------------------------------------------------
@@ -242,10 +215,7 @@ class RoomReadService:
         return {"joined": joined}
 
     async def joined_rooms(self, user_id: str) -> list[str]:
-        rows = await self.db.fetchall(
-            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join' ORDER BY stream_pos",
-            (user_id,))
-        return [r[0] for r in rows]
+        return await self.memberships.joined_room_ids(user_id)
 
     # -- single events ----------------------------------------------------------------------
 
@@ -345,10 +315,7 @@ class RoomReadService:
         children: list[str] = []
         depth = 0
         for depth in range(1, max_depth + 1):
-            rows = await self.db.fetchall(
-                f"SELECT event_id FROM events WHERE room_id = ? AND relates_to IN ({','.join('?' * len(parents))})"
-                f" AND {_LIVE}", (room_id, *parents))
-            found = [r[0] for r in rows if r[0] not in children]
+            found = [e for e in await self.events.live_children_of(room_id, parents) if e not in children]
             if not found:
                 depth -= 1
                 break
@@ -404,11 +371,7 @@ class RoomReadService:
         out_evs: list[tuple[StoredEvent, int]] = []
         cursor = upto
         while len(out_evs) <= limit:
-            rows = await self.db.fetchall(
-                "SELECT relates_to, MAX(stream_pos) AS latest, SUM(sender = ?) AS mine FROM events"
-                f" WHERE room_id = ? AND rel_type = 'm.thread' AND {_LIVE} AND stream_pos <= ?"
-                " GROUP BY relates_to HAVING latest <= ? ORDER BY latest DESC LIMIT ?",
-                (user_id, room_id, acc.upto, cursor, limit + 1))
+            rows = await self.events.thread_roots(room_id, user_id, acc.upto, cursor, limit + 1)
             if not rows:
                 break
             roots = await self.events.get_events([r[0] for r in rows])
@@ -436,15 +399,10 @@ class RoomReadService:
         if direction not in ("b", "f"):
             raise InvalidParam("dir must be 'b' or 'f'")
         acc = await self.access(user_id, room_id)
-        if direction == "f":
-            cond, order = "origin_server_ts >= ?", "origin_server_ts, stream_pos"
-        else:
-            cond, order = "origin_server_ts <= ?", "origin_server_ts DESC, stream_pos DESC"
         offset = 0
         while True:
-            evs = await self.events.query_events(
-                f"room_id = ? AND {cond} AND stream_pos <= ? AND {_LIVE}", (room_id, ts, acc.upto),
-                order=f"{order} LIMIT 50 OFFSET {offset}")
+            evs = await self.events.live_near_timestamp(room_id, ts, acc.upto, forwards=direction == "f",
+                                                        offset=offset, limit=50)
             if not evs:
                 raise NotFound(f"Unable to find event from {ts} in direction {direction}")
             visible = await self.visibility.filter_events(user_id, evs, ignore=False)

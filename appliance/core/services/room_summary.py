@@ -20,7 +20,7 @@ from typing import Any
 
 from ..protocol.errors import NotFound
 from ..storage.stores.events import EventStore
-from .rooms import RoomService
+from .rooms.aliases import RoomAliases
 from .spaces import SpaceHierarchyService
 
 OPEN_JOIN_RULES = ("public", "knock", "knock_restricted")
@@ -28,14 +28,14 @@ MEMBERSHIPS_THAT_SEE = ("join", "invite", "knock")
 
 
 class RoomSummaryService:
-    def __init__(self, rooms: RoomService, spaces: SpaceHierarchyService, events: EventStore):
-        self.rooms = rooms
+    def __init__(self, aliases: RoomAliases, spaces: SpaceHierarchyService, events: EventStore):
+        self.aliases = aliases
         self.spaces = spaces
         self.events = events
 
     async def summary(self, user_id: str | None, room_id_or_alias: str) -> dict[str, Any]:
         """The summary, with `membership` when `user_id` is given; NotFound when hidden."""
-        room_id = await self.rooms.resolve_room(room_id_or_alias)  # NotFound for an unknown room
+        room_id = await self.aliases.resolve_room(room_id_or_alias)  # NotFound for an unknown room
         summary = await self.spaces.summary(room_id)
         membership = await self.events.membership(room_id, user_id) if user_id is not None else None
         if not await self._may_see(user_id, membership, summary):

@@ -12,15 +12,16 @@ Announcements from the admin pages are plain `m.text` messages; a notice with a
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 from ..protocol import ids
 from ..protocol.errors import InvalidParam, MatrixError, NotFound
-from ..storage.database import Database
+from ..storage.stores.server_notices import ServerNoticeStore
 from ..storage.stores.accounts import AccountStore
 from .account_data import AccountDataService
-from .rooms import CreateRoomRequest, RoomService
+from ..storage.stores.events import EventStore
+from .rooms.create import CreateRoomRequest, RoomCreation
+from .rooms.messages import RoomMessages
 
 SYSTEM_LOCALPART = "hearth-notices"
 TAG = "m.server_notice"
@@ -28,11 +29,14 @@ ROOM_NAME = "Server notices"
 
 
 class ServerNoticeService:
-    def __init__(self, db: Database, accounts: AccountStore, rooms: RoomService, account_data: AccountDataService,
+    def __init__(self, store: ServerNoticeStore, accounts: AccountStore, room_creation: RoomCreation,
+                 room_messages: RoomMessages, events: EventStore, account_data: AccountDataService,
                  server_name: str, localpart: str = SYSTEM_LOCALPART, displayname: str = "Server notices"):
-        self.db = db
+        self.store = store
         self.accounts = accounts
-        self.rooms = rooms
+        self.room_creation = room_creation
+        self.room_messages = room_messages
+        self.events = events
         self.account_data = account_data
         self.server_name = server_name
         self.system_user_id = f"@{localpart}:{server_name}"
@@ -50,23 +54,22 @@ class ServerNoticeService:
 
     async def notice_room(self, user_id: str) -> str | None:
         """The user's current notices room (the user joined or invited), if any."""
-        room_id = await self.db.fetchval("SELECT room_id FROM server_notice_rooms WHERE user_id = ?", (user_id,))
+        room_id = await self.store.room_of(user_id)
         if room_id is None:
             return None
-        if await self.rooms.events.membership(room_id, user_id) not in ("join", "invite"):
+        if await self.events.membership(room_id, user_id) not in ("join", "invite"):
             return None
-        if await self.rooms.events.membership(room_id, self.system_user_id) != "join":
+        if await self.events.membership(room_id, self.system_user_id) != "join":
             return None
         return room_id
 
     async def is_notice_room(self, room_id: str, user_id: str) -> bool:
-        return await self.db.fetchval(
-            "SELECT 1 FROM server_notice_rooms WHERE user_id = ? AND room_id = ?", (user_id, room_id)) is not None
+        return await self.store.is_room_of(user_id, room_id)
 
     async def check_may_leave(self, room_id: str, user_id: str) -> None:
         """The spec: rejecting the invite to one's notices room is refused (leaving after
         joining is allowed)."""
-        if await self.rooms.events.membership(room_id, user_id) == "invite" and await self.is_notice_room(
+        if await self.events.membership(room_id, user_id) == "invite" and await self.is_notice_room(
                 room_id, user_id):
             raise MatrixError("You cannot reject the invite to your server notices room",
                               status=403, errcode="M_CANNOT_LEAVE_SERVER_NOTICE_ROOM")
@@ -78,14 +81,8 @@ class ServerNoticeService:
             invite=[user_id],
             power_level_content_override={"users_default": -10, "events_default": 0},
         )
-        room_id = await self.rooms.create_room(self.system_user_id, request)
-
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO server_notice_rooms (user_id, room_id) VALUES (?, ?)"
-                " ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id", (user_id, room_id))
-
-        await self.db.write(job)
+        room_id = await self.room_creation.create_room(self.system_user_id, request)
+        await self.store.set_room(user_id, room_id)
         await self.account_data.set_room_tag(user_id, room_id, TAG, {"order": 0.0})
         return room_id
 
@@ -113,7 +110,7 @@ class ServerNoticeService:
         async with self._lock:
             await self._ensure_system_user()
             room_id = await self.notice_room(user_id) or await self._create_room(user_id)
-        return await self.rooms.send_message(room_id, self.system_user_id, "m.room.message", content, None, None)
+        return await self.room_messages.send_message(room_id, self.system_user_id, "m.room.message", content, None, None)
 
     async def send_notice_once(self, admin_user_id: str, device_id: str | None, txn_id: str, user_id: str,
                                body: str, **kwargs: Any) -> str:
@@ -125,18 +122,11 @@ class ServerNoticeService:
         entry[1] += 1
         try:
             async with entry[0]:
-                existing = await self.db.fetchval(
-                    "SELECT event_id FROM server_notice_txns WHERE admin_user_id = ? AND device_id = ? AND txn_id = ?",
-                    key)
+                existing = await self.store.sent_for_txn(*key)
                 if existing is not None:
                     return existing
                 event_id = await self.send_notice(user_id, body, **kwargs)
-
-                def job(conn: sqlite3.Connection) -> None:
-                    conn.execute("INSERT OR IGNORE INTO server_notice_txns (admin_user_id, device_id, txn_id, event_id)"
-                                 " VALUES (?, ?, ?, ?)", (*key, event_id))
-
-                await self.db.write(job)
+                await self.store.record_txn(*key, event_id)
                 return event_id
         finally:
             entry[1] -= 1

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..protocol.errors import Forbidden, InvalidParam, MatrixError
 from ..storage.stores.accounts import AccountStore
-from .accounts import AccountService
+from .accounts.registration import Registration
 from .auth import AuthService, ClientInfo, new_device_id
 
 NONCE_TTL_S = 60.0    # Synapse's lifetime of a nonce
@@ -73,7 +73,7 @@ class SharedSecretRequest:
 
 
 class SharedSecretRegistration:
-    def __init__(self, secret: str, enabled: Callable[[], bool], registration: AccountService,
+    def __init__(self, secret: str, enabled: Callable[[], bool], registration: Registration,
                  accounts: AccountStore, auth: AuthService, server_name: str,
                  clock: Callable[[], float] = time.monotonic):
         self._secret = secret

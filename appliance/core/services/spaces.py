@@ -18,9 +18,8 @@ from typing import Any
 
 from ..protocol.errors import Forbidden, InvalidParam
 from ..protocol.redaction import redact
-from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
-from .rooms import RoomService
+from .rooms.aliases import RoomAliases
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -48,10 +47,9 @@ class Child:
 
 
 class SpaceHierarchyService:
-    def __init__(self, db: Database, events: EventStore, rooms: RoomService):
-        self.db = db
+    def __init__(self, events: EventStore, aliases: RoomAliases):
         self.events = events
-        self.rooms = rooms
+        self.aliases = aliases
 
     async def _content(self, room_id: str, type_: str, state_key: str = "") -> dict[str, Any]:
         eid = await self.events.current_state_event_id(room_id, type_, state_key)
@@ -64,8 +62,7 @@ class SpaceHierarchyService:
 
     async def children(self, room_id: str) -> list[Child]:
         """The valid m.space.child events of a room, in the spec's order."""
-        rows = await self.db.fetchall(
-            "SELECT state_key, event_id FROM current_state WHERE room_id = ? AND type = 'm.space.child'", (room_id,))
+        rows = await self.events.current_state_of_type(room_id, "m.space.child")
         loaded = await self.events.get_events(r[1] for r in rows)
         out = []
         for state_key, event_id in rows:
@@ -108,10 +105,8 @@ class SpaceHierarchyService:
         return out
 
     async def summary(self, room_id: str) -> dict[str, Any]:
-        joined = await self.db.fetchval(
-            "SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'",
-            (room_id,))
-        chunk = await self.rooms._public_chunk(room_id, joined or 0)
+        joined = await self.events.member_count(room_id, "join")
+        chunk = await self.aliases.public_chunk(room_id, joined)
         version = await self.events.room_version(room_id)
         if version is not None:
             chunk["room_version"] = version.id

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.events import StateKey
-from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.memberships import MembershipStore
 from ..storage.stores.state import StateMap
 from ..stream import Position, Stream
 from .account_data import AccountDataService
@@ -74,10 +74,10 @@ class _SentMembers:
 
 
 class SyncService:
-    def __init__(self, db: Database, events: EventStore, stream: Stream, reader: RoomReadService,
+    def __init__(self, memberships: MembershipStore, events: EventStore, stream: Stream, reader: RoomReadService,
                  formatter: ClientEventFormatter, visibility: Visibility, account_data: AccountDataService,
                  receipts: ReceiptService, typing: TypingService, e2ee: Any = None, max_timeout_ms: int = 60_000):
-        self.db = db
+        self.memberships = memberships
         self.events = events
         self.stream = stream
         self.reader = reader
@@ -119,9 +119,8 @@ class SyncService:
     async def _build(self, p: SyncParams, since: Position | None, upto: Position) -> tuple[dict, list[str], bool]:
         user = p.user_id
         f = p.filter
-        rows = await self.db.fetchall(
-            "SELECT room_id, membership, event_id, stream_pos FROM room_memberships"
-            " WHERE user_id = ? AND forgotten = 0", (user,))
+        rows = [(m.room_id, m.membership, m.event_id, m.stream_pos)
+                for m in await self.memberships.not_forgotten(user)]
         # A membership row is committed, and so is every position before it.
         top = max([upto.stream, *(r[3] for r in rows)])
         upto = Position(top, upto.ephemeral)
@@ -141,9 +140,7 @@ class SyncService:
         joined = [r for r in rows if r[1] == "join" and f.room.allows_room(r[0])]
         active: set[str] | None = None
         if since is not None:
-            changed = await self.db.fetchall(
-                "SELECT DISTINCT room_id FROM events WHERE stream_pos > ? AND stream_pos <= ?", (after, upto.stream))
-            active = {r[0] for r in changed}
+            active = await self.events.room_ids_with_events_between(after, upto.stream)
         receipts_by_room: dict[str, list] = {}
         if joined and not f.room.ephemeral.blocks_everything:
             for rc in await self.receipts.changed([r[0] for r in joined], after, upto.stream):
@@ -382,29 +379,18 @@ class SyncService:
         """Summaries of rooms the user is joined to: member counts (one query for all rooms) and
         heroes, the first joined or invited members other than the user, or else the first of
         any membership."""
-        counts: dict[str, dict[str, int]] = {r: {} for r in room_ids}
-        for i in range(0, len(room_ids), 500):
-            chunk = room_ids[i:i + 500]
-            for room_id, membership, n in await self.db.fetchall(
-                    "SELECT room_id, membership, COUNT(*) FROM current_state"
-                    f" WHERE room_id IN ({','.join('?' * len(chunk))}) AND type = 'm.room.member'"
-                    " GROUP BY room_id, membership", tuple(chunk)):
-                counts[room_id][membership] = n
+        counts = await self.memberships.member_counts(room_ids)
         out = {}
         for room_id in room_ids:
             # The user is joined to these rooms: when the counts hold nobody else joined or
             # invited, only the fallback can find heroes.
             others = counts[room_id].get("join", 0) + counts[room_id].get("invite", 0) - 1
-            rows = await self.db.fetchall(
-                "SELECT user_id FROM room_memberships WHERE room_id = ? AND user_id != ?"
-                " AND membership IN ('join', 'invite') ORDER BY stream_pos LIMIT ?",
-                (room_id, user_id, MAX_HEROES)) if others > 0 else []
-            if not rows:
-                rows = await self.db.fetchall(
-                    "SELECT user_id FROM room_memberships WHERE room_id = ? AND user_id != ?"
-                    " ORDER BY stream_pos LIMIT ?", (room_id, user_id, MAX_HEROES))
+            heroes = await self.memberships.first_members(
+                room_id, user_id, MAX_HEROES, joined_or_invited=True) if others > 0 else []
+            if not heroes:
+                heroes = await self.memberships.first_members(room_id, user_id, MAX_HEROES, joined_or_invited=False)
             out[room_id] = {
-                "m.heroes": [r[0] for r in rows],
+                "m.heroes": heroes,
                 "m.joined_member_count": counts[room_id].get("join", 0),
                 "m.invited_member_count": counts[room_id].get("invite", 0),
             }
@@ -414,18 +400,12 @@ class SyncService:
         """Messages from others after the user's read receipt. Highlights: mentions of the user
         (m.mentions, or the user ID in the body) until push rules take this over."""
         read_pos = await self.receipts.read_up_to(user_id, room_id)
-        own = await self.reader.membership_row(user_id, room_id)
+        own = await self.memberships.of(user_id, room_id)
         if own is not None:
-            read_pos = max(read_pos, own[2])
-        excluded = [user_id, *ignored]
-        rows = await self.db.fetchall(
-            "SELECT json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ?"
-            f" AND sender NOT IN ({','.join('?' * len(excluded))}) AND state_key IS NULL"
-            f" AND type IN ({','.join('?' * len(NOTIFYING_TYPES))}) AND rejected IS NULL AND redacted_by IS NULL"
-            " ORDER BY stream_pos DESC LIMIT 1000",
-            (room_id, read_pos, upto, *excluded, *NOTIFYING_TYPES))
+            read_pos = max(read_pos, own.stream_pos)
+        rows = await self.events.notifying_json_since(room_id, read_pos, upto, [user_id, *ignored], NOTIFYING_TYPES)
         highlights = 0
-        for (text,) in rows:
+        for text in rows:
             if user_id in text:
                 highlights += 1
         return {"notification_count": len(rows), "highlight_count": highlights}

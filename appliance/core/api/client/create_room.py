@@ -8,7 +8,7 @@ from quart import Blueprint
 
 from ....hearth import Hearth
 from ...services.auth import Requester
-from ...services.rooms import CreateRoomRequest, InitialStateEvent
+from ...services.rooms.create import CreateRoomRequest, InitialStateEvent
 from ..routing import ACCESS_TOKEN, endpoint
 
 bp = Blueprint("client_create_room", __name__)
@@ -51,4 +51,4 @@ async def create_room(me: Requester, body: CreateRoomBody, hearth: Hearth) -> di
         is_direct=body.is_direct,
         power_level_content_override=body.power_level_content_override,
     )
-    return {"room_id": await hearth.rooms.create_room(me.user_id, request)}
+    return {"room_id": await hearth.room_creation.create_room(me.user_id, request)}

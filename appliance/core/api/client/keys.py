@@ -61,11 +61,11 @@ async def upload_cross_signing_keys(me: Requester, body: dict, hearth: Hearth) -
         raise BadJson("auth must be an object")
     session = None
     if await hearth.device_keys.cross_signing_upload_needs_auth(me.user_id, body):
-        session = await hearth.account_service.user_interactive_auth(
+        session = await hearth.login.uia.run(
             auth, [[PASSWORD]], f"POST /keys/device_signing/upload {me.user_id}", user_id=me.user_id)
     await hearth.device_keys.upload_cross_signing_keys(me.user_id, body)
     if session is not None:
-        await hearth.account_service.uia.finish_session(session.session_id)
+        await hearth.login.uia.finish(session.session_id)
     return {}
 
 

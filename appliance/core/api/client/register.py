@@ -33,7 +33,7 @@ async def register(query: RegisterQuery, body: RegisterBody, hearth: Hearth, cli
     it needs an invite code; 403 when closed. Guest accounts are not offered. Registration has a
     rate limit of its own: failed logins do not hold it up, nor it them."""
     hearth.registration_ratelimiter.check(f"ip:{client.ip}")
-    return await hearth.account_service.register(
+    return await hearth.registration.register(
         kind=query.kind, auth=body.auth, username=body.username, password=body.password,
         device_id=body.device_id, initial_device_display_name=body.initial_device_display_name,
         inhibit_login=body.inhibit_login, refresh_token=body.refresh_token, client=client)
@@ -46,7 +46,7 @@ class AvailableQuery(QueryModel):
 @endpoint(bp, "GET", "/register/available", auth=NO_AUTH)
 async def check_username_availability(query: AvailableQuery, hearth: Hearth, client: ClientInfo) -> dict:
     hearth.ratelimiter.check(f"ip:{client.ip}")
-    await hearth.account_service.check_username_available(query.username)
+    await hearth.registration.check_username_available(query.username)
     return {"available": True}
 
 
@@ -59,4 +59,4 @@ class TokenQuery(QueryModel):
 async def registration_token_validity(query: TokenQuery, hearth: Hearth, client: ClientInfo) -> dict:
     """Rate-limited with registration: this endpoint invites guessing invite codes."""
     hearth.registration_ratelimiter.check(f"ip:{client.ip}")
-    return {"valid": await hearth.account_service.registration_token_validity(query.token)}
+    return {"valid": await hearth.registration.registration_token_validity(query.token)}

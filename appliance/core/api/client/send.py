@@ -37,7 +37,7 @@ class RedactBody(BaseModel, extra="allow"):
 async def send_message(me: Requester, path: SendPath, body: dict, hearth: Hearth) -> dict:
     if me.suspended:
         await hearth.account_moderation.check_suspended_send(me, path.room_id, path.event_type, body)
-    event_id = await hearth.rooms.send_message(path.room_id, me.user_id, path.event_type, body,
+    event_id = await hearth.room_messages.send_message(path.room_id, me.user_id, path.event_type, body,
                                                path.txn_id, me.device_id)
     return {"event_id": event_id}
 
@@ -46,7 +46,7 @@ async def send_message(me: Requester, path: SendPath, body: dict, hearth: Hearth
 async def set_room_state_with_key(me: Requester, path: StatePath, body: dict, hearth: Hearth) -> dict:
     if me.suspended:
         await hearth.account_moderation.check_suspended_send(me, path.room_id, path.event_type, body, path.state_key)
-    event_id = await hearth.rooms.set_state(path.room_id, me.user_id, path.event_type, path.state_key, body)
+    event_id = await hearth.room_messages.set_state(path.room_id, me.user_id, path.event_type, path.state_key, body)
     return {"event_id": event_id}
 
 
@@ -55,7 +55,7 @@ async def set_room_state(me: Requester, path: StatePath, body: dict, hearth: Hea
     """The empty state key: the trailing slash is optional (room_state.yaml)."""
     if me.suspended:
         await hearth.account_moderation.check_suspended_send(me, path.room_id, path.event_type, body, "")
-    event_id = await hearth.rooms.set_state(path.room_id, me.user_id, path.event_type, "", body)
+    event_id = await hearth.room_messages.set_state(path.room_id, me.user_id, path.event_type, "", body)
     return {"event_id": event_id}
 
 
@@ -64,6 +64,6 @@ async def redact_event(me: Requester, path: RedactPath, body: RedactBody, hearth
     if me.suspended:
         await hearth.account_moderation.check_suspended_send(me, path.room_id, "m.room.redaction",
                                                              {"redacts": path.event_id})
-    event_id = await hearth.rooms.redact(path.room_id, path.event_id, me.user_id, body.reason,
+    event_id = await hearth.room_messages.redact(path.room_id, path.event_id, me.user_id, body.reason,
                                          path.txn_id, me.device_id)
     return {"event_id": event_id}

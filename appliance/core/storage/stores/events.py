@@ -34,6 +34,7 @@ class StoredEvent:
 
 
 _EVENT_COLS = "event_id, room_id, json, stream_pos, state_group, redacted_by, rejected, txn_key"
+_LIVE = "outlier = 0 AND rejected IS NULL"  # events that are part of a room's timeline
 
 
 def _newest_first(ev: StoredEvent) -> int:
@@ -136,11 +137,124 @@ class EventStore:
                 found[ev.event_id] = ev
         return found
 
-    async def query_events(self, sql_where: str, params: tuple, order: str = "stream_pos", limit: int | None = None) -> list[StoredEvent]:
-        sql = f"SELECT {_EVENT_COLS} FROM events WHERE {sql_where} ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return await self._rows_to_events(await self.db.fetchall(sql, params))
+    # -- timeline windows (named reads for /messages, /context, relations, threads, push) -----
+
+    async def live_window(self, room_id: str, after: int, upto: int, limit: int, *,
+                          newest_first: bool = True) -> list[StoredEvent]:
+        """Up to `limit` of a room's live events (not outliers, not rejected) in (after, upto],
+        newest first (or oldest first): one page of a timeline scan."""
+        order = "DESC" if newest_first else "ASC"
+        rows = await self.db.fetchall(
+            f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ?"
+            f" AND {_LIVE} ORDER BY stream_pos {order} LIMIT ?", (room_id, after, upto, int(limit)))
+        return await self._rows_to_events(rows)
+
+    async def live_events_between(self, after: int, upto: int, limit: int, room_id: str | None = None,
+                                  ) -> list[StoredEvent]:
+        """Up to `limit` live events in (after, upto], oldest first, of every room or of one."""
+        where, params = "stream_pos > ? AND stream_pos <= ?", (after, upto)
+        if room_id is not None:
+            where, params = "room_id = ? AND " + where, (room_id, *params)
+        rows = await self.db.fetchall(
+            f"SELECT {_EVENT_COLS} FROM events WHERE {where} AND {_LIVE} ORDER BY stream_pos LIMIT ?",
+            (*params, int(limit)))
+        return await self._rows_to_events(rows)
+
+    async def any_live_in(self, room_id: str, after: int, upto: int) -> bool:
+        return await self.db.fetchval(
+            f"SELECT 1 FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND {_LIVE} LIMIT 1",
+            (room_id, after, upto)) is not None
+
+    async def events_in_room(self, room_id: str, type_: str | None = None) -> list[StoredEvent]:
+        """Every stored event of a room (of one type), in stream order."""
+        sql, params = f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ?", (room_id,)
+        if type_ is not None:
+            sql, params = sql + " AND type = ?", (room_id, type_)
+        return await self._rows_to_events(await self.db.fetchall(sql + " ORDER BY stream_pos", params))
+
+    async def live_near_timestamp(self, room_id: str, ts: int, upto: int, *, forwards: bool, offset: int,
+                                  limit: int) -> list[StoredEvent]:
+        """Live events at or after `ts` (forwards, oldest first) or at or before it (newest first),
+        up to stream position `upto`: /timestamp_to_event, a page at `offset`."""
+        if forwards:
+            cond, order = "origin_server_ts >= ?", "origin_server_ts, stream_pos"
+        else:
+            cond, order = "origin_server_ts <= ?", "origin_server_ts DESC, stream_pos DESC"
+        rows = await self.db.fetchall(
+            f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? AND {cond} AND stream_pos <= ? AND {_LIVE}"
+            f" ORDER BY {order} LIMIT ? OFFSET ?", (room_id, ts, upto, int(limit), int(offset)))
+        return await self._rows_to_events(rows)
+
+    async def state_group_at(self, room_id: str, pos: int) -> int | None:
+        """The state group after the room's last live event at or before stream position `pos`."""
+        return await self.db.fetchval(
+            f"SELECT state_group FROM events WHERE room_id = ? AND stream_pos <= ? AND {_LIVE}"
+            " AND state_group IS NOT NULL ORDER BY stream_pos DESC LIMIT 1", (room_id, pos))
+
+    async def state_groups_at(self, points: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        """`state_group_at` for many (room_id, pos) at once (one query per 100)."""
+        out: dict[tuple[str, int], int | None] = {pt: None for pt in points}
+        term = ("SELECT ?, ?, (SELECT state_group FROM events WHERE room_id = ? AND stream_pos <= ?"
+                f" AND {_LIVE} AND state_group IS NOT NULL ORDER BY stream_pos DESC LIMIT 1)")
+        todo = list(out)
+        for i in range(0, len(todo), 100):
+            chunk = todo[i:i + 100]
+            rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
+                                          tuple(x for r, pos in chunk for x in (r, pos, r, pos)))
+            for room_id, pos, group in rows:
+                out[(room_id, pos)] = group
+        return out
+
+    async def room_ids_with_events_between(self, after: int, upto: int) -> set[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT room_id FROM events WHERE stream_pos > ? AND stream_pos <= ?", (after, upto))
+        return {r[0] for r in rows}
+
+    # -- relations --------------------------------------------------------------------------
+
+    async def live_children_of(self, room_id: str, parent_ids: Sequence[str]) -> list[str]:
+        """IDs of the room's live events that relate to any of `parent_ids`."""
+        rows = await self.db.fetchall(
+            f"SELECT event_id FROM events WHERE room_id = ? AND relates_to IN ({','.join('?' * len(parent_ids))})"
+            f" AND {_LIVE}", (room_id, *parent_ids))
+        return [r[0] for r in rows]
+
+    async def thread_roots(self, room_id: str, user_id: str, upto: int, latest_at_most: int, limit: int,
+                           ) -> list[tuple[str, int, int]]:
+        """(root event ID, stream position of its latest reply, replies by `user_id`) of the room's
+        threads, the most recently active first, only threads whose latest reply is at or before
+        `latest_at_most` (replies after `upto` are not counted)."""
+        rows = await self.db.fetchall(
+            "SELECT relates_to, MAX(stream_pos) AS latest, SUM(sender = ?) AS mine FROM events"
+            f" WHERE room_id = ? AND rel_type = 'm.thread' AND {_LIVE} AND stream_pos <= ?"
+            " GROUP BY relates_to HAVING latest <= ? ORDER BY latest DESC LIMIT ?",
+            (user_id, room_id, upto, latest_at_most, limit))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def aggregated_relations(self, parent_ids: Sequence[str]) -> list[tuple[str, str, str, str, str, int]]:
+        """(parent, rel_type, event_id, sender, type, stream_pos) of the unredacted, unrejected
+        m.thread, m.replace and m.reference events relating to any of `parent_ids`, in stream
+        order (500 parents per query)."""
+        rows: list = []
+        for i in range(0, len(parent_ids), 500):
+            chunk = parent_ids[i:i + 500]
+            rows += await self.db.fetchall(
+                "SELECT relates_to, rel_type, event_id, sender, type, stream_pos FROM events"
+                f" WHERE relates_to IN ({','.join('?' * len(chunk))})"
+                " AND rel_type IN ('m.thread', 'm.replace', 'm.reference') AND rejected IS NULL"
+                " AND redacted_by IS NULL ORDER BY stream_pos", tuple(chunk))
+        return rows
+
+    async def notifying_json_since(self, room_id: str, after: int, upto: int, excluded_senders: Sequence[str],
+                                   types: Sequence[str], limit: int = 1000) -> list[str]:
+        """The JSON text of the room's unredacted, unrejected non-state events of `types` in
+        (after, upto] not sent by `excluded_senders`, newest first: /sync's unread counts."""
+        rows = await self.db.fetchall(
+            "SELECT json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ?"
+            f" AND sender NOT IN ({','.join('?' * len(excluded_senders))}) AND state_key IS NULL"
+            f" AND type IN ({','.join('?' * len(types))}) AND rejected IS NULL AND redacted_by IS NULL"
+            " ORDER BY stream_pos DESC LIMIT ?", (room_id, after, upto, *excluded_senders, *types, int(limit)))
+        return [r[0] for r in rows]
 
     async def latest_in_rooms(self, ranges: Sequence[tuple[str, int, int]], limit: int,
                               ) -> dict[str, list[StoredEvent]]:
@@ -211,6 +325,17 @@ class EventStore:
             return None
         ev = await self.get_event(eid)
         return ev.pdu if ev else None
+
+    async def current_state_of_type(self, room_id: str, type_: str) -> list[tuple[str, str]]:
+        """(state_key, event_id) of the room's current state events of one type."""
+        rows = await self.db.fetchall(
+            "SELECT state_key, event_id FROM current_state WHERE room_id = ? AND type = ?", (room_id, type_))
+        return [(r[0], r[1]) for r in rows]
+
+    async def member_count(self, room_id: str, membership: str = "join") -> int:
+        return await self.db.fetchval(
+            "SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = ?",
+            (room_id, membership)) or 0
 
     async def membership(self, room_id: str, user_id: str) -> str | None:
         return await self.db.fetchval(

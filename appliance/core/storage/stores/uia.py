@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from ..database import Database
-from .accounts import now_ms
+from .accounts import AccountStore, now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +94,19 @@ class UiaStore:
     async def finish_session(self, session_id: str, *, token_used: bool = False) -> bool:
         """Delete a session whose request succeeded (see `finish_session_job`)."""
         return await self.db.write(lambda conn: self.finish_session_job(conn, session_id, token_used))
+
+    async def finish_session_creating_user(self, session_id: str, user_id: str, password_hash: str,
+                                           displayname: str) -> bool:
+        """Registration: end the session (its token counted as used) and create the account, in one
+        transaction. False if another request finished the session first; raises
+        sqlite3.IntegrityError if the user ID is taken (and then nothing is written)."""
+        def job(conn: sqlite3.Connection) -> bool:
+            if not self.finish_session_job(conn, session_id, True):
+                return False
+            AccountStore.create_user_job(conn, user_id, password_hash, displayname=displayname)
+            return True
+
+        return await self.db.write(job)
 
     @staticmethod
     def finish_session_job(conn: sqlite3.Connection, session_id: str, token_used: bool) -> bool:

@@ -1,0 +1,118 @@
+"""Registration (registration.yaml) and the operator's account creation and registration tokens."""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import sqlite3
+import string
+from typing import Any
+
+from ...protocol import ids
+from ...protocol.errors import Forbidden, GuestAccessForbidden, InvalidParam, MatrixError, MissingParam, UserInUse
+from ...storage.stores.accounts import AccountStore, now_ms
+from ..auth import AuthService, ClientInfo
+from .login import Login, token_fields
+from .names import AccountNames
+from .passwords import check_password_shape
+from .uia import DUMMY, REGISTRATION_TOKEN, UserInteractiveAuth
+
+log = logging.getLogger(__name__)
+
+# Opaque identifier grammar (appendices), at most 64 characters for registration tokens.
+_TOKEN_GRAMMAR = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+
+
+class Registration:
+    def __init__(self, settings, accounts: AccountStore, auth: AuthService, names: AccountNames,
+                 uia: UserInteractiveAuth, login: Login):
+        self.settings = settings
+        self.accounts = accounts
+        self.auth = auth
+        self.names = names
+        self.uia = uia
+        self.login = login
+
+    @property
+    def server_name(self) -> str:
+        return self.settings.server_name
+
+    def user_id_for(self, name: str) -> str:
+        return self.names.user_id_for(name)
+
+    async def check_username_available(self, username: str) -> None:
+        """Raises M_INVALID_USERNAME or M_USER_IN_USE; returns if the name can be registered."""
+        await self.names.check_username_available(username)
+
+    async def create_user(self, localpart_or_user_id: str, password: str | None, admin: bool = False) -> str:
+        user_id = self.names.user_id_for(localpart_or_user_id)
+        localpart = ids.parse_user_id(user_id)[0]
+        self.names.new_user_id(localpart)
+        if password is not None:
+            check_password_shape(password)
+        password_hash = await self.auth.hash_password(password) if password else None
+        try:
+            await self.accounts.create_user(user_id, password_hash, admin=admin, displayname=localpart)
+        except sqlite3.IntegrityError:
+            raise UserInUse("User ID already taken.") from None
+        return user_id
+
+    async def create_registration_token(self, token: str | None = None, uses_allowed: int | None = None,
+                                        expiry_time: int | None = None) -> str:
+        if token is None:
+            token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+        elif not _TOKEN_GRAMMAR.fullmatch(token):
+            raise InvalidParam("A token is 1-64 characters of A-Z a-z 0-9 . _ ~ -")
+        if uses_allowed is not None and uses_allowed < 0:
+            raise InvalidParam("uses_allowed must not be negative")
+        if expiry_time is not None and expiry_time <= now_ms():
+            raise InvalidParam("expiry_time is in the past")
+        try:
+            await self.uia.store.add_registration_token(token, uses_allowed, expiry_time)
+        except sqlite3.IntegrityError:
+            raise InvalidParam("That token already exists") from None
+        return token
+
+    async def registration_token_validity(self, token: str) -> bool:
+        if self.settings.registration == "closed":
+            raise Forbidden("Registration is not enabled on this homeserver.")
+        return await self.uia.store.registration_token_usable(token)
+
+    def registration_flows(self) -> list[list[str]]:
+        if self.settings.registration == "open":
+            return [[DUMMY]]
+        if self.settings.registration == "token":
+            # Token then dummy, as Synapse offers it: clients (matrix-nio) finish with m.login.dummy.
+            return [[REGISTRATION_TOKEN, DUMMY]]
+        raise Forbidden("Registration is disabled")
+
+    async def register(self, *, kind: str, auth: Any, username: str | None, password: str | None,
+                       device_id: str | None, initial_device_display_name: str | None,
+                       inhibit_login: bool, refresh_token: bool, client: ClientInfo) -> dict:
+        if kind == "guest":
+            raise GuestAccessForbidden("Guest accounts are not available on this server")
+        flows = self.registration_flows()
+        # Name checks come before UIA (spec: "MUST perform the relevant checks ... before").
+        if username is None:
+            username = await self.names.generated_localpart()
+        await self.names.check_username_available(username)
+        user_id = self.names.new_user_id(username)
+        session = await self.uia.run(auth, flows, "POST /register")
+        if password is None:
+            raise MissingParam("Missing password")
+        check_password_shape(password)
+        password_hash = await self.auth.hash_password(password)
+
+        try:
+            finished = await self.uia.store.finish_session_creating_user(session.session_id, user_id, password_hash,
+                                                                         username)
+        except sqlite3.IntegrityError:
+            raise UserInUse("User ID already taken.") from None
+        if not finished:  # a concurrent request used this session first
+            raise MatrixError("Unknown session ID", status=400, errcode="M_UNKNOWN")
+        log.info("registered %s", user_id)
+        result: dict[str, Any] = {"user_id": user_id, "home_server": self.server_name}
+        if not inhibit_login:
+            issued = await self.login.sign_in(user_id, device_id, initial_device_display_name, refresh_token, client)
+            result.update(token_fields(issued))
+        return result
