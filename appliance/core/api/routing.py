@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from quart import Blueprint, Quart, Response, current_app, g, request
-from quart.routing import QuartMap, QuartRule
+from quart.routing import QuartMap
 from werkzeug.exceptions import RequestTimeout
 
-from ..services.auth import ClientInfo
 from ..protocol.errors import BadJson, InvalidParam, MatrixError, MissingToken, NotJson, TooLarge
 from ..protocol.json_text import TooDeep, loads_bounded
+from ..services.auth import ClientInfo
+from .quart_shim import LazyRule, body_is_complete
 
 CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
 
@@ -51,21 +52,6 @@ class AliasingMap(QuartMap):
                     adapter.path_info = new + path[len(old):]
                     break
         return adapter
-
-
-class LazyRule(QuartRule):
-    """A rule whose URL builders (two generated functions per rule, only for url_for) are
-    compiled on first use instead of at start-up."""
-
-    def _compile_builder(self, append_unknown: bool = True):  # type: ignore[no-untyped-def]
-        attr = "_build_unknown" if append_unknown else "_build"
-
-        def build(rule: QuartRule, *args: Any, **kwargs: Any) -> tuple[str, str]:
-            real = QuartRule._compile_builder(rule, append_unknown).__get__(rule, None)
-            setattr(rule, attr, real)
-            return real(*args, **kwargs)
-
-        return build
 
 
 class HearthQuart(Quart):
@@ -125,11 +111,9 @@ def client_info() -> ClientInfo:
 async def read_json_body(max_bytes: int) -> Any:
     # request.get_data(cache=True) with the same timeout, without its asyncio.wait_for: that
     # made a task and a timer for every body, though a small one is whole when the handler runs
-    # (then awaiting it does not suspend, and no timer is armed; `_complete` is Quart's flag,
-    # and without it every body is awaited under the timeout).
+    # (then awaiting it does not suspend, and no timer is armed; see quart_shim.py).
     body = request.body
-    complete = getattr(body, "_complete", None)
-    if isinstance(complete, asyncio.Event) and complete.is_set():
+    if body_is_complete(body):
         raw = await body
     else:
         try:
