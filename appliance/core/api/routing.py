@@ -5,11 +5,20 @@ The handler is a plain coroutine; its parameters are injected by name and annota
 - `me: Requester`    the authenticated user (auth=ACCESS_TOKEN), or None (auth=OPTIONAL)
 - `path: SomeModel`  path parameters, validated by a pydantic model
 - `query: Model`     query-string parameters (a failure is M_INVALID_PARAM)
-- `body: Model|dict` the JSON body (unparsable: M_NOT_JSON; wrong shape: M_BAD_JSON)
+- `body: Model|dict` the JSON body (unparsable: M_NOT_JSON; not an object or not the model:
+                     M_BAD_JSON, or the errcode the model's `body_errors` names, see BodyModel
+                     in models.py: M_MISSING_PARAM for a missing field, M_INVALID_PARAM...)
 - `hearth: Hearth`   the services
 - `client: ClientInfo` the caller's IP and user agent (for devices and rate limits)
 
 Nothing below this layer touches Quart's `request`.
+
+A body is a model (its declaration is its validation), but for the bodies that are arbitrary
+JSON by the spec, or whose shape the service checks as a whole, taken as `dict`: event content
+(send, state), account data, the profile field, the filter and search definitions, the login
+(one shape per login type), pushers and push rules, the keys (keys/upload, device_signing,
+signatures: maps keyed by user, device and key ID), the room-key backup (version auth_data,
+session data), the dehydrated device, the admin room deletion and server-notice content.
 """
 from __future__ import annotations
 
@@ -145,6 +154,22 @@ def _validation_message(exc: Any) -> str:  # a pydantic ValidationError
     return "; ".join(parts)
 
 
+def body_error(model: Any, exc: Any) -> MatrixError:
+    """The error for a body that is not its model: M_BAD_JSON, unless the model's `body_errors`
+    ({field or "*"[":missing"]: MatrixError class}) names another for its first wrong field."""
+    errors = exc.errors()
+    table = getattr(model, "body_errors", None) or {}
+    cls: Any = BadJson
+    if errors and table:
+        first = errors[0]
+        field = str(first.get("loc", ("",))[0]) if first.get("loc") else ""
+        keys = [field, "*"]
+        if first.get("type") == "missing":
+            keys = [f"{field}:missing", field, "*:missing", "*"]
+        cls = next((table[k] for k in keys if k in table), BadJson)
+    return cls(_validation_message(exc))
+
+
 def _check_moderation(me: Any, allow_locked: bool, forbid_suspended: bool) -> None:
     """Spec (account locking / suspension): a locked account may only log out; a suspended one
     may not do what its endpoint declares `forbid_suspended` (join, invite, send, profile...)."""
@@ -235,7 +260,7 @@ def endpoint(
                         try:
                             kwargs["body"] = hint.model_validate(data)
                         except ValidationError as exc:
-                            raise BadJson(_validation_message(exc)) from None
+                            raise body_error(hint, exc) from None
                 elif name == "raw_args":
                     kwargs["raw_args"] = request.args
                 else:
@@ -280,9 +305,9 @@ def error_response(exc: MatrixError) -> Response:
 
 
 def __getattr__(name: str) -> Any:
-    """PathModel and QueryModel (pydantic models) load with the first handler module that uses
+    """PathModel, QueryModel and BodyModel (pydantic models) load with the first handler module that uses
     them, so that a start builds no request model (appliance/core/api/models.py)."""
-    if name in ("PathModel", "QueryModel"):
+    if name in ("PathModel", "QueryModel", "BodyModel"):
         from . import models
 
         return getattr(models, name)

@@ -1,10 +1,12 @@
 """Dehydrated devices, the unstable MSC3814 endpoints current Element clients use."""
 from __future__ import annotations
 
+from pydantic import StrictStr
 from quart import Blueprint
 
 from ...services.auth import Requester
-from ..routing import ACCESS_TOKEN, PathModel, endpoint
+from ...protocol.errors import InvalidParam
+from ..routing import ACCESS_TOKEN, BodyModel, PathModel, endpoint
 from ....hearth import Hearth
 
 bp = Blueprint("client_dehydrated_device", __name__)
@@ -13,6 +15,11 @@ PREFIX = ("/_matrix/client/unstable/org.matrix.msc3814.v1",)
 
 class DevicePath(PathModel):
     device_id: str
+
+
+class EventsBody(BodyModel):
+    next_batch: StrictStr | None = None
+    body_errors = {"next_batch": InvalidParam}
 
 
 @endpoint(bp, "PUT", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)
@@ -31,5 +38,5 @@ async def delete_dehydrated_device(me: Requester, hearth: Hearth) -> dict:
 
 
 @endpoint(bp, "POST", "/dehydrated_device/{device_id}/events", auth=ACCESS_TOKEN, prefixes=PREFIX)
-async def get_dehydrated_device_events(me: Requester, path: DevicePath, body: dict, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.events(me.user_id, path.device_id, body.get("next_batch"))
+async def get_dehydrated_device_events(me: Requester, path: DevicePath, body: EventsBody, hearth: Hearth) -> dict:
+    return await hearth.dehydrated_devices.events(me.user_id, path.device_id, body.next_batch)
