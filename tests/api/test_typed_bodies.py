@@ -60,3 +60,11 @@ async def test_a_key_backup_version_needs_its_algorithm(hs):
     alice = await hs.user("alice")
     r = await hs.client.post("/_matrix/client/v3/room_keys/version", headers=alice.headers, json={"auth_data": {}})
     assert (r.status_code, (await r.get_json())["errcode"]) == (400, "M_MISSING_PARAM")
+
+
+@pytest.mark.parametrize("body, errcode", [({}, "M_MISSING_PARAM"), ({"admin": "yes"}, "M_INVALID_PARAM"),
+                                           ({"admin": None}, "M_INVALID_PARAM")])
+async def test_admin_bodies_answer_as_synapse(hs, boss, body, errcode):
+    alice = await hs.user("alice")
+    status, got = await _put(hs, boss, f"/_synapse/admin/v1/users/{alice.user_id}/admin", body)
+    assert (status, got["errcode"]) == (400, errcode)
