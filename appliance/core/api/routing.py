@@ -13,12 +13,11 @@ The handler is a plain coroutine; its parameters are injected by name and annota
 
 Nothing below this layer touches Quart's `request`.
 
-A body is a model (its declaration is its validation), but for the bodies that are arbitrary
-JSON by the spec, or whose shape the service checks as a whole, taken as `dict`: event content
-(send, state), account data, the profile field, the filter and search definitions, the login
-(one shape per login type), pushers and push rules, the keys (keys/upload, device_signing,
-signatures: maps keyed by user, device and key ID), the room-key backup (version auth_data,
-session data), the dehydrated device, the admin room deletion and server-notice content.
+A body is a model (its declaration is its validation); it stays `dict` only where the spec
+makes it arbitrary JSON or a shape the service parses as a whole: event content (send, state),
+account data, a profile field (keyed by the field's name), cross-signing signatures (maps keyed
+by user and key ID), filters (parsed by filtering.Filter) and search requests (by the search
+service), and login (one shape per login type, checked by the login service).
 """
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Dehydrated devices, the unstable MSC3814 endpoints current Element clients use."""
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import StrictStr
 from quart import Blueprint
 
@@ -22,9 +24,19 @@ class EventsBody(BodyModel):
     body_errors = {"next_batch": InvalidParam}
 
 
+class DehydratedDeviceBody(BodyModel):
+    device_id: StrictStr
+    device_data: dict[str, Any]
+    initial_device_display_name: StrictStr | None = None
+    device_keys: dict[str, Any] | None = None
+    one_time_keys: dict[str, Any] | None = None
+    fallback_keys: dict[str, Any] | None = None
+    body_errors = {"device_id": InvalidParam}
+
+
 @endpoint(bp, "PUT", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)
-async def put_dehydrated_device(me: Requester, body: dict, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.put(me.user_id, body)
+async def put_dehydrated_device(me: Requester, body: DehydratedDeviceBody, hearth: Hearth) -> dict:
+    return await hearth.dehydrated_devices.put(me.user_id, body.model_dump(exclude_unset=True))
 
 
 @endpoint(bp, "GET", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)

@@ -17,9 +17,16 @@ bp = Blueprint("client_keys", __name__)
 PASSWORD = "m.login.password"
 
 
+class UploadKeysBody(BaseModel, extra="allow"):
+    """The keys themselves are checked (owner, algorithms, signatures) by the service."""
+    device_keys: dict[str, Any] | None = None
+    one_time_keys: dict[str, Any] | None = None
+    fallback_keys: dict[str, Any] | None = None
+
+
 @endpoint(bp, "POST", "/keys/upload", auth=ACCESS_TOKEN)
-async def upload_keys(me: Requester, body: dict, hearth: Hearth) -> dict:
-    counts = await hearth.device_keys.upload_keys(me.user_id, me.device_id, body)
+async def upload_keys(me: Requester, body: UploadKeysBody, hearth: Hearth) -> dict:
+    counts = await hearth.device_keys.upload_keys(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
     return {"one_time_key_counts": counts}
 
 

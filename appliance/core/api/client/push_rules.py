@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import StrictBool
+from pydantic import StrictBool, StrictStr
 from quart import Blueprint
 
 from ....hearth import Hearth
@@ -22,6 +22,15 @@ class RulePath(PathModel):
 class PositionQuery(QueryModel):
     before: str | None = None
     after: str | None = None
+
+
+class PushRuleBody(BodyModel):
+    """conditions are for override and underride rules, pattern for content rules (the service
+    checks which the kind needs)."""
+    actions: list[Any]
+    conditions: list[dict[str, Any]] | None = None
+    pattern: StrictStr | None = None
+    body_errors = {"actions:missing": MissingParam, "*": InvalidParam}
 
 
 class EnabledBody(BodyModel):
@@ -50,8 +59,10 @@ async def get_push_rule(me: Requester, path: RulePath, hearth: Hearth) -> dict:
 
 
 @endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}")
-async def set_push_rule(me: Requester, path: RulePath, query: PositionQuery, body: dict, hearth: Hearth) -> dict:
-    await hearth.push_rules.set_rule(me.user_id, path.kind, path.rule_id, body, query.before, query.after)
+async def set_push_rule(me: Requester, path: RulePath, query: PositionQuery, body: PushRuleBody,
+                        hearth: Hearth) -> dict:
+    await hearth.push_rules.set_rule(me.user_id, path.kind, path.rule_id, body.model_dump(exclude_unset=True),
+                                     query.before, query.after)
     return {}
 
 
