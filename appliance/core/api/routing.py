@@ -16,8 +16,7 @@ Nothing below this layer touches Quart's `request`.
 A body is a model (its declaration is its validation); it stays `dict` only where the spec
 makes it arbitrary JSON or a shape the service parses as a whole: event content (send, state),
 account data, a profile field (keyed by the field's name), cross-signing signatures (maps keyed
-by user and key ID), filters (parsed by filtering.Filter) and search requests (by the search
-service), and login (one shape per login type, checked by the login service).
+by user and key ID), and login (one shape per login type, checked by the login service).
 """
 from __future__ import annotations
 
