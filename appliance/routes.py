@@ -160,7 +160,11 @@ def stat_signature(files: list[Path]) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{FORMAT} {sys.version}".encode())
     for p in [*files, *_dependency_files()]:
-        st = p.stat()
+        try:
+            st = p.stat()
+        except OSError:  # removed meanwhile: then the signature matches no cache
+            h.update(f"{p}\0gone\n".encode())
+            continue
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
@@ -174,7 +178,10 @@ def source_key(files: list[Path]) -> str:
     h.update(" ".join(f"{name}={version(name)}" for name in _DEPENDENCIES).encode())
     for p in files:
         h.update(f"\0{p.relative_to(APPLIANCE_DIR).as_posix()}\0".encode())
-        h.update(p.read_bytes())
+        try:
+            h.update(p.read_bytes())
+        except OSError:
+            h.update(b"\0gone")
     return h.hexdigest()
 
 

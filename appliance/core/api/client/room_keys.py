@@ -102,7 +102,8 @@ async def delete_room_keys(me: Requester, query: VersionQuery, hearth: Hearth) -
 @endpoint(bp, "PUT", "/room_keys/keys/{room_id}", auth=ACCESS_TOKEN)
 async def put_room_keys_by_room_id(me: Requester, path: RoomPath, query: VersionQuery, body: RoomKeyBackupBody,
                                    hearth: Hearth) -> dict:
-    return await hearth.key_backup.put_keys(me.user_id, query.version, {path.room_id: body.model_dump(exclude_unset=True)})
+    room = body.model_dump(exclude_unset=True)
+    return await hearth.key_backup.put_keys(me.user_id, query.version, {path.room_id: room})
 
 
 @endpoint(bp, "GET", "/room_keys/keys/{room_id}", auth=ACCESS_TOKEN)
