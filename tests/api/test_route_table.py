@@ -1,5 +1,5 @@
-"""The static route table (appliance/route_table.py) matches the real handlers, and a server
-started from it answers routes whose modules it has not imported yet."""
+"""The route table (appliance/routes.py) matches the real handlers, is regenerated when the
+sources change, and a server started from it answers routes whose modules it has not imported yet."""
 from __future__ import annotations
 
 import json
@@ -17,9 +17,51 @@ def _rules(app) -> list[tuple]:
 
 
 def test_the_table_is_generated_from_the_real_blueprints():
-    from appliance.route_table import BLUEPRINTS
+    assert routes.route_table() == routes.generate()
 
-    assert BLUEPRINTS == routes.generate(), "route table out of date: run python -m appliance.routes --write"
+
+def _cache_in(monkeypatch, path):
+    monkeypatch.setattr(routes, "cache_paths", lambda: [path])
+    monkeypatch.setattr(routes, "_memo", {})
+
+
+def test_a_stale_cache_is_regenerated_in_a_child_and_written_atomically(tmp_path, monkeypatch):
+    cache = tmp_path / "cache" / "route_table.json"
+    cache.parent.mkdir()
+    cache.write_text(json.dumps({"format": routes.FORMAT, "stat": "old", "key": "old", "blueprints": []}))
+    _cache_in(monkeypatch, cache)
+    table = routes.route_table()
+    assert table == routes.generate()
+    files = routes._sources()
+    written = json.loads(cache.read_text())
+    assert written == {"format": routes.FORMAT, "stat": routes.stat_signature(files),
+                       "key": routes.source_key(files), "blueprints": table}
+    assert [p.name for p in cache.parent.iterdir()] == ["route_table.json"]  # no temporary file left
+
+
+def test_a_cache_of_the_same_sources_is_used_and_its_signature_refreshed(tmp_path, monkeypatch):
+    """Same contents, other mtimes (a fresh checkout, a copied image): the table is not regenerated."""
+    cache = tmp_path / "route_table.json"
+    files = routes._sources()
+    marker = [["only_in_the_cache", [], "m", "bp", {"root": ".", "url_prefix": None}, []]]
+    cache.write_text(json.dumps({"format": routes.FORMAT, "stat": "other mtimes", "key": routes.source_key(files),
+                                 "blueprints": marker}))
+    _cache_in(monkeypatch, cache)
+    monkeypatch.setattr(routes, "_generate_in_child", lambda: (_ for _ in ()).throw(AssertionError("generated")))
+    assert routes.route_table() == marker
+    assert json.loads(cache.read_text())["stat"] == routes.stat_signature(files)
+    monkeypatch.setattr(routes, "_memo", {})
+    assert routes.route_table() == marker  # now by the signature alone
+
+
+def test_without_a_writable_cache_the_table_is_kept_in_memory(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    _cache_in(monkeypatch, blocker / "route_table.json")  # its directory cannot be made
+    calls = []
+    monkeypatch.setattr(routes, "_generate_in_child", lambda: calls.append(1) or routes.generate())
+    assert routes.route_table() == routes.route_table() == routes.generate()
+    assert calls == [1]
 
 
 def test_the_url_map_from_the_table_is_the_real_one(settings):
@@ -27,7 +69,7 @@ def test_the_url_map_from_the_table_is_the_real_one(settings):
     assert _rules(lazy) == _rules(eager)
     assert len(_rules(lazy)) > 200
     # Every placeholder resolves to the view the real blueprint registers for that endpoint.
-    for name, modules, module, attr, _, rules in routes.generate():
+    for name, modules, module, attr, _, rules in routes.route_table():
         views = routes.load_views(name, modules, module, attr, frozenset(ep for _, ep, _ in rules))
         for _, endpoint, _ in rules:
             assert eager.view_functions[f"{name}.{endpoint}"] is views[endpoint]

@@ -5,11 +5,18 @@ The handler is a plain coroutine; its parameters are injected by name and annota
 - `me: Requester`    the authenticated user (auth=ACCESS_TOKEN), or None (auth=OPTIONAL)
 - `path: SomeModel`  path parameters, validated by a pydantic model
 - `query: Model`     query-string parameters (a failure is M_INVALID_PARAM)
-- `body: Model|dict` the JSON body (unparsable: M_NOT_JSON; wrong shape: M_BAD_JSON)
+- `body: Model|dict` the JSON body (unparsable: M_NOT_JSON; not an object or not the model:
+                     M_BAD_JSON, or the errcode the model's `body_errors` names, see BodyModel
+                     in models.py: M_MISSING_PARAM for a missing field, M_INVALID_PARAM...)
 - `hearth: Hearth`   the services
 - `client: ClientInfo` the caller's IP and user agent (for devices and rate limits)
 
 Nothing below this layer touches Quart's `request`.
+
+A body is a model (its declaration is its validation); it stays `dict` only where the spec
+makes it arbitrary JSON or a shape the service parses as a whole: event content (send, state),
+account data, a profile field (keyed by the field's name), cross-signing signatures (maps keyed
+by user and key ID), and login (one shape per login type, checked by the login service).
 """
 from __future__ import annotations
 
@@ -23,12 +30,13 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from quart import Blueprint, Quart, Response, current_app, g, request
-from quart.routing import QuartMap, QuartRule
+from quart.routing import QuartMap
 from werkzeug.exceptions import RequestTimeout
 
-from ..services.auth import ClientInfo
 from ..protocol.errors import BadJson, InvalidParam, MatrixError, MissingToken, NotJson, TooLarge
 from ..protocol.json_text import TooDeep, loads_bounded
+from ..services.auth import ClientInfo
+from .quart_shim import LazyRule, body_is_complete
 
 CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
 
@@ -51,21 +59,6 @@ class AliasingMap(QuartMap):
                     adapter.path_info = new + path[len(old):]
                     break
         return adapter
-
-
-class LazyRule(QuartRule):
-    """A rule whose URL builders (two generated functions per rule, only for url_for) are
-    compiled on first use instead of at start-up."""
-
-    def _compile_builder(self, append_unknown: bool = True):  # type: ignore[no-untyped-def]
-        attr = "_build_unknown" if append_unknown else "_build"
-
-        def build(rule: QuartRule, *args: Any, **kwargs: Any) -> tuple[str, str]:
-            real = QuartRule._compile_builder(rule, append_unknown).__get__(rule, None)
-            setattr(rule, attr, real)
-            return real(*args, **kwargs)
-
-        return build
 
 
 class HearthQuart(Quart):
@@ -125,11 +118,9 @@ def client_info() -> ClientInfo:
 async def read_json_body(max_bytes: int) -> Any:
     # request.get_data(cache=True) with the same timeout, without its asyncio.wait_for: that
     # made a task and a timer for every body, though a small one is whole when the handler runs
-    # (then awaiting it does not suspend, and no timer is armed; `_complete` is Quart's flag,
-    # and without it every body is awaited under the timeout).
+    # (then awaiting it does not suspend, and no timer is armed; see quart_shim.py).
     body = request.body
-    complete = getattr(body, "_complete", None)
-    if isinstance(complete, asyncio.Event) and complete.is_set():
+    if body_is_complete(body):
         raw = await body
     else:
         try:
@@ -159,6 +150,22 @@ def _validation_message(exc: Any) -> str:  # a pydantic ValidationError
         loc = ".".join(str(x) for x in err.get("loc", ()))
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "; ".join(parts)
+
+
+def body_error(model: Any, exc: Any) -> MatrixError:
+    """The error for a body that is not its model: M_BAD_JSON, unless the model's `body_errors`
+    ({field or "*"[":missing"]: MatrixError class}) names another for its first wrong field."""
+    errors = exc.errors()
+    table = getattr(model, "body_errors", None) or {}
+    cls: Any = BadJson
+    if errors and table:
+        first = errors[0]
+        field = str(first.get("loc", ("",))[0]) if first.get("loc") else ""
+        keys = [field, "*"]
+        if first.get("type") == "missing":
+            keys = [f"{field}:missing", field, "*:missing", "*"]
+        cls = next((table[k] for k in keys if k in table), BadJson)
+    return cls(_validation_message(exc))
 
 
 def _check_moderation(me: Any, allow_locked: bool, forbid_suspended: bool) -> None:
@@ -251,7 +258,7 @@ def endpoint(
                         try:
                             kwargs["body"] = hint.model_validate(data)
                         except ValidationError as exc:
-                            raise BadJson(_validation_message(exc)) from None
+                            raise body_error(hint, exc) from None
                 elif name == "raw_args":
                     kwargs["raw_args"] = request.args
                 else:
@@ -296,9 +303,9 @@ def error_response(exc: MatrixError) -> Response:
 
 
 def __getattr__(name: str) -> Any:
-    """PathModel and QueryModel (pydantic models) load with the first handler module that uses
+    """PathModel, QueryModel and BodyModel (pydantic models) load with the first handler module that uses
     them, so that a start builds no request model (appliance/core/api/models.py)."""
-    if name in ("PathModel", "QueryModel"):
+    if name in ("PathModel", "QueryModel", "BodyModel"):
         from . import models
 
         return getattr(models, name)

@@ -14,7 +14,8 @@ from typing import Any
 
 from quart import Blueprint
 
-from ...protocol.errors import Forbidden, InvalidParam
+from ...protocol.errors import Forbidden, InvalidParam, MissingParam
+from ..models import BodyModel
 from ..routing import ACCESS_TOKEN, discover_blueprints, endpoint
 
 ADMIN_PREFIXES = ("/_synapse/admin",)
@@ -69,22 +70,8 @@ def query_dir(value: str | None, default: str = "f") -> bool:
     return value == "b"
 
 
-def body_bool(body: dict, name: str, default: bool | None = None) -> bool | None:
-    value = body.get(name, default)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidParam(f"'{name}' parameter is not of type boolean")
-    return value
+class AdminBody(BodyModel):
+    """A body of the admin API: as Synapse, a missing field is M_MISSING_PARAM, a wrong one
+    M_INVALID_PARAM."""
 
-
-def body_str(body: dict, name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidParam(f"'{name}' parameter is not a string")
-    return value
-
-
-def body_int(body: dict, name: str) -> int | None:
-    value = body.get(name)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidParam(f"'{name}' parameter is not an integer")
-    return value
+    body_errors = {"*:missing": MissingParam, "*": InvalidParam}

@@ -1,14 +1,24 @@
 """Admin API, registration tokens (Synapse docs/usage/administration/admin_api/registration_tokens.md)."""
 from __future__ import annotations
 
+from pydantic import Field, StrictInt, StrictStr
 from quart import Blueprint
 
 from ....hearth import Hearth
-from ...protocol.errors import InvalidParam
 from ...services.auth import Requester
-from . import admin_endpoint, body_int, body_str, query_bool
+from . import AdminBody, admin_endpoint, query_bool
 
 bp = Blueprint("admin_registration_tokens", __name__)
+
+
+class TokenChanges(AdminBody):
+    uses_allowed: StrictInt | None = Field(None, ge=0)
+    expiry_time: StrictInt | None = None
+
+
+class NewTokenBody(TokenChanges):
+    token: StrictStr | None = None
+    length: StrictInt | None = None
 
 
 @admin_endpoint(bp, "GET", "/v1/registration_tokens")
@@ -18,14 +28,10 @@ async def list_registration_tokens(me: Requester, raw_args, hearth: Hearth) -> d
 
 
 @admin_endpoint(bp, "POST", "/v1/registration_tokens/new")
-async def new_registration_token(me: Requester, body: dict, hearth: Hearth) -> dict:
-    length = body_int(body, "length")
-    uses_allowed = body_int(body, "uses_allowed")
-    if uses_allowed is not None and uses_allowed < 0:
-        raise InvalidParam("uses_allowed must be a non-negative integer or null")
+async def new_registration_token(me: Requester, body: NewTokenBody, hearth: Hearth) -> dict:
     created = await hearth.registration_tokens.create(
-        body_str(body, "token"), length=16 if length is None else length, uses_allowed=uses_allowed,
-        expiry_time=body_int(body, "expiry_time"))
+        body.token, length=16 if body.length is None else body.length, uses_allowed=body.uses_allowed,
+        expiry_time=body.expiry_time)
     return created.to_json()
 
 
@@ -35,11 +41,8 @@ async def get_registration_token(me: Requester, token: str, hearth: Hearth) -> d
 
 
 @admin_endpoint(bp, "PUT", "/v1/registration_tokens/{token}")
-async def update_registration_token(me: Requester, token: str, body: dict, hearth: Hearth) -> dict:
-    changes = {}
-    for key in ("uses_allowed", "expiry_time"):
-        if key in body:
-            changes[key] = body_int(body, key)
+async def update_registration_token(me: Requester, token: str, body: TokenChanges, hearth: Hearth) -> dict:
+    changes = {key: getattr(body, key) for key in ("uses_allowed", "expiry_time") if key in body.model_fields_set}
     return (await hearth.registration_tokens.update(token, **changes)).to_json()
 
 

@@ -2,13 +2,13 @@
 delete (v1 waits, v2 runs in the background) and the deletion status."""
 from __future__ import annotations
 
+from pydantic import StrictBool, StrictStr
 from quart import Blueprint
 
 from ....hearth import Hearth
-from ...protocol.errors import MissingParam
 from ...services.admin_rooms import DEFAULT_MESSAGE, DEFAULT_NEW_ROOM_NAME, DeleteRequest
 from ...services.auth import Requester
-from . import admin_endpoint, body_bool, body_str, query_bool, query_dir, query_int
+from . import AdminBody, admin_endpoint, query_bool, query_dir, query_int
 
 bp = Blueprint("admin_rooms", __name__)
 
@@ -49,34 +49,44 @@ async def get_block(me: Requester, room_id: str, hearth: Hearth) -> dict:
     return {"block": True, "user_id": by} if blocked else {"block": False}
 
 
+class BlockBody(AdminBody):
+    block: StrictBool
+
+
 @admin_endpoint(bp, "PUT", "/v1/rooms/{room_id}/block")
-async def set_block(me: Requester, room_id: str, body: dict, hearth: Hearth) -> dict:
-    if "block" not in body:
-        raise MissingParam("Missing param block")
-    block = bool(body_bool(body, "block"))
-    await hearth.admin_rooms.set_blocked(room_id, block, by=me.user_id)
-    return {"block": block}
+async def set_block(me: Requester, room_id: str, body: BlockBody, hearth: Hearth) -> dict:
+    await hearth.admin_rooms.set_blocked(room_id, body.block, by=me.user_id)
+    return {"block": body.block}
 
 
-def _delete_request(body: dict) -> DeleteRequest:
+class DeleteRoomBody(AdminBody):
+    block: StrictBool | None = False
+    purge: StrictBool | None = True
+    force_purge: StrictBool | None = False
+    new_room_user_id: StrictStr | None = None
+    room_name: StrictStr | None = None
+    message: StrictStr | None = None
+
+
+def _delete_request(body: DeleteRoomBody) -> DeleteRequest:
     return DeleteRequest(
-        block=bool(body_bool(body, "block", False)),
-        purge=bool(body_bool(body, "purge", True)),
-        force_purge=bool(body_bool(body, "force_purge", False)),
-        new_room_user_id=body_str(body, "new_room_user_id"),
-        room_name=body_str(body, "room_name") or DEFAULT_NEW_ROOM_NAME,
-        message=body_str(body, "message") or DEFAULT_MESSAGE,
+        block=bool(body.block),
+        purge=bool(body.purge),
+        force_purge=bool(body.force_purge),
+        new_room_user_id=body.new_room_user_id,
+        room_name=body.room_name or DEFAULT_NEW_ROOM_NAME,
+        message=body.message or DEFAULT_MESSAGE,
     )
 
 
 @admin_endpoint(bp, "DELETE", "/v2/rooms/{room_id}")
-async def delete_room_v2(me: Requester, room_id: str, body: dict, hearth: Hearth) -> dict:
+async def delete_room_v2(me: Requester, room_id: str, body: DeleteRoomBody, hearth: Hearth) -> dict:
     delete_id = await hearth.admin_rooms.start_delete(room_id, _delete_request(body), by=me.user_id)
     return {"delete_id": delete_id}
 
 
 @admin_endpoint(bp, "DELETE", "/v1/rooms/{room_id}")
-async def delete_room_v1(me: Requester, room_id: str, body: dict, hearth: Hearth) -> dict:
+async def delete_room_v1(me: Requester, room_id: str, body: DeleteRoomBody, hearth: Hearth) -> dict:
     result = await hearth.admin_rooms.delete_now(room_id, _delete_request(body), by=me.user_id)
     return result.to_json()
 

@@ -1,25 +1,31 @@
 """Admin API, server notices (Synapse docs/admin_api/server_notices.md)."""
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import StrictStr
 from quart import Blueprint
 
 from ....hearth import Hearth
 from ...protocol.errors import InvalidParam, MissingParam
 from ...services.auth import Requester
-from . import admin_endpoint, body_str
+from . import AdminBody, admin_endpoint
 
 bp = Blueprint("admin_server_notices", __name__)
 
 
-def _notice(body: dict) -> tuple[str, str, dict]:
+class NoticeBody(AdminBody):
+    user_id: StrictStr
+    content: dict[str, Any]  # message content, checked below
+    type: StrictStr | None = None
+    state_key: Any = None
+    body_errors = {"*:missing": MissingParam, "content": MissingParam, "*": InvalidParam}
+
+
+def _notice(body: NoticeBody) -> tuple[str, str, dict]:
     """The checked body of a send_server_notice request: (user_id, text, send_notice's keywords)."""
-    user_id = body_str(body, "user_id")
-    content = body.get("content")
-    if user_id is None:
-        raise MissingParam("Missing param user_id")
-    if not isinstance(content, dict):
-        raise MissingParam("Missing param content")
-    if body_str(body, "type") not in (None, "m.room.message") or "state_key" in body:
+    user_id, content = body.user_id, body.content
+    if body.type not in (None, "m.room.message") or "state_key" in body.model_fields_set:
         raise InvalidParam("Server notices here are m.room.message events")
     text = content.get("body")
     if not isinstance(text, str):
@@ -32,13 +38,13 @@ def _notice(body: dict) -> tuple[str, str, dict]:
 
 
 @admin_endpoint(bp, "POST", "/v1/send_server_notice")
-async def send_server_notice(me: Requester, body: dict, hearth: Hearth) -> dict:
+async def send_server_notice(me: Requester, body: NoticeBody, hearth: Hearth) -> dict:
     user_id, text, kwargs = _notice(body)
     return {"event_id": await hearth.server_notices.send_notice(user_id, text, **kwargs)}
 
 
 @admin_endpoint(bp, "PUT", "/v1/send_server_notice/{txn_id}")
-async def send_server_notice_txn(me: Requester, txn_id: str, body: dict, hearth: Hearth) -> dict:
+async def send_server_notice_txn(me: Requester, txn_id: str, body: NoticeBody, hearth: Hearth) -> dict:
     """The POST with a transaction ID: a retry from the same admin device answers the same event."""
     user_id, text, kwargs = _notice(body)
     event_id = await hearth.server_notices.send_notice_once(me.user_id, me.device_id, txn_id, user_id, text,

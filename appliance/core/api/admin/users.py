@@ -1,6 +1,9 @@
 """Admin API, users (Synapse docs/admin_api/user_admin_api.md) and the spec's admin whois."""
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import StrictBool, StrictStr
 from quart import Blueprint
 
 from ....hearth import Hearth
@@ -8,9 +11,40 @@ from ...protocol.errors import Forbidden, InvalidParam, MissingParam
 from ...services.admin_users import UserChanges
 from ...services.auth import Requester
 from ..routing import CLIENT_PREFIXES, endpoint
-from . import admin_endpoint, body_bool, body_str, query_bool, query_dir, query_int
+from . import AdminBody, admin_endpoint, query_bool, query_dir, query_int
 
 bp = Blueprint("admin_users", __name__)
+
+
+class PutUserBody(AdminBody):
+    password: StrictStr | None = None
+    logout_devices: StrictBool | None = True
+    displayname: StrictStr | None = None
+    avatar_url: StrictStr | None = None
+    admin: StrictBool | None = None
+    deactivated: StrictBool | None = None
+    locked: StrictBool | None = None
+    threepids: list[Any] | None = None
+    external_ids: list[Any] | None = None
+    user_type: Any = None
+
+
+class ResetPasswordBody(AdminBody):
+    new_password: StrictStr
+    logout_devices: StrictBool | None = True
+
+
+class DeactivateBody(AdminBody):
+    erase: StrictBool | None = False
+
+
+class SetAdminBody(AdminBody):
+    admin: StrictBool
+
+
+class DeleteDevicesBody(AdminBody):
+    devices: list[StrictStr]
+    body_errors = {"*": MissingParam}  # Synapse's answer to anything but a list of device IDs
 
 
 @admin_endpoint(bp, "GET", "/v2/users")
@@ -47,49 +81,41 @@ async def get_user(me: Requester, user_id: str, hearth: Hearth) -> dict:
 
 
 @admin_endpoint(bp, "PUT", "/v2/users/{user_id}")
-async def put_user(me: Requester, user_id: str, body: dict, hearth: Hearth) -> tuple[dict, int]:
+async def put_user(me: Requester, user_id: str, body: PutUserBody, hearth: Hearth) -> tuple[dict, int]:
     for key in ("threepids", "external_ids"):
-        value = body.get(key)
-        if value is not None and not isinstance(value, list):
-            raise InvalidParam(f"{key} must be a list")
-        if value:
+        if getattr(body, key):
             raise InvalidParam(f"This server does not keep {key}")
-    if body.get("user_type") is not None:
+    if body.user_type is not None:
         raise InvalidParam("This server has no user types")
-    if body_bool(body, "locked"):
+    if body.locked:
         raise InvalidParam("This server does not lock accounts")
-    admin = body_bool(body, "admin")
-    if admin is False and user_id == me.user_id:
+    if body.admin is False and user_id == me.user_id:
         raise InvalidParam("You may not demote yourself.")
-    deactivated = body_bool(body, "deactivated")
-    if deactivated and user_id == me.user_id:
+    if body.deactivated and user_id == me.user_id:
         raise InvalidParam("You may not deactivate yourself.")
     changes = UserChanges(
-        password=body_str(body, "password"),
-        logout_devices=body_bool(body, "logout_devices", True),
-        displayname=body_str(body, "displayname"),
-        avatar_url=body_str(body, "avatar_url"),
-        admin=admin,
-        deactivated=deactivated,
+        password=body.password,
+        logout_devices=body.logout_devices,
+        displayname=body.displayname,
+        avatar_url=body.avatar_url,
+        admin=body.admin,
+        deactivated=body.deactivated,
     )
     user, created = await hearth.admin_users.upsert_user(user_id, changes)
     return user.to_json(details=True), 201 if created else 200
 
 
 @admin_endpoint(bp, "POST", "/v1/reset_password/{user_id}")
-async def reset_password(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
-    new_password = body_str(body, "new_password")
-    if not new_password:
+async def reset_password(me: Requester, user_id: str, body: ResetPasswordBody, hearth: Hearth) -> dict:
+    if not body.new_password:
         raise MissingParam("Missing param new_password")
-    logout = body_bool(body, "logout_devices", True)
-    await hearth.admin_users.set_password(user_id, new_password, logout_devices=bool(logout))
+    await hearth.admin_users.set_password(user_id, body.new_password, logout_devices=bool(body.logout_devices))
     return {}
 
 
 @admin_endpoint(bp, "POST", "/v1/deactivate/{user_id}")
-async def deactivate(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
-    erase = body_bool(body, "erase", False)
-    await hearth.admin_users.deactivate(user_id, erase=bool(erase))
+async def deactivate(me: Requester, user_id: str, body: DeactivateBody, hearth: Hearth) -> dict:
+    await hearth.admin_users.deactivate(user_id, erase=bool(body.erase))
     return {"id_server_unbind_result": "success"}
 
 
@@ -112,11 +138,8 @@ async def get_admin(me: Requester, user_id: str, hearth: Hearth) -> dict:
 
 
 @admin_endpoint(bp, "PUT", "/v1/users/{user_id}/admin")
-async def set_admin(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
-    if "admin" not in body:
-        raise MissingParam("Missing param admin")
-    admin = body_bool(body, "admin")
-    await hearth.admin_users.set_admin(user_id, bool(admin), by=me.user_id)
+async def set_admin(me: Requester, user_id: str, body: SetAdminBody, hearth: Hearth) -> dict:
+    await hearth.admin_users.set_admin(user_id, body.admin, by=me.user_id)
     return {}
 
 
@@ -144,9 +167,6 @@ async def delete_device(me: Requester, user_id: str, device_id: str, hearth: Hea
 
 
 @admin_endpoint(bp, "POST", "/v2/users/{user_id}/delete_devices")
-async def delete_devices(me: Requester, user_id: str, body: dict, hearth: Hearth) -> dict:
-    devices = body.get("devices")
-    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
-        raise MissingParam("devices must be a list of device IDs")
-    await hearth.admin_users.delete_devices(user_id, devices)
+async def delete_devices(me: Requester, user_id: str, body: DeleteDevicesBody, hearth: Hearth) -> dict:
+    await hearth.admin_users.delete_devices(user_id, body.devices)
     return {}

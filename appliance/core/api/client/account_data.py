@@ -1,12 +1,13 @@
 """Account data and tags (account-data.yaml, tags.yaml)."""
 from __future__ import annotations
 
+from pydantic import StrictFloat, StrictInt
 from quart import Blueprint
 
 from ....hearth import Hearth
-from ...protocol.errors import BadJson, Forbidden, InvalidParam, NotFound
+from ...protocol.errors import Forbidden, InvalidParam, NotFound
 from ...services.auth import Requester
-from ..routing import PathModel, endpoint
+from ..routing import BodyModel, PathModel, endpoint
 
 bp = Blueprint("client_account_data", __name__)
 
@@ -82,16 +83,19 @@ async def get_room_tags(me: Requester, path: TagsPath, hearth: Hearth) -> dict:
     return {"tags": await hearth.account_data.get_tags(me.user_id, _room_id(path.room_id))}
 
 
+class TagBody(BodyModel):
+    """A tag's content: its order, and what else the client keeps there."""
+    order: StrictInt | StrictFloat | None = None
+
+
 @endpoint(bp, "PUT", "/user/{user_id}/rooms/{room_id}/tags/{tag}")
-async def set_room_tag(me: Requester, path: TagPath, body: dict, hearth: Hearth) -> dict:
+async def set_room_tag(me: Requester, path: TagPath, body: TagBody, hearth: Hearth) -> dict:
     """A tag is an entry in the room's m.tag account data; nothing tag-specific is stored."""
     _own(me, path.user_id)
     if len(path.tag.encode()) > 255:
         raise InvalidParam("Tag names are at most 255 bytes")
-    order = body.get("order")
-    if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
-        raise BadJson("order must be a number")
-    await hearth.account_data.set_room_tag(me.user_id, _room_id(path.room_id), path.tag, body)
+    await hearth.account_data.set_room_tag(me.user_id, _room_id(path.room_id), path.tag,
+                                           body.model_dump(exclude_unset=True))
     return {}
 
 

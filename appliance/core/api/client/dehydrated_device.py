@@ -1,10 +1,14 @@
 """Dehydrated devices, the unstable MSC3814 endpoints current Element clients use."""
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import StrictStr
 from quart import Blueprint
 
 from ...services.auth import Requester
-from ..routing import ACCESS_TOKEN, PathModel, endpoint
+from ...protocol.errors import InvalidParam
+from ..routing import ACCESS_TOKEN, BodyModel, PathModel, endpoint
 from ....hearth import Hearth
 
 bp = Blueprint("client_dehydrated_device", __name__)
@@ -15,9 +19,24 @@ class DevicePath(PathModel):
     device_id: str
 
 
+class EventsBody(BodyModel):
+    next_batch: StrictStr | None = None
+    body_errors = {"next_batch": InvalidParam}
+
+
+class DehydratedDeviceBody(BodyModel):
+    device_id: StrictStr
+    device_data: dict[str, Any]
+    initial_device_display_name: StrictStr | None = None
+    device_keys: dict[str, Any] | None = None
+    one_time_keys: dict[str, Any] | None = None
+    fallback_keys: dict[str, Any] | None = None
+    body_errors = {"device_id": InvalidParam}
+
+
 @endpoint(bp, "PUT", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)
-async def put_dehydrated_device(me: Requester, body: dict, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.put(me.user_id, body)
+async def put_dehydrated_device(me: Requester, body: DehydratedDeviceBody, hearth: Hearth) -> dict:
+    return await hearth.dehydrated_devices.put(me.user_id, body.model_dump(exclude_unset=True))
 
 
 @endpoint(bp, "GET", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)
@@ -31,5 +50,5 @@ async def delete_dehydrated_device(me: Requester, hearth: Hearth) -> dict:
 
 
 @endpoint(bp, "POST", "/dehydrated_device/{device_id}/events", auth=ACCESS_TOKEN, prefixes=PREFIX)
-async def get_dehydrated_device_events(me: Requester, path: DevicePath, body: dict, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.events(me.user_id, path.device_id, body.get("next_batch"))
+async def get_dehydrated_device_events(me: Requester, path: DevicePath, body: EventsBody, hearth: Hearth) -> dict:
+    return await hearth.dehydrated_devices.events(me.user_id, path.device_id, body.next_batch)

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 from quart import Blueprint
 
-from ...protocol.errors import BadJson, MissingParam
+from ...protocol.errors import MissingParam
 from ...services.auth import Requester
 from ...services.tokens import parse_token
 from ..routing import ACCESS_TOKEN, endpoint
@@ -17,9 +17,16 @@ bp = Blueprint("client_keys", __name__)
 PASSWORD = "m.login.password"
 
 
+class UploadKeysBody(BaseModel, extra="allow"):
+    """The keys themselves are checked (owner, algorithms, signatures) by the service."""
+    device_keys: dict[str, Any] | None = None
+    one_time_keys: dict[str, Any] | None = None
+    fallback_keys: dict[str, Any] | None = None
+
+
 @endpoint(bp, "POST", "/keys/upload", auth=ACCESS_TOKEN)
-async def upload_keys(me: Requester, body: dict, hearth: Hearth) -> dict:
-    counts = await hearth.device_keys.upload_keys(me.user_id, me.device_id, body)
+async def upload_keys(me: Requester, body: UploadKeysBody, hearth: Hearth) -> dict:
+    counts = await hearth.device_keys.upload_keys(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
     return {"one_time_key_counts": counts}
 
 
@@ -53,17 +60,23 @@ async def get_keys_changes(me: Requester, raw_args: Any, hearth: Hearth) -> dict
     return {"changed": changed, "left": left}
 
 
+class CrossSigningKeysBody(BaseModel, extra="allow"):
+    """The keys are checked (user, usage, signatures) by the service."""
+    master_key: dict[str, Any] | None = None
+    self_signing_key: dict[str, Any] | None = None
+    user_signing_key: dict[str, Any] | None = None
+    auth: dict[str, Any] | None = None
+
+
 @endpoint(bp, "POST", "/keys/device_signing/upload", auth=ACCESS_TOKEN)
-async def upload_cross_signing_keys(me: Requester, body: dict, hearth: Hearth) -> dict:
+async def upload_cross_signing_keys(me: Requester, body: CrossSigningKeysBody, hearth: Hearth) -> dict:
     """UIA (m.login.password) unless the user has no master key yet or nothing new is uploaded."""
-    auth = body.get("auth")
-    if auth is not None and not isinstance(auth, dict):
-        raise BadJson("auth must be an object")
+    keys = body.model_dump(exclude_unset=True)
     session = None
-    if await hearth.device_keys.cross_signing_upload_needs_auth(me.user_id, body):
+    if await hearth.device_keys.cross_signing_upload_needs_auth(me.user_id, keys):
         session = await hearth.login.uia.run(
-            auth, [[PASSWORD]], f"POST /keys/device_signing/upload {me.user_id}", user_id=me.user_id)
-    await hearth.device_keys.upload_cross_signing_keys(me.user_id, body)
+            body.auth, [[PASSWORD]], f"POST /keys/device_signing/upload {me.user_id}", user_id=me.user_id)
+    await hearth.device_keys.upload_cross_signing_keys(me.user_id, keys)
     if session is not None:
         await hearth.login.uia.finish(session.session_id)
     return {}

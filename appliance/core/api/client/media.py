@@ -22,6 +22,7 @@ from ...protocol.errors import MatrixError, TooLarge
 from ...services.auth import Requester
 from ...services.media.repository import Content, ThumbnailContent, format_mib
 from ...services.media.serving import SECURITY_HEADERS, content_disposition
+from ..quart_shim import wait_body_complete
 from ..routing import ACCESS_TOKEN, NO_AUTH, PathModel, QueryModel, endpoint
 from ....hearth import Hearth
 
@@ -101,9 +102,7 @@ async def _after_the_body(upload: Any) -> Any:
                     async for _chunk in body:
                         pass
                 except RequestEntityTooLarge:  # Quart drops what arrives now; wait for the end
-                    complete = getattr(body, "_complete", None)
-                    if isinstance(complete, asyncio.Event):
-                        await complete.wait()
+                    await wait_body_complete(body)
         except TimeoutError:
             pass
         raise

@@ -1,12 +1,15 @@
 """Push rules (pushrules.yaml): the user's global ruleset, one rule, its `enabled` and `actions`."""
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import StrictBool, StrictStr
 from quart import Blueprint
 
 from ....hearth import Hearth
-from ...protocol.errors import MissingParam
+from ...protocol.errors import InvalidParam, MissingParam
 from ...services.auth import Requester
-from ..routing import PathModel, QueryModel, endpoint
+from ..routing import BodyModel, PathModel, QueryModel, endpoint
 
 bp = Blueprint("client_push_rules", __name__)
 
@@ -19,6 +22,25 @@ class RulePath(PathModel):
 class PositionQuery(QueryModel):
     before: str | None = None
     after: str | None = None
+
+
+class PushRuleBody(BodyModel):
+    """conditions are for override and underride rules, pattern for content rules (the service
+    checks which the kind needs)."""
+    actions: list[Any]
+    conditions: list[dict[str, Any]] | None = None
+    pattern: StrictStr | None = None
+    body_errors = {"actions:missing": MissingParam, "*": InvalidParam}
+
+
+class EnabledBody(BodyModel):
+    enabled: StrictBool
+    body_errors = {"enabled:missing": MissingParam, "enabled": InvalidParam}
+
+
+class ActionsBody(BodyModel):
+    actions: list[Any]
+    body_errors = {"actions:missing": MissingParam, "actions": InvalidParam}
 
 
 @endpoint(bp, "GET", "/pushrules/")
@@ -37,8 +59,10 @@ async def get_push_rule(me: Requester, path: RulePath, hearth: Hearth) -> dict:
 
 
 @endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}")
-async def set_push_rule(me: Requester, path: RulePath, query: PositionQuery, body: dict, hearth: Hearth) -> dict:
-    await hearth.push_rules.set_rule(me.user_id, path.kind, path.rule_id, body, query.before, query.after)
+async def set_push_rule(me: Requester, path: RulePath, query: PositionQuery, body: PushRuleBody,
+                        hearth: Hearth) -> dict:
+    await hearth.push_rules.set_rule(me.user_id, path.kind, path.rule_id, body.model_dump(exclude_unset=True),
+                                     query.before, query.after)
     return {}
 
 
@@ -55,10 +79,8 @@ async def is_push_rule_enabled(me: Requester, path: RulePath, hearth: Hearth) ->
 
 
 @endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}/enabled")
-async def set_push_rule_enabled(me: Requester, path: RulePath, body: dict, hearth: Hearth) -> dict:
-    if "enabled" not in body:
-        raise MissingParam("enabled is required")
-    await hearth.push_rules.set_enabled(me.user_id, path.kind, path.rule_id, body["enabled"])
+async def set_push_rule_enabled(me: Requester, path: RulePath, body: EnabledBody, hearth: Hearth) -> dict:
+    await hearth.push_rules.set_enabled(me.user_id, path.kind, path.rule_id, body.enabled)
     return {}
 
 
@@ -69,8 +91,6 @@ async def get_push_rule_actions(me: Requester, path: RulePath, hearth: Hearth) -
 
 
 @endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}/actions")
-async def set_push_rule_actions(me: Requester, path: RulePath, body: dict, hearth: Hearth) -> dict:
-    if "actions" not in body:
-        raise MissingParam("actions is required")
-    await hearth.push_rules.set_actions(me.user_id, path.kind, path.rule_id, body["actions"])
+async def set_push_rule_actions(me: Requester, path: RulePath, body: ActionsBody, hearth: Hearth) -> dict:
+    await hearth.push_rules.set_actions(me.user_id, path.kind, path.rule_id, body.actions)
     return {}

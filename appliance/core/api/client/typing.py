@@ -1,12 +1,13 @@
 """PUT /rooms/{roomId}/typing/{userId} (typing.yaml)."""
 from __future__ import annotations
 
+from pydantic import StrictBool, StrictInt
 from quart import Blueprint
 
 from ....hearth import Hearth
-from ...protocol.errors import BadJson, Forbidden
+from ...protocol.errors import Forbidden
 from ...services.auth import Requester
-from ..routing import PathModel, endpoint
+from ..routing import BodyModel, PathModel, endpoint
 
 bp = Blueprint("client_typing", __name__)
 
@@ -16,17 +17,16 @@ class TypingPath(PathModel):
     user_id: str
 
 
+class TypingBody(BodyModel):
+    typing: StrictBool
+    timeout: StrictInt | None = None
+
+
 @endpoint(bp, "PUT", "/rooms/{room_id}/typing/{user_id}", rate_limited=True)
-async def set_typing(me: Requester, path: TypingPath, body: dict, hearth: Hearth) -> dict:
+async def set_typing(me: Requester, path: TypingPath, body: TypingBody, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("You cannot set the typing state of another user")
-    typing = body.get("typing")
-    if not isinstance(typing, bool):
-        raise BadJson("typing must be a boolean")
-    timeout = body.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int)):
-        raise BadJson("timeout must be an integer")
     if await hearth.events.membership(path.room_id, me.user_id) != "join":
         raise Forbidden("You are not in this room")
-    hearth.typing.set_typing(path.room_id, me.user_id, typing, timeout)
+    hearth.typing.set_typing(path.room_id, me.user_id, body.typing, body.timeout)
     return {}
