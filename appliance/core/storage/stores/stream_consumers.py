@@ -18,9 +18,6 @@ class StreamConsumerStore:
         """The saved position of a consumer; None if it has never been registered."""
         return await self.db.fetchval("SELECT pos FROM stream_consumers WHERE name = ?", (name,))
 
-    async def positions(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in await self.db.fetchall("SELECT name, pos FROM stream_consumers")}
-
     @staticmethod
     def register_job(conn: sqlite3.Connection, name: str, start: int) -> int:
         """Give a new consumer its row at `start` (a known one keeps its own); returns its position."""
