@@ -419,9 +419,14 @@ def _build_everyday_services(h: Hearth) -> None:
     h.pipeline.listeners.append(h.presence.on_event)
     h.background.append(h.presence.run)
     h.sync.presence = h.presence
-    h.search = SearchService(h.db, h.events, h.room_read)
-    h.pipeline.listeners.append(h.search.indexer.note)
-    h.background.append(h.search.indexer.run)
+    from .core.services.search_index import SearchIndexer
+    from .core.storage.stores.search import SearchStore
+    from .core.storage.stores.stream_consumers import StreamConsumerStore
+
+    search_store = SearchStore(h.db)
+    indexer = SearchIndexer(h.db, h.stream, StreamConsumerStore(h.db), search_store)  # the stream wakes it
+    h.search = SearchService(search_store, h.events, h.room_read, indexer)
+    h.background.append(indexer.run)
     h.spaces = SpaceHierarchyService(h.events, h.room_aliases)
     from .core.services.room_summary import RoomSummaryService
 
@@ -505,9 +510,11 @@ def _build_push_services(h: Hearth) -> None:
 
     store = PushStore(h.db)
     h.push_rules = PushRuleService(h.account_data)
-    h.push = PushService(h.db, store, h.events, h.state, h.stream, h.push_rules, h.account_data, h.server_name)
+    from .core.storage.stores.stream_consumers import StreamConsumerStore
+
+    h.push = PushService(h.db, store, h.events, h.state, h.stream, h.push_rules, h.account_data, h.server_name,
+                         StreamConsumerStore(h.db))  # the stream wakes it
     h.pushers = PusherService(h.db, store, h.push, h.events, h.stream)
-    h.pipeline.listeners.append(h.push.on_event)
     h.sync.push = h.push
     if h.devices is not None:
         h.devices.devices_deleted_listeners.append(h.pushers.on_devices_deleted)

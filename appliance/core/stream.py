@@ -6,7 +6,8 @@ committed, the writer's caller calls `Stream.advance(pos, keys)`: readers then s
 up to `current`, and waiters whose keys (user IDs, room IDs) were touched wake up.
 
 Ephemeral changes that are never persisted (typing) bump a separate serial.
-Nothing polls the database: `/sync` and other consumers sleep in `wait_for_change`.
+Nothing polls the database: `/sync` sleeps in `wait_for_change` (changes to its keys), the
+stream consumers (core/stream_consumer.py) in `wait_past` (any committed position).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Stream:
         self.ephemeral = 0
         self._last_change: dict[str, Position] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._moved: asyncio.Event | None = None  # set (and replaced) when `current` moves
 
     # -- positions --------------------------------------------------------------------------
 
@@ -59,6 +61,10 @@ class Stream:
         """A write up to `pos` has committed; wake whoever waits on one of `keys`."""
         if pos > self.current:
             self.current = pos
+            moved = self._moved
+            if moved is not None:
+                self._moved = None
+                moved.set()
         self._touch(keys)
 
     def bump_ephemeral(self, keys: Iterable[str]) -> None:
@@ -103,6 +109,15 @@ class Stream:
                     waiters.discard(event)
                     if not waiters:
                         del self._waiters[k]
+
+    async def wait_past(self, pos: int) -> int:
+        """Sleep until a position after `pos` has committed (at once if one has); returns the
+        current position. For the stream consumers, which follow every position, not keys."""
+        while self.current <= pos:
+            if self._moved is None:
+                self._moved = asyncio.Event()
+            await self._moved.wait()
+        return self.current
 
     def waiter_count(self) -> int:
         return sum(len(w) for w in self._waiters.values())

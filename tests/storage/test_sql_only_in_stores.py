@@ -24,11 +24,6 @@ STORAGE = APPLIANCE / "core" / "storage"
 # entry must still hold SQL (see test_allow_list_does_not_rot): whoever moves a file's queries
 # into stores deletes its line here, and the list ends empty.
 ALLOWED = {
-    # push evaluation and the search indexer: moved onto the shared stream consumer
-    "appliance/core/services/notification_retention.py",
-    "appliance/core/services/push.py",
-    "appliance/core/services/search.py",
-    "appliance/core/services/search_index.py",
     # the web UI's admin pages: behind services and stores with the composition-root work
     "appliance/webui/admin_backups.py",
     "appliance/webui/admin_pages.py",

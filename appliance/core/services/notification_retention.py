@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
+from functools import partial
 
 from ..storage.database import Database
+from ..storage.stores.push import PushStore
 from .push import MAIN, PushService
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class NotificationRetention:
                  interval_hours: Callable[[], float]):
         # Callables: the settings are read at each run, so a changed setting applies live.
         self.db = db
+        self.store = push.store
         self.push = push
         self.retention_days = retention_days
         self.interval_hours = interval_hours
@@ -60,10 +62,7 @@ class NotificationRetention:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         days = self.retention_days()
         cutoff = now_ms - int(days * DAY_MS)
-        users = await self.db.fetchall(
-            "SELECT u.nid, u.id FROM push_ids u"
-            " WHERE u.id LIKE '@%' AND EXISTS (SELECT 1 FROM push_notifs n WHERE n.user_nid = u.nid AND n.ts < ?)",
-            (cutoff,))
+        users = await self.store.users_with_notifications_before(cutoff)
         log.info("pruning read notifications older than %g days: %d users have some", days, len(users))
         deleted = 0
         for done, (user_nid, user_id) in enumerate(users, 1):
@@ -80,10 +79,7 @@ class NotificationRetention:
         deleted = 0
         after = -1
         while True:
-            rows = await self.db.fetchall(
-                "SELECT n.stream_pos, r.id, n.thread_id FROM push_notifs n JOIN push_ids r ON r.nid = n.room_nid"
-                " WHERE n.user_nid = ? AND n.stream_pos > ? AND n.ts < ? ORDER BY n.stream_pos LIMIT ?",
-                (user_nid, after, cutoff, PAGE))
+            rows = await self.store.notifications_before(user_nid, cutoff, after, PAGE)
             if not rows:
                 return deleted
             after = rows[-1][0]
@@ -96,12 +92,7 @@ class NotificationRetention:
                 if pos <= max(room_points.get("", 0), room_points.get(thread_id or MAIN, 0)):
                     read.append(pos)
             for i in range(0, len(read), DELETE_CHUNK):
-                chunk = read[i:i + DELETE_CHUNK]
-
-                def job(conn: sqlite3.Connection, chunk: list[int] = chunk) -> int:
-                    return conn.executemany("DELETE FROM push_notifs WHERE user_nid = ? AND stream_pos = ?",
-                                            [(user_nid, p) for p in chunk]).rowcount
-
-                deleted += await self.db.write(job)
+                deleted += await self.db.write(partial(PushStore.delete_notifications_job, user_nid=user_nid,
+                                                       positions=read[i:i + DELETE_CHUNK]))
             if len(rows) < PAGE:
                 return deleted

@@ -1,20 +1,21 @@
 """Push evaluation (client-server-api "Push Notifications", "Receiving notifications").
 
 Every event is evaluated against the push rules of each local member of its room (the sender
-excluded), in stream order, from a persisted position: the pipeline's listener only wakes the
-background task, and a restart continues where the last batch ended. A notification row is
-stored for each "notify" outcome; it is what /sync counts, /notifications lists and pushers
-deliver.
+excluded), in stream order: push evaluation is the stream consumer "push"
+(core/stream_consumer.py), woken by the stream, and a restart continues where the last batch
+ended. A notification row is stored for each "notify" outcome, in the same write job as the
+consumer's position; it is what /sync counts, /notifications lists and pushers deliver.
 
-/sync asks for counts up to the position it is answering for; the evaluator first catches up
-to there, so a new event's count is in the same response as the event itself.
+/sync asks for counts up to the position it is answering for; what the evaluator has not
+recorded up to there is evaluated for the one user on the spot, so a new event's count is in
+the same response as the event itself.
 Counts are the rows after the user's read point: the newest of their m.read / m.read.private
 receipts (unthreaded, or for the notification's thread) and their own latest event.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +28,11 @@ from ..protocol.events import Pdu
 from ..protocol.power_levels import get_notification_level, get_user_power_level
 from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
-from ..storage.stores.push import Notification, PushStore
+from ..storage.stores.push import PUSH_CONSUMER, Notification, PushStore
 from ..storage.stores.state import StateStore
+from ..storage.stores.stream_consumers import StreamConsumerStore
 from ..stream import Stream
+from ..stream_consumer import Batch, StreamConsumer
 from .account_data import AccountDataService
 from .push_rules import PushRuleService
 
@@ -57,10 +60,20 @@ class _RoomAt:
     sender_levels: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """What one batch's write job stored: its notifications, and the push_ids and push_actions
+    numbers it used (remembered once committed)."""
+
+    notifications: list[Notification]
+    ids: dict[str, int]
+    actions: dict[str, int]
+
+
 class PushService:
     def __init__(self, db: Database, store: PushStore, events: EventStore, state: StateStore, stream: Stream,
-                 rules: PushRuleService, account_data: AccountDataService, server_name: str):
-        self.db = db
+                 rules: PushRuleService, account_data: AccountDataService, server_name: str,
+                 consumers: StreamConsumerStore):
         self.store = store
         self.events = events
         self.state = state
@@ -68,69 +81,59 @@ class PushService:
         self.rules = rules
         self.account_data = account_data
         self.server_name = server_name
-        self._pos: int | None = None
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
+        self.consumer = StreamConsumer(PUSH_CONSUMER, db, stream, consumers, self._batch, self._recorded)
+        self._lock = self.consumer.lock  # held while a batch is evaluated and recorded
         self._rooms: LruCache[int, _RoomAt] = LruCache(ROOMS_CACHED_MEMBERS)
         # Called with the new notifications after they are committed (pushers).
         self.notification_listeners: list[Callable[[list[Notification]], None]] = []
 
     # -- driving the evaluator ----------------------------------------------------------------
 
-    def on_event(self, persisted: Any) -> None:
-        """EventPipeline listener: only wakes the background task."""
-        self._wake.set()
-
     async def run(self) -> None:
         """Background task: evaluate whatever the stream has that we have not."""
-        while True:
-            self._wake.clear()
-            try:
-                await self.catch_up(self.stream.current)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("push evaluation failed; retrying")
-                await asyncio.sleep(1)
-                self._wake.set()
-            await self._wake.wait()
+        await self.consumer.run()
 
     async def position(self) -> int:
-        if self._pos is None:
-            self._pos = await self.store.progress()
-        return self._pos
+        """Every event up to here is evaluated and its notifications recorded."""
+        return await self.consumer.position()
 
     async def catch_up(self, target: int) -> None:
         """Evaluate every event up to `target` (and whatever else is committed by now)."""
-        if self._pos is not None and self._pos >= target:
-            return
-        async with self._lock:
-            pos = await self.position()
-            target = max(target, self.stream.current)
-            while pos < target:
-                evs = await self.events.live_events_between(pos, target, BATCH)
-                upto = evs[-1].stream_pos if len(evs) == BATCH else target
-                notes: list[Notification] = []
-                for ev in evs:
-                    try:
-                        notes += await self._evaluate(ev)
-                    except Exception:  # one bad event never blocks the rest
-                        log.exception("push evaluation of %s failed", ev.event_id)
-                if evs:
-                    store = self.store
-                    ids, actions = await self.db.write(lambda conn, n=notes, u=upto: PushStore.record_job(
-                        conn, n, u, store.known_ids, store.known_actions))
-                    for known, learnt in ((store.known_ids, ids), (store.known_actions, actions)):
-                        if len(known) > KNOWN_PUSH_IDS:  # users, rooms and action sets: bounded
-                            known.clear()
-                        known.update(learnt)  # committed now
-                pos = self._pos = upto
-                if notes:
-                    for listener in self.notification_listeners:
-                        try:
-                            listener(notes)
-                        except Exception:
-                            log.exception("notification listener failed")
+        await self.consumer.catch_up(target)
+
+    async def _batch(self, after: int, upto: int) -> Batch[_Recorded]:
+        """The consumer's next batch: up to BATCH events after `after`, evaluated."""
+        evs = await self.events.live_events_between(after, upto, BATCH)
+        if not evs:
+            return Batch(upto)
+        end = evs[-1].stream_pos if len(evs) == BATCH else upto
+        notes: list[Notification] = []
+        for ev in evs:
+            try:
+                notes += await self._evaluate(ev)
+            except Exception:  # one bad event never blocks the rest
+                log.exception("push evaluation of %s failed", ev.event_id)
+        store = self.store
+
+        def record(conn: sqlite3.Connection) -> _Recorded:
+            ids, actions = PushStore.record_notifications_job(conn, notes, store.known_ids, store.known_actions)
+            return _Recorded(notes, ids, actions)
+
+        return Batch(end, record)
+
+    def _recorded(self, done: _Recorded) -> None:
+        """After a batch committed: remember its numbers, tell the pushers."""
+        store = self.store
+        for known, learnt in ((store.known_ids, done.ids), (store.known_actions, done.actions)):
+            if len(known) > KNOWN_PUSH_IDS:  # users, rooms and action sets: bounded
+                known.clear()
+            known.update(learnt)  # committed now
+        if done.notifications:
+            for listener in self.notification_listeners:
+                try:
+                    listener(done.notifications)
+                except Exception:
+                    log.exception("notification listener failed")
 
     # -- one event ------------------------------------------------------------------------------
 
@@ -231,8 +234,7 @@ class PushService:
         for _room, thread, eid in receipts:
             if eid in evs:
                 points[thread] = max(points.get(thread, 0), evs[eid].stream_pos)
-        own = await self.db.fetchval(
-            "SELECT MAX(stream_pos) FROM events WHERE room_id = ? AND sender = ?", (room_id, user_id))
+        own = await self.store.latest_own_event(user_id, room_id)
         if own:
             points[""] = max(points.get("", 0), own)
         return points
@@ -278,17 +280,15 @@ class PushService:
         for ev in evs:
             try:
                 out += await self._evaluate(ev, only=user_id)
-            except Exception:  # as in catch_up: one bad event never breaks the counts
+            except Exception:  # as in _batch: one bad event never breaks the counts
                 log.exception("push evaluation of %s failed", ev.event_id)
         return out
 
     async def total_unread(self, user_id: str) -> int:
         """Unread notifications across the rooms the user is joined to (the pushers' badge)."""
-        rows = await self.db.fetchall(
-            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'", (user_id,))
         upto = self.stream.current
         total = 0
-        for (room_id,) in rows:
+        for room_id in await self.store.joined_rooms(user_id):
             counts, _ = await self.unread_counts(user_id, room_id, upto)
             total += counts["notification_count"]
         return total

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.errors import BadJson, InvalidParam
-from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.search import SearchStore
 from .filtering import EventFilter
 from .room_read import RoomReadService
 from .search_index import SearchIndexer
@@ -113,19 +113,16 @@ def parse_criteria(body: dict[str, Any]) -> _Criteria | None:
 
 
 class SearchService:
-    def __init__(self, db: Database, events: EventStore, reader: RoomReadService):
-        self.db = db
+    def __init__(self, store: SearchStore, events: EventStore, reader: RoomReadService, indexer: SearchIndexer):
+        self.store = store
         self.events = events
         self.reader = reader
-        self.indexer = SearchIndexer(db)
+        self.indexer = indexer
 
     async def _searchable_rooms(self, user_id: str, efilter: EventFilter) -> dict[str, int]:
         """room → the last stream position the user may search up to (joined: now; left: the leave)."""
-        rows = await self.db.fetchall(
-            "SELECT room_id, membership, stream_pos FROM room_memberships"
-            " WHERE user_id = ? AND forgotten = 0 AND membership IN ('join', 'leave', 'ban')", (user_id,))
         out = {}
-        for room_id, membership, pos in rows:
+        for room_id, membership, pos in await self.store.memberships(user_id):
             if not efilter.allows_room(room_id):
                 continue
             if membership == "join":
@@ -155,15 +152,8 @@ class SearchService:
         empty: dict[str, Any] = {"count": 0, "highlights": list(crit.words), "results": []}
         if not crit.words or not rooms:
             return empty
-        # Rooms are bound by where the user may read; a parameter per room keeps the SQL exact.
-        room_cond = " OR ".join("(e.room_id = ? AND e.stream_pos <= ?)" for _ in rooms)
-        room_params: list[Any] = [x for r, upto in rooms.items() for x in (r, upto)]
-        key_cond = ",".join("?" * len(crit.keys))
-        base = (f"FROM event_search s JOIN events e ON e.stream_pos = s.rowid"
-                f" WHERE event_search MATCH ? AND s.key IN ({key_cond}) AND ({room_cond})"
-                f" AND e.outlier = 0 AND e.rejected IS NULL AND e.redacted_by IS NULL")
-        params = [fts_query(crit.words), *crit.keys, *room_params]
-        count = await self.db.fetchval(f"SELECT COUNT(DISTINCT e.stream_pos) {base}", tuple(params)) or 0
+        match = fts_query(crit.words)
+        count = await self.store.count(match, crit.keys, rooms)  # rooms: bound by where the user may read
 
         hits: list[tuple[StoredEvent, float]] = []
         seen: set[int] = set()
@@ -173,14 +163,9 @@ class SearchService:
         scanned = 0
         while len(hits) < limit:
             if crit.order_by == "rank":
-                sql = (f"SELECT e.event_id, e.stream_pos, -bm25(event_search) AS score {base}"
-                       " ORDER BY score DESC, e.stream_pos DESC LIMIT ? OFFSET ?")
-                rows = await self.db.fetchall(sql, (*params, BATCH, offset))
+                rows = await self.store.by_rank(match, crit.keys, rooms, BATCH, offset)
             else:
-                cond = " AND e.stream_pos < ?" if below is not None else ""
-                sql = (f"SELECT e.event_id, e.stream_pos, -bm25(event_search) AS score {base}{cond}"
-                       " ORDER BY e.stream_pos DESC LIMIT ?")
-                rows = await self.db.fetchall(sql, (*params, *([below] if below is not None else []), BATCH))
+                rows = await self.store.by_recency(match, crit.keys, rooms, BATCH, below)
             if not rows:
                 break
             loaded = await self.events.get_events(r[0] for r in rows)

@@ -1,4 +1,4 @@
-"""Push: notification rows, the evaluator's stream position, and pushers."""
+"""Push: notification rows, what push evaluation and retention read around them, and pushers."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,9 @@ from functools import partial
 from typing import Any
 
 from ..database import Database
+from .stream_consumers import StreamConsumerStore
+
+PUSH_CONSUMER = "push"  # push evaluation's stream consumer (services/push.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +74,18 @@ class PushStore:
         self.known_ids: dict[str, int] = {}
         self.known_actions: dict[str, int] = {}
 
-    # -- evaluation progress and notifications ----------------------------------------------
+    # -- notifications ------------------------------------------------------------------------
 
     async def progress(self) -> int:
-        return await self.db.fetchval("SELECT pos FROM push_progress WHERE id = 1") or 0
+        """How far push evaluation has recorded notifications (the stream consumer "push")."""
+        return await self.db.fetchval("SELECT pos FROM stream_consumers WHERE name = ?", (PUSH_CONSUMER,)) or 0
 
     @staticmethod
-    def record_job(conn: sqlite3.Connection, notifications: Iterable[Notification], upto: int,
-                   known_ids: Mapping[str, int] | None = None, known_actions: Mapping[str, int] | None = None
-                   ) -> tuple[dict[str, int], dict[str, int]]:
-        """Store notifications and the evaluation's progress. Returns the push_ids and
+    def record_notifications_job(conn: sqlite3.Connection, notifications: Iterable[Notification],
+                                 known_ids: Mapping[str, int] | None = None,
+                                 known_actions: Mapping[str, int] | None = None
+                                 ) -> tuple[dict[str, int], dict[str, int]]:
+        """Store notifications (a row already stored stays as it is). Returns the push_ids and
         push_actions numbers it used, for the caller to remember once this has committed."""
         nids: dict[str, int] = {}
         action_ids: dict[str, int] = {}
@@ -95,8 +100,17 @@ class PushStore:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(nid(n.user_id), n.stream_pos, nid(n.room_id), n.thread_id, int(n.highlight), action_id(n.actions),
               n.ts) for n in notifications])
-        conn.execute("UPDATE push_progress SET pos = MAX(pos, ?) WHERE id = 1", (upto,))
         return nids, action_ids
+
+    @staticmethod
+    def record_job(conn: sqlite3.Connection, notifications: Iterable[Notification], upto: int,
+                   known_ids: Mapping[str, int] | None = None, known_actions: Mapping[str, int] | None = None
+                   ) -> tuple[dict[str, int], dict[str, int]]:
+        """Store notifications and move push evaluation's position to `upto` (never back), by
+        hand: the running evaluator's batches go through its stream consumer instead."""
+        used = PushStore.record_notifications_job(conn, notifications, known_ids, known_actions)
+        StreamConsumerStore.advance_job(conn, PUSH_CONSUMER, upto)
+        return used
 
     async def room_notifications(self, user_id: str, room_id: str, after: int, upto: int
                                  ) -> list[tuple[int, str, bool]]:
@@ -141,6 +155,41 @@ class PushStore:
             sql += " AND room_id = ?"
             params = (user_id, room_id)
         return [(r[0], r[1], r[2]) for r in await self.db.fetchall(sql, params)]
+
+    async def latest_own_event(self, user_id: str, room_id: str) -> int | None:
+        """The stream position of the user's latest event in the room (a read point of theirs)."""
+        return await self.db.fetchval(
+            "SELECT MAX(stream_pos) FROM events WHERE room_id = ? AND sender = ?", (room_id, user_id))
+
+    async def joined_rooms(self, user_id: str) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'", (user_id,))
+        return [r[0] for r in rows]
+
+    # -- retention ----------------------------------------------------------------------------
+
+    async def users_with_notifications_before(self, ts: int) -> list[tuple[int, str]]:
+        """(push_ids number, user ID) of the users with a notification row older than `ts`."""
+        rows = await self.db.fetchall(
+            "SELECT u.nid, u.id FROM push_ids u"
+            " WHERE u.id LIKE '@%' AND EXISTS (SELECT 1 FROM push_notifs n WHERE n.user_nid = u.nid AND n.ts < ?)",
+            (ts,))
+        return [(r[0], r[1]) for r in rows]
+
+    async def notifications_before(self, user_nid: int, ts: int, after: int, limit: int
+                                   ) -> list[tuple[int, str, str]]:
+        """(stream_pos, room_id, thread_id) of a user's notification rows older than `ts`, in
+        stream order from after stream position `after`: one page."""
+        rows = await self.db.fetchall(
+            "SELECT n.stream_pos, r.id, n.thread_id FROM push_notifs n JOIN push_ids r ON r.nid = n.room_nid"
+            " WHERE n.user_nid = ? AND n.stream_pos > ? AND n.ts < ? ORDER BY n.stream_pos LIMIT ?",
+            (user_nid, after, ts, limit))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    @staticmethod
+    def delete_notifications_job(conn: sqlite3.Connection, user_nid: int, positions: Iterable[int]) -> int:
+        return conn.executemany("DELETE FROM push_notifs WHERE user_nid = ? AND stream_pos = ?",
+                                [(user_nid, p) for p in positions]).rowcount
 
     # -- pushers ------------------------------------------------------------------------------
 
