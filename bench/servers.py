@@ -222,6 +222,8 @@ class HearthServer(Server):
             "HEARTH_RATE_LIMIT_BURST": str(HIGH),
             "HEARTH_LOGIN_RATE_PER_SECOND": str(HIGH),
             "HEARTH_LOGIN_RATE_BURST": str(HIGH),
+            "HEARTH_REGISTRATION_RATE_PER_SECOND": str(HIGH),
+            "HEARTH_REGISTRATION_RATE_BURST": str(HIGH),
             "HEARTH_MIN_FREE_MB": "1",
         })
         return env
