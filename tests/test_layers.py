@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("settings", ("appliance.settings", "appliance.public_address", "appliance.core.cache", "appliance.core.memory",
                   "appliance.core.interpreter", "appliance.sd_notify")),
     ("protocol", ("appliance.core.protocol",)),
-    ("storage", ("appliance.core.storage", "appliance.core.stream")),
+    ("storage", ("appliance.core.storage", "appliance.core.stream", "appliance.core.stream_consumer")),
     ("services", ("appliance.core.services", "appliance.core.signals", "appliance.lan_discovery",
                   "appliance.groups", "appliance.hearth", "appliance.bridges")),
     ("api / webui", ("appliance.core.api", "appliance.webui")),
