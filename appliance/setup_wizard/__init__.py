@@ -22,6 +22,10 @@ def install_setup_wizard(app: Quart) -> None:
     (appliance/routes.py) and load on their first request."""
     import asyncio
 
+    from ..webui.restore_upload import install_restore_upload
+
+    install_restore_upload(app, "/setup/restore", _may_restore)
+
     @app.before_request
     async def setup_gate():
         path = request.path
@@ -54,3 +58,16 @@ def install_setup_wizard(app: Quart) -> None:
     async def close_retired() -> None:  # after every while_serving task has stopped
         for old in app.config.pop("SETUP_RETIRED_HEARTHS", []):
             await old.close()
+
+
+async def _may_restore():
+    """A restore upload to the wizard: only while it exists, from the browser that claimed it."""
+    from ..webui.layout import error_page
+    from .routes import claimed, wizard_exists
+
+    gone = await wizard_exists()
+    if gone is not None:
+        return gone
+    if not await claimed():
+        return await error_page(403, "Setup code needed", "Type the setup code first.")
+    return None

@@ -17,7 +17,7 @@ from ..webui.admin_backups import (BOOT_ID, UploadProblem, backup_jobs, check_up
                                    restart_hook)
 from ..webui.join import public_base_url
 from ..webui.layout import error_page, render_page
-from .routes import _claimed, _hearth, _see_other, bp
+from .routes import claimed, _hearth, _see_other, bp
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,14 @@ async def _form(message: str = "", status: int = 200) -> Response:
 
 @bp.get("/restore")
 async def restore_form() -> Response:
-    if not await _claimed():
+    if not await claimed():
         return _see_other("/setup")
     return await _form()
 
 
 @bp.post("/restore")
 async def restore_upload() -> Response:
-    if not await _claimed():
+    if not await claimed():
         return _see_other("/setup")
     if backup_jobs().active() is not None:
         return await _form("A restore is under way already.", status=409)
@@ -61,7 +61,7 @@ async def restore_upload() -> Response:
 
 @bp.get("/restore/<job_id>")
 async def restore_progress(job_id: str) -> Response:
-    if not await _claimed():
+    if not await claimed():
         return _see_other("/setup")
     job = backup_jobs().get(job_id)
     if job is None or job.kind != "restore":
@@ -72,7 +72,7 @@ async def restore_progress(job_id: str) -> Response:
 
 @bp.get("/restore/<job_id>/status")
 async def restore_status(job_id: str) -> Response:
-    job = backup_jobs().get(job_id) if await _claimed() else None
+    job = backup_jobs().get(job_id) if await claimed() else None
     if job is None or job.kind != "restore":
         return Response('{"errcode": "M_NOT_FOUND", "error": "No such restore"}', status=404,
                         mimetype="application/json")

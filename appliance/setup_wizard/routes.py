@@ -41,7 +41,7 @@ async def wizard_exists() -> Response | None:
     return None
 
 
-async def _claimed() -> bool:
+async def claimed() -> bool:
     session = await web_session.current_session()
     return bool(session and session.data.get(CLAIM))
 
@@ -134,7 +134,7 @@ def _summary(progress: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 @bp.get("")
 async def wizard_start() -> Response:
-    if await _claimed():
+    if await claimed():
         return _see_other(f"/setup/{(await _progress())['step']}")
     return await render_page("setup_welcome.html", fields=form_fields(S.WelcomeStep), message="")
 
@@ -170,7 +170,7 @@ async def wizard_step(step_id: str) -> Response:
     step = S.step(step_id)
     if step is None:
         return await error_page(404, "Not found", "There is no page here.")
-    if not await _claimed():
+    if not await claimed():
         return _see_other("/setup")
     progress = await _progress()
     if S.index_of(step_id) > S.index_of(progress["step"]):
@@ -183,7 +183,7 @@ async def wizard_submit(step_id: str) -> Response:
     step = S.step(step_id)
     if step is None:
         return await error_page(404, "Not found", "There is no page here.")
-    if not await _claimed():
+    if not await claimed():
         return _see_other("/setup")
     progress = await _progress()
     if S.index_of(step_id) > S.index_of(progress["step"]):

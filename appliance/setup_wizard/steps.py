@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ..core.protocol import ids
+from ..webui.passwords import MIN_PASSWORD_LENGTH, password_problem
+from ..webui.server_forms import FeaturesStep, JoinStep
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,6 @@ class ServerNameStep(BaseModel):
         return v
 
 
-COMMON_PASSWORDS = frozenset({
-    "password", "password1", "password123", "1234567890", "12345678910", "qwertyuiop", "iloveyou123",
-    "letmein123", "welcome123", "passw0rd123", "administrator", "hearthhearth", "matrixmatrix",
-})
-MIN_PASSWORD_LENGTH = 10
-
-
 class AdminStep(BaseModel):
     username: str = Field(
         title="Your user name", min_length=1, max_length=64,
@@ -90,13 +84,9 @@ class AdminStep(BaseModel):
     @field_validator("password")
     @classmethod
     def _password(cls, v: SecretStr) -> SecretStr:
-        pw = v.get_secret_value()
-        if len(pw) < MIN_PASSWORD_LENGTH:
-            raise ValueError(f"Use at least {MIN_PASSWORD_LENGTH} characters")
-        if len(pw) > 512:
-            raise ValueError("That password is too long")
-        if pw.lower() in COMMON_PASSWORDS or len(set(pw)) < 4:
-            raise ValueError("That password is too easy to guess")
+        problem = password_problem(v.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
         return v
 
     @model_validator(mode="after")
@@ -110,60 +100,6 @@ class AdminStep(BaseModel):
         if self.password.get_secret_value() != self.password_confirm.get_secret_value():
             raise on("password_confirm", "The two passwords are not the same")
         return self
-
-
-class JoinStep(BaseModel):
-    registration: Literal["token", "open", "closed"] = Field(
-        "token", title="Who may create an account?",
-        json_schema_extra={"choices": {
-            "token": ("People with an invite code (recommended)",
-                      "You hand out codes; each one works for a few people and expires."),
-            "open": ("Anyone who can reach the server", "Fine on a home network nobody else uses."),
-            "closed": ("Nobody: I create the accounts", "You make every account yourself in the admin pages."),
-        }})
-    public_baseurl: str | None = Field(
-        None, title="Server address", max_length=200,
-        description="What your family's apps use to reach Hearth; invites and QR codes carry it. "
-                    "Worked out from how this box is reached: change it if phones use another address.",
-        json_schema_extra={"placeholder": "http://hearth.local:8008", "inputmode": "url", "autocomplete": "off",
-                           "autocapitalize": "none", "spellcheck": "false", "say_limit": False})
-
-    @field_validator("public_baseurl")
-    @classmethod
-    def _address(cls, v: str | None) -> str | None:
-        v = (v or "").strip().rstrip("/")
-        if not v:
-            return None
-        if "://" not in v:
-            v = "http://" + v
-        parts = urlsplit(v)
-        try:
-            parts.port
-        except ValueError:
-            parts = None
-        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path
-                or parts.query or parts.fragment or parts.username or parts.password):
-            raise ValueError("An address looks like http://hearth.local:8008 or https://chat.example.org")
-        return f"{parts.scheme}://{parts.netloc.lower()}"
-
-
-class FeaturesStep(BaseModel):
-    presence_enabled: bool = Field(True, title="Show who is online",
-                                   description="People in a room see whether the others are online or away.")
-    max_upload_mb: int = Field(50, ge=1, le=4096, title="Largest file someone can send",
-                               description="Photos and videos bigger than this are refused.",
-                               json_schema_extra={"unit": "MB", "inputmode": "numeric"})
-    media_quota_mb: int = Field(1024, ge=0, le=10_000_000, title="Storage for each person's files",
-                                description="0 means no limit. A memory card fills up: keep a limit.",
-                                json_schema_extra={"unit": "MB", "inputmode": "numeric"})
-    url_previews: bool = Field(False, title="Link previews",
-                               description="Hearth fetches the pages people link to, to show a preview. "
-                                           "Off by default: it tells those sites someone here shared the link.")
-
-    def settings_values(self) -> dict[str, Any]:
-        """As stored settings (the keys of Settings)."""
-        return {"presence_enabled": self.presence_enabled, "max_upload_bytes": self.max_upload_mb * 1024 * 1024,
-                "media_quota_bytes": self.media_quota_mb * 1024 * 1024, "url_previews": self.url_previews}
 
 
 # -- bridges ----------------------------------------------------------------------------------

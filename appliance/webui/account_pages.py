@@ -12,12 +12,12 @@ from quart import Blueprint, Response, current_app, request
 from ..core.protocol.errors import LimitExceeded, MatrixError
 from ..core.services.auth import Requester
 from ..core.services.login_throttle import wait_in_words
-from ..setup_wizard.steps import COMMON_PASSWORDS, MIN_PASSWORD_LENGTH
 from . import session as web_session
 from .forms import form_fields, parse_form
 from .join import public_base_url, qr_svg
 from .layout import error_page
 from .pages import current_viewer, flash, hearth, may_invite, render, safe_next, see_other, signed_in
+from .passwords import MIN_PASSWORD_LENGTH, check_new_password
 from .security import client_ip
 
 log = logging.getLogger(__name__)
@@ -25,19 +25,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webui_account", __name__, template_folder="templates")
 
 INVITE_DAYS = 7
-
-
-def check_new_password(password: str, user_id: str | None = None) -> str | None:
-    """Why this password will not do, or None."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters"
-    if len(password) > 512:
-        return "That password is too long"
-    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "That password is too easy to guess"
-    if user_id and password.lower() == user_id[1:].split(":")[0]:
-        return "The password must not be the user name"
-    return None
 
 
 class LoginForm(BaseModel):

@@ -30,7 +30,6 @@ from ..core.services.backup_jobs import BackupJobs, Job, downloads_dir
 from .forms import form_fields, parse_form
 from .layout import error_page
 from .pages import current_viewer, flash, hearth, render, see_other, signed_in
-from .restore_upload import UPLOAD_PATHS  # noqa: F401  (the restore form's paths)
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ from ..core.protocol.errors import MatrixError
 from ..core.services.admin_rooms import DeleteRequest
 from ..core.services.admin_users import UserChanges
 from ..public_address import address_problem
-from ..setup_wizard.steps import FeaturesStep, JoinStep
 from . import session as web_session
-from .account_pages import check_new_password
 from .forms import form_fields, parse_form
 from .join import public_base_url, qr_svg
 from .layout import error_page
 from .pages import current_viewer, flash, hearth, render, see_other, signed_in
 from .problems import recent_problems
+from .passwords import check_new_password
+from .server_forms import FeaturesStep, JoinStep
 
 log = logging.getLogger(__name__)
 

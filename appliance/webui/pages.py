@@ -194,5 +194,13 @@ def install_web_ui(app: Quart) -> None:
     admin_backups) are in the route table (appliance/routes.py) and load on their first request."""
     from .restore_upload import install_restore_upload
 
-    install_restore_upload(app)
+    install_restore_upload(app, "/admin/backups/restore", _admin_may_restore)
     app.jinja_env.filters.update(bytes=human_bytes, duration=human_duration, ago=ago, when=when, clock=clock)
+
+
+async def _admin_may_restore() -> Response | None:
+    """Only an admin uploads a backup to restore on the Backups page."""
+    viewer = await current_viewer()
+    if viewer is None or not viewer.admin:
+        return await error_page(403, "For admins only", "Only an admin can restore a backup.")
+    return None

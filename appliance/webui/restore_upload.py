@@ -1,32 +1,46 @@
-"""Restore uploads (the admin's Backups page and the setup wizard's restore): on their two paths
-the body limit is lifted to the free space of the data directory and the file parts are spooled
-into the data directory itself, and an upload from someone who may not restore is refused before
-a byte of it is read. Kept apart from the pages (admin_backups.py, setup_wizard/restore.py) so
+"""Restore uploads (the admin's Backups page and the setup wizard's restore): on their paths the
+body limit is lifted to the free space of the data directory and the file parts are spooled into
+the data directory itself, and an upload from someone who may not restore is refused before a
+byte of it is read. Kept apart from the pages (admin_backups.py, setup_wizard/restore.py) so
 that it is installed at start-up while those load on their first request.
+
+Each owner of an upload path installs it with the check of who may upload there
+(`install_restore_upload(app, path, may_upload)`): the pages for the Backups page, the setup
+wizard for its own restore. This module knows neither.
 """
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from quart import Quart, Response, request
 
 from ..core.services import restore_staging as rs
 
-UPLOAD_PATHS = frozenset({"/admin/backups/restore", "/setup/restore"})
+# None: this request may upload; a response: the refusal, sent before the body is read.
+UploadCheck = Callable[[], Awaitable[Response | None]]
 
 
 # -- uploads into the data directory ---------------------------------------------------------------
 
-def install_restore_upload(app: Quart) -> None:
-    """Installed at start-up (install_web_ui): the request class and the hook apply to every
+def install_restore_upload(app: Quart, path: str, may_upload: UploadCheck) -> None:
+    """A POST to `path` is a restore upload, refused unless `may_upload()` lets it through.
+    The request class and the hook are installed once (the first call) and apply to every
     request, before the pages' own module is loaded."""
     base = app.request_class
+    checks: dict[str, UploadCheck] | None = getattr(base, "restore_upload_checks", None)
+    if checks is not None:
+        checks[path] = may_upload
+        return
+    checks = {path: may_upload}
 
     class RestoreUploadRequest(base):  # type: ignore[misc, valid-type]
+        restore_upload_checks = checks
+
         def __init__(self, method, scheme, path, *args, max_content_length=None, **kwargs):
-            self._restore_upload = method == "POST" and path in UPLOAD_PATHS
+            self._restore_upload = method == "POST" and path in checks
             if self._restore_upload:
                 try:
                     free = shutil.disk_usage(app.config["SETTINGS"].data_dir).free
@@ -46,30 +60,14 @@ def install_restore_upload(app: Quart) -> None:
                 parser.stream_factory = into_data_dir
             return parser
 
+    async def refuse_unauthorised_upload() -> Response | None:
+        """Refuse a restore upload from someone who may not restore, before its body is read."""
+        if request.method != "POST":
+            return None
+        check = checks.get(request.path)
+        return None if check is None else await check()
+
     app.request_class = RestoreUploadRequest
     # Runs before every other hook (the CSRF check reads the form): nobody who may not restore
     # gets a byte of their upload written to disk.
     app.before_request_funcs.setdefault(None, []).insert(0, refuse_unauthorised_upload)
-
-
-async def refuse_unauthorised_upload() -> Response | None:
-    """Refuse a restore upload from someone who may not restore, before its body is read."""
-    if request.method != "POST" or request.path not in UPLOAD_PATHS:
-        return None
-    from .layout import error_page
-
-    if request.path == "/setup/restore":
-        from ..setup_wizard.routes import _claimed, wizard_exists
-
-        gone = await wizard_exists()
-        if gone is not None:
-            return gone
-        if not await _claimed():
-            return await error_page(403, "Setup code needed", "Type the setup code first.")
-        return None
-    from .pages import current_viewer
-
-    viewer = await current_viewer()
-    if viewer is None or not viewer.admin:
-        return await error_page(403, "For admins only", "Only an admin can restore a backup.")
-    return None

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from appliance.webui.forms import form_data, form_fields, parse_form
 
-FORM_MODULES = ("appliance.setup_wizard.steps", "appliance.webui.account_pages", "appliance.webui.admin_pages",
-                "appliance.webui.admin_backups")
+FORM_MODULES = ("appliance.setup_wizard.steps", "appliance.webui.server_forms", "appliance.webui.account_pages",
+                "appliance.webui.admin_pages", "appliance.webui.admin_backups")
 
 
 def every_form() -> list[type[BaseModel]]:
