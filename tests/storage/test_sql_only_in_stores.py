@@ -35,9 +35,6 @@ ALLOWED = {
     "appliance/core/services/push.py",
     "appliance/core/services/search.py",
     "appliance/core/services/search_index.py",
-    # the web UI's admin pages: behind services and stores with the composition-root work
-    "appliance/webui/admin_backups.py",
-    "appliance/webui/admin_pages.py",
 }
 
 SQL_METHODS = frozenset({"execute", "executemany", "executescript", "fetchall", "fetchone", "fetchval",

@@ -28,6 +28,7 @@ from ..protocol.errors import (
     MissingParam, NotFound, ProfileTooLarge, Unrecognized, UserDeactivated, UserInUse, UserLocked,
     UserInteractiveAuthRequired,
 )
+from ..signals import AsyncEvent
 from ..storage.database import Database
 from ..storage.stores.accounts import AccountStore, Device, now_ms
 from ..storage.stores.uia import UiaSession, UiaStore
@@ -51,7 +52,6 @@ _PROFILE_KEY = re.compile(r"avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z]
 _MXC = re.compile(r"mxc://[A-Za-z0-9.\-:\[\]]+/[A-Za-z0-9_\-]+")
 _MEMBER_PROFILE_FIELDS = ("displayname", "avatar_url")
 
-DevicesDeleted = Callable[[str, list[str]], Awaitable[None]]
 CredentialsChanged = Callable[[str], Awaitable[object]]
 
 
@@ -59,7 +59,8 @@ class AccountService:
     UIA_SESSION_LIFETIME_MS = 24 * 3600 * 1000
 
     def __init__(self, settings, accounts: AccountStore, auth: AuthService, db: Database,
-                 pipeline: EventPipeline, login_throttle: LoginThrottle):
+                 pipeline: EventPipeline, login_throttle: LoginThrottle,
+                 devices_deleted: AsyncEvent[[str, list[str]]], credentials_changed: CredentialsChanged):
         self.settings = settings
         self.login_throttle = login_throttle
         self.accounts = accounts
@@ -67,12 +68,12 @@ class AccountService:
         self.db = db
         self.uia = UiaStore(db)
         self.pipeline = pipeline
-        # Called after devices are deleted (logout, device deletion, deactivation), e.g. by the
+        # Emitted after devices are deleted (logout, device deletion, deactivation), e.g. for the
         # keys service to drop their device keys: listener(user_id, device_ids).
-        self.devices_deleted_listeners: list[DevicesDeleted] = []
-        # Called after a password change or reset and after deactivation, e.g. to end every web
-        # session of the account: listener(user_id). Not optional: a failure propagates.
-        self.credentials_changed_listeners: list[CredentialsChanged] = []
+        self.devices_deleted = devices_deleted
+        # Called after a password change or reset and after deactivation, to end every web
+        # session of the account: credentials_changed(user_id). Not optional: a failure propagates.
+        self.credentials_changed = credentials_changed
 
     @property
     def server_name(self) -> str:
@@ -402,11 +403,7 @@ class AccountService:
             return
         for token_hash in await self.accounts.delete_devices(user_id, device_ids):
             self.auth.forget_token(token_hash)
-        for listener in self.devices_deleted_listeners:
-            try:
-                await listener(user_id, device_ids)
-            except Exception:
-                log.exception("devices-deleted listener failed")
+        await self.devices_deleted.emit(user_id, device_ids)
 
     # -- password and deactivation ----------------------------------------------------------
 
@@ -428,16 +425,12 @@ class AccountService:
         but `keep_device` (the one asking, for the Matrix API) is signed out."""
         _check_password_shape(new_password)
         await self.accounts.set_password_hash(user_id, await self.auth.hash_password(new_password))
-        await self._credentials_changed(user_id)
+        await self.credentials_changed(user_id)
         if logout_devices:
             await self._delete_devices(user_id, [d for d in await self.accounts.device_ids(user_id)
                                                  if d != keep_device])
             if keep_device is None:
                 self.auth.forget_user(user_id)
-
-    async def _credentials_changed(self, user_id: str) -> None:
-        for listener in self.credentials_changed_listeners:
-            await listener(user_id)
 
     async def deactivate(self, me: Requester | None, auth: Any, erase: bool) -> dict:
         request_key = "POST /account/deactivate" + (f" {me.user_id}" if me else "")
@@ -451,7 +444,7 @@ class AccountService:
     async def deactivate_user(self, user_id: str, erase: bool) -> None:
         """Deactivate without UIA (the caller has authorised it: the user, or an admin)."""
         await self.accounts.set_deactivated(user_id)
-        await self._credentials_changed(user_id)
+        await self.credentials_changed(user_id)
         await self._delete_devices(user_id, await self.accounts.device_ids(user_id))
         self.auth.forget_user(user_id)
         if erase:

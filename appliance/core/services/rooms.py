@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,9 @@ from ..storage.stores.accounts import AccountStore
 from ..storage.stores.events import EventStore
 from ..storage.stores.rooms import AliasTaken, RoomStore
 from .pipeline import EventPipeline, Persisted
+
+# Refuses a join, invite or knock by raising: check(room_id, user_id, membership).
+MembershipCheck = Callable[[str, str, str], Awaitable[None]]
 
 PRESETS = {
     #  preset:                (join_rule, history_visibility, guest_access, invite level)
@@ -106,7 +110,7 @@ class PublicRoomsPage:
 
 class RoomService:
     def __init__(self, settings, db: Database, events: EventStore, pipeline: EventPipeline,
-                 accounts: AccountStore):
+                 accounts: AccountStore, membership_check: MembershipCheck):
         self.settings = settings
         self.server_name: str = settings.server_name
         self.events = events
@@ -114,9 +118,9 @@ class RoomService:
         self.accounts = accounts
         self.store = RoomStore(db)
         self._txn_locks: dict[str, list] = {}  # txn key → [lock, users]
-        # Checks run before a join, invite or knock: check(room_id, user_id, membership) raises
-        # to refuse it (the admin service refuses blocked rooms).
-        self.membership_checks: list = []
+        # Run before a join, invite or knock: check(room_id, user_id, membership) raises to
+        # refuse it (the admin service refuses blocked rooms).
+        self.membership_check = membership_check
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -157,8 +161,7 @@ class RoomService:
         return content
 
     async def _check_membership(self, room_id: str, user_id: str, membership: str) -> None:
-        for check in self.membership_checks:
-            await check(room_id, user_id, membership)
+        await self.membership_check(room_id, user_id, membership)
 
     def _is_local(self, user_id: str) -> bool:
         try:

@@ -59,6 +59,10 @@ class ServerNoticeService:
             return None
         return room_id
 
+    async def notice_room_ids(self) -> set[str]:
+        """Every user's server-notice room (the admin's room list marks them)."""
+        return {r[0] for r in await self.db.fetchall("SELECT room_id FROM server_notice_rooms")}
+
     async def is_notice_room(self, room_id: str, user_id: str) -> bool:
         return await self.db.fetchval(
             "SELECT 1 FROM server_notice_rooms WHERE user_id = ? AND room_id = ?", (user_id, room_id)) is not None

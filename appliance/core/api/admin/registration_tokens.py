@@ -14,7 +14,7 @@ bp = Blueprint("admin_registration_tokens", __name__)
 @admin_endpoint(bp, "GET", "/v1/registration_tokens")
 async def list_registration_tokens(me: Requester, raw_args, hearth: Hearth) -> dict:
     valid = query_bool(raw_args.get("valid"), "valid", None)
-    return {"registration_tokens": [t.to_json() for t in await hearth.registration_tokens.list(valid)]}
+    return {"registration_tokens": [t.to_json() for t in await hearth.admin.registration_tokens.list(valid)]}
 
 
 @admin_endpoint(bp, "POST", "/v1/registration_tokens/new")
@@ -23,7 +23,7 @@ async def new_registration_token(me: Requester, body: dict, hearth: Hearth) -> d
     uses_allowed = body_int(body, "uses_allowed")
     if uses_allowed is not None and uses_allowed < 0:
         raise InvalidParam("uses_allowed must be a non-negative integer or null")
-    created = await hearth.registration_tokens.create(
+    created = await hearth.admin.registration_tokens.create(
         body_str(body, "token"), length=16 if length is None else length, uses_allowed=uses_allowed,
         expiry_time=body_int(body, "expiry_time"))
     return created.to_json()
@@ -31,7 +31,7 @@ async def new_registration_token(me: Requester, body: dict, hearth: Hearth) -> d
 
 @admin_endpoint(bp, "GET", "/v1/registration_tokens/{token}")
 async def get_registration_token(me: Requester, token: str, hearth: Hearth) -> dict:
-    return (await hearth.registration_tokens.get(token)).to_json()
+    return (await hearth.admin.registration_tokens.get(token)).to_json()
 
 
 @admin_endpoint(bp, "PUT", "/v1/registration_tokens/{token}")
@@ -40,10 +40,10 @@ async def update_registration_token(me: Requester, token: str, body: dict, heart
     for key in ("uses_allowed", "expiry_time"):
         if key in body:
             changes[key] = body_int(body, key)
-    return (await hearth.registration_tokens.update(token, **changes)).to_json()
+    return (await hearth.admin.registration_tokens.update(token, **changes)).to_json()
 
 
 @admin_endpoint(bp, "DELETE", "/v1/registration_tokens/{token}")
 async def delete_registration_token(me: Requester, token: str, hearth: Hearth) -> dict:
-    await hearth.registration_tokens.delete(token)
+    await hearth.admin.registration_tokens.delete(token)
     return {}

@@ -24,7 +24,7 @@ class FilterPath(PathModel):
 async def define_filter(me: Requester, path: UserPath, body: dict, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("Cannot create filters for other users")
-    return {"filter_id": await hearth.filters.create(me.user_id, body)}
+    return {"filter_id": await hearth.accounts.filters.create(me.user_id, body)}
 
 
 @endpoint(bp, "GET", "/user/{user_id}/filter/{filter_id}")
@@ -32,6 +32,6 @@ async def get_filter(me: Requester, path: FilterPath, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("Cannot read filters of other users")
     try:
-        return await hearth.filters.get_json(me.user_id, path.filter_id)
+        return await hearth.accounts.filters.get_json(me.user_id, path.filter_id)
     except NotFound:
         raise NotFound("No such filter") from None

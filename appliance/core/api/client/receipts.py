@@ -23,12 +23,12 @@ class RoomPath(PathModel):
 
 @endpoint(bp, "POST", "/rooms/{room_id}/receipt/{receipt_type}/{event_id}", rate_limited=True)
 async def post_receipt(me: Requester, path: ReceiptPath, body: dict, hearth: Hearth) -> dict:
-    await hearth.receipts.post_receipt(me.user_id, path.room_id, path.receipt_type, path.event_id,
+    await hearth.rooms.receipts.post_receipt(me.user_id, path.room_id, path.receipt_type, path.event_id,
                                        body.get("thread_id"))
     return {}
 
 
 @endpoint(bp, "POST", "/rooms/{room_id}/read_markers", rate_limited=True)
 async def set_read_marker(me: Requester, path: RoomPath, body: dict, hearth: Hearth) -> dict:
-    await hearth.receipts.set_read_markers(me.user_id, path.room_id, body)
+    await hearth.rooms.receipts.set_read_markers(me.user_id, path.room_id, body)
     return {}

@@ -16,4 +16,4 @@ class SearchQuery(QueryModel):
 
 @endpoint(bp, "POST", "/search")
 async def search(me: Requester, query: SearchQuery, body: dict, hearth: Hearth) -> dict:
-    return await hearth.search.search(me.user_id, me.device_id, body, query.next_batch)
+    return await hearth.rooms.search.search(me.user_id, me.device_id, body, query.next_batch)

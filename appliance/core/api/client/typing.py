@@ -26,7 +26,5 @@ async def set_typing(me: Requester, path: TypingPath, body: dict, hearth: Hearth
     timeout = body.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int)):
         raise BadJson("timeout must be an integer")
-    if await hearth.events.membership(path.room_id, me.user_id) != "join":
-        raise Forbidden("You are not in this room")
-    hearth.typing.set_typing(path.room_id, me.user_id, typing, timeout)
+    await hearth.rooms.typing.set_typing_in_room(path.room_id, me.user_id, typing, timeout)
     return {}
