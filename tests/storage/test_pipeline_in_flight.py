@@ -61,11 +61,6 @@ async def test_messages_and_state_in_one_room_stay_linear_and_share_commits(hear
         assert nxt.pdu.prev_event_ids == [by_pos[-1].pdu.event_id]
     finally:
         await h2.close()
-    hearth.close = _noop  # already closed
-
-
-async def _noop():
-    return None
 
 
 async def test_a_failed_write_leaves_nothing_in_flight(hearth):
