@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..core.services.backup_jobs import BackupJobs
-from ..core.services.request_log import ErrorLog, RequestLog, error_log
+from ..core.services.request_log import ErrorLog, RequestLog
 from ..core.services.server_settings import ServerSettingsService
 from ..core.services.server_status import ServerStatusService
 from ..core.services.setup import SetupService
@@ -75,7 +75,7 @@ class Process:
 
     @staticmethod
     def alone() -> Process:
-        return Process(RequestLog(), error_log(), BackupJobs(), NoServer())
+        return Process(RequestLog(), ErrorLog(), BackupJobs(), NoServer())  # not attached to the logging
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -1,7 +1,7 @@
 """Pages for the server's admins: overview, people, invites, rooms, reports, announcements,
 settings and the request log. Every action calls the same services as the admin API
-(hearth.admin.users, admin_rooms, registration_tokens, admin_reports, announcements,
-admin_settings); nothing here decides anything the API would decide differently."""
+(the admin group: hearth.admin.users, .rooms, .registration_tokens, .reports, .announcements,
+.settings); nothing here decides anything the API would decide differently."""
 from __future__ import annotations
 
 import logging
