@@ -13,9 +13,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as Wer
 from .core.api.routing import HearthQuart, error_response, json_response
 from .core.api.upload_limit import install_upload_limit
 from .core.protocol.errors import MatrixError
-from .core.services.backup_jobs import BackupJobs
 from .core.services.request_log import RequestLog, error_log
-from .groups.web import Process
+from .groups.on_first_use import OnFirstUse
+from .groups.web import Process, backup_jobs
 from .hearth import Hearth, build_hearth
 from .routes import install_routes
 from .settings import Settings
@@ -40,7 +40,7 @@ class Serving:
         self.settings = settings
         self._restart_process = restart_process
         self._on_setup_completed = on_setup_completed
-        self.process = Process(RequestLog(), error_log(), BackupJobs(), self)
+        self.process = Process(RequestLog(), error_log(), OnFirstUse(backup_jobs), self)
         self._tasks: list[asyncio.Task] = []
 
     async def build(self) -> Hearth:

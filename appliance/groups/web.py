@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ..core.services.backup_jobs import BackupJobs
 from ..core.services.request_log import ErrorLog, RequestLog
 from ..core.services.server_settings import ServerSettingsService
 from ..core.services.server_status import ServerStatusService
@@ -24,6 +23,7 @@ from .on_first_use import OnFirstUse
 from .reading import Reading
 
 if TYPE_CHECKING:  # built on first use: not imported at start-up
+    from ..core.services.backup_jobs import BackupJobs
     from ..core.services.data_export import DataExportService
 
 
@@ -70,12 +70,18 @@ class Process:
 
     request_log: RequestLog   # the admin pages' request log (in memory, bounded)
     error_log: ErrorLog       # and recent warnings and errors
-    backup_jobs: BackupJobs   # backups and restores started from the pages
+    backup_jobs: OnFirstUse[BackupJobs]  # backups and restores started from the pages
     control: ServerControl
 
     @staticmethod
     def alone() -> Process:
-        return Process(RequestLog(), ErrorLog(), BackupJobs(), NoServer())  # not attached to the logging
+        return Process(RequestLog(), ErrorLog(), OnFirstUse(backup_jobs), NoServer())  # not attached to the logging
+
+
+def backup_jobs() -> BackupJobs:
+    from ..core.services.backup_jobs import BackupJobs
+
+    return BackupJobs()
 
 
 @dataclass(frozen=True, slots=True, eq=False)

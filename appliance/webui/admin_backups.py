@@ -42,7 +42,7 @@ SCHEDULE_FIELDS = {"backup_dir": "backup_dir", "backup_interval_hours": "interva
 
 
 def backup_jobs() -> BackupJobs:
-    return hearth().web.process.backup_jobs
+    return hearth().web.process.backup_jobs.get()
 
 
 
