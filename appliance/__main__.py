@@ -66,7 +66,7 @@ def _print_setup_banner(code: str | None, base_url: str, host: str, port: int) -
     rule = "=" * (max(len(line) for line in lines) + 2)
     print("\n".join(["", rule, *lines, rule, ""]), flush=True)
     # INFO, not WARNING: a pending setup is expected on a new box, not a problem for the dashboard.
-    logging.getLogger("hearth.setup").info("setup pending: open %s with the setup code %s", urls[0], code)
+    logging.getLogger("hearth.web.setup").info("setup pending: open %s with the setup code %s", urls[0], code)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -92,9 +92,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     config.accesslog = None
     config.graceful_timeout = 3
     interpreter.tune()
-    app = create_app(settings)
-    print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
-    print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
 
     # Listen before the app starts, so READY=1 (sent once it has started) means "accepting".
     sockets = config.create_sockets()
@@ -103,7 +100,20 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     port = sockets.insecure_sockets[0].getsockname()[1]
     notifier = Notifier.from_env()
     advertiser = Advertiser(settings.server_name, host, port) if settings.lan_discovery else None
-    app.config["LAN_ADVERTISER"] = advertiser  # the setup wizard calls .update(setup_pending=False)
+    stop = asyncio.Event()
+    restart: list[bool] = []  # a restore or the wizard's new name: stop cleanly, then run again (below)
+
+    def restart_process() -> None:
+        restart.append(True)
+        stop.set()
+
+    async def setup_completed() -> None:
+        if advertiser is not None:
+            await advertiser.update(setup_pending=False)
+
+    app = create_app(settings, restart_process=restart_process, on_setup_completed=setup_completed)
+    print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
+    print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
 
     advertising: list[asyncio.Task] = []
 
@@ -111,7 +121,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         try:
             # An admin made by `hearth create-user --admin` elsewhere ends setup too: re-checked.
             await advertiser.start(setup_pending=pending,
-                                   still_pending=lambda: app.config["HEARTH"].setup.pending())
+                                   still_pending=lambda: app.config["HEARTH"].web.setup.pending())
         except Exception:  # the server is still reachable by address
             logging.getLogger("hearth").exception("LAN discovery failed to start")
 
@@ -119,35 +129,32 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     async def announce() -> None:  # runs after create_app's hook has built the Hearth
         # Not now: the collection takes ~20 ms, and the first requests are waiting for us.
         asyncio.get_running_loop().call_later(interpreter.FREEZE_AFTER_S, interpreter.freeze_startup_objects)
-        pending = await app.config["HEARTH"].setup.pending()
+        hearth = app.config["HEARTH"]
+        pending = await hearth.web.setup.pending()
         if pending:
             from .public_address import derived_base_url  # with the port bound (HEARTH_BIND may say 0)
 
             base_url = settings.base_url() if settings.public_baseurl else \
                 derived_base_url(host, port, settings.lan_discovery)
-            _print_setup_banner(app.config["HEARTH"].setup.setup_code, base_url, host, port)
-        app.config["HEARTH"].backups.start()  # scheduled backups, when backup_dir is set
+            _print_setup_banner(hearth.web.setup.setup_code, base_url, host, port)
+        hearth.core.backups.start()  # scheduled backups, when backup_dir is set
         await notifier.ready(f"Serving {settings.server_name} on port {port}"
                              + ("; setup pending" if pending else ""))
         notifier.start_watchdog()
         if advertiser is not None:  # probing the name takes a second: do not hold up the start
             advertising.append(asyncio.create_task(advertise(pending)))
 
-    restart: list[bool] = []  # a restore from the web pages: stop cleanly, then run again (below)
-
     async def main() -> None:
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        app.config["RESTART_SERVER"] = lambda: (restart.append(True), stop.set())
 
         async def shutdown() -> None:
             await stop.wait()
             if restart:  # the same PID comes back: systemd sees a reload, not a stop
                 now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
                 await notifier.notify("RELOADING=1", f"MONOTONIC_USEC={now_usec}",
-                                      "STATUS=Restarting into a restored backup")
+                                      "STATUS=Restarting")
             else:
                 await notifier.stopping()
             if advertiser is not None:
@@ -190,7 +197,7 @@ def _restart_self() -> None:
     """Run `hearth` again in this process (same PID, arguments and environment): the new start
     swaps the staged restore in before it opens the database. If exec fails, exit 75 so that
     systemd's Restart=on-failure starts it again."""
-    logging.getLogger("hearth").warning("restarting into the restored data")
+    logging.getLogger("hearth").warning("restarting")
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -204,7 +211,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password or getpass.getpass("Password: ")
 
     async def go(hearth):
-        user_id = await hearth.registration.create_user(args.name, password, admin=args.admin)
+        user_id = await hearth.accounts.registration.create_user(args.name, password, admin=args.admin)
         print(user_id)
 
     asyncio.run(_with_hearth(settings, go))
@@ -215,7 +222,7 @@ def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password or getpass.getpass("New password: ")
 
     async def go(hearth):
-        await hearth.login.reset_password(args.name, password)
+        await hearth.accounts.login.reset_password(args.name, password)
         print("password changed; the user's devices were signed out")
 
     asyncio.run(_with_hearth(settings, go))
@@ -225,7 +232,7 @@ def cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     """Prints a new invite code, the same kind the web pages make (XXXX-XXXX-XXXX)."""
     async def go(hearth):
-        tokens = hearth.registration_tokens
+        tokens = hearth.admin.registration_tokens
         expiry = _parse_expiry(args.expires)
         if args.token:
             token = await tokens.create(args.token, uses_allowed=args.uses, expiry_time=expiry)
@@ -246,7 +253,7 @@ def _when(ms: int | None) -> str:
 def cmd_token_list(settings: Settings, args: argparse.Namespace) -> int:
     """Every invite code still usable (--all: used-up and expired ones too), one a line."""
     async def go(hearth):
-        tokens = await hearth.registration_tokens.list(valid=None if args.all else True)
+        tokens = await hearth.admin.registration_tokens.list(valid=None if args.all else True)
         if not tokens:
             print("No invite codes." if args.all else "No usable invite codes.")
             return
@@ -270,7 +277,7 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     async def go(hearth) -> int:
         for code in dict.fromkeys((args.code.strip(), args.code.strip().upper())):  # as typed, then capitals
             try:
-                await hearth.registration_tokens.delete(code)
+                await hearth.admin.registration_tokens.delete(code)
             except NotFound:
                 continue
             print(f"Invite code {code} revoked.")

@@ -1,9 +1,11 @@
 """create_app(settings) -> Quart: build Hearth in the lifespan, register blueprints."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
@@ -12,6 +14,8 @@ from .core.api.routing import HearthQuart, error_response, json_response
 from .core.api.upload_limit import install_upload_limit
 from .core.protocol.errors import MatrixError
 from .core.services.request_log import RequestLog, error_log
+from .groups.on_first_use import OnFirstUse
+from .groups.web import Process, backup_jobs
 from .hearth import Hearth, build_hearth
 from .routes import install_routes
 from .settings import Settings
@@ -25,16 +29,83 @@ CORS_HEADERS = {
 }
 
 
-def create_app(settings: Settings | None = None, hearth: Hearth | None = None, *, lazy_routes: bool = True) -> Quart:
+class Serving:
+    """The Hearth this app serves and its background work: built in the lifespan, closed at the
+    end, and built again when the server restarts in this process (`restart`). The pages reach
+    it as `hearth.web.process.control` (groups/web.py `ServerControl`)."""
+
+    def __init__(self, app: Quart, settings: Settings, restart_process: Callable[[], None] | None,
+                 on_setup_completed: Callable[[], Awaitable[None]] | None) -> None:
+        self.app = app
+        self.settings = settings
+        self._restart_process = restart_process
+        self._on_setup_completed = on_setup_completed
+        self.process = Process(RequestLog(), error_log(), OnFirstUse(backup_jobs), self)
+        self._tasks: list[asyncio.Task] = []
+
+    async def build(self) -> Hearth:
+        from .core.services.restore_staging import apply_staged_restore
+
+        apply_staged_restore(self.settings.data_dir)  # a restore staged from the pages: before the database opens
+        hearth = self.app.config["HEARTH"] = await build_hearth(self.settings, self.process)
+        return hearth
+
+    def start_background(self) -> None:
+        """Hearth's background work (push evaluation, pushers, …): started after the build,
+        cancelled before the database closes."""
+        self._tasks = [asyncio.create_task(run(), name=getattr(run, "__qualname__", "background"))
+                       for run in self.app.config["HEARTH"].background]
+
+    async def stop_background(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        h = self.app.config.pop("HEARTH", None)
+        if h is not None:
+            await h.close()
+
+    # -- ServerControl ------------------------------------------------------------------------
+
+    @property
+    def restarts_process(self) -> bool:
+        return self._restart_process is not None
+
+    def restart_process(self) -> None:
+        if self._restart_process is None:
+            raise RuntimeError("this app cannot restart its process (it runs without `hearth run`)")
+        self._restart_process()
+
+    async def restart(self) -> None:
+        if self._restart_process is not None:  # let the current answer go out first
+            asyncio.get_running_loop().call_later(1.0, self._restart_process)
+            return
+        logging.getLogger("hearth").info("restarting the services in this process")
+        await self.stop_background()
+        await self.close()
+        await self.build()
+        self.start_background()
+
+    async def setup_completed(self) -> None:
+        if self._on_setup_completed is not None:
+            await self._on_setup_completed()
+
+
+def create_app(settings: Settings | None = None, *, lazy_routes: bool = True,
+               restart_process: Callable[[], None] | None = None,
+               on_setup_completed: Callable[[], Awaitable[None]] | None = None) -> Quart:
     """The app. Its URL rules come from the route table, each handler module imported on its
-    first request (appliance/routes.py); lazy_routes=False registers the real blueprints."""
+    first request (appliance/routes.py); lazy_routes=False registers the real blueprints.
+    `hearth run` gives `restart_process` (stop serving, run again) and `on_setup_completed`
+    (the LAN advertisement)."""
     settings = settings or Settings()
     app = HearthQuart("appliance")  # r0 paths routed as v3 (one rule each), url_for builders lazy
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes * 2
-    # The admin pages' request log and recent errors (in memory, bounded).
-    request_log = app.config["REQUEST_LOG"] = RequestLog()
-    app.config["ERROR_LOG"] = error_log()
+    serving = Serving(app, settings, restart_process, on_setup_completed)
+    request_log = serving.process.request_log
 
     install_upload_limit(app)   # the media upload routes take more than a JSON body
     install_routes(app, lazy=lazy_routes)  # the APIs', the wizard's and the pages' URL rules
@@ -51,34 +122,20 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None, *
 
     @app.before_serving
     async def start() -> None:
-        if hearth is None:  # a restore staged from the web pages: swapped in before the database opens
-            from .core.services.restore_staging import apply_staged_restore
+        await serving.build()
+        from .core.memory import release_free_memory
 
-            apply_staged_restore(settings.data_dir)
-        app.config["HEARTH"] = hearth or await build_hearth(settings)
-        if hearth is None:  # the start-up's garbage (imports, migrations) is freed: hand it back
-            from .core.memory import release_free_memory
-
-            release_free_memory()
+        release_free_memory()  # the start-up's garbage (imports, migrations) is freed: hand it back
 
     @app.while_serving
     async def background():
-        """Hearth's background work (push evaluation, pushers, …): started after the build,
-        cancelled before the database closes."""
-        import asyncio
-
-        tasks = [asyncio.create_task(run(), name=getattr(run, "__qualname__", "background"))
-                 for run in app.config["HEARTH"].background]
+        serving.start_background()
         yield
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await serving.stop_background()
 
     @app.after_serving
     async def stop() -> None:
-        h = app.config.get("HEARTH")
-        if h is not None and hearth is None:
-            await h.close()
+        await serving.close()
 
     @app.before_request
     async def tag_request():
@@ -127,8 +184,8 @@ def create_app(settings: Settings | None = None, hearth: Hearth | None = None, *
 
         h = app.config.get("HEARTH")
         if h is not None and is_disk_full(exc):  # a file write (media) hit a full disk: say so, not 500
-            h.db.health.mark_full()
-            return error_response(h.db.health.error())
+            h.core.db.health.mark_full()
+            return error_response(h.core.db.health.error())
         log.exception("internal error on %s %s", request.method, request.path)
         return json_response({"errcode": "M_UNKNOWN", "error": "Internal server error"}, 500)
 

@@ -73,7 +73,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
         try:
             key = b.load_or_create_stored_key(settings.data_dir) if args.stored_key else b.new_key()
             try:
-                result = await hearth.backups.run("manual", Path(dest), key, _progress("backup"))
+                result = await hearth.core.backups.run("manual", Path(dest), key, _progress("backup"))
             except b.BackupError as exc:
                 print(f"hearth backup: {exc}", file=sys.stderr)
                 return 1

@@ -42,7 +42,7 @@ def cmd_prune_notifications(settings: Settings, args: argparse.Namespace) -> int
         hearth = await build_hearth(settings)
         try:
             days = settings.notification_retention_days if args.days is None else args.days
-            job = NotificationRetention(hearth.db, hearth.push, lambda: days,
+            job = NotificationRetention(hearth.core.db, hearth.push.service, lambda: days,
                                         lambda: settings.notification_prune_interval_hours)
             deleted = await job.prune(progress=progress)
         finally:

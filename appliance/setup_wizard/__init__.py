@@ -20,8 +20,6 @@ NOT_SET_UP = "This server is not set up yet"
 def install_setup_wizard(app: Quart) -> None:
     """Its pages (/setup, setup_wizard/routes.py and restore.py) are in the route table
     (appliance/routes.py) and load on their first request."""
-    import asyncio
-
     from ..webui.restore_upload import install_restore_upload
 
     install_restore_upload(app, "/setup/restore", _may_restore)
@@ -30,34 +28,20 @@ def install_setup_wizard(app: Quart) -> None:
     async def setup_gate():
         path = request.path
         hearth = current_app.config.get("HEARTH")
-        if hearth is None or hearth.setup is None:
+        if hearth is None:
             return None
         if path == "/setup" or path.startswith("/setup/"):
             from .routes import wizard_exists
 
             return await wizard_exists()
         if request.method == "POST" and path in REGISTER_PATHS:
-            if not await hearth.setup.registration_allowed():
+            if not await hearth.web.setup.registration_allowed():
                 return error_response(Forbidden(NOT_SET_UP))
             return None
         if (request.method == "GET" and is_web_path(path) and not path.startswith(("/setup", "/static/"))
-                and path != "/favicon.ico" and is_local_client() and await hearth.setup.pending()):
+                and path != "/favicon.ico" and is_local_client() and await hearth.web.setup.pending()):
             return redirect("/setup", code=303)
         return None
-
-    @app.while_serving
-    async def retire_rebuilt():
-        """Services rebuilt under the new server name (see apply.py) stop with the server."""
-        yield
-        tasks = app.config.pop("SETUP_BACKGROUND_TASKS", [])
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    @app.after_serving
-    async def close_retired() -> None:  # after every while_serving task has stopped
-        for old in app.config.pop("SETUP_RETIRED_HEARTHS", []):
-            await old.close()
 
 
 async def _may_restore():

@@ -6,17 +6,14 @@ interrupted apply (a power cut) is finished by submitting the summary again.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from quart import Quart
-
 from ..core.protocol.errors import UserInUse
+from ..hearth import Hearth
 
 
 log = logging.getLogger(__name__)
@@ -33,28 +30,7 @@ class Applied:
     invite_token: str | None
     invite_expires_ms: int | None
     tasks: list[str]
-
-
-async def _rebuild_hearth(app: Quart):
-    """The server name is in every service: build them again under the new name.
-
-    The old Hearth idles (nothing routes to it) and is closed when the server stops; its
-    background tasks belong to the app's lifespan. The new one's background tasks are ours.
-    """
-    from ..hearth import build_hearth
-
-    old = app.config["HEARTH"]
-    new = await build_hearth(old.settings)
-    app.config["HEARTH"] = new
-    app.config.setdefault("SETUP_RETIRED_HEARTHS", []).append(old)
-    tasks = app.config.setdefault("SETUP_BACKGROUND_TASKS", [])
-    tasks += [asyncio.create_task(run(), name=getattr(run, "__qualname__", "background"))
-              for run in getattr(new, "background", [])]
-    if getattr(old, "backups", None) is not None:  # scheduled backups move to the new services
-        await old.backups.stop()
-        new.backups.start()
-    log.info("services rebuilt for the server name %s", new.settings.server_name)
-    return new
+    restarting: bool = False  # the process restarts under the new name (the done page waits for it)
 
 
 def name_taken(user_id: str) -> UserInUse:
@@ -62,54 +38,37 @@ def name_taken(user_id: str) -> UserInUse:
                      "Go back to \"Your account\" and choose another user name.")
 
 
-async def _make_admin(hearth, admin: dict[str, Any]) -> str:
-    """Create the admin's account, or find the one an interrupted apply made; never adopt another.
-
-    While setup is pending, an operator's registration policy may let anyone register: the name
-    chosen in the wizard may have been taken meanwhile. The wizard's own account is created in
-    one write with the password hash kept in the progress (which nobody else has), so an account
-    with another hash is someone else's.
-    """
-    user_id = hearth.registration.user_id_for(admin["username"])
-    existing = await hearth.accounts.get_user(user_id)
-    if existing is None:
-        try:
-            await hearth.registration.check_username_available(admin["username"])
-            await hearth.accounts.create_user(user_id, admin["password_hash"], admin=True,
-                                              displayname=admin["username"])
-        except (UserInUse, sqlite3.IntegrityError):
-            raise name_taken(user_id) from None
-        return user_id
-    if existing.password_hash != admin["password_hash"]:
-        log.warning("setup: %s exists and is not the wizard's; not made admin", user_id)
-        raise name_taken(user_id)
-    await hearth.accounts.set_admin(user_id, True)
-    return user_id
-
-
-async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
-    hearth = app.config["HEARTH"]
+async def apply_setup(hearth: Hearth, progress: dict[str, Any]) -> Applied:
+    """Ends with a restart when the server name changed: the name is in every service, and a
+    start reads it from the stored settings (`ServerControl.restart`: the process under `hearth
+    run`, once this answer has gone out; in an app without it, the services, before this returns)."""
     data = progress["data"]
     tasks = []
-    await hearth.setup.start_applying()
+    await hearth.web.setup.start_applying()
 
     name = data["server_name"]["server_name"]
-    if await hearth.server_settings.fix_server_name(name):
-        hearth = await _rebuild_hearth(app)
+    renamed = await hearth.web.server_settings.fix_server_name(name)  # the settings have the new name now
     tasks.append(f"Server name set to {name}")
 
-    user_id = await _make_admin(hearth, data["admin"])
+    admin = data["admin"]
+    # Under the new name: the running services keep the old one until the restart below.
+    user_id = f"@{admin['username']}:{name}"  # a checked localpart (setup_wizard/steps.py AdminStep)
+    try:
+        await hearth.web.setup.install_admin(
+            user_id, admin["password_hash"], lambda: hearth.accounts.registration.check_username_available(admin["username"]))
+    except UserInUse:
+        raise name_taken(user_id) from None
     tasks.append(f"Account {user_id} created")
 
     registration = data["join"]["registration"]
     values: dict[str, Any] = {"registration": registration, **data["features"]["settings"]}
     address = data["join"].get("public_baseurl")
-    if address and not hearth.server_settings.overridden("public_baseurl"):
+    if address and not hearth.web.server_settings.overridden("public_baseurl"):
         values["public_baseurl"] = address  # confirmed in the wizard; the admin pages can correct it
     for bridge_id, bridge in data.get("bridges", {}).get("bridges", {}).items():
         values[("bridge_" + re.sub(r"[^a-z0-9_]", "_", bridge_id.lower()))[:64]] = bridge
-    await hearth.server_settings.store_values(values)
-    hearth.admin_settings.apply_live()  # and in force now (media and previews read them at each use)
+    await hearth.web.server_settings.store_values(values)
+    hearth.admin.settings.apply_live()  # and in force now (media and previews read them at each use)
     tasks.append("Settings saved")
 
     token = expires = None
@@ -118,19 +77,21 @@ async def apply_setup(app: Quart, progress: dict[str, Any]) -> Applied:
         expires = progress.get("invite_expires_ms")
         if token is None:
             expires = int((time.time() + FIRST_INVITE_DAYS * 86400) * 1000)
-            token = (await hearth.registration_tokens.create_invite(
+            token = (await hearth.admin.registration_tokens.create_invite(
                 uses_allowed=FIRST_INVITE_USES, expiry_time=expires)).token
             progress.update(invite_token=token, invite_expires_ms=expires)
-            await hearth.setup.save_progress(progress)
+            await hearth.web.setup.save_progress(progress)
         tasks.append("First invite code made")
 
-    await hearth.setup.complete("wizard")
+    await hearth.web.setup.complete("wizard")
     tasks.append("Setup closed: this wizard cannot be run again")
-    advertiser = app.config.get("LAN_ADVERTISER")
-    if advertiser is not None:
-        try:
-            await advertiser.update(setup_pending=False)
-        except Exception:  # discovery is a convenience; setup is done either way
-            log.exception("LAN discovery could not be updated")
-    return Applied(name, user_id, registration, token, expires, tasks)
+    try:
+        await hearth.web.process.control.setup_completed()
+    except Exception:  # discovery is a convenience; setup is done either way
+        log.exception("LAN discovery could not be updated")
+    control = hearth.web.process.control
+    if renamed:
+        log.info("server name set to %s: restarting", name)
+        await control.restart()
+    return Applied(name, user_id, registration, token, expires, tasks, restarting=renamed and control.restarts_process)
 

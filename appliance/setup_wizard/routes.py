@@ -36,7 +36,7 @@ def _hearth():
 async def wizard_exists() -> Response | None:
     """Before anything else (even the CSRF check): a wizard that is over, or a client that is not
     local, gets a plain 404."""
-    if not is_local_client() or not await _hearth().setup.pending():
+    if not is_local_client() or not await _hearth().web.setup.pending():
         return await error_page(404, "Not found", "There is no page here.")
     return None
 
@@ -47,7 +47,7 @@ async def claimed() -> bool:
 
 
 async def _progress() -> dict[str, Any]:
-    progress = await _hearth().setup.progress()
+    progress = await _hearth().web.setup.progress()
     if progress["step"] not in S.STEP_IDS:
         progress["step"] = S.STEP_IDS[0]
     return progress
@@ -145,7 +145,7 @@ async def wizard_claim() -> Response:
     model, errors = parse_form(S.WelcomeStep, form)
     if model is not None:
         try:
-            ok = _hearth().setup.check_code(client_ip(), model.setup_code)
+            ok = _hearth().web.setup.check_code(client_ip(), model.setup_code)
         except LimitExceeded as exc:
             log.warning("setup code tries throttled (from %s)", client_ip())
             return await render_page(
@@ -214,12 +214,12 @@ async def wizard_submit(step_id: str) -> Response:
             return await _render_step(step, progress, form=raw, message=exc.error, status=400)
     progress["data"][step.id] = stored
     if step.id == "mode" and stored["mode"] == "restore":  # the upload page (restore.py), then done
-        await _hearth().setup.save_progress(progress)
+        await _hearth().web.setup.save_progress(progress)
         return _see_other("/setup/restore")
     nxt = S.next_step(step.id)
     if S.index_of(nxt) > S.index_of(progress["step"]):
         progress["step"] = nxt
-    await _hearth().setup.save_progress(progress)
+    await _hearth().web.setup.save_progress(progress)
     return _see_other(f"/setup/{nxt}")
 
 
@@ -229,17 +229,17 @@ async def _stored_values(step: S.Step, model, progress: dict[str, Any]) -> dict[
     if step.id == "mode":
         return {"mode": model.mode}
     if step.id == "server_name":
-        await hearth.server_settings.check_server_name(model.server_name)
+        await hearth.web.server_settings.check_server_name(model.server_name)
         return {"server_name": model.server_name}
     if step.id == "admin":
         # An account of that name (registered while setup was pending) is someone else's: the
         # wizard never makes it admin.
         server_name = progress["data"].get("server_name", {}).get("server_name", hearth.settings.server_name)
         user_id = f"@{model.username}:{server_name}"
-        if await hearth.accounts.user_exists(user_id):
+        if await hearth.accounts.reads.exists(user_id):
             raise name_taken(user_id)
         # Only a hash is kept until the account is made; the password itself is never stored.
-        password_hash = await hearth.auth.hash_password(model.password.get_secret_value())
+        password_hash = await hearth.core.auth.hash_password(model.password.get_secret_value())
         return {"username": model.username, "password_hash": password_hash}
     if step.id == "join":  # no address in the form (an older page): the one it would have proposed
         return {"registration": model.registration, "public_baseurl": model.public_baseurl or _suggested_address()}
@@ -270,12 +270,14 @@ async def _apply(progress: dict[str, Any]) -> Response:
         return await _render_step(S.step("summary"), progress, status=400,
                                   message="Some steps are not done yet: " + ", ".join(missing))
     try:
-        applied = await apply_setup(current_app, progress)
+        applied = await apply_setup(_hearth(), progress)
     except MatrixError as exc:
         return await _render_step(S.step("summary"), progress, message=exc.error, status=400)
     await web_session.sign_out()  # the claim ends with setup
     base_url = public_base_url()
     invite_link = f"{base_url}/join/{applied.invite_token}" if applied.invite_token else None
+    from ..webui.admin_backups import BOOT_ID
+
     return await render_page(
         "setup_done.html", applied=applied, homeserver_url=base_url, invite_link=invite_link,
-        qr_svg=qr_svg(invite_link or base_url))
+        qr_svg=qr_svg(invite_link or base_url), boot_id=BOOT_ID)

@@ -84,8 +84,8 @@ async def login() -> Response:
     h = hearth()
     name = model.username if model.username.startswith("@") else model.username.lower()
     try:
-        h.login_ratelimiter.check(f"ip:{client_ip()}")
-        user_id = await h.login.authenticate(name, model.password.get_secret_value())
+        h.core.login_ratelimiter.check(f"ip:{client_ip()}")
+        user_id = await h.accounts.login.authenticate(name, model.password.get_secret_value())
     except LimitExceeded as exc:
         log.warning("web sign-in throttled for %r from %s", model.username, client_ip())
         return await _login_form({"username": model.username}, {},
@@ -95,7 +95,7 @@ async def login() -> Response:
         log.info("web sign-in refused for %r from %s", model.username, client_ip())
         return await _login_form({"username": model.username}, {},
                                  "That user name and password do not match.", status=401)
-    user = await h.accounts.get_user(user_id)
+    user = await h.accounts.reads.user(user_id)
     await web_session.sign_in(user.user_id)
     log.info("web sign-in: %s", user.user_id)
     default = "/admin" if user.admin else "/me"
@@ -115,8 +115,8 @@ async def logout() -> Response:
 async def my_account() -> Response:
     viewer = await current_viewer()
     h = hearth()
-    devices = await h.accounts.list_devices(viewer.user_id)
-    rooms = await h.accounts.room_ids_with_membership(viewer.user_id, ("join",))
+    devices = await h.accounts.reads.devices(viewer.user_id)
+    rooms = await h.accounts.reads.joined_room_ids(viewer.user_id)
     return await render("me.html", section="me", devices=devices, room_count=len(rooms),
                         homeserver_url=public_base_url(), can_invite=may_invite(viewer))
 
@@ -142,11 +142,11 @@ async def change_password() -> Response:
         else:
             h = hearth()
             try:
-                h.login_ratelimiter.check(f"ip:{client_ip()}")
+                h.core.login_ratelimiter.check(f"ip:{client_ip()}")
                 me = Requester(viewer.user_id, "", "", admin=viewer.admin)
                 auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": viewer.user_id},
                         "password": model.current_password.get_secret_value()}
-                await h.login.change_password(me, auth, new, model.sign_out_devices)
+                await h.accounts.login.change_password(me, auth, new, model.sign_out_devices)
             except LimitExceeded as exc:
                 message = f"Too many tries. Wait {wait_in_words(exc.retry_after_ms)}, then try again."
             except MatrixError as exc:
@@ -170,7 +170,7 @@ async def change_password() -> Response:
 @signed_in()
 async def my_devices() -> Response:
     viewer = await current_viewer()
-    devices = await hearth().admin_users.list_devices(viewer.user_id)
+    devices = await hearth().admin.users.list_devices(viewer.user_id)
     devices.sort(key=lambda d: -(d.last_seen_ts or 0))
     return await render("me_devices.html", section="me", devices=devices)
 
@@ -182,10 +182,10 @@ async def sign_out_my_devices() -> Response:
     form = await request.form
     h = hearth()
     if form.get("all") == "1":
-        device_ids = await h.accounts.device_ids(viewer.user_id)
+        device_ids = await h.accounts.reads.device_ids(viewer.user_id)
     else:
         device_ids = [d for d in form.getlist("device_id") if d]
-    await h.admin_users.delete_devices(viewer.user_id, device_ids)
+    await h.admin.users.delete_devices(viewer.user_id, device_ids)
     n = len(device_ids)
     await flash(f"Signed out {n} device{'s' if n != 1 else ''}." if n else "Nothing was selected.")
     return see_other("/me/devices")
@@ -201,7 +201,7 @@ async def export_page() -> Response:
 @signed_in()
 async def export_download() -> Response:
     viewer = await current_viewer()
-    archive = await hearth().data_export.export(viewer.user_id)
+    archive = await hearth().web.data_export.get().export(viewer.user_id)
 
     async def chunks():
         try:
@@ -240,7 +240,7 @@ async def make_invite() -> Response:
         return await error_page(403, "Invites are off",
                                 "Ask the person who looks after this server to invite someone for you.")
     expires = int((time.time() + INVITE_DAYS * 86400) * 1000)
-    token = await hearth().registration_tokens.create_invite(uses_allowed=1, expiry_time=expires)
+    token = await hearth().admin.registration_tokens.create_invite(uses_allowed=1, expiry_time=expires)
     log.info("%s made an invite code", viewer.user_id)
     link = f"{public_base_url()}/join/{token.token}"
     return await render("me_invite.html", section="me", token=token, invite_link=link, qr_svg=qr_svg(link),

@@ -3,8 +3,8 @@ the emergency kit shown once, past runs (failures too), the scheduled-backup set
 restore from an uploaded archive.
 
 A restore is verified and staged next to the current data while Hearth runs, then Hearth restarts
-itself into it (core/services/restore_staging.py; the restart is `app.config["RESTART_SERVER"]`,
-set by `hearth run`). The setup wizard's restore (setup_wizard/restore.py) uses the same parts.
+itself into it (core/services/restore_staging.py; the restart is the process's, given by
+`hearth run`: `hearth.web.process.control`). The setup wizard's restore (setup_wizard/restore.py) uses the same parts.
 
 Uploads: the restore form is multipart; on its two paths the body limit is lifted to the free
 space of the data directory and the file parts are spooled into the data directory itself (not
@@ -18,10 +18,11 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
-from quart import Blueprint, Response, current_app, request, send_file
+from quart import Blueprint, Response, request, send_file
 
 from ..core.protocol.errors import MatrixError
 from ..core.services import backup as b
@@ -41,10 +42,7 @@ SCHEDULE_FIELDS = {"backup_dir": "backup_dir", "backup_interval_hours": "interva
 
 
 def backup_jobs() -> BackupJobs:
-    jobs = current_app.config.get("BACKUP_JOBS")
-    if jobs is None:
-        jobs = current_app.config["BACKUP_JOBS"] = BackupJobs()
-    return jobs
+    return hearth().web.process.backup_jobs.get()
 
 
 
@@ -101,8 +99,11 @@ async def check_upload(upload: Path, key: bytes, expected_server: str | None) ->
     return None
 
 
-def restart_hook():
-    return current_app.config.get("RESTART_SERVER")
+def restart_hook() -> Callable[[], None] | None:
+    """The process's restart (`hearth run`), or None in an app without it: the restore is staged
+    and the next start applies it."""
+    control = hearth().web.process.control
+    return control.restart_process if control.restarts_process else None
 
 
 @state_bp.get("/restore/state.json")
@@ -152,17 +153,16 @@ def _schedule_values() -> dict:
 
 
 def _locked() -> tuple[str, ...]:
-    svc = hearth().server_settings
+    svc = hearth().web.server_settings
     return tuple(form_name for key, form_name in SCHEDULE_FIELDS.items() if svc.overridden(key))
 
 
 async def _runs(limit: int = 25) -> list[dict]:
-    rows = await hearth().db.fetchall("SELECT * FROM backup_runs ORDER BY id DESC LIMIT ?", (limit,))
     out = []
-    for r in rows:
-        name = Path(r["path"]).name if r["path"] else None
-        out.append({"kind": r["kind"], "started_ms": r["started_ms"], "finished_ms": r["finished_ms"],
-                    "ok": bool(r["ok"]), "size": r["size"], "error": r["error"], "name": name,
+    for r in await hearth().core.backups.recent_runs(limit):
+        name = Path(r.path).name if r.path else None
+        out.append({"kind": r.kind, "started_ms": r.started_ms, "finished_ms": r.finished_ms,
+                    "ok": r.ok, "size": r.size, "error": r.error, "name": name,
                     "downloadable": bool(name and _archive_path(name))})
     return out
 
@@ -191,7 +191,7 @@ async def _page(*, schedule_fields=None, restore_error: str = "", status: int = 
     locked = _locked()
     fields = schedule_fields or form_fields(ScheduleForm, _schedule_values(), readonly=locked)
     jobs = backup_jobs()
-    return await render("admin_backups.html", section="admin", status=status, backup=await h.backups.status(),
+    return await render("admin_backups.html", section="admin", status=status, backup=await h.core.backups.status(),
                         runs=await _runs(), fields=fields, locked=bool(locked), active=jobs.active(),
                         restore_error=restore_error, previous=rs.previous_data(h.settings.data_dir),
                         downloads_dir=str(downloads_dir(h.settings.data_dir)),
@@ -209,7 +209,7 @@ async def backups_page() -> Response:
 async def backup_now() -> Response:
     h = hearth()
     try:
-        job = backup_jobs().start_backup(h.backups, h.settings)
+        job = backup_jobs().start_backup(h.core.backups, h.settings)
     except b.BackupError as exc:
         await flash(str(exc), "error")
         return see_other("/admin/backups")
@@ -308,12 +308,12 @@ async def save_schedule() -> Response:
     h = hearth()
     try:
         if values:
-            await h.server_settings.store_values(values)
+            await h.web.server_settings.store_values(values)
     except MatrixError as exc:
         return await _page(schedule_fields=form_fields(ScheduleForm, raw, {"backup_dir": exc.error},
                                                        readonly=locked), status=400)
-    await h.backups.stop()   # the scheduler reads the settings; restart it so a new interval counts now
-    h.backups.start()
+    await h.core.backups.stop()   # the scheduler reads the settings; restart it so a new interval counts now
+    h.core.backups.start()
     log.info("%s changed the backup schedule", (await current_viewer()).user_id)
     await flash("Scheduled backups are on." if h.settings.backup_dir else "Scheduled backups are off.")
     return see_other("/admin/backups")

@@ -1,7 +1,7 @@
 """Pages for the server's admins: overview, people, invites, rooms, reports, announcements,
 settings and the request log. Every action calls the same services as the admin API
-(hearth.admin_users, admin_rooms, registration_tokens, admin_reports, announcements,
-admin_settings); nothing here decides anything the API would decide differently."""
+(the admin group: hearth.admin.users, .rooms, .registration_tokens, .reports, .announcements,
+.settings); nothing here decides anything the API would decide differently."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,7 @@ import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, request
 
 from ..core.protocol import ids
 from ..core.protocol.errors import MatrixError
@@ -42,15 +42,15 @@ def _user_id(text: str) -> str:
 @signed_in(admin=True)
 async def dashboard() -> Response:
     h = hearth()
-    status = await h.server_status.report()
-    people = await h.admin_users.list_users(limit=0, user_id=None)
-    system = await h.accounts.get_user(h.server_notices.system_user_id)
+    status = await h.web.server_status.report()
+    people = await h.admin.users.list_users(limit=0, user_id=None)
+    system = await h.accounts.reads.user(h.accounts.server_notices.system_user_id)
     people_total = people.total - (1 if system is not None and not system.deactivated else 0)
-    rooms = await h.admin_rooms.list_rooms(limit=5, order_by="events")
-    invites = [t for t in await h.registration_tokens.list(valid=True)]
-    reports = await h.admin_reports.list_event_reports(limit=0)
+    rooms = await h.admin.rooms.list_rooms(limit=5, order_by="events")
+    invites = [t for t in await h.admin.registration_tokens.list(valid=True)]
+    reports = await h.admin.reports.list_event_reports(limit=0)
     started = time.time() - status["uptime_s"]
-    problems = recent_problems(current_app.config["ERROR_LOG"].recent(10), since=started)
+    problems = recent_problems(h.web.process.error_log.recent(10), since=started)
     return await render("admin_dashboard.html", section="admin", report=status, people_total=people_total,
                         rooms=rooms, invites_open=len(invites), reports_total=reports.total, problems=problems,
                         needs_attention=bool(status["health"]["warnings"]) or any(p.attention for p in problems),
@@ -99,9 +99,9 @@ async def _people_page(fields=None, message: str = "", status: int = 200) -> Res
     q = request.args.get("q", "").strip()[:100]
     show = request.args.get("show", "active")
     deactivated = {"active": False, "deactivated": True, "all": None}.get(show, False)
-    page = await h.admin_users.list_users(limit=500, name=q or None, deactivated=deactivated,
+    page = await h.admin.users.list_users(limit=500, name=q or None, deactivated=deactivated,
                                           order_by="name")
-    system = h.server_notices.system_user_id
+    system = h.accounts.server_notices.system_user_id
     users = [u for u in page.users if u.name != system]
     return await render("admin_people.html", section="admin", users=users, q=q, show=show, message=message,
                         fields=fields or form_fields(NewPersonForm), status=status)
@@ -122,9 +122,9 @@ async def create_person() -> Response:
     h = hearth()
     user_id = f"@{model.username}:{h.settings.server_name}"
     try:
-        if await h.accounts.user_exists(user_id):
+        if await h.accounts.reads.exists(user_id):
             raise MatrixError("Someone already has that user name", errcode="M_USER_IN_USE")
-        await h.admin_users.upsert_user(user_id, UserChanges(password=model.password.get_secret_value(),
+        await h.admin.users.upsert_user(user_id, UserChanges(password=model.password.get_secret_value(),
                                                              displayname=model.displayname, admin=model.admin))
     except MatrixError as exc:
         return await _people_page(form_fields(NewPersonForm, raw, {"username": exc.error}), status=400)
@@ -135,11 +135,11 @@ async def create_person() -> Response:
 async def _person_page(user_id: str, *, fields=None, status: int = 200) -> Response:
     h = hearth()
     try:
-        user = await h.admin_users.get_user(user_id)
+        user = await h.admin.users.get_user(user_id)
     except MatrixError:
         return await error_page(404, "No such person", "There is nobody with that user name here.")
-    devices = sorted(await h.admin_users.list_devices(user_id), key=lambda d: -(d.last_seen_ts or 0))
-    rooms = await h.admin_users.joined_rooms(user_id)
+    devices = sorted(await h.admin.users.list_devices(user_id), key=lambda d: -(d.last_seen_ts or 0))
+    rooms = await h.admin.users.joined_rooms(user_id)
     viewer = await current_viewer()
     return await render("admin_person.html", section="admin", user=user, devices=devices, room_count=len(rooms),
                         is_me=viewer.user_id == user_id, status=status,
@@ -165,7 +165,7 @@ async def reset_password(user_id: str) -> Response:
         return await _person_page(user_id, status=400, fields=form_fields(
             ResetPasswordForm, {"sign_out_devices": form.get("sign_out_devices") == "on"}, errors))
     try:
-        await hearth().admin_users.set_password(user_id, model.new_password.get_secret_value(),
+        await hearth().admin.users.set_password(user_id, model.new_password.get_secret_value(),
                                                 logout_devices=model.sign_out_devices)
     except MatrixError as exc:
         return await _person_page(user_id, status=400, fields=form_fields(
@@ -186,7 +186,7 @@ async def set_admin(user_id: str) -> Response:
     make = form.get("admin") == "1"
     viewer = await current_viewer()
     try:
-        await hearth().admin_users.set_admin(user_id, make, by=viewer.user_id)
+        await hearth().admin.users.set_admin(user_id, make, by=viewer.user_id)
     except MatrixError as exc:
         await flash(exc.error, "error")
     else:
@@ -202,7 +202,7 @@ async def deactivate(user_id: str) -> Response:
         await flash("You cannot deactivate your own account here.", "error")
         return see_other(f"/admin/people/{user_id}")
     try:
-        await hearth().admin_users.deactivate(user_id, erase=(await request.form).get("erase") == "on")
+        await hearth().admin.users.deactivate(user_id, erase=(await request.form).get("erase") == "on")
     except MatrixError as exc:
         await flash(exc.error, "error")
         return see_other(f"/admin/people/{user_id}")
@@ -218,9 +218,9 @@ async def sign_out_devices(user_id: str) -> Response:
     form = await request.form
     h = hearth()
     try:
-        device_ids = (await h.accounts.device_ids(user_id) if form.get("all") == "1"
+        device_ids = (await h.accounts.reads.device_ids(user_id) if form.get("all") == "1"
                       else [d for d in form.getlist("device_id") if d])
-        await h.admin_users.delete_devices(user_id, device_ids)
+        await h.admin.users.delete_devices(user_id, device_ids)
     except MatrixError as exc:
         await flash(exc.error, "error")
     else:
@@ -246,7 +246,7 @@ async def invites() -> Response:
 
 async def _invites_page(fields=None, status: int = 200) -> Response:
     h = hearth()
-    tokens = sorted(await h.registration_tokens.list(), key=lambda t: (not t.valid, -(t.expiry_time or 0)))
+    tokens = sorted(await h.admin.registration_tokens.list(), key=lambda t: (not t.valid, -(t.expiry_time or 0)))
     return await render("admin_invites.html", section="admin", tokens=tokens, status=status,
                         fields=fields or form_fields(InviteForm), registration=h.settings.registration,
                         now_ms=int(time.time() * 1000))
@@ -261,7 +261,7 @@ async def create_invite() -> Response:
     if model is None:
         return await _invites_page(form_fields(InviteForm, raw, errors), status=400)
     expires = int((time.time() + model.days * 86400) * 1000)
-    token = await hearth().registration_tokens.create_invite(uses_allowed=model.uses, expiry_time=expires)
+    token = await hearth().admin.registration_tokens.create_invite(uses_allowed=model.uses, expiry_time=expires)
     log.info("%s made invite code %s", (await current_viewer()).user_id, token.token)
     return see_other(f"/admin/invites/{token.token}")
 
@@ -271,7 +271,7 @@ async def create_invite() -> Response:
 async def invite(token: str) -> Response:
     h = hearth()
     try:
-        info = await h.registration_tokens.get(token)
+        info = await h.admin.registration_tokens.get(token)
     except MatrixError:
         return await error_page(404, "No such invite", "That invite code does not exist (any more).")
     base = public_base_url()
@@ -284,7 +284,7 @@ async def invite(token: str) -> Response:
 @signed_in(admin=True)
 async def revoke_invite(token: str) -> Response:
     try:
-        await hearth().registration_tokens.delete(token)
+        await hearth().admin.registration_tokens.delete(token)
     except MatrixError:
         pass  # already gone: the result is the same
     await flash("The invite code no longer works.")
@@ -301,10 +301,10 @@ async def rooms() -> Response:
     order = request.args.get("order", "events")
     if order not in ("events", "name", "joined_members", "state_events"):
         order = "events"
-    page = await h.admin_rooms.list_rooms(limit=200, order_by=order, search_term=q or None)
-    notices = await h.db.fetchall("SELECT room_id FROM server_notice_rooms")
+    page = await h.admin.rooms.list_rooms(limit=200, order_by=order, search_term=q or None)
+    notice_rooms = await h.accounts.server_notices.notice_room_ids()
     return await render("admin_rooms.html", section="admin", rooms=page.rooms, total=page.total_rooms, q=q,
-                        order=order, notice_rooms={r[0] for r in notices})
+                        order=order, notice_rooms=notice_rooms)
 
 
 @bp.get("/rooms/<room_id>")
@@ -312,15 +312,15 @@ async def rooms() -> Response:
 async def room(room_id: str) -> Response:
     h = hearth()
     try:
-        details = await h.admin_rooms.get_room(room_id)
-        members = await h.admin_rooms.members(room_id)
+        details = await h.admin.rooms.get_room(room_id)
+        members = await h.admin.rooms.members(room_id)
     except MatrixError:
-        blocked, by = await h.admin_rooms.block_status(room_id) if ids.is_valid_room_id(room_id) else (False, None)
+        blocked, by = await h.admin.rooms.block_status(room_id) if ids.is_valid_room_id(room_id) else (False, None)
         if blocked:
             return await render("admin_room.html", section="admin", room=None, room_id=room_id, blocked=True,
                                 blocked_by=by, members=[])
         return await error_page(404, "No such room", "This server holds no room with that ID (any more).")
-    blocked, by = await h.admin_rooms.block_status(room_id)
+    blocked, by = await h.admin.rooms.block_status(room_id)
     return await render("admin_room.html", section="admin", room=details, room_id=room_id, members=members,
                         blocked=blocked, blocked_by=by)
 
@@ -330,7 +330,7 @@ async def room(room_id: str) -> Response:
 async def block_room(room_id: str) -> Response:
     block = (await request.form).get("block") == "1"
     try:
-        await hearth().admin_rooms.set_blocked(room_id, block, by=(await current_viewer()).user_id)
+        await hearth().admin.rooms.set_blocked(room_id, block, by=(await current_viewer()).user_id)
     except MatrixError as exc:
         await flash(exc.error, "error")
     else:
@@ -347,7 +347,7 @@ async def delete_room(room_id: str) -> Response:
         return see_other(f"/admin/rooms/{room_id}")
     viewer = await current_viewer()
     try:
-        await hearth().admin_rooms.start_delete(room_id, DeleteRequest(block=form.get("block") == "on"),
+        await hearth().admin.rooms.start_delete(room_id, DeleteRequest(block=form.get("block") == "on"),
                                                 by=viewer.user_id)
     except MatrixError as exc:
         await flash(exc.error, "error")
@@ -363,10 +363,10 @@ async def delete_room(room_id: str) -> Response:
 @signed_in(admin=True)
 async def reports() -> Response:
     h = hearth()
-    page = await h.admin_reports.list_event_reports(limit=100)
+    page = await h.admin.reports.list_event_reports(limit=100)
     items = []
     for r in page.event_reports:
-        _, event = await h.admin_reports.get_event_report(r.id)
+        _, event = await h.admin.reports.get_event_report(r.id)
         content = (event or {}).get("content") or {}
         body = content.get("body") if isinstance(content.get("body"), str) else None
         items.append({"report": r, "body": body, "type": (event or {}).get("type"), "gone": event is None})
@@ -377,7 +377,7 @@ async def reports() -> Response:
 @signed_in(admin=True)
 async def dismiss_report(report_id: int) -> Response:
     try:
-        await hearth().admin_reports.delete_event_report(report_id)
+        await hearth().admin.reports.delete_event_report(report_id)
     except MatrixError:
         pass
     await flash("The report is dismissed.")
@@ -398,7 +398,7 @@ class AnnouncementForm(BaseModel):
 @bp.get("/announce")
 @signed_in(admin=True)
 async def announce_page() -> Response:
-    recipients = await hearth().announcements.recipients()
+    recipients = await hearth().admin.announcements.recipients()
     return await render("admin_announce.html", section="admin", fields=form_fields(AnnouncementForm),
                         recipients=len(recipients))
 
@@ -412,7 +412,7 @@ async def announce() -> Response:
     h = hearth()
     if model is not None:
         try:
-            result = await h.announcements.announce(model.message)
+            result = await h.admin.announcements.announce(model.message)
         except MatrixError as exc:
             errors = {"message": exc.error}
         else:
@@ -421,7 +421,7 @@ async def announce() -> Response:
                 msg += f" {len(result.failed)} could not be reached."
             await flash(msg, "ok" if not result.failed else "error")
             return see_other("/admin/announce")
-    return await render("admin_announce.html", section="admin", status=400, recipients=len(await h.announcements.recipients()),
+    return await render("admin_announce.html", section="admin", status=400, recipients=len(await h.admin.announcements.recipients()),
                         fields=form_fields(AnnouncementForm, raw, errors))
 
 
@@ -456,7 +456,7 @@ _FIELD_OF = {"registration": "registration", "presence_enabled": "presence_enabl
 
 
 async def _settings_page(values=None, errors=None, status: int = 200) -> Response:
-    s = hearth().admin_settings
+    s = hearth().admin.settings
     locked = tuple(_FIELD_OF[k] for k in s.locked())
     fields = form_fields(SettingsForm, values or _settings_values(s.current()), errors, readonly=locked)
     return await render("admin_settings.html", section="admin", fields=fields, locked=bool(locked),
@@ -486,7 +486,7 @@ async def save_settings() -> Response:
     if "public_baseurl" in raw:  # empty: worked out from the machine again
         values["public_baseurl"] = model.public_baseurl
     try:
-        await hearth().admin_settings.update(values)
+        await hearth().admin.settings.update(values)
     except MatrixError as exc:
         return await _settings_page(raw, {"registration": exc.error}, status=400)
     log.info("%s changed the settings", (await current_viewer()).user_id)
@@ -501,9 +501,10 @@ async def save_settings() -> Response:
 async def logs() -> Response:
     args = request.args
     filters = {k: args.get(k, "").strip()[:200] for k in ("tag", "user", "status", "path")}
-    request_log = current_app.config["REQUEST_LOG"]
+    process = hearth().web.process
+    request_log = process.request_log
     records = request_log.query(**{k: v or None for k, v in filters.items()}, limit=300)
-    errors = current_app.config["ERROR_LOG"].recent(50)
+    errors = process.error_log.recent(50)
     if filters["tag"]:
         errors = [e for e in errors if e.request_tag and e.request_tag.startswith(filters["tag"])]
     return await render("admin_logs.html", section="admin", records=records, filters=filters,

@@ -40,8 +40,8 @@ def qr_svg(data: str) -> str:
 async def join_page(token: str) -> Response:
     hearth = current_app.config["HEARTH"]
     try:
-        hearth.login_ratelimiter.check(f"ip:{client_ip()}")  # this page tells whether a code is valid
-        valid = len(token) <= 64 and await hearth.registration.registration_token_validity(token)
+        hearth.core.login_ratelimiter.check(f"ip:{client_ip()}")  # this page tells whether a code is valid
+        valid = len(token) <= 64 and await hearth.accounts.registration.registration_token_validity(token)
     except LimitExceeded:
         return await error_page(429, "Slow down", "Too many tries. Wait a minute and reload this page.")
     except MatrixError:

@@ -46,7 +46,7 @@ async def current_viewer() -> Viewer | None:
     viewer = None
     session = await web_session.current_session()
     if session is not None and session.user_id:
-        user = await hearth().accounts.get_user(session.user_id)
+        user = await hearth().accounts.reads.user(session.user_id)
         if user is None or user.deactivated:
             await web_session.sign_out()
         else:

@@ -24,11 +24,9 @@ from dataclasses import dataclass, field
 
 from quart import current_app, g, request
 
-from ..core.storage.stores.server_settings import ServerSettingsStore
-from ..core.storage.stores.web_sessions import WebSessionStore
+from ..core.services.web_sessions import WebSessionService
 
 COOKIE_NAME = "hearth_session"
-SECRET_KEY = "webui.session_secret"
 ANONYMOUS_LIFETIME_MS = 24 * 3600 * 1000
 SIGNED_IN_LIFETIME_MS = 30 * 24 * 3600 * 1000
 
@@ -67,25 +65,13 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _hearth():
-    return current_app.config["HEARTH"]
+def _store() -> WebSessionService:
+    return current_app.config["HEARTH"].web.sessions
 
 
 async def _secret() -> bytes:
-    """The signing key, made once per server and kept in server_settings."""
-    hearth = _hearth()
-    cached = current_app.config.get("WEB_SESSION_SECRET")
-    if cached is not None and cached[0] is hearth.db:
-        return cached[1]
-    value = await hearth.db.write(
-        lambda conn: ServerSettingsStore.set_if_absent_job(conn, SECRET_KEY, secrets.token_hex(32)))
-    secret = bytes.fromhex(value)
-    current_app.config["WEB_SESSION_SECRET"] = (hearth.db, secret)
-    return secret
-
-
-def _store() -> WebSessionStore:
-    return _hearth().web_sessions
+    """The signing key, made once per server and kept in the stored settings."""
+    return await _store().secret()
 
 
 async def current_session() -> WebSession | None:
@@ -117,7 +103,7 @@ async def ensure_session() -> WebSession:
 
 
 async def save_session(session: WebSession) -> None:
-    await _store().update(session.hash, data=session.data, last_seen_ts=_now_ms())
+    await _store().save_data(session.hash, session.data, _now_ms())
 
 
 async def sign_in(user_id: str, lifetime_ms: int = SIGNED_IN_LIFETIME_MS) -> WebSession:
@@ -146,7 +132,7 @@ async def apply_session_cookie(response):
     if action is None:
         return response
     secure = request.scheme in ("https", "wss")
-    samesite = current_app.config.get("WEB_SESSION_SAMESITE", "Lax")
+    samesite = "Lax"
     if action == "set" and g.web_session is not None:
         session = g.web_session
         max_age = max(0, (session.expires_ts - _now_ms()) // 1000)

@@ -37,13 +37,13 @@ class Homeserver:
     async def user(self, localpart: str, *, displayname: str | None = None, avatar_url: str | None = None,
                    device_id: str | None = None, is_guest: bool = False, admin: bool = False) -> TestUser:
         user_id = f"@{localpart}:{self.hearth.server_name}"
-        if not await self.hearth.accounts.user_exists(user_id):
-            await self.hearth.accounts.create_user(user_id, None, displayname=displayname, is_guest=is_guest,
+        if not await self.hearth.core.account_store.user_exists(user_id):
+            await self.hearth.core.account_store.create_user(user_id, None, displayname=displayname, is_guest=is_guest,
                                                    admin=admin)
             if avatar_url is not None:
-                await self.hearth.accounts.set_profile_field(user_id, "avatar_url", avatar_url)
-        issued = await self.hearth.auth.issue_tokens(user_id, device_id)
-        await self.hearth.accounts.upsert_device(user_id, issued.device_id, None, None)
+                await self.hearth.core.account_store.set_profile_field(user_id, "avatar_url", avatar_url)
+        issued = await self.hearth.core.auth.issue_tokens(user_id, device_id)
+        await self.hearth.core.account_store.upsert_device(user_id, issued.device_id, None, None)
         return TestUser(user_id, issued.access_token, issued.device_id)
 
     async def call(self, method: str, path: str, user: TestUser | None = None,
@@ -81,10 +81,10 @@ class Homeserver:
 
     async def state(self, room_id: str, event_type: str, state_key: str = ""):
         """The current state event (a Pdu), read from the store: GET /state is not ours."""
-        return await self.hearth.events.current_state_event(room_id, event_type, state_key)
+        return await self.hearth.core.event_store.current_state_event(room_id, event_type, state_key)
 
     async def membership(self, room_id: str, user: TestUser) -> str | None:
-        return await self.hearth.events.membership(room_id, user.user_id)
+        return await self.hearth.core.event_store.membership(room_id, user.user_id)
 
 
 @pytest.fixture

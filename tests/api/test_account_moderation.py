@@ -45,14 +45,14 @@ async def test_checks_in_the_spec_order(hs, kind):
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
     status, body = await call(hs, "PUT", f"/admin/{kind}/{bob.user_id}", admin, {"nope": True})
     assert (status, body["errcode"]) == (400, "M_BAD_JSON")
-    await hs.hearth.accounts.set_deactivated(bob.user_id)
+    await hs.hearth.core.account_store.set_deactivated(bob.user_id)
     status, body = await call(hs, "GET", f"/admin/{kind}/{bob.user_id}", admin)
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
 
 
 async def test_a_locked_account_may_only_log_out_and_keeps_its_session(hs):
     admin, bob = await hs.user("admin", admin=True), await hs.user("bob")
-    await hs.hearth.login.set_password(bob.user_id, PW, logout_devices=False)
+    await hs.hearth.accounts.login.set_password(bob.user_id, PW, logout_devices=False)
     await call(hs, "PUT", f"/admin/lock/{bob.user_id}", admin, {"locked": True})
     for method, path in (("GET", "/account/whoami"), ("GET", "/sync"), ("POST", "/createRoom")):
         status, body = await hs.call(method, path, bob, {} if method == "POST" else None)

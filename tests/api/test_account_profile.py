@@ -35,11 +35,11 @@ async def make_room(hearth, creator: str) -> str:
     """A v12 public room built straight through the pipeline."""
     from appliance.core.protocol import room_versions
 
-    create = await hearth.pipeline.create_event(None, creator, "m.room.create", {"room_version": "12"},
+    create = await hearth.core.pipeline.create_event(None, creator, "m.room.create", {"room_version": "12"},
                                                 state_key="", version=room_versions.get("12"))
     room_id = create.pdu.room_id
-    await hearth.pipeline.create_event(room_id, creator, "m.room.member", {"membership": "join"}, state_key=creator)
-    await hearth.pipeline.create_event(room_id, creator, "m.room.join_rules", {"join_rule": "public"}, state_key="")
+    await hearth.core.pipeline.create_event(room_id, creator, "m.room.member", {"membership": "join"}, state_key=creator)
+    await hearth.core.pipeline.create_event(room_id, creator, "m.room.join_rules", {"join_rule": "public"}, state_key="")
     return room_id
 
 
@@ -178,20 +178,20 @@ async def test_profile_change_is_copied_into_member_events(client):
     me = "@gina:hearth.test"
     joined = await make_room(hearth, me)
     left = await make_room(hearth, me)
-    await hearth.pipeline.create_event(joined, me, "m.room.member", {"membership": "join", "reason": "kept"},
+    await hearth.core.pipeline.create_event(joined, me, "m.room.member", {"membership": "join", "reason": "kept"},
                                        state_key=me)
-    await hearth.pipeline.create_event(left, me, "m.room.member", {"membership": "leave"}, state_key=me)
+    await hearth.core.pipeline.create_event(left, me, "m.room.member", {"membership": "leave"}, state_key=me)
     r = await client.put(f"{V3}/profile/{me}/displayname", json={"displayname": "Gina"}, headers=bearer(a))
     assert r.status_code == 200
-    member = await hearth.events.current_state_event(joined, "m.room.member", me)
+    member = await hearth.core.event_store.current_state_event(joined, "m.room.member", me)
     assert member.content == {"membership": "join", "displayname": "Gina", "reason": "kept"}
     r = await client.put(f"{V3}/profile/{me}/avatar_url", json={"avatar_url": "mxc://hearth.test/pic"},
                          headers=bearer(a))
-    member = await hearth.events.current_state_event(joined, "m.room.member", me)
+    member = await hearth.core.event_store.current_state_event(joined, "m.room.member", me)
     assert member.content["avatar_url"] == "mxc://hearth.test/pic" and member.content["displayname"] == "Gina"
-    assert (await hearth.events.current_state_event(left, "m.room.member", me)).content == {"membership": "leave"}
+    assert (await hearth.core.event_store.current_state_event(left, "m.room.member", me)).content == {"membership": "leave"}
     r = await client.delete(f"{V3}/profile/{me}/displayname", headers=bearer(a))
-    member = await hearth.events.current_state_event(joined, "m.room.member", me)
+    member = await hearth.core.event_store.current_state_event(joined, "m.room.member", me)
     assert "displayname" not in member.content and member.content["avatar_url"] == "mxc://hearth.test/pic"
 
 
@@ -202,11 +202,11 @@ async def test_deactivation_leaves_rooms(client):
     other = "@owner:hearth.test"
     room = await make_room(hearth, me)
     invited_to = await make_room(hearth, other)
-    await hearth.pipeline.create_event(invited_to, other, "m.room.member", {"membership": "invite"}, state_key=me)
+    await hearth.core.pipeline.create_event(invited_to, other, "m.room.member", {"membership": "invite"}, state_key=me)
     r = await client.post(f"{V3}/account/deactivate", json={"auth": pw_auth(me)}, headers=bearer(a))
     assert r.status_code == 200
-    assert await hearth.events.membership(room, me) == "leave"
-    assert await hearth.events.membership(invited_to, me) == "leave"
+    assert await hearth.core.event_store.membership(room, me) == "leave"
+    assert await hearth.core.event_store.membership(invited_to, me) == "leave"
 
 
 async def test_capabilities(client):

@@ -161,7 +161,7 @@ async def token_app(settings):
 
 async def test_registration_token_flow_and_use_counting(token_app):
     client = token_app.test_client()
-    service = token_app.app.config["HEARTH"].registration
+    service = token_app.app.config["HEARTH"].accounts.registration
     token = await service.create_registration_token(uses_allowed=1)
     validity = "/_matrix/client/v1/register/m.login.registration_token/validity"
     assert await (await client.get(f"{validity}?token={token}")).get_json() == {"valid": True}
@@ -205,7 +205,7 @@ async def test_expired_and_abandoned_tokens(token_app):
 
     client = token_app.test_client()
     hearth = token_app.app.config["HEARTH"]
-    service = hearth.registration
+    service = hearth.accounts.registration
     token = await service.create_registration_token("short-lived", uses_allowed=None,
                                                     expiry_time=int(time.time() * 1000) + 300)
     unlimited = await service.create_registration_token()
@@ -438,9 +438,9 @@ async def test_deactivate(client):
 
 async def test_service_create_user_and_reset_password(token_app):
     client = token_app.test_client()
-    service = token_app.app.config["HEARTH"].registration
+    service = token_app.app.config["HEARTH"].accounts.registration
     assert await service.create_user("xena", "pw-1", admin=True) == "@xena:hearth.test"
-    user = await token_app.app.config["HEARTH"].accounts.get_user("@xena:hearth.test")
+    user = await token_app.app.config["HEARTH"].core.account_store.get_user("@xena:hearth.test")
     assert user.admin and user.password_hash and "pw-1" not in user.password_hash
     assert await service.create_user("@yuri:hearth.test", "pw-2") == "@yuri:hearth.test"
     for name, code in (("xena", "M_USER_IN_USE"), ("Bad Name", "M_INVALID_USERNAME"),
@@ -449,7 +449,7 @@ async def test_service_create_user_and_reset_password(token_app):
             await service.create_user(name, "pw")
         assert exc.value.errcode == code
     session = await login(client, "xena", "pw-1")
-    await token_app.app.config["HEARTH"].login.reset_password("xena", "pw-new")
+    await token_app.app.config["HEARTH"].accounts.login.reset_password("xena", "pw-new")
     r = await client.get(f"{V3}/account/whoami", headers=bearer(session["access_token"]))
     assert r.status_code == 401
     await login(client, "xena", "pw-new")

@@ -125,7 +125,7 @@ async def test_delete_v2_with_block_and_purge(hs, boss):
     await hs.error("GET", "/directory/room/%23bad:hearth.test", alice, None, "M_NOT_FOUND", 404)
     assert (await hs.ok("GET", "/publicRooms", alice))["chunk"] == []
     await hs.error("POST", f"/join/{room_id}", bob, {}, "M_FORBIDDEN", 403)
-    assert await hs.hearth.db.fetchval("SELECT COUNT(*) FROM events WHERE room_id = ?", (room_id,)) == 0
+    assert await hs.hearth.core.db.fetchval("SELECT COUNT(*) FROM events WHERE room_id = ?", (room_id,)) == 0
     # the users' clients still work
     await hs.ok("GET", "/sync", bob)
     await hs.ok("GET", "/joined_rooms", alice)
@@ -157,7 +157,7 @@ async def test_delete_v1_is_synchronous_and_blocks_unknown_rooms(hs, boss):
     body = await admin_ok(hs, "DELETE", f"/v1/rooms/{room_id}", boss, {"block": False, "purge": True})
     assert body == {"kicked_users": ["@alice:hearth.test"], "failed_to_kick_users": [], "local_aliases": [],
                     "new_room_id": None}
-    assert await hs.hearth.events.room_version(room_id) is None
+    assert await hs.hearth.core.event_store.room_version(room_id) is None
     body = await admin_ok(hs, "DELETE", "/v1/rooms/!never:other.org", boss, {"block": True})
     assert body["kicked_users"] == []
     assert (await admin_ok(hs, "GET", "/v1/rooms/!never:other.org/block", boss))["block"] is True

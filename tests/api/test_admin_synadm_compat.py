@@ -32,7 +32,7 @@ class SynadmLike:
 
 @pytest.fixture
 async def synadm(hs):
-    await hs.hearth.registration.create_user("admin", "admin-password", admin=True)
+    await hs.hearth.accounts.registration.create_user("admin", "admin-password", admin=True)
     # `synadm matrix login` / the config step: POST client/r0/login with the legacy `user` field
     status, body = await hs.call("POST", "/login", None, {
         "password": "admin-password", "type": "m.login.password", "user": "@admin:hearth.test",

@@ -167,7 +167,7 @@ async def test_send_server_notice_with_a_transaction_id_is_idempotent(hs, boss):
     assert boss_phone.device_id != boss.device_id
     other = await admin_ok(hs, "PUT", "/v1/send_server_notice/txn1", boss_phone, notice)
     assert other["event_id"] not in (first["event_id"], second["event_id"])
-    room_id = await hs.hearth.server_notices.notice_room(alice.user_id)
+    room_id = await hs.hearth.accounts.server_notices.notice_room(alice.user_id)
     await hs.ok("POST", f"/join/{room_id}", alice, {})
     messages = await hs.ok("GET", f"/rooms/{room_id}/messages?dir=b&limit=50", alice)
     sent = [ev["event_id"] for ev in messages["chunk"] if ev["type"] == "m.room.message"]

@@ -200,7 +200,7 @@ async def test_deactivate_with_erase_leaves_rooms_and_blocks_login(hs, boss):
     assert body == {"id_server_unbind_result": "success"}
     got = await admin_ok(hs, "GET", "/v2/users/@erin:hearth.test", boss)
     assert got["deactivated"] is True and got["erased"] is True and got["displayname"] is None
-    assert await hs.hearth.events.membership(room_id, "@erin:hearth.test") == "leave"
+    assert await hs.hearth.core.event_store.membership(room_id, "@erin:hearth.test") == "leave"
     status, body = await login(hs, "erin", "pw-erin")
     assert status == 403
     r = await hs.client.get("/_matrix/client/v3/account/whoami",

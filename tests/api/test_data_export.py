@@ -7,7 +7,7 @@ import zipfile
 
 
 async def _archive(hs, user_id: str) -> zipfile.ZipFile:
-    out = await hs.hearth.data_export.export(user_id)
+    out = await hs.hearth.web.data_export.get().export(user_id)
     return zipfile.ZipFile(out)
 
 

@@ -10,9 +10,9 @@ ROOM = "!room:hearth.test"
 async def login(client, name: str = "alice") -> dict:
     hearth = client.app.config["HEARTH"]
     user_id = f"@{name}:hearth.test"
-    await hearth.accounts.create_user(user_id, None)
-    await hearth.accounts.upsert_device(user_id, "DEV", None, "127.0.0.1")
-    token = (await hearth.auth.issue_tokens(user_id, "DEV")).access_token
+    await hearth.core.account_store.create_user(user_id, None)
+    await hearth.core.account_store.upsert_device(user_id, "DEV", None, "127.0.0.1")
+    token = (await hearth.core.auth.issue_tokens(user_id, "DEV")).access_token
     return {"Authorization": f"Bearer {token}"}
 
 

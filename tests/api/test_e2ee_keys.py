@@ -47,16 +47,16 @@ def hearth_of(client):
 async def make_user(client, name: str, device_id: str = "DEV1", display_name: str | None = None) -> User:
     hearth = hearth_of(client)
     user_id = f"@{name}:hearth.test"
-    if not await hearth.accounts.user_exists(user_id):
-        await hearth.accounts.create_user(user_id, await hearth.auth.hash_password(PASSWORD))
-    await hearth.accounts.upsert_device(user_id, device_id, display_name, "127.0.0.1")
-    issued = await hearth.auth.issue_tokens(user_id, device_id)
+    if not await hearth.core.account_store.user_exists(user_id):
+        await hearth.core.account_store.create_user(user_id, await hearth.core.auth.hash_password(PASSWORD))
+    await hearth.core.account_store.upsert_device(user_id, device_id, display_name, "127.0.0.1")
+    issued = await hearth.core.auth.issue_tokens(user_id, device_id)
     return User(client, user_id, device_id, issued.access_token)
 
 
 async def make_room(client, creator: User, *members: User) -> str:
     """A public room made through the event pipeline (independent of /createRoom)."""
-    pipeline = hearth_of(client).pipeline
+    pipeline = hearth_of(client).core.pipeline
     version = room_versions.KNOWN["11"]
     room_id = make_room_id("hearth.test")
     await pipeline.create_event(room_id, creator.user_id, "m.room.create", {"room_version": "11"},
@@ -70,17 +70,17 @@ async def make_room(client, creator: User, *members: User) -> str:
 
 
 async def join(client, room_id: str, user: User) -> None:
-    await hearth_of(client).pipeline.create_event(room_id, user.user_id, "m.room.member", {"membership": "join"},
+    await hearth_of(client).core.pipeline.create_event(room_id, user.user_id, "m.room.member", {"membership": "join"},
                                                   state_key=user.user_id)
 
 
 async def leave(client, room_id: str, user: User) -> None:
-    await hearth_of(client).pipeline.create_event(room_id, user.user_id, "m.room.member", {"membership": "leave"},
+    await hearth_of(client).core.pipeline.create_event(room_id, user.user_id, "m.room.member", {"membership": "leave"},
                                                   state_key=user.user_id)
 
 
 def token_now(client) -> str:
-    return make_token(hearth_of(client).stream.position())
+    return make_token(hearth_of(client).core.stream.position())
 
 
 # -- /keys/upload and /keys/query ----------------------------------------------------------------
@@ -159,7 +159,7 @@ async def test_one_time_keys_claimed_once_in_upload_order_then_fallback(client):
     fallback = sign_json({"key": encode_base64(b"f" * 32), "fallback": True}, alice.user_id, alice.device_key)
     await alice.post("/keys/upload", {"fallback_keys": {"signed_curve25519:FFFF": fallback}})
     hearth = hearth_of(client)
-    assert await hearth.device_keys.unused_fallback_key_types(alice.user_id, "ALICEDEV") == ["signed_curve25519"]
+    assert await hearth.e2ee.device_keys.unused_fallback_key_types(alice.user_id, "ALICEDEV") == ["signed_curve25519"]
 
     claims = []
     for _ in range(4):
@@ -170,12 +170,12 @@ async def test_one_time_keys_claimed_once_in_upload_order_then_fallback(client):
     assert claims[0] == {"signed_curve25519:AAAA": otk(alice, 1)}
     assert claims[1] == {"signed_curve25519:AAAB": otk(alice, 2)}
     assert claims[2] == claims[3] == {"signed_curve25519:FFFF": fallback}
-    assert await hearth.device_keys.unused_fallback_key_types(alice.user_id, "ALICEDEV") == []
-    assert await hearth.device_keys.one_time_key_counts(alice.user_id, "ALICEDEV") == {"signed_curve25519": 0}
+    assert await hearth.e2ee.device_keys.unused_fallback_key_types(alice.user_id, "ALICEDEV") == []
+    assert await hearth.e2ee.device_keys.one_time_key_counts(alice.user_id, "ALICEDEV") == {"signed_curve25519": 0}
     # A new fallback key is unused again.
     fallback2 = sign_json({"key": encode_base64(b"g" * 32), "fallback": True}, alice.user_id, alice.device_key)
     await alice.post("/keys/upload", {"fallback_keys": {"signed_curve25519:FFFG": fallback2}})
-    sync = await hearth.e2ee.sync_e2ee(alice.user_id, "ALICEDEV", None, hearth.stream.current)
+    sync = await hearth.e2ee.sync.sync_e2ee(alice.user_id, "ALICEDEV", None, hearth.core.stream.current)
     assert sync["device_unused_fallback_key_types"] == ["signed_curve25519"]
     # Unknown devices and algorithms are simply missing.
     resp = await bob.post("/keys/claim", {"one_time_keys": {alice.user_id: {"NOPE": "signed_curve25519"},
@@ -348,12 +348,12 @@ async def test_device_list_changes_follow_shared_rooms(client):
     # The sync view is the same, and cross-signing changes count too.
     await carol.post("/keys/device_signing/upload", CrossSigning(carol).upload_body())
     hearth = hearth_of(client)
-    sync = await hearth.e2ee.sync_e2ee(alice.user_id, "ALICEDEV", hearth_pos(start), hearth.stream.current)
+    sync = await hearth.e2ee.sync.sync_e2ee(alice.user_id, "ALICEDEV", hearth_pos(start), hearth.core.stream.current)
     assert sync["device_lists"] == {"changed": [carol.user_id], "left": [bob.user_id]}
     assert sync["to_device"] == {"events": []}
     assert sync["device_one_time_keys_count"] == {"signed_curve25519": 0}
     # Initial sync has no device-list changes.
-    sync = await hearth.e2ee.sync_e2ee(alice.user_id, "ALICEDEV", None, hearth.stream.current)
+    sync = await hearth.e2ee.sync.sync_e2ee(alice.user_id, "ALICEDEV", None, hearth.core.stream.current)
     assert sync["device_lists"] == {"changed": [], "left": []}
 
     resp = await alice.get(f"/keys/changes?from={start}")
@@ -373,10 +373,10 @@ async def test_key_upload_wakes_sharing_users(client):
     bob = await make_user(client, "bob", "BOBDEV")
     room = await make_room(client, alice, bob)
     hearth = hearth_of(client)
-    since = hearth.stream.position()
+    since = hearth.core.stream.position()
     await bob.post("/keys/upload", {"device_keys": bob.device_keys()})
-    assert hearth.stream.changed_since([room], since)
-    assert hearth.stream.changed_since([bob.user_id], since)
+    assert hearth.core.stream.changed_since([room], since)
+    assert hearth.core.stream.changed_since([bob.user_id], since)
 
 
 async def test_deleted_device_loses_its_keys(client):
@@ -394,7 +394,7 @@ async def test_deleted_device_loses_its_keys(client):
     body = await (await alice.get(f"/keys/changes?from={before}&to={after}")).get_json()
     assert body["changed"] == [bob.user_id]
     hearth = hearth_of(client)
-    assert await hearth.device_keys.one_time_key_counts(bob.user_id, "BOBDEV") == {"signed_curve25519": 0}
+    assert await hearth.e2ee.device_keys.one_time_key_counts(bob.user_id, "BOBDEV") == {"signed_curve25519": 0}
 
 
 @pytest.mark.parametrize("path", ["/keys/upload", "/keys/query", "/keys/claim", "/keys/device_signing/upload",

@@ -9,10 +9,10 @@ PASSWORD = "correct horse battery staple"
 
 async def make_device(hearth, name: str, device_id: str) -> tuple[str, str]:
     user_id = f"@{name}:hearth.test"
-    if not await hearth.accounts.user_exists(user_id):
-        await hearth.accounts.create_user(user_id, await hearth.auth.hash_password(PASSWORD))
-    await hearth.accounts.upsert_device(user_id, device_id, None, "127.0.0.1")
-    return user_id, (await hearth.auth.issue_tokens(user_id, device_id)).access_token
+    if not await hearth.core.account_store.user_exists(user_id):
+        await hearth.core.account_store.create_user(user_id, await hearth.core.auth.hash_password(PASSWORD))
+    await hearth.core.account_store.upsert_device(user_id, device_id, None, "127.0.0.1")
+    return user_id, (await hearth.core.auth.issue_tokens(user_id, device_id)).access_token
 
 
 async def send(client, token: str, txn: str, messages: dict, event_type: str = "m.test"):
@@ -21,8 +21,8 @@ async def send(client, token: str, txn: str, messages: dict, event_type: str = "
 
 
 async def sync(hearth, user_id: str, device_id: str, since: int | None) -> tuple[list[dict], int]:
-    to = hearth.stream.current
-    result = await hearth.e2ee.sync_e2ee(user_id, device_id, since, to)
+    to = hearth.core.stream.current
+    result = await hearth.e2ee.sync.sync_e2ee(user_id, device_id, since, to)
     return result["to_device"]["events"], to
 
 
@@ -31,10 +31,10 @@ async def test_send_to_one_device_and_to_all(client):
     alice, a_tok = await make_device(hearth, "alice", "A1")
     bob, _ = await make_device(hearth, "bob", "B1")
     await make_device(hearth, "bob", "B2")
-    since = hearth.stream.position()
+    since = hearth.core.stream.position()
     resp = await send(client, a_tok, "t1", {bob: {"B1": {"n": 1}}})
     assert resp.status_code == 200 and await resp.get_json() == {}
-    assert hearth.stream.changed_since(hearth.e2ee.wait_keys(bob), since)
+    assert hearth.core.stream.changed_since(hearth.e2ee.sync.wait_keys(bob), since)
     resp = await send(client, a_tok, "t2", {bob: {"*": {"n": 2}}, "@nobody:hearth.test": {"*": {"n": 3}}})
     assert resp.status_code == 200
 
@@ -89,13 +89,13 @@ async def test_at_most_100_per_sync_and_none_lost(client):
         await send(client, a_tok, f"t{i}", {bob: {"B1": {"i": i}}})
     events, token = await sync(hearth, bob, "B1", None)
     assert [e["content"]["i"] for e in events] == list(range(100))
-    assert await hearth.e2ee.has_pending_to_device(bob, "B1")
+    assert await hearth.e2ee.sync.has_pending_to_device(bob, "B1")
     # Nothing new happened: the next sync uses the same position and must still get the rest.
     events, token = await sync(hearth, bob, "B1", token)
     assert [e["content"]["i"] for e in events] == list(range(100, 150))
     events, token = await sync(hearth, bob, "B1", token)
     assert events == []
-    assert not await hearth.e2ee.has_pending_to_device(bob, "B1")
+    assert not await hearth.e2ee.sync.has_pending_to_device(bob, "B1")
 
 
 async def test_bad_requests(client):
@@ -129,7 +129,7 @@ async def test_exactly_once_across_a_restart(settings):
     async with app.test_app() as test_app:
         client = test_app.test_client()
         hearth = app.config["HEARTH"]
-        assert hearth.stream.current >= token
+        assert hearth.core.stream.current >= token
         # The retried request after the restart is still recognised.
         _, a_tok = await make_device(hearth, "alice", "A1")
         await send(client, a_tok, "t2", {bob: {"B1": {"n": 2}}})

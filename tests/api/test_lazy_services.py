@@ -1,33 +1,66 @@
-"""Services built on first use (appliance/hearth.py `_build_lazily`): absent until read, then
-built once, with their wiring in place from the start."""
+"""Groups built on first use (appliance/hearth.py, groups/on_first_use.py): absent until asked
+for, then built once, with their wiring in place from the start."""
 from __future__ import annotations
 
-from appliance.hearth import Hearth, build_hearth
+import sys
 
-LAZY = ("admin_users", "admin_rooms", "registration_tokens", "admin_reports", "media", "url_previews",
-        "admin_settings", "data_export", "announcements")
+from appliance.groups.on_first_use import OnFirstUse
+from appliance.hearth import build_hearth
 
 
-async def test_lazy_services_are_built_once_on_first_read(settings):
+async def test_lazy_groups_are_built_once_on_first_use(settings):
     h = await build_hearth(settings)
     try:
-        assert not any(name in h.__dict__ for name in LAZY)
+        assert not h.built_admin.built and not h.built_media.built and not h.web.data_export.built
         media = h.media
-        assert type(media).__name__ == "MediaService" and h.media is media
-        assert "url_previews" in h.__dict__ and h.url_previews.media is media  # one builder, both set
-        assert type(h.admin_users).__name__ == "AdminUserService"
-        assert all(getattr(h, name) is not None for name in LAZY)
-        assert Hearth.media is None  # the class attribute still reads as the field's default
-        h.media = "replaced"  # assignment still works (tests swap services)
-        assert h.media == "replaced"
+        assert type(media.repository).__name__ == "MediaService" and h.media is media
+        assert h.media.previews.media is media.repository  # one build, both services
+        assert type(h.admin.users).__name__ == "AdminUserService" and h.built_admin.built
+        assert type(h.web.data_export.get()).__name__ == "DataExportService"
+        assert h.web.data_export.get() is h.web.data_export.get()
     finally:
         await h.close()
+
+
+def test_on_first_use_builds_once_and_again_after_a_failure():
+    calls = []
+
+    def build() -> list:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("not yet")
+        return calls
+
+    holder: OnFirstUse[list] = OnFirstUse(build)
+    try:
+        holder.get()
+    except RuntimeError:
+        pass
+    assert not holder.built
+    assert holder.get() is holder.get() is calls and len(calls) == 2 and holder.built
 
 
 async def test_blocked_room_check_builds_the_admin_service_on_first_join(hs):
     """The join check is wired at start; the admin service behind it is built when it runs."""
     alice = await hs.user("alice")
     room_id = await hs.create_room(alice, preset="public_chat")
+    assert not hs.hearth.built_admin.built
     bob = await hs.user("bob")
     await hs.ok("POST", f"/join/{room_id}", bob, {})
-    assert "admin_rooms" in hs.hearth.__dict__
+    assert hs.hearth.built_admin.built
+
+
+def test_lazy_groups_are_not_imported_at_start_up():
+    import subprocess
+
+    code = ("import sys, asyncio, tempfile; from appliance.settings import Settings; "
+            "from appliance.hearth import build_hearth\n"
+            "async def main():\n"
+            "    h = await build_hearth(Settings(data_dir=tempfile.mkdtemp(), server_name='hearth.test'))\n"
+            "    await h.close()\n"
+            "asyncio.run(main())\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('appliance.groups.admin', "
+            "'appliance.groups.media', 'appliance.core.services.admin', 'appliance.core.services.media', "
+            "'appliance.core.services.data_export'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -41,10 +41,10 @@ async def started(tmp_path, **overrides):
     test_app = await ctx.__aenter__()
     h = app.config["HEARTH"]
     clock = Clock()
-    if hasattr(h.login.passwords, "login_throttle"):
-        h.login.passwords.login_throttle.clock = clock
+    if hasattr(h.accounts.login.passwords, "login_throttle"):
+        h.accounts.login.passwords.login_throttle.clock = clock
     for name in ("kim", "sam"):
-        await h.registration.create_user(name, PW)
+        await h.accounts.registration.create_user(name, PW)
     return app, ctx, test_app.test_client(), clock
 
 
@@ -134,7 +134,7 @@ async def test_the_password_stage_of_uia_is_throttled_per_account(server):
 async def test_web_sign_in_is_throttled_per_account_and_says_how_long_to_wait(tmp_path):
     app, ctx, client, clock = await started(tmp_path, login_lockout_failures=3)
     try:
-        await app.config["HEARTH"].registration.create_user("boss", PW, admin=True)  # setup done
+        await app.config["HEARTH"].accounts.registration.create_user("boss", PW, admin=True)  # setup done
 
         async def sign_in(password: str, i: int):
             r = await client.get("/login", scope_base=addr(i))
@@ -204,7 +204,7 @@ def hash_checks(monkeypatch):
 async def test_a_password_hash_is_checked_for_unknown_and_deactivated_accounts(server, hash_checks):
     app, client, clock = server
     h = app.config["HEARTH"]
-    await h.deactivation.deactivate_user("@sam:hearth.test", erase=False)
+    await h.accounts.deactivation.deactivate_user("@sam:hearth.test", erase=False)
     cases = [("kim", "wrong", 403), ("nobody-at-all", "wrong", 403), ("@nobody:other.server", "wrong", 403),
              ("sam", "wrong", 403), ("sam", PW, 403), ("kim", PW, 200)]
     for i, (user, password, status) in enumerate(cases):
@@ -213,7 +213,7 @@ async def test_a_password_hash_is_checked_for_unknown_and_deactivated_accounts(s
         assert r.status_code == status, (user, await r.get_json())
         assert len(hash_checks) == 1, (user, hash_checks)
     # And on the web sign-in.
-    await h.registration.create_user("boss", PW, admin=True)
+    await h.accounts.registration.create_user("boss", PW, admin=True)
     for user in ("kim", "nobody-at-all", "sam"):
         r = await client.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', await r.get_data(as_text=True)).group(1)

@@ -48,4 +48,4 @@ async def test_parallel_uploads_cannot_overrun_the_quota(hs):
     alice = await hs.user("alice")
     results = await asyncio.gather(*(upload(hs, alice, bytes([i]) * 2000) for i in range(5)))
     assert sorted(s for s, _ in results) == [200, 200, 403, 403, 403]
-    assert await hs.hearth.media.store.usage_bytes(alice.user_id) == 4000
+    assert await hs.hearth.media.repository.store.usage_bytes(alice.user_id) == 4000

@@ -68,7 +68,7 @@ class TestEnabled:
 
     async def test_full_fetch_from_a_local_server(self, hs, local_site):
         alice = await hs.user("alice")
-        previews = hs.hearth.url_previews
+        previews = hs.hearth.media.previews
         previews.allowed_networks = [ipaddress.ip_network("127.0.0.0/8")]  # the test-only switch
         status, body = await preview(hs, alice, local_site + "/page")
         assert status == 200, body
@@ -96,7 +96,7 @@ class TestEnabled:
 
     async def test_without_the_switch_the_local_server_is_refused(self, hs, local_site):
         alice = await hs.user("alice")
-        assert hs.hearth.url_previews.allowed_networks == []
+        assert hs.hearth.media.previews.allowed_networks == []
         status, body = await preview(hs, alice, local_site + "/page")
         assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
         assert LocalSite.requests == []

@@ -324,7 +324,7 @@ async def test_upload_to_someone_elses_or_unknown_or_expired_id(hs):
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
     status, body = await put(hs, alice, media_id, server="elsewhere.example")
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
-    await hs.hearth.db.write(lambda conn: conn.execute(
+    await hs.hearth.core.db.write(lambda conn: conn.execute(
         "UPDATE media SET unused_expires_at = 1 WHERE media_id = ?", (media_id,)))
     status, body = await put(hs, alice, media_id)
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
@@ -363,7 +363,7 @@ async def test_legacy_endpoints_are_frozen_by_default(hs):
 
 async def test_media_from_before_the_freeze_stays_on_legacy_endpoints(hs):
     alice = await hs.user("alice")
-    media = hs.hearth.media
+    media = hs.hearth.media.repository
     media.limits = replace(media.limits, freeze_legacy=False)
     before = await upload_ok(hs, alice, b"<b>old</b>", "text/html", "old.html")
     media.limits = replace(media.limits, freeze_legacy=True)
@@ -473,7 +473,7 @@ async def test_every_download_path_waits_then_answers_not_yet_uploaded(hs, path)
     assert r.status_code == 504
     assert (await r.get_json())["errcode"] == "M_NOT_YET_UPLOADED"
     assert 0.25 <= time.monotonic() - started < 5
-    assert hs.hearth.media._uploaded == {}  # a waiter that gave up leaves nothing behind
+    assert hs.hearth.media.repository._uploaded == {}  # a waiter that gave up leaves nothing behind
 
 
 async def test_a_waiting_thumbnail_is_woken_by_the_upload(hs):

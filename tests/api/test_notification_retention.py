@@ -36,7 +36,7 @@ async def listed(hs, user) -> list[str]:
 
 
 async def rows(hs) -> int:
-    return await hs.hearth.db.fetchval("SELECT COUNT(*) FROM push_notifs")
+    return await hs.hearth.core.db.fetchval("SELECT COUNT(*) FROM push_notifs")
 
 
 async def test_old_read_rows_go_and_counts_stay(hs):
@@ -66,7 +66,7 @@ async def test_old_read_rows_go_and_counts_stay(hs):
     assert len(carol_listed) == 8
     total = await rows(hs)
 
-    retention = hs.hearth.notification_retention
+    retention = hs.hearth.push.retention
     now = int(time.time() * 1000)
     # Nothing is old yet: nothing goes, read or not.
     assert await retention.prune(now) == 0
@@ -99,7 +99,7 @@ async def test_retention_setting_applies_to_the_next_run(hs):
     await hs.ok("POST", f"/rooms/{room}/receipt/m.read/{last}", bob, {})
     await hs.ok("GET", "/sync", bob)  # the evaluator has caught up
     now = int(time.time() * 1000)
-    retention = hs.hearth.notification_retention
+    retention = hs.hearth.push.retention
     assert await retention.prune(now + 5 * DAY_MS) == 0   # 30 days by default
     hs.hearth.settings.notification_retention_days = 2
     assert await retention.prune(now + 5 * DAY_MS) == 1
@@ -126,7 +126,7 @@ async def test_the_server_prunes_on_a_timer_and_stops_it_cleanly(tmp_path):
         assert await listed(hs, bob) == [unread]
         counts = (await hs.ok("GET", "/sync", bob))["rooms"]["join"][room]["unread_notifications"]
         assert counts == {"notification_count": 1, "highlight_count": 0}
-        assert hs.hearth.notification_retention.runs >= 1
+        assert hs.hearth.push.retention.runs >= 1
         task = next(t for t in asyncio.all_tasks() if "NotificationRetention" in t.get_name())
     assert task.cancelled()
 

@@ -21,7 +21,7 @@ async def test_request_token_and_exchange(hs):
     assert isinstance(token, str) and len(token) >= 32
     assert await userinfo(hs, token) == (200, {"sub": alice.user_id})
     # Stored hashed, never in the clear.
-    rows = await hs.hearth.db.fetchall("SELECT token_hash FROM openid_tokens")
+    rows = await hs.hearth.core.db.fetchall("SELECT token_hash FROM openid_tokens")
     assert rows and all(token not in r[0] for r in rows)
 
 

@@ -28,8 +28,8 @@ async def test_concurrent_logins_hash_two_at_a_time(hs, monkeypatch):
                 running -= 1
 
     await hs.user("alice")
-    await hs.hearth.accounts.set_password_hash("@alice:" + hs.hearth.server_name,
-                                               await hs.hearth.auth.hash_password("correct horse"))
+    await hs.hearth.core.account_store.set_password_hash("@alice:" + hs.hearth.server_name,
+                                               await hs.hearth.core.auth.hash_password("correct horse"))
     monkeypatch.setattr(auth_module, "_check_password_sync", counting_check)
 
     async def login() -> int:

@@ -121,7 +121,7 @@ async def test_set_presence_unavailable_and_offline_by_sync(hs):
 async def test_idle_and_offline_are_computed_when_read(hs, monkeypatch):
     alice, bob, room = await sharing_pair(hs)
     await hs.ok("PUT", f"/presence/{bob.user_id}/status", bob, {"presence": "online"})
-    service = hs.hearth.presence
+    service = hs.hearth.accounts.presence
     real_now = presence_mod._now_ms()
     monkeypatch.setattr(presence_mod, "_now_ms", lambda: real_now + presence_mod.IDLE_AFTER_MS + 1000)
     service._last_seen[bob.user_id] = real_now + presence_mod.IDLE_AFTER_MS  # still syncing, not acting
@@ -140,7 +140,7 @@ async def test_sending_a_message_brings_an_idle_user_back(hs, monkeypatch):
     first = await sync(hs, alice, set_presence="offline")
     later = presence_mod._now_ms() + presence_mod.IDLE_AFTER_MS + 1000
     monkeypatch.setattr(presence_mod, "_now_ms", lambda: later)
-    hs.hearth.presence._last_seen[bob.user_id] = later
+    hs.hearth.accounts.presence._last_seen[bob.user_id] = later
     assert (await hs.ok("GET", f"/presence/{bob.user_id}/status", alice))["presence"] == "unavailable"
     await hs.send(bob, room, {"msgtype": "m.text", "body": "back"})
     for _ in range(50):  # the bump is stored right after the send
@@ -164,8 +164,8 @@ async def test_presence_filter(hs):
 async def test_presence_survives_restart_as_stored(hs):
     alice, bob, _ = await sharing_pair(hs)
     await hs.ok("PUT", f"/presence/{bob.user_id}/status", bob, {"presence": "unavailable", "status_msg": "out"})
-    hs.hearth.presence._rows.clear()
-    row = await hs.hearth.presence._row(bob.user_id)
+    hs.hearth.accounts.presence._rows.clear()
+    row = await hs.hearth.accounts.presence._row(bob.user_id)
     assert (row.state, row.status_msg) == ("unavailable", "out")
 
 
@@ -183,4 +183,4 @@ async def test_presence_disabled(tmp_path):
         await sync(hs, bob)
         body = await sync(hs, alice)
         assert body["presence"]["events"] == []
-        assert await hs.hearth.db.fetchval("SELECT COUNT(*) FROM presence") == 0
+        assert await hs.hearth.core.db.fetchval("SELECT COUNT(*) FROM presence") == 0

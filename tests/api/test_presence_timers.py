@@ -63,7 +63,7 @@ async def test_going_idle_is_pushed_and_activity_brings_them_back(tmp_path):
         # Told once: nothing more while nothing changes.
         quiet = await sync(hs, alice, since=since, timeout=800, set_presence="offline")
         assert presence_of(quiet, bob.user_id) is None
-        assert await hs.hearth.presence.announce_decays() == 0
+        assert await hs.hearth.accounts.presence.announce_decays() == 0
         await hs.send(bob, room, {"msgtype": "m.text", "body": "back"})
         got, since, _ = await next_presence(hs, alice, quiet["next_batch"], bob.user_id)
         assert got["presence"] == "online" and got["currently_active"] is True
@@ -87,7 +87,7 @@ async def test_going_offline_after_the_last_sync_is_pushed(tmp_path):
         got, since, _ = await next_presence(hs, alice, since, bob.user_id)
         assert got["presence"] == "offline", got
         assert (await hs.ok("GET", f"/presence/{bob.user_id}/status", alice))["presence"] == "offline"
-        assert bob.user_id not in hs.hearth.presence._announced  # nothing left to watch
+        assert bob.user_id not in hs.hearth.accounts.presence._announced  # nothing left to watch
         # He comes back: online again, pushed as before.
         await sync(hs, bob)
         got, _, _ = await next_presence(hs, alice, since, bob.user_id)

@@ -197,7 +197,7 @@ async def test_pusher_delivers_a_mention_to_the_gateway(hs, gateway):
 
 
 async def test_gateway_errors_are_retried_and_rejected_pushkeys_remove_the_pusher(hs, gateway):
-    hs.hearth.pushers.min_backoff = 0.05
+    hs.hearth.push.pushers.min_backoff = 0.05
     alice, bob, _carol, room = await three_in_room(hs)
     await hs.ok("POST", "/pushers/set", bob, pusher_body(gateway.url))
     gateway.answers = [(500, {}), (502, {})]
@@ -230,17 +230,17 @@ async def test_sync_counts_a_message_the_evaluator_has_not_recorded_yet(hs):
     """/sync does not wait for the background evaluator's write: it evaluates the room's
     unrecorded events for its user itself; once they are recorded they are not counted twice."""
     alice, bob, carol, room = await three_in_room(hs)
-    push = hs.hearth.push
-    await push.catch_up(hs.hearth.stream.current)
+    push = hs.hearth.push.service
+    await push.catch_up(hs.hearth.core.stream.current)
     await push._lock.acquire()  # the evaluator is stuck (behind a slow commit, say)
     try:
         await hs.send(alice, room, mention(bob))
         await hs.send(alice, room, {"msgtype": "m.text", "body": "plain"})
-        assert await push.position() < hs.hearth.stream.current
+        assert await push.position() < hs.hearth.core.stream.current
         assert counts(await sync(hs, bob), room) == {"notification_count": 2, "highlight_count": 1}
         assert counts(await sync(hs, carol), room) == {"notification_count": 2, "highlight_count": 0}
     finally:
         push._lock.release()
-    await push.catch_up(hs.hearth.stream.current)
-    assert await push.position() == hs.hearth.stream.current
+    await push.catch_up(hs.hearth.core.stream.current)
+    assert await push.position() == hs.hearth.core.stream.current
     assert counts(await sync(hs, bob), room) == {"notification_count": 2, "highlight_count": 1}

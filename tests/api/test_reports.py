@@ -9,13 +9,13 @@ async def test_report_event(hs):
     await hs.ok("POST", f"/join/{room}", bob)
     eid = await hs.send(alice, room, {"msgtype": "m.text", "body": "rude"})
     assert await hs.ok("POST", f"/rooms/{room}/report/{eid}", bob, {"reason": "this makes me sad", "score": -100}) == {}
-    [report] = await hs.hearth.reports.list_reports()
+    [report] = await hs.hearth.reading.reports.list_reports()
     assert (report.kind, report.reporter, report.room_id, report.event_id) == ("event", bob.user_id, room, eid)
     assert (report.target_user_id, report.reason, report.score) == (alice.user_id, "this makes me sad", -100)
     assert report.received_ts > 0
     # reason and score are optional.
     await hs.ok("POST", f"/rooms/{room}/report/{eid}", bob, {})
-    assert await hs.hearth.reports.count_reports() == 2
+    assert await hs.hearth.reading.reports.count_reports() == 2
 
 
 async def test_report_event_errors(hs):
@@ -34,7 +34,7 @@ async def test_report_event_errors(hs):
     eid2 = await hs.send(alice, room, {"msgtype": "m.text", "body": "y"})
     await hs.error("POST", f"/rooms/{room}/report/{eid2}", alice, {"score": 5}, "M_BAD_JSON", 400)
     await hs.error("POST", f"/rooms/{room}/report/{eid2}", alice, {"reason": 5}, "M_BAD_JSON", 400)
-    assert await hs.hearth.reports.count_reports() == 0
+    assert await hs.hearth.reading.reports.count_reports() == 0
 
 
 async def test_event_from_before_a_joined_only_history_cannot_be_reported(hs):
@@ -52,7 +52,7 @@ async def test_report_room_without_being_in_it(hs):
     bob = await hs.user("bob")
     room = await hs.create_room(alice)
     assert await hs.ok("POST", f"/rooms/{room}/report", bob, {"reason": "spam room"}) == {}
-    [report] = await hs.hearth.reports.list_reports()
+    [report] = await hs.hearth.reading.reports.list_reports()
     assert (report.kind, report.room_id, report.reason, report.event_id) == ("room", room, "spam room", None)
     await hs.error("POST", "/rooms/!missing:hearth.test/report", bob, {"reason": "x"}, "M_NOT_FOUND", 404)
     await hs.error("POST", f"/rooms/{room}/report", bob, {}, "M_BAD_JSON", 400)
@@ -62,7 +62,7 @@ async def test_report_user(hs):
     alice = await hs.user("alice")
     bob = await hs.user("bob")
     assert await hs.ok("POST", f"/users/{alice.user_id}/report", bob, {"reason": ""}) == {}
-    [report] = await hs.hearth.reports.list_reports()
+    [report] = await hs.hearth.reading.reports.list_reports()
     assert (report.kind, report.target_user_id, report.reporter, report.reason) == ("user", alice.user_id,
                                                                                      bob.user_id, "")
     await hs.error("POST", "/users/@ghost:hearth.test/report", bob, {"reason": "x"}, "M_NOT_FOUND", 404)
@@ -75,7 +75,7 @@ async def test_admin_list_get_delete(hs):
     room = await hs.create_room(alice)
     for i in range(3):
         await hs.ok("POST", f"/rooms/{room}/report", bob, {"reason": f"r{i}"})
-    service = hs.hearth.reports
+    service = hs.hearth.reading.reports
     reports = await service.list_reports()
     assert [r.reason for r in reports] == ["r2", "r1", "r0"]  # newest first
     page = await service.list_reports(limit=2)

@@ -10,9 +10,9 @@ from appliance.core.protocol.signing import verify_event_signature
 async def test_create_room_default_version_and_event_order(hs):
     alice = await hs.user("alice", displayname="Alice")
     room_id = await hs.create_room(alice, name="Kitchen", topic="Food", room_alias_name="kitchen")
-    version = await hs.hearth.events.room_version(room_id)
+    version = await hs.hearth.core.event_store.room_version(room_id)
     assert version.id == hs.hearth.settings.default_room_version == "12"
-    evs = await hs.hearth.events.events_in_room(room_id)
+    evs = await hs.hearth.core.event_store.events_in_room(room_id)
     types = [(e.pdu.type, e.pdu.state_key) for e in evs]
     assert types == [
         ("m.room.create", ""),
@@ -73,15 +73,15 @@ async def test_every_room_version_can_be_created_and_sent_into(hs, version_id):
     bob = await hs.user("bob")
     room_id = await hs.create_room(alice, room_version=version_id, preset="public_chat")
     version = room_versions.KNOWN[version_id]
-    assert await hs.hearth.events.room_version(room_id) is version
+    assert await hs.hearth.core.event_store.room_version(room_id) is version
     await hs.ok("POST", f"/join/{room_id}", bob, {})
     event_id = await hs.send(bob, room_id)
-    stored = await hs.hearth.events.get_event(event_id)
+    stored = await hs.hearth.core.event_store.get_event(event_id)
     pdu = stored.pdu
     assert pdu.room_id == room_id and pdu.sender == bob.user_id
     assert pdu.prev_event_ids and pdu.auth_event_ids
     assert set(pdu.data["hashes"]) == {"sha256"}
-    key = hs.hearth.signing_key
+    key = hs.hearth.core.signing_key
     verify_event_signature(pdu.data, hs.hearth.server_name, key.key_id, key.verify_key_bytes, version)
     create = await hs.state(room_id, "m.room.create")
     assert create.content["room_version"] == version_id
@@ -168,7 +168,7 @@ async def test_initial_state_overrides_preset_and_name_overrides_initial_state(h
     assert (await hs.state(room_id, "m.room.join_rules")).content == {"join_rule": "invite"}
     assert (await hs.state(room_id, "m.room.name")).content == {"name": "Real name"}
     assert (await hs.state(room_id, "org.example.custom", "k")).content == {"x": 1}
-    evs = await hs.hearth.events.events_in_room(room_id, "m.room.join_rules")
+    evs = await hs.hearth.core.event_store.events_in_room(room_id, "m.room.join_rules")
     assert len(evs) == 1  # the preset's join rule was not sent
 
 

@@ -115,7 +115,7 @@ async def test_ban_someone_never_in_the_room(hs):
     alice = await hs.user("alice")
     room_id = await hs.create_room(alice)
     await hs.ok("POST", f"/rooms/{room_id}/ban", alice, {"user_id": "@stranger:elsewhere.test"})
-    assert await hs.hearth.events.membership(room_id, "@stranger:elsewhere.test") == "ban"
+    assert await hs.hearth.core.event_store.membership(room_id, "@stranger:elsewhere.test") == "ban"
 
 
 @pytest.mark.parametrize("version", ["7", "10", "12"])
@@ -171,12 +171,12 @@ async def test_forget_only_after_leaving(hs):
     assert bob.user_id in body["error"]
     await hs.ok("POST", f"/rooms/{room_id}/leave", bob, {})
     await hs.ok("POST", f"/rooms/{room_id}/forget", bob)
-    forgotten = await hs.hearth.db.fetchval(
+    forgotten = await hs.hearth.core.db.fetchval(
         "SELECT forgotten FROM room_memberships WHERE user_id = ? AND room_id = ?", (bob.user_id, room_id))
     assert forgotten == 1
     # Joining again un-forgets.
     await hs.ok("POST", f"/join/{room_id}", bob, {})
-    forgotten = await hs.hearth.db.fetchval(
+    forgotten = await hs.hearth.core.db.fetchval(
         "SELECT forgotten FROM room_memberships WHERE user_id = ? AND room_id = ?", (bob.user_id, room_id))
     assert forgotten == 0
     await hs.error("POST", "/rooms/!nope:hearth.test/forget", bob, None, "M_NOT_FOUND", 404)

@@ -11,7 +11,7 @@ async def test_send_is_idempotent_per_device_and_transaction(hs):
     first = await hs.ok("PUT", path, alice, {"msgtype": "m.text", "body": "once"})
     again = await hs.ok("PUT", path, alice, {"msgtype": "m.text", "body": "once"})
     assert first == again
-    evs = await hs.hearth.events.events_in_room(room_id, "m.room.message")
+    evs = await hs.hearth.core.event_store.events_in_room(room_id, "m.room.message")
     assert [e.event_id for e in evs] == [first["event_id"]]
     assert evs[0].txn_key == f"{alice.user_id}|{alice.device_id}|txn1"
     # Another transaction ID, or another device, is a new event.
@@ -105,7 +105,7 @@ async def test_redaction_own_and_others(hs, version):
     own = await hs.ok("PUT", f"/rooms/{room_id}/redact/{bob_msg}/r1", bob, {"reason": "typo"})
     again = await hs.ok("PUT", f"/rooms/{room_id}/redact/{bob_msg}/r1", bob, {"reason": "typo"})
     assert own == again
-    redaction = (await hs.hearth.events.get_event(own["event_id"])).pdu
+    redaction = (await hs.hearth.core.event_store.get_event(own["event_id"])).pdu
     assert redaction.redacts == bob_msg
     if version in ("11", "12"):
         assert redaction.content == {"reason": "typo", "redacts": bob_msg}
@@ -113,10 +113,10 @@ async def test_redaction_own_and_others(hs, version):
     else:
         assert redaction.content == {"reason": "typo"}
         assert redaction.data["redacts"] == bob_msg
-    assert (await hs.hearth.events.get_event(bob_msg)).redacted_by == own["event_id"]
+    assert (await hs.hearth.core.event_store.get_event(bob_msg)).redacted_by == own["event_id"]
     carol_msg = await hs.send(carol, room_id)
     mod = await hs.ok("PUT", f"/rooms/{room_id}/redact/{carol_msg}/r2", alice, {})
-    assert (await hs.hearth.events.get_event(carol_msg)).redacted_by == mod["event_id"]
+    assert (await hs.hearth.core.event_store.get_event(carol_msg)).redacted_by == mod["event_id"]
     # Unknown event, or an event of another room.
     await hs.error("PUT", f"/rooms/{room_id}/redact/$nope/r3", alice, {}, "M_NOT_FOUND", 404)
     elsewhere = await hs.create_room(alice)
@@ -135,10 +135,10 @@ async def test_redaction_through_send(hs, version):
                    "M_FORBIDDEN", 403)
     await hs.error("PUT", f"/rooms/{room_id}/send/m.room.redaction/s2", bob, {}, "M_BAD_JSON", 400)
     body = await hs.ok("PUT", f"/rooms/{room_id}/send/m.room.redaction/s3", bob, {"redacts": bob_msg})
-    pdu = (await hs.hearth.events.get_event(body["event_id"])).pdu
+    pdu = (await hs.hearth.core.event_store.get_event(body["event_id"])).pdu
     assert pdu.redacts == bob_msg
     if version == "3":  # room_send.yaml: moved to the top level before v11
         assert "redacts" not in pdu.content and pdu.data["redacts"] == bob_msg
     else:
         assert pdu.content["redacts"] == bob_msg
-    assert (await hs.hearth.events.get_event(bob_msg)).redacted_by == body["event_id"]
+    assert (await hs.hearth.core.event_store.get_event(bob_msg)).redacted_by == body["event_id"]

@@ -22,7 +22,7 @@ async def test_upgrade(hs, old, new):
     body = await hs.ok("POST", f"/rooms/{room_id}/upgrade", alice, {"new_version": new})
     new_room = body["replacement_room"]
     assert new_room != room_id
-    assert (await hs.hearth.events.room_version(new_room)).id == new
+    assert (await hs.hearth.core.event_store.room_version(new_room)).id == new
 
     create = await hs.state(new_room, "m.room.create")
     assert create.sender == alice.user_id

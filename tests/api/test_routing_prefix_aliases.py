@@ -51,7 +51,7 @@ async def test_one_rule_per_endpoint(hs):
 async def test_request_log_shows_the_path_as_sent(hs):
     alice = await hs.user("alice")
     await hs.client.get("/_matrix/client/r0/account/whoami", headers=alice.headers)
-    entries = hs.client.app.config["REQUEST_LOG"].query()
+    entries = hs.hearth.web.process.request_log.query()
     assert any(e.path == "/_matrix/client/r0/account/whoami" for e in entries)
 
 

@@ -13,32 +13,32 @@ def search_body(term: str) -> dict:
 
 
 async def indexed_rows(hs) -> int:
-    return await hs.hearth.db.fetchval("SELECT COUNT(*) FROM event_search")
+    return await hs.hearth.core.db.fetchval("SELECT COUNT(*) FROM event_search")
 
 
 async def mark(hs) -> int:
-    return await hs.hearth.db.fetchval("SELECT pos FROM search_progress WHERE id = 1")
+    return await hs.hearth.core.db.fetchval("SELECT pos FROM search_progress WHERE id = 1")
 
 
 async def test_a_search_right_after_a_send_finds_it_before_any_batch(hs):
     alice = await hs.user("alice")
     room = await hs.create_room(alice)
-    indexer = hs.hearth.search.indexer
+    indexer = hs.hearth.reading.search.indexer
     indexer.delay = 3600  # no background batch during this test: only the search's catch-up
     eid = await hs.send(alice, room, {"msgtype": "m.text", "body": "zeppelins over the allotment"})
     res = await hs.ok("POST", "/search", alice, search_body("zeppelins"))
     assert [r["result"]["event_id"] for r in res["search_categories"]["room_events"]["results"]] == [eid]
-    assert await mark(hs) == hs.hearth.stream.current
+    assert await mark(hs) == hs.hearth.core.stream.current
 
 
 async def test_the_background_batch_indexes_without_a_search(hs):
     alice = await hs.user("alice")
     room = await hs.create_room(alice)
-    hs.hearth.search.indexer.delay = 0.01
+    hs.hearth.reading.search.indexer.delay = 0.01
     before = await indexed_rows(hs)
     for k in range(5):
         await hs.send(alice, room, {"msgtype": "m.text", "body": f"batched message {k}"})
-    task = asyncio.create_task(hs.hearth.search.indexer.run())  # the loop the app runs while serving
+    task = asyncio.create_task(hs.hearth.reading.search.indexer.run())  # the loop the app runs while serving
     try:
         for _ in range(200):
             if await indexed_rows(hs) >= before + 5:
@@ -48,13 +48,13 @@ async def test_the_background_batch_indexes_without_a_search(hs):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert await indexed_rows(hs) == before + 5
-    assert await mark(hs) == hs.hearth.stream.current
+    assert await mark(hs) == hs.hearth.core.stream.current
 
 
 async def test_events_left_unindexed_by_a_crash_are_indexed_from_the_mark(hs):
     alice = await hs.user("alice")
     room = await hs.create_room(alice)
-    await hs.hearth.search.indexer.catch_up()
+    await hs.hearth.reading.search.indexer.catch_up()
     low = await mark(hs)
     await hs.send(alice, room, {"msgtype": "m.text", "body": "written before the power cut"})
 
@@ -62,9 +62,9 @@ async def test_events_left_unindexed_by_a_crash_are_indexed_from_the_mark(hs):
         conn.execute("DELETE FROM event_search WHERE rowid > ?", (low,))
         conn.execute("UPDATE search_progress SET pos = ?", (low,))
 
-    await hs.hearth.db.write(power_cut)
-    assert await hs.hearth.db.write(index_pending_job) == 0  # what the next start's first batch does
-    assert await mark(hs) == hs.hearth.stream.current
+    await hs.hearth.core.db.write(power_cut)
+    assert await hs.hearth.core.db.write(index_pending_job) == 0  # what the next start's first batch does
+    assert await mark(hs) == hs.hearth.core.stream.current
     res = await hs.ok("POST", "/search", alice, search_body("power"))
     assert len(res["search_categories"]["room_events"]["results"]) == 1
 
@@ -72,8 +72,8 @@ async def test_events_left_unindexed_by_a_crash_are_indexed_from_the_mark(hs):
 async def test_an_event_redacted_before_it_was_indexed_is_never_indexed(hs):
     alice = await hs.user("alice")
     room = await hs.create_room(alice)
-    hs.hearth.search.indexer.delay = 3600
-    await hs.hearth.search.indexer.catch_up()
+    hs.hearth.reading.search.indexer.delay = 3600
+    await hs.hearth.reading.search.indexer.catch_up()
     before = await indexed_rows(hs)
     eid = await hs.send(alice, room, {"msgtype": "m.text", "body": "regrettable remark"})
     await hs.ok("PUT", f"/rooms/{room}/redact/{eid}/txn-redact", alice, {})

@@ -13,7 +13,7 @@ async def sync(hs, user, **params) -> dict:
 
 async def test_first_notice_creates_an_invited_tagged_room(hs):
     alice = await hs.user("alice")
-    notices = hs.hearth.server_notices
+    notices = hs.hearth.accounts.server_notices
     event_id = await notices.send_notice(alice.user_id, "The server restarts tonight at 2am")
     system = notices.system_user_id
     assert system == f"@hearth-notices:{hs.hearth.server_name}"
@@ -36,7 +36,7 @@ async def test_first_notice_creates_an_invited_tagged_room(hs):
 async def test_one_room_per_user_reused(hs):
     alice = await hs.user("alice")
     bob = await hs.user("bob")
-    notices = hs.hearth.server_notices
+    notices = hs.hearth.accounts.server_notices
     await notices.send_notice(alice.user_id, "one")
     room = await notices.notice_room(alice.user_id)
     await notices.send_notice(alice.user_id, "two")  # still only invited: same room
@@ -56,12 +56,12 @@ async def test_one_room_per_user_reused(hs):
     await notices.send_notice(bob.user_id, "hello bob")
     assert await notices.notice_room(bob.user_id) not in (None, room)
     # Alice's room does not have bob in it.
-    assert await hs.hearth.events.membership(room, bob.user_id) is None
+    assert await hs.hearth.core.event_store.membership(room, bob.user_id) is None
 
 
 async def test_leaving_means_a_new_room_next_time(hs):
     alice = await hs.user("alice")
-    notices = hs.hearth.server_notices
+    notices = hs.hearth.accounts.server_notices
     await notices.send_notice(alice.user_id, "one")
     room = await notices.notice_room(alice.user_id)
     await hs.ok("POST", f"/join/{room}", alice)
@@ -75,18 +75,18 @@ async def test_leaving_means_a_new_room_next_time(hs):
 
 async def test_system_account_cannot_log_in(hs):
     alice = await hs.user("alice")
-    notices = hs.hearth.server_notices
+    notices = hs.hearth.accounts.server_notices
     await notices.send_notice(alice.user_id, "hi")
     status, body = await hs.call("POST", "/login", None, {
         "type": "m.login.password", "identifier": {"type": "m.id.user", "user": "hearth-notices"},
         "password": ""})
     assert status == 403 and body["errcode"] == "M_FORBIDDEN"
-    user = await hs.hearth.accounts.get_user(notices.system_user_id)
+    user = await hs.hearth.core.account_store.get_user(notices.system_user_id)
     assert user is not None and user.password_hash is None
 
 
 async def test_bad_targets(hs):
-    notices = hs.hearth.server_notices
+    notices = hs.hearth.accounts.server_notices
     with pytest.raises(NotFound):
         await notices.send_notice(f"@ghost:{hs.hearth.server_name}", "x")
     with pytest.raises(InvalidParam):
@@ -102,7 +102,7 @@ async def test_bad_targets(hs):
 
 async def test_invite_cannot_be_rejected_but_room_can_be_left(hs):
     alice = await hs.user("alice")
-    notices = hs.hearth.server_notices
+    notices = hs.hearth.accounts.server_notices
     await notices.send_notice(alice.user_id, "hi")
     room = await notices.notice_room(alice.user_id)
     await hs.error("POST", f"/rooms/{room}/leave", alice, {}, "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM", 403)

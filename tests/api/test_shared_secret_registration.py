@@ -118,7 +118,7 @@ async def test_wrong_mac_unknown_or_reused_nonce(enabled):
 async def test_nonces_expire(enabled, monkeypatch):
     hs = enabled
     now = [1000.0]
-    monkeypatch.setattr(hs.hearth.shared_secret_registration, "_clock", lambda: now[0])
+    monkeypatch.setattr(hs.hearth.accounts.shared_secret, "_clock", lambda: now[0])
     secret = secret_of(hs)
     n = await nonce(hs)
     now[0] += ssr.NONCE_TTL_S + 1

@@ -25,10 +25,10 @@ def _settings(tmp_path: Path, **kw):
 
 
 async def _seed(hearth, n: int = 20) -> str:
-    user = await hearth.registration.create_user("alice", "correct horse battery")
-    room_id = await hearth.room_creation.create_room(user, CreateRoomRequest(name="Family"))
+    user = await hearth.accounts.registration.create_user("alice", "correct horse battery")
+    room_id = await hearth.rooms.creation.create_room(user, CreateRoomRequest(name="Family"))
     for i in range(n):
-        await hearth.room_messages.send_message(room_id, user, "m.room.message", {"msgtype": "m.text", "body": f"hi {i}"},
+        await hearth.rooms.messages.send_message(room_id, user, "m.room.message", {"msgtype": "m.text", "body": f"hi {i}"},
                                         txn_id=f"t{i}", device_id=None)
     return room_id
 
@@ -58,7 +58,7 @@ async def test_backup_while_writing_then_verify_and_refusals(tmp_path):
         async def writer():  # the archive is consistent while writes go on
             i = 0
             while not stop.is_set():
-                await hearth.room_messages.send_message(room_id, user, "m.room.message",
+                await hearth.rooms.messages.send_message(room_id, user, "m.room.message",
                                                 {"msgtype": "m.text", "body": f"during {i}"},
                                                 txn_id=f"d{i}", device_id=None)
                 i += 1
@@ -67,7 +67,7 @@ async def test_backup_while_writing_then_verify_and_refusals(tmp_path):
         key = b.new_key()
         out = tmp_path / "out"
         out.mkdir()
-        result = await hearth.backups.run("manual", out, key, lambda f, p: seen.append((f, p)))
+        result = await hearth.core.backups.run("manual", out, key, lambda f, p: seen.append((f, p)))
         stop.set()
         await task
     finally:
@@ -109,14 +109,14 @@ async def test_scheduled_backups_keep_last_n_and_failures_are_visible(tmp_path):
     hearth = await build_hearth(settings)
     try:
         await _seed(hearth, 3)
-        manual = await hearth.backups.run("manual", dest, b.new_key())
-        hearth.backups.start()
+        manual = await hearth.core.backups.run("manual", dest, b.new_key())
+        hearth.core.backups.start()
         for _ in range(200):  # the scheduler runs every half second
             await asyncio.sleep(0.1)
-            n = await hearth.db.fetchval("SELECT COUNT(*) FROM backup_runs WHERE kind='scheduled' AND ok=1")
+            n = await hearth.core.db.fetchval("SELECT COUNT(*) FROM backup_runs WHERE kind='scheduled' AND ok=1")
             if n >= 3:
                 break
-        await hearth.backups.stop()
+        await hearth.core.backups.stop()
         assert n >= 3
         scheduled = sorted(dest.glob("*-scheduled-*" + b.SUFFIX))
         assert len(scheduled) == 2  # the last N
@@ -124,17 +124,17 @@ async def test_scheduled_backups_keep_last_n_and_failures_are_visible(tmp_path):
         key = b.stored_key(settings.data_dir)
         assert key is not None and (settings.data_dir / b.KEY_FILE).stat().st_mode & 0o777 == 0o600
         b.verify_archive(scheduled[-1], key, tmp_path)
-        status = await hearth.backups.status()
+        status = await hearth.core.backups.status()
         assert status["last"]["ok"] and not status["failing"]
 
         # The USB drive is gone: the failure is recorded and shown.
         hearth.settings.backup_dir = tmp_path / "unplugged"
         with pytest.raises(b.BackupError):
-            await hearth.backups.run_scheduled()
-        status = await hearth.backups.status()
+            await hearth.core.backups.run_scheduled()
+        status = await hearth.core.backups.status()
         assert status["failing"] and "does not exist" in status["last"]["error"]
         assert status["last_ok"]["ok"]
-        report = await hearth.health.report()
+        report = await hearth.core.health.report()
         assert any("backup failed" in w for w in report["warnings"])
         assert report["storage"]["disk_full"] is False
     finally:

@@ -93,40 +93,40 @@ async def test_writer_survives_a_full_disk_and_flags_it(small_disk):
     settings = Settings(server_name="hearth.test", data_dir=small_disk / "data", bind="127.0.0.1:0")
     hearth = await build_hearth(settings)
     try:
-        user = await hearth.registration.create_user("alice", "a long password here")
-        room = await hearth.room_creation.create_room(user, CreateRoomRequest(name="Family"))
-        ids = [await hearth.room_messages.send_message(room, user, "m.room.message", {"msgtype": "m.text", "body": f"{i}"},
+        user = await hearth.accounts.registration.create_user("alice", "a long password here")
+        room = await hearth.rooms.creation.create_room(user, CreateRoomRequest(name="Family"))
+        ids = [await hearth.rooms.messages.send_message(room, user, "m.room.message", {"msgtype": "m.text", "body": f"{i}"},
                                                txn_id=f"a{i}", device_id=None) for i in range(5)]
         filler = fill(small_disk)
         refused = 0
         for i in range(400):  # the WAL may still have room for a few
             try:
-                ids.append(await hearth.room_messages.send_message(
+                ids.append(await hearth.rooms.messages.send_message(
                     room, user, "m.room.message", {"msgtype": "m.text", "body": "x" * 4000 + str(i)},
                     txn_id=f"b{i}", device_id=None))
             except DiskFull:
                 refused += 1
                 break
         assert refused, "the disk never filled"
-        assert hearth.health.disk_full and hearth.db.health.disk_full_since_ms
-        report = await hearth.health.report()
+        assert hearth.core.health.disk_full and hearth.core.db.health.disk_full_since_ms
+        report = await hearth.core.health.report()
         assert report["storage"]["disk_full"] and any("disk is full" in w for w in report["warnings"])
         # Reads keep working.
         for eid in ids:
-            assert (await hearth.events.get_event(eid)) is not None
+            assert (await hearth.core.event_store.get_event(eid)) is not None
         # Several writers at once: all refused, none hangs, the writer keeps running.
-        results = await asyncio.gather(*(hearth.room_messages.send_message(
+        results = await asyncio.gather(*(hearth.rooms.messages.send_message(
             room, user, "m.room.message", {"msgtype": "m.text", "body": "y" * 4000}, txn_id=f"c{i}",
             device_id=None) for i in range(5)), return_exceptions=True)
         assert all(isinstance(r, (DiskFull, str)) for r in results)
         assert any(isinstance(r, DiskFull) for r in results)
         ids += [r for r in results if isinstance(r, str)]
         filler.unlink()  # space is freed: writing resumes by itself
-        ids.append(await hearth.room_messages.send_message(room, user, "m.room.message", {"msgtype": "m.text", "body": "back"},
+        ids.append(await hearth.rooms.messages.send_message(room, user, "m.room.message", {"msgtype": "m.text", "body": "back"},
                                                    txn_id="d", device_id=None))
-        assert not hearth.health.disk_full and hearth.db.health.recovered_ms
+        assert not hearth.core.health.disk_full and hearth.core.db.health.recovered_ms
         for eid in ids:
-            assert (await hearth.events.get_event(eid)) is not None
+            assert (await hearth.core.event_store.get_event(eid)) is not None
     finally:
         await hearth.close()
     conn = sqlite3.connect(settings.database_path)

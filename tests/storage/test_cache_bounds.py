@@ -76,13 +76,13 @@ async def hearth(settings):
 
 async def _room_with_messages(hearth, n: int, body: str = "hello") -> tuple[str, list[str]]:
     v = room_versions.KNOWN["12"]
-    create = await hearth.pipeline.create_event(None, ALICE, "m.room.create", {"room_version": "12"},
+    create = await hearth.core.pipeline.create_event(None, ALICE, "m.room.create", {"room_version": "12"},
                                                 state_key="", version=v)
     room_id = create.pdu.room_id
-    await hearth.pipeline.create_event(room_id, ALICE, "m.room.member", {"membership": "join"}, state_key=ALICE)
+    await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.member", {"membership": "join"}, state_key=ALICE)
     ids = []
     for i in range(n):
-        p = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message",
+        p = await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.message",
                                                {"msgtype": "m.text", "body": f"{body} {i}"})
         ids.append(p.pdu.event_id)
     return room_id, ids
@@ -91,7 +91,7 @@ async def _room_with_messages(hearth, n: int, body: str = "hello") -> tuple[str,
 async def test_event_cache_holds_at_most_its_budget(hearth):
     room_id, ids = await _room_with_messages(hearth, 60)
     budget = 10 * (EVENT_OVERHEAD_BYTES + 1000)
-    store = EventStore(hearth.db, cache_bytes=budget)
+    store = EventStore(hearth.core.db, cache_bytes=budget)
     await store.room_version(room_id)
     for _ in range(2):  # every event read twice, one by one, in batches and by query
         for eid in ids:
@@ -113,7 +113,7 @@ async def test_event_cache_holds_at_most_its_budget(hearth):
 
 async def test_invalidated_and_forgotten_events_leave_the_cache(hearth):
     room_id, ids = await _room_with_messages(hearth, 5)
-    store = EventStore(hearth.db)
+    store = EventStore(hearth.core.db)
     await store.room_version(room_id)
     await store.get_events(ids)
     weight = store._cache.weight
@@ -125,7 +125,7 @@ async def test_invalidated_and_forgotten_events_leave_the_cache(hearth):
 
 async def test_a_big_event_weighs_its_size(hearth):
     room_id, ids = await _room_with_messages(hearth, 3, body="x" * 30_000)
-    store = EventStore(hearth.db, cache_bytes=50_000)
+    store = EventStore(hearth.core.db, cache_bytes=50_000)
     await store.room_version(room_id)
     for eid in ids:
         await store.get_event(eid)
@@ -136,15 +136,15 @@ async def test_a_big_event_weighs_its_size(hearth):
 
 async def test_state_cache_holds_at_most_its_budget(hearth):
     v = room_versions.KNOWN["12"]
-    create = await hearth.pipeline.create_event(None, ALICE, "m.room.create", {"room_version": "12"},
+    create = await hearth.core.pipeline.create_event(None, ALICE, "m.room.create", {"room_version": "12"},
                                                 state_key="", version=v)
     room_id = create.pdu.room_id
-    await hearth.pipeline.create_event(room_id, ALICE, "m.room.member", {"membership": "join"}, state_key=ALICE)
+    await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.member", {"membership": "join"}, state_key=ALICE)
     groups = []
     for i in range(40):
-        p = await hearth.pipeline.create_event(room_id, ALICE, "org.example.state", {"i": i}, state_key=f"k{i}")
+        p = await hearth.core.pipeline.create_event(room_id, ALICE, "org.example.state", {"i": i}, state_key=f"k{i}")
         groups.append(p.state_group)
-    store = StateStore(hearth.db, cache_entries=200)
+    store = StateStore(hearth.core.db, cache_entries=200)
     for g in groups + groups[::-1]:
         state = await store.get_state(g)
         assert store.memory_entries() <= 200

@@ -20,21 +20,21 @@ async def hearth(settings):
 
 
 async def _room(h):
-    create = await h.pipeline.create_event(None, ALICE, "m.room.create", {"room_version": "12"}, state_key="",
+    create = await h.core.pipeline.create_event(None, ALICE, "m.room.create", {"room_version": "12"}, state_key="",
                                            version=room_versions.V12)
     room_id = create.pdu.room_id
-    await h.pipeline.create_event(room_id, ALICE, "m.room.member", {"membership": "join"}, state_key=ALICE)
+    await h.core.pipeline.create_event(room_id, ALICE, "m.room.member", {"membership": "join"}, state_key=ALICE)
     return room_id
 
 
 async def test_messages_and_state_in_one_room_stay_linear_and_share_commits(hearth, settings):
     room_id = await _room(hearth)
-    commits_before = hearth.db.commits
+    commits_before = hearth.core.db.commits
 
     def send(i):
         if i % 10 == 5:
-            return hearth.pipeline.create_event(room_id, ALICE, "m.room.topic", {"topic": f"t{i}"}, state_key="")
-        return hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": str(i)})
+            return hearth.core.pipeline.create_event(room_id, ALICE, "m.room.topic", {"topic": f"t{i}"}, state_key="")
+        return hearth.core.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": str(i)})
 
     results = await asyncio.gather(*[send(i) for i in range(60)])
     by_pos = sorted(results, key=lambda r: r.stream_pos)
@@ -42,43 +42,38 @@ async def test_messages_and_state_in_one_room_stay_linear_and_share_commits(hear
         assert after.pdu.prev_event_ids == [before.pdu.event_id]
         assert after.pdu.depth == before.pdu.depth + 1
     # Events of one room were committed together, not one commit each.
-    assert hearth.db.commits - commits_before < 60
-    assert await hearth.events.forward_extremities(room_id) == [by_pos[-1].pdu.event_id]
+    assert hearth.core.db.commits - commits_before < 60
+    assert await hearth.core.event_store.forward_extremities(room_id) == [by_pos[-1].pdu.event_id]
     # The state after each message is the state of the event before it.
     last_topic = [r for r in by_pos if r.pdu.type == "m.room.topic"][-1]
-    state = await hearth.pipeline.state_at(by_pos[-1].pdu.event_id)
+    state = await hearth.core.pipeline.state_at(by_pos[-1].pdu.event_id)
     assert state[("m.room.topic", "")] == last_topic.pdu.event_id
     for r in results:
-        stored = await hearth.events.get_event(r.pdu.event_id)
+        stored = await hearth.core.event_store.get_event(r.pdu.event_id)
         assert stored is not None and stored.stream_pos == r.stream_pos
-    assert not hearth.pipeline._in_flight  # nothing is left in flight once everything landed
+    assert not hearth.core.pipeline._in_flight  # nothing is left in flight once everything landed
 
     # After a restart the next event continues from what is on disk.
     await hearth.close()
     h2 = await build_hearth(settings)
     try:
-        nxt = await h2.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "after"})
+        nxt = await h2.core.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "after"})
         assert nxt.pdu.prev_event_ids == [by_pos[-1].pdu.event_id]
     finally:
         await h2.close()
-    hearth.close = _noop  # already closed
-
-
-async def _noop():
-    return None
 
 
 async def test_a_failed_write_leaves_nothing_in_flight(hearth):
     room_id = await _room(hearth)
-    ok = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "first"})
+    ok = await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "first"})
     # The same transaction key twice: the second insert breaks the unique index and fails.
-    await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "a"}, txn_key="k1")
+    await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "a"}, txn_key="k1")
     with pytest.raises(Exception):
-        await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "b"}, txn_key="k1")
-    assert not hearth.pipeline._in_flight
-    nxt = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "next"})
+        await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "b"}, txn_key="k1")
+    assert not hearth.core.pipeline._in_flight
+    nxt = await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "next"})
     assert ok.pdu.event_id not in nxt.pdu.prev_event_ids
-    assert await hearth.events.forward_extremities(room_id) == [nxt.pdu.event_id]
+    assert await hearth.core.event_store.forward_extremities(room_id) == [nxt.pdu.event_id]
 
 
 async def test_cached_extremities_follow_the_database(hearth):
@@ -86,11 +81,11 @@ async def test_cached_extremities_follow_the_database(hearth):
     of sends, a failed write and a request cancelled while its write was queued, they are
     what the database holds, and the next event points at them."""
     room_id = await _room(hearth)
-    pipeline = hearth.pipeline
+    pipeline = hearth.core.pipeline
 
     async def on_disk():
-        await hearth.db.write(lambda conn: None)  # everything queued before has committed
-        return await hearth.events.forward_extremities(room_id)
+        await hearth.core.db.write(lambda conn: None)  # everything queued before has committed
+        return await hearth.core.event_store.forward_extremities(room_id)
 
     def send(i):
         if i % 7 == 3:
@@ -128,10 +123,10 @@ async def test_a_committed_event_is_cached_as_it_would_be_read_back(hearth):
     import json
 
     room_id = await _room(hearth)
-    sent = await hearth.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "hi", "n": 5})
-    cached = hearth.events._cache.peek(sent.pdu.event_id)
+    sent = await hearth.core.pipeline.create_event(room_id, ALICE, "m.room.message", {"body": "hi", "n": 5})
+    cached = hearth.core.event_store._cache.peek(sent.pdu.event_id)
     assert cached is not None and cached.stream_pos == sent.stream_pos and cached.state_group == sent.state_group
-    row = await hearth.db.fetchone("SELECT json, stream_pos, state_group, redacted_by, rejected, txn_key FROM events"
+    row = await hearth.core.db.fetchone("SELECT json, stream_pos, state_group, redacted_by, rejected, txn_key FROM events"
                                    " WHERE event_id = ?", (sent.pdu.event_id,))
     assert json.loads(row["json"]) == cached.pdu.data
     assert (row["stream_pos"], row["state_group"], row["redacted_by"], row["rejected"], row["txn_key"]) == (

@@ -59,13 +59,13 @@ class Browser:
 
 
 @asynccontextmanager
-async def running(data_dir: Path, users: bool = True, **extra):
-    app = create_app(make_settings(data_dir, **extra))
+async def running(data_dir: Path, users: bool = True, restart_process=None, **extra):
+    app = create_app(make_settings(data_dir, **extra), restart_process=restart_process)
     async with app.test_app() as test_app:
         h = app.config["HEARTH"]
-        if users and not await h.accounts.user_exists("@admin:hearth.test"):
-            await h.registration.create_user("admin", ADMIN_PW, admin=True)
-            await h.registration.create_user("kim", MEMBER_PW)
+        if users and not await h.core.account_store.user_exists("@admin:hearth.test"):
+            await h.accounts.registration.create_user("admin", ADMIN_PW, admin=True)
+            await h.accounts.registration.create_user("kim", MEMBER_PW)
         yield app, h, test_app
 
 
@@ -99,7 +99,7 @@ async def make_archive(settings: Settings, dest: Path) -> tuple[Path, bytes]:
     try:
         key = b.new_key()
         dest.mkdir(parents=True, exist_ok=True)
-        result = await hearth.backups.run("manual", dest, key)
+        result = await hearth.core.backups.run("manual", dest, key)
         return result.path, key
     finally:
         await hearth.close()
@@ -205,7 +205,7 @@ async def test_backup_now_progress_download_and_kit_shown_once(tmp_path):
         assert manifest["row_counts"]["users"] >= 2
         # The archive waits in the data directory's downloads folder, never part of the next backup.
         assert (tmp_path / "data" / ".backup-downloads" / status["archive"]).exists()
-        for bad in ("../hearth.db", "hearth.db", "hearth-x.hearthbackup", "..%2Fhearth.db"):
+        for bad in ("../hearth.core.db", "hearth.db", "hearth-x.hearthbackup", "..%2Fhearth.db"):
             assert (await admin.client.get(f"/admin/backups/download/{bad}")).status_code == 404
 
         code, html = await admin.get("/admin/backups")
@@ -223,7 +223,7 @@ async def test_failed_backup_is_shown_on_the_page_and_the_dashboard(tmp_path):
         r = await admin.post("/admin/backups/schedule", {"backup_dir": str(usb), "interval_hours": "24",
                                                          "keep": "3"})
         assert r.status_code == 303
-        await h.backups.stop()  # no scheduled run in this test
+        await h.core.backups.stop()  # no scheduled run in this test
         usb.rmdir()             # the USB drive is unplugged
         r = await admin.post("/admin/backups/run")
         job_url = r.headers["Location"]
@@ -245,11 +245,11 @@ async def test_dashboard_warns_when_the_disk_is_full(tmp_path):
         assert "Everything is running" in html and "The disk is full" not in html
         async def no_sample():  # the dashboard's hourly sample is a write: it would find the disk fine again
             return None
-        h.server_status.record_sample = no_sample
-        h.db.health.mark_full()
+        h.web.server_status.record_sample = no_sample
+        h.core.db.health.mark_full()
         code, html = await admin.get("/admin")
         assert "Needs attention" in html and "The disk is full" in html
-        h.db.health.mark_ok()
+        h.core.db.health.mark_ok()
         code, html = await admin.get("/admin")
         assert "The disk is full" not in html
 
@@ -273,9 +273,9 @@ async def test_schedule_is_stored_and_restarts_the_scheduler(tmp_path):
                                                          "keep": "3"})
         assert r.status_code == 303
         assert h.settings.backup_dir == usb and h.settings.backup_interval_hours == 6 and h.settings.backup_keep == 3
-        stored = await h.server_settings.stored()
+        stored = await h.web.server_settings.stored()
         assert stored["backup_dir"] == str(usb) and stored["backup_keep"] == 3
-        assert h.backups._task is not None  # scheduled backups run now: the first one at once
+        assert h.core.backups._task is not None  # scheduled backups run now: the first one at once
         for _ in range(200):
             if list(usb.glob("*.hearthbackup")):
                 break
@@ -288,7 +288,7 @@ async def test_schedule_is_stored_and_restarts_the_scheduler(tmp_path):
         scheduled = next(usb.glob("hearth-hearth.test-scheduled-*.hearthbackup"))
         b.verify_archive(scheduled, b.read_key_text(await r.get_data(as_text=True)), tmp_path)
         r = await admin.post("/admin/backups/schedule", {"backup_dir": "", "interval_hours": "6", "keep": "3"})
-        assert r.status_code == 303 and h.settings.backup_dir is None and h.backups._task is None
+        assert r.status_code == 303 and h.settings.backup_dir is None and h.core.backups._task is None
     # Stored: the next start reads them.
     async with running(tmp_path / "data") as (app, h, test_app):
         assert h.settings.backup_dir is None and h.settings.backup_interval_hours == 6
@@ -317,7 +317,7 @@ async def test_restore_refusals_leave_the_data_untouched(tmp_path):
     damaged = bytearray(archive.read_bytes())
     damaged[len(damaged) // 2] ^= 0x40
     async with running(data) as (app, h, test_app):
-        await h.registration.create_user("late", "a password made later")  # written after the backup
+        await h.accounts.registration.create_user("late", "a password made later")  # written after the backup
         admin = Browser(test_app.test_client())
         await admin.login("admin", ADMIN_PW)
         before = data_snapshot(data)
@@ -353,21 +353,20 @@ async def test_restore_refusals_leave_the_data_untouched(tmp_path):
         assert not list(data.glob(".restore-*"))  # no staging, no upload left behind
         assert (await matrix_login(test_app.test_client(), "late", "a password made later")).status_code == 200
     async with running(data) as (app, h, test_app):  # and nothing is applied at the next start
-        assert await h.accounts.user_exists("@late:hearth.test")
+        assert await h.core.account_store.user_exists("@late:hearth.test")
         assert not list(data.glob(".restore-*"))
 
 
 async def test_restore_from_the_admin_page_restarts_into_the_backup(tmp_path):
     data = tmp_path / "data"
     async with running(data) as (app, h, test_app):
-        await h.registration.create_user("grandma", "knitting by the window")
+        await h.accounts.registration.create_user("grandma", "knitting by the window")
     archive, key = await make_archive(make_settings(data), tmp_path / "backups")
     kit = b.emergency_kit(key, "hearth.test", archive.name)
     restarts = []
-    async with running(data) as (app, h, test_app):
-        await h.registration.create_user("late", "a password made later")
-        await h.admin_users.set_password("@grandma:hearth.test", "a changed password!", logout_devices=False)
-        app.config["RESTART_SERVER"] = lambda: restarts.append(True)  # as `hearth run` sets it
+    async with running(data, restart_process=lambda: restarts.append(True)) as (app, h, test_app):  # as `hearth run`
+        await h.accounts.registration.create_user("late", "a password made later")
+        await h.admin.users.set_password("@grandma:hearth.test", "a changed password!", logout_devices=False)
         admin = Browser(test_app.test_client())
         await admin.login("admin", ADMIN_PW)
         r = await admin.post("/admin/backups/restore", {"confirm": "on"},
@@ -387,17 +386,17 @@ async def test_restore_from_the_admin_page_restarts_into_the_backup(tmp_path):
         assert restarts == [True]
         assert (data / rs.STAGED).is_dir() and not list(data.glob(rs.UPLOAD_PREFIX + "*"))
         # Until it restarts, the running server still has its own data.
-        assert await h.accounts.user_exists("@late:hearth.test")
+        assert await h.core.account_store.user_exists("@late:hearth.test")
     async with running(data, users=False) as (app, h, test_app):  # the start swaps the restore in
         client = test_app.test_client()
-        assert not await h.accounts.user_exists("@late:hearth.test")
+        assert not await h.core.account_store.user_exists("@late:hearth.test")
         assert (await matrix_login(client, "grandma", "knitting by the window")).status_code == 200
         assert (await matrix_login(client, "grandma", "a changed password!")).status_code == 403
         assert (await matrix_login(client, "kim", MEMBER_PW)).status_code == 200
         assert not (data / rs.STAGED).exists()
         previous = list(data.glob(rs.PREVIOUS_PREFIX + "*"))
         assert len(previous) == 1 and (previous[0] / "hearth.db").exists()
-        assert not await h.setup.pending()
+        assert not await h.web.setup.pending()
         admin = Browser(client)
         await admin.login("admin", ADMIN_PW)
         code, html = await admin.get("/admin/backups")
@@ -414,7 +413,7 @@ async def test_a_staged_restore_without_a_restart_hook_waits_for_the_next_start(
         pass
     archive, key = await make_archive(make_settings(data), tmp_path / "backups")
     async with running(data) as (app, h, test_app):
-        await h.registration.create_user("late", "a password made later")
+        await h.accounts.registration.create_user("late", "a password made later")
         admin = Browser(test_app.test_client())
         await admin.login("admin", ADMIN_PW)
         r = await admin.post("/admin/backups/restore", {"confirm": "on", "key": b.format_key(key).lower()},
@@ -426,8 +425,8 @@ async def test_a_staged_restore_without_a_restart_hook_waits_for_the_next_start(
         code, html = await admin.get("/admin/backups")
         assert "waits for Hearth to restart" in html
     async with running(data, users=False) as (app, h, test_app):
-        assert not await h.accounts.user_exists("@late:hearth.test")
-        assert await h.accounts.user_exists("@kim:hearth.test")
+        assert not await h.core.account_store.user_exists("@late:hearth.test")
+        assert await h.core.account_store.user_exists("@kim:hearth.test")
 
 
 def test_apply_finishes_after_a_crash_half_way(tmp_path):

@@ -46,7 +46,7 @@ def headline(html: str) -> str:
 
 async def test_dashboard_headline_agrees_with_the_problems(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
-        app.config["ERROR_LOG"].clear()
+        app.config["HEARTH"].web.process.error_log.clear()
         b = Browser(test_app.test_client())
         await b.login("admin", ADMIN_PW)
         _, html = await b.get("/admin")

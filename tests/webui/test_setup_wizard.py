@@ -48,7 +48,7 @@ async def claim(app, client) -> str:
     status, html = await page(client, "/setup")
     assert status == 200
     token = csrf_of(html)
-    r = await post(client, "/setup", {"setup_code": app.config["HEARTH"].setup.setup_code}, token)
+    r = await post(client, "/setup", {"setup_code": app.config["HEARTH"].web.setup.setup_code}, token)
     assert r.status_code == 303 and r.headers["Location"] == "/setup"
     return token
 
@@ -95,16 +95,16 @@ async def test_fresh_server_leads_every_page_to_the_wizard(tmp_path):
 async def test_setup_code_is_made_once_and_kept_private(tmp_path):
     data = tmp_path / "d"
     async with running(fresh_settings(data)) as (app, client):
-        code = app.config["HEARTH"].setup.setup_code
+        code = app.config["HEARTH"].web.setup.setup_code
     path = data / "setup-code.txt"
     assert path.read_text().strip() == code
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
     async with running(fresh_settings(data)) as (app, client):  # a restart keeps the same code
-        assert app.config["HEARTH"].setup.setup_code == code
+        assert app.config["HEARTH"].web.setup.setup_code == code
     other = tmp_path / "other"
     async with running(fresh_settings(other)) as (app, client):  # never shipped: each server its own
-        assert app.config["HEARTH"].setup.setup_code != code
+        assert app.config["HEARTH"].web.setup.setup_code != code
 
 
 async def test_wrong_setup_code_is_refused(tmp_path):
@@ -118,12 +118,12 @@ async def test_wrong_setup_code_is_refused(tmp_path):
         assert r.status_code == 303 and r.headers["Location"] == "/setup"
         r = await post(client, "/setup/mode", {"mode": "new"}, csrf)
         assert r.status_code == 303 and r.headers["Location"] == "/setup"
-        assert (await app.config["HEARTH"].setup.progress())["data"] == {}
+        assert (await app.config["HEARTH"].web.setup.progress())["data"] == {}
 
 
 async def test_setup_code_tries_are_rate_limited_per_address(tmp_path):
     async with running(fresh_settings(tmp_path / "d")) as (app, client):
-        code = app.config["HEARTH"].setup.setup_code
+        code = app.config["HEARTH"].web.setup.setup_code
         csrf = csrf_of((await page(client, "/setup"))[1])
         for _ in range(5):
             assert (await post(client, "/setup", {"setup_code": "WRONG-CODE"}, csrf)).status_code == 400
@@ -147,7 +147,7 @@ async def test_wizard_answers_only_local_clients(tmp_path, addr, allowed):
         r = await client.get("/setup", scope_base={"client": (addr, 1234)})
         assert r.status_code == (200 if allowed else 404)
         if not allowed:
-            code = app.config["HEARTH"].setup.setup_code
+            code = app.config["HEARTH"].web.setup.setup_code
             r = await client.post("/setup", form={"setup_code": code}, scope_base={"client": (addr, 1234)})
             assert r.status_code in (403, 404)  # no session, hence no CSRF token either way
             r = await client.get("/", scope_base={"client": (addr, 1234)})
@@ -165,7 +165,7 @@ async def test_a_proxy_does_not_make_a_remote_client_local(tmp_path):
 
 async def test_every_post_needs_the_session_csrf_token(tmp_path):
     async with running(fresh_settings(tmp_path / "d")) as (app, client):
-        code = app.config["HEARTH"].setup.setup_code
+        code = app.config["HEARTH"].web.setup.setup_code
         await page(client, "/setup")
         r = await client.post("/setup", form={"setup_code": code}, scope_base=LAN)
         assert r.status_code == 403
@@ -212,13 +212,13 @@ async def test_step_machine_start_form_submit_next(tmp_path):
         await run_steps(client, csrf, STEPS[2:])
         status, html = await page(client, "/setup/summary")
         assert "family.example" in html and "@mum:family.example" in html and "20 MB" in html
-        progress = await app.config["HEARTH"].setup.progress()
+        progress = await app.config["HEARTH"].web.setup.progress()
         assert progress["step"] == "summary"
         assert STRONG not in str(progress) and progress["data"]["admin"]["password_hash"]
         # Going back and changing a step keeps the furthest step reached.
         r = await post(client, "/setup/join", {"registration": "closed"}, csrf)
         assert r.headers["Location"] == "/setup/features"
-        assert (await app.config["HEARTH"].setup.progress())["step"] == "summary"
+        assert (await app.config["HEARTH"].web.setup.progress())["step"] == "summary"
 
 
 async def test_apply_then_the_wizard_is_gone_for_good(tmp_path):
@@ -233,8 +233,8 @@ async def test_apply_then_the_wizard_is_gone_for_good(tmp_path):
         assert "<svg" in html and "/join/" + token in html and "fluffychat.im" in html
         hearth = app.config["HEARTH"]
         assert hearth.settings.server_name == "family.example"
-        mum = await hearth.accounts.get_user("@mum:family.example")
-        assert mum.admin and await hearth.auth.check_password("@mum:family.example", STRONG)
+        mum = await hearth.core.account_store.get_user("@mum:family.example")
+        assert mum.admin and await hearth.core.auth.check_password("@mum:family.example", STRONG)
         assert hearth.settings.registration == "token" and hearth.settings.max_upload_bytes == 20 * 1024 * 1024
         assert hearth.settings.media_quota_bytes == 0 and hearth.settings.url_previews is False
         assert not (data / "setup-code.txt").exists()
@@ -245,7 +245,7 @@ async def test_apply_then_the_wizard_is_gone_for_good(tmp_path):
         for path, form in [("/setup", {"setup_code": "x"}), ("/setup/summary", {}),  # the same POSTs again
                            ("/setup/admin", {"username": "evil", "password": STRONG, "password_confirm": STRONG})]:
             assert (await post(client, path, form, csrf)).status_code == 404
-        assert await hearth.accounts.get_user("@evil:family.example") is None
+        assert await hearth.core.account_store.get_user("@evil:family.example") is None
         assert (await client.get("/", scope_base=LAN)).status_code != 303  # no redirect any more
 
         # The invite works with the Matrix API; the join page explains how to connect.
@@ -265,7 +265,7 @@ async def test_apply_then_the_wizard_is_gone_for_good(tmp_path):
     async with running(fresh_settings(data)) as (app, client):  # after a restart: still gone, name kept
         assert app.config["HEARTH"].settings.server_name == "family.example"
         assert (await client.get("/setup", scope_base=LAN)).status_code == 404
-        assert app.config["HEARTH"].setup.setup_code is None
+        assert app.config["HEARTH"].web.setup.setup_code is None
     with pytest.raises(Exception, match="the server name never changes"):  # not even through the environment
         async with running(fresh_settings(data, server_name="other.example")):
             pass
@@ -286,7 +286,7 @@ async def test_progress_resumes_after_a_restart(tmp_path):
         await run_steps(client, csrf_of(html), STEPS[3:])
         r = await post(client, "/setup/summary", {}, csrf_of(html))
         assert r.status_code == 200
-        assert await app.config["HEARTH"].accounts.get_user("@mum:family.example") is not None
+        assert await app.config["HEARTH"].core.account_store.get_user("@mum:family.example") is not None
 
 
 async def test_the_name_cannot_change_under_existing_accounts(tmp_path):
@@ -303,8 +303,8 @@ async def test_the_name_cannot_change_under_existing_accounts(tmp_path):
         assert "operator has set this name" in html and "readonly" in html
         r = await post(client, "/setup/server_name", {"server_name": "elsewhere.example"}, csrf)
         assert r.status_code == 303  # the operator's name is kept, whatever the form says
-        assert (await app.config["HEARTH"].setup.progress())["data"]["server_name"] == {"server_name": "hearth.test"}
-        hs = app.config["HEARTH"].server_settings
+        assert (await app.config["HEARTH"].web.setup.progress())["data"]["server_name"] == {"server_name": "hearth.test"}
+        hs = app.config["HEARTH"].web.server_settings
         with pytest.raises(Exception, match="already has accounts|operator set"):
             await hs.check_server_name("elsewhere.example")
 
@@ -314,17 +314,17 @@ async def test_headless_operator_needs_no_wizard(tmp_path):
     async with running(settings) as (app, client):
         hearth = app.config["HEARTH"]
         assert (await client.get("/setup", scope_base=LAN)).status_code == 200
-        await hearth.registration.create_user("admin", STRONG, admin=True)  # `hearth create-user --admin`
+        await hearth.accounts.registration.create_user("admin", STRONG, admin=True)  # `hearth create-user --admin`
         assert (await client.get("/setup", scope_base=LAN)).status_code == 404
         assert (await client.get("/", scope_base=LAN)).headers.get("Location") != "/setup"
-        token = await hearth.registration.create_registration_token()
+        token = await hearth.accounts.registration.create_registration_token()
         r = await client.post("/_matrix/client/v3/register", json={"username": "gran", "password": STRONG})
         assert r.status_code == 401 and "m.login.registration_token" in str(await r.get_json())
-        assert await hearth.setup.completed() == "headless"
+        assert await hearth.web.setup.completed() == "headless"
         del token
     # Deactivating that admin later does not bring the wizard back.
     async with running(fresh_settings(tmp_path / "d", server_name="home.test")) as (app, client):
-        await app.config["HEARTH"].accounts.set_deactivated("@admin:home.test")
+        await app.config["HEARTH"].core.account_store.set_deactivated("@admin:home.test")
         assert (await client.get("/setup", scope_base=LAN)).status_code == 404
 
 

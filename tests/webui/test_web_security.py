@@ -109,7 +109,7 @@ async def test_a_trusted_proxy_names_the_client(tmp_path):
     proxy = {"client": ("10.1.2.3", 1)}
     settings = fresh_settings(tmp_path / "d", trusted_proxies="10.1.2.0/24, ::1")
     async with running(settings) as (app, client):
-        code = app.config["HEARTH"].setup.setup_code
+        code = app.config["HEARTH"].web.setup.setup_code
         assert (await client.get("/setup", scope_base=proxy, headers={"Forwarded": "for=8.8.8.8"})).status_code == 404
         assert (await client.get("/setup", scope_base=proxy,
                                  headers={"X-Forwarded-For": "8.8.8.8, 10.1.2.4"})).status_code == 404
@@ -180,16 +180,16 @@ async def test_wizard_never_adopts_an_account_someone_registered_first(tmp_path)
         assert r.status_code == 400
         assert "@admin:home.test is already taken" in body and "choose another user name" in body
         assert STRONG not in body
-        assert (await app.config["HEARTH"].setup.progress())["step"] == "admin"  # not past this step
+        assert (await app.config["HEARTH"].web.setup.progress())["step"] == "admin"  # not past this step
         hearth = app.config["HEARTH"]
-        assert not (await hearth.accounts.get_user("@admin:home.test")).admin
+        assert not (await hearth.core.account_store.get_user("@admin:home.test")).admin
         assert not await _is_admin_api_open(client, token)
         # Another name works, and setup completes with it.
         await run_steps(client, csrf, [("admin", {**form, "username": "mum"})] + STEPS[3:])
         r = await post(client, "/setup/summary", {}, csrf)
         assert r.status_code == 200
-        assert (await hearth.accounts.get_user("@mum:home.test")).admin
-        assert not (await hearth.accounts.get_user("@admin:home.test")).admin
+        assert (await hearth.core.account_store.get_user("@mum:home.test")).admin
+        assert not (await hearth.core.account_store.get_user("@admin:home.test")).admin
         assert not await _is_admin_api_open(client, token)
 
 
@@ -203,15 +203,15 @@ async def test_a_name_taken_after_the_account_step_is_refused_at_the_end(tmp_pat
         body = await r.get_data(as_text=True)
         assert r.status_code == 400 and "@mum:home.test is already taken" in body
         hearth = app.config["HEARTH"]
-        assert not (await hearth.accounts.get_user("@mum:home.test")).admin
+        assert not (await hearth.core.account_store.get_user("@mum:home.test")).admin
         assert not await _is_admin_api_open(client, token)
-        assert await hearth.setup.pending()  # the wizard goes on: choose another name
+        assert await hearth.web.setup.pending()  # the wizard goes on: choose another name
         r = await post(client, "/setup/admin", {"username": "mum", "password": STRONG, "password_confirm": STRONG},
                        csrf)
         assert r.status_code == 400
         await run_steps(client, csrf, [("admin", {"username": "dad", "password": STRONG, "password_confirm": STRONG})])
         r = await post(client, "/setup/summary", {}, csrf)
-        assert r.status_code == 200 and (await hearth.accounts.get_user("@dad:home.test")).admin
+        assert r.status_code == 200 and (await hearth.core.account_store.get_user("@dad:home.test")).admin
 
 
 async def test_an_interrupted_apply_finds_its_own_admin_again(tmp_path):
@@ -221,20 +221,20 @@ async def test_an_interrupted_apply_finds_its_own_admin_again(tmp_path):
         csrf = await claim(app, client)
         await run_steps(client, csrf, [STEPS[0], ("server_name", {"server_name": "home.test"})] + STEPS[2:])
         hearth = app.config["HEARTH"]
-        progress = await hearth.setup.progress()
+        progress = await hearth.web.setup.progress()
         admin = progress["data"]["admin"]
-        await hearth.accounts.create_user("@mum:home.test", admin["password_hash"], admin=True, displayname="mum")
-        await hearth.setup.start_applying()  # as the cut-short apply left it
+        await hearth.core.account_store.create_user("@mum:home.test", admin["password_hash"], admin=True, displayname="mum")
+        await hearth.web.setup.start_applying()  # as the cut-short apply left it
         r = await post(client, "/setup/summary", {}, csrf)
         assert r.status_code == 200 and "Hearth is ready" in await r.get_data(as_text=True)
-        assert await hearth.auth.check_password("@mum:home.test", STRONG)
+        assert await hearth.core.auth.check_password("@mum:home.test", STRONG)
 
 
 # -- the setup code, from many addresses ---------------------------------------------------------------
 
 async def test_setup_code_guesses_from_many_addresses_slow_down_then_lock(tmp_path):
     async with running(fresh_settings(tmp_path / "d")) as (app, client):
-        setup = app.config["HEARTH"].setup
+        setup = app.config["HEARTH"].web.setup
         now = [5000.0]
         setup.code_throttle.clock = lambda: now[0]
         csrf = csrf_of((await page(client, "/setup"))[1])

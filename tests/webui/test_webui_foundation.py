@@ -69,7 +69,7 @@ async def test_stored_settings_between_defaults_and_the_environment(tmp_path):
     explicit = Settings(data_dir=data, bind="127.0.0.1:0", registration="open")
     app = create_app(explicit)
     async with app.test_app():
-        service = app.config["HEARTH"].server_settings
+        service = app.config["HEARTH"].web.server_settings
         overridden = await service.store_values({"registration": "closed", "presence_enabled": False,
                                                  "bridge_irc": {"enabled": True}})
         assert overridden == ["registration"]  # the operator's choice wins...
@@ -99,7 +99,7 @@ async def test_session_cookie_is_secure_over_tls(tmp_path):
         session_id, mac = value.rsplit(".", 1)
         assert len(session_id) >= 40 and len(mac) == 64
         # The database keeps only a hash of the ID; a forged signature is no session.
-        rows = await app.config["HEARTH"].db.fetchall("SELECT session_hash FROM web_sessions")
+        rows = await app.config["HEARTH"].core.db.fetchall("SELECT session_hash FROM web_sessions")
         assert session_id not in {r[0] for r in rows} and len(rows) == 1
         forged = f"hearth_session={session_id}.{'0' * 64}"
         r = await client.get("/setup", headers={"Cookie": forged})

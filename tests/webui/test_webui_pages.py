@@ -69,8 +69,8 @@ async def running(tmp_path: Path, **extra):
     app = create_app(make_settings(tmp_path / "data", **extra))
     async with app.test_app() as test_app:
         h = app.config["HEARTH"]
-        await h.registration.create_user("admin", ADMIN_PW, admin=True)
-        await h.registration.create_user("kim", MEMBER_PW)
+        await h.accounts.registration.create_user("admin", ADMIN_PW, admin=True)
+        await h.accounts.registration.create_user("kim", MEMBER_PW)
         yield app, h, test_app
 
 
@@ -126,8 +126,8 @@ async def test_forms_without_the_csrf_token_are_refused(tmp_path):
             assert r.status_code == 403, path
             r = await b.client.post(path, form={**form, "csrf_token": "not-the-token"})
             assert r.status_code == 403, path
-        assert await h.registration_tokens.list() == []
-        assert await h.auth.check_password("@kim:hearth.test", MEMBER_PW)
+        assert await h.admin.registration_tokens.list() == []
+        assert await h.core.auth.check_password("@kim:hearth.test", MEMBER_PW)
         # Another site's form, even with the token, is refused by its Origin.
         r = await b.client.post("/admin/invites", form={"uses": "1", "days": "7", "csrf_token": b.csrf},
                                 headers={"Origin": "https://evil.example"})
@@ -145,9 +145,9 @@ async def test_members_cannot_see_admin_pages(tmp_path):
             assert "For admins only" in html
         r = await b.post("/admin/people/@admin:hearth.test/admin", {"admin": "0"})
         assert r.status_code == 403
-        assert (await h.accounts.get_user("@admin:hearth.test")).admin
+        assert (await h.core.account_store.get_user("@admin:hearth.test")).admin
         r = await b.post("/admin/invites", {"uses": "5", "days": "7"})
-        assert r.status_code == 403 and await h.registration_tokens.list() == []
+        assert r.status_code == 403 and await h.admin.registration_tokens.list() == []
         # "/" leads a member to their own page.
         r = await b.client.get("/")
         assert r.headers["Location"] == "/me"
@@ -155,8 +155,8 @@ async def test_members_cannot_see_admin_pages(tmp_path):
 
 async def test_every_page_renders(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
-        room_id = await h.room_creation.create_room("@admin:hearth.test", _room("Family"))
-        token = await h.registration_tokens.create("ABCD-EFGH-JKMN", uses_allowed=2)
+        room_id = await h.rooms.creation.create_room("@admin:hearth.test", _room("Family"))
+        token = await h.admin.registration_tokens.create("ABCD-EFGH-JKMN", uses_allowed=2)
         b = Browser(test_app.test_client())
         await b.login("admin", ADMIN_PW)
         for path in ["/admin", "/admin/people", "/admin/people/@kim:hearth.test", "/admin/invites",
@@ -220,16 +220,16 @@ async def test_people_create_reset_admin_devices_deactivate(tmp_path):
 
         # Make admin and back; one cannot demote oneself.
         r = await b.post("/admin/people/@kim:hearth.test/admin", {"admin": "1"})
-        assert (await h.accounts.get_user("@kim:hearth.test")).admin
+        assert (await h.core.account_store.get_user("@kim:hearth.test")).admin
         await b.post("/admin/people/@kim:hearth.test/admin", {"admin": "0"})
-        assert not (await h.accounts.get_user("@kim:hearth.test")).admin
+        assert not (await h.core.account_store.get_user("@kim:hearth.test")).admin
         await b.post("/admin/people/@admin:hearth.test/admin", {"admin": "0"})
-        assert (await h.accounts.get_user("@admin:hearth.test")).admin
+        assert (await h.core.account_store.get_user("@admin:hearth.test")).admin
 
         # Deactivate.
         r = await b.post("/admin/people/@grandma:hearth.test/deactivate", {})
         assert r.status_code == 303
-        assert (await h.accounts.get_user("@grandma:hearth.test")).deactivated
+        assert (await h.core.account_store.get_user("@grandma:hearth.test")).deactivated
         assert (await matrix_login(client, "grandma", "roses in the garden")).status_code == 403
         status, html = await b.get("/admin/people")
         assert "@grandma:hearth.test is deactivated" in html  # the flash message, once
@@ -249,7 +249,7 @@ async def test_invites_create_show_revoke_and_register(tmp_path):
         r = await b.post("/admin/invites", {"uses": "2", "days": "3"})
         assert r.status_code == 303
         token = r.headers["Location"].rsplit("/", 1)[1]
-        info = await h.registration_tokens.get(token)
+        info = await h.admin.registration_tokens.get(token)
         assert info.uses_allowed == 2 and abs(info.expiry_time / 1000 - (time.time() + 3 * 86400)) < 60
         status, html = await b.get(f"/admin/invites/{token}")
         assert status == 200 and "<svg" in html and f"/join/{token}" in html
@@ -268,17 +268,17 @@ async def test_invites_create_show_revoke_and_register(tmp_path):
         assert "Used 1 of 2" in html
         r = await b.post(f"/admin/invites/{token}/revoke")
         assert r.status_code == 303
-        assert await h.registration_tokens.list() == []
+        assert await h.admin.registration_tokens.list() == []
 
 
 async def test_rooms_block_and_delete(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
         b = Browser(test_app.test_client())
         await b.login("admin", ADMIN_PW)
-        small = await h.room_creation.create_room("@admin:hearth.test", _room("Small"))
-        big = await h.room_creation.create_room("@admin:hearth.test", _room("Big"))
+        small = await h.rooms.creation.create_room("@admin:hearth.test", _room("Small"))
+        big = await h.rooms.creation.create_room("@admin:hearth.test", _room("Big"))
         for i in range(5):
-            await h.room_messages.send_message(big, "@admin:hearth.test", "m.room.message",
+            await h.rooms.messages.send_message(big, "@admin:hearth.test", "m.room.message",
                                        {"msgtype": "m.text", "body": f"hello {i}"}, None, None)
         status, html = await b.get("/admin/rooms")
         assert html.index("Big") < html.index("Small")  # biggest first
@@ -286,28 +286,28 @@ async def test_rooms_block_and_delete(tmp_path):
         assert "@admin:hearth.test" in html and "events" in html
         r = await b.post(f"/admin/rooms/{small}/block", {"block": "1"})
         assert r.status_code == 303
-        assert (await h.admin_rooms.block_status(small))[0]
+        assert (await h.admin.rooms.block_status(small))[0]
         await b.post(f"/admin/rooms/{small}/block", {"block": "0"})
-        assert not (await h.admin_rooms.block_status(small))[0]
+        assert not (await h.admin.rooms.block_status(small))[0]
         # Delete needs the confirmation box.
         await b.post(f"/admin/rooms/{small}/delete", {})
-        assert await h.events.room_version(small) is not None
+        assert await h.core.event_store.room_version(small) is not None
         r = await b.post(f"/admin/rooms/{small}/delete", {"confirm": "on", "block": "on"})
         assert r.status_code == 303
         for _ in range(100):
-            if await h.events.room_version(small) is None:
+            if await h.core.event_store.room_version(small) is None:
                 break
             import asyncio
             await asyncio.sleep(0.05)
-        assert await h.events.room_version(small) is None
-        assert (await h.admin_rooms.block_status(small))[0]
+        assert await h.core.event_store.room_version(small) is None
+        assert (await h.admin.rooms.block_status(small))[0]
 
 
 async def test_reports_are_listed_and_dismissed(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
         client = test_app.test_client()
-        room_id = await h.room_creation.create_room("@admin:hearth.test", _room("Chat"))
-        event_id = await h.room_messages.send_message(room_id, "@admin:hearth.test", "m.room.message",
+        room_id = await h.rooms.creation.create_room("@admin:hearth.test", _room("Chat"))
+        event_id = await h.rooms.messages.send_message(room_id, "@admin:hearth.test", "m.room.message",
                                               {"msgtype": "m.text", "body": "something rude"}, None, None)
         token = (await (await matrix_login(client, "admin", ADMIN_PW)).get_json())["access_token"]
         r = await client.post(f"/_matrix/client/v3/rooms/{room_id}/report/{event_id}",
@@ -317,10 +317,10 @@ async def test_reports_are_listed_and_dismissed(tmp_path):
         await b.login("admin", ADMIN_PW)
         status, html = await b.get("/admin/reports")
         assert "something rude" in html and "not nice" in html
-        report_id = (await h.admin_reports.list_event_reports()).event_reports[0].id
+        report_id = (await h.admin.reports.list_event_reports()).event_reports[0].id
         r = await b.post(f"/admin/reports/{report_id}/dismiss")
         assert r.status_code == 303
-        assert (await h.admin_reports.list_event_reports()).total == 0
+        assert (await h.admin.reports.list_event_reports()).total == 0
 
 
 async def test_announcement_reaches_everyone(tmp_path):
@@ -332,9 +332,9 @@ async def test_announcement_reaches_everyone(tmp_path):
         r = await b.post("/admin/announce", {"message": "Restart tonight at ten"})
         assert r.status_code == 303
         for user in ("@kim:hearth.test", "@admin:hearth.test"):
-            room_id = await h.server_notices.notice_room(user)
+            room_id = await h.accounts.server_notices.notice_room(user)
             assert room_id is not None
-            evs = await h.events.events_in_room(room_id, "m.room.message")
+            evs = await h.core.event_store.events_in_room(room_id, "m.room.message")
             assert [e.pdu.content["body"] for e in evs] == ["Restart tonight at ten"]
         status, html = await b.get("/admin/announce")
         assert "Sent to 2 people" in html
@@ -355,10 +355,10 @@ async def test_settings_are_stored_and_applied(tmp_path):
         assert (s.registration, s.max_upload_bytes, s.media_quota_bytes, s.url_previews, s.presence_enabled,
                 s.members_can_invite) == ("closed", 7 * 1024 * 1024, 0, True, False, True)
         if getattr(h, "media", None) is not None:  # the running content repository takes them at once
-            assert h.media.limits.max_upload_bytes == 7 * 1024 * 1024 and h.media.limits.quota_bytes == 0
-            assert h.url_previews.enabled
-        assert not h.presence.enabled
-        stored = await h.server_settings.stored()
+            assert h.media.repository.limits.max_upload_bytes == 7 * 1024 * 1024 and h.media.repository.limits.quota_bytes == 0
+            assert h.media.previews.enabled
+        assert not h.accounts.presence.enabled
+        stored = await h.web.server_settings.stored()
         assert stored["registration"] == "closed" and stored["members_can_invite"] is True
         client = test_app.test_client()
         r = await client.post("/_matrix/client/v3/register", json={"username": "x", "password": "y"})
@@ -373,7 +373,7 @@ async def test_settings_fixed_by_the_environment_are_read_only(tmp_path):
         assert re.search(r'id="presence_enabled"[^>]*disabled', html)
         await b.post("/admin/settings", {"registration": "token", "max_upload_mb": "50", "media_quota_mb": "10"})
         assert h.settings.presence_enabled is True
-        assert "presence_enabled" not in await h.server_settings.stored()
+        assert "presence_enabled" not in await h.web.server_settings.stored()
 
 
 async def test_request_log_filters_by_tag_user_and_status(tmp_path):
@@ -385,7 +385,7 @@ async def test_request_log_filters_by_tag_user_and_status(tmp_path):
                          headers={"Authorization": f"Bearer {token}"})
         b = Browser(client)
         await b.login("admin", ADMIN_PW)
-        log = app.config["REQUEST_LOG"]
+        log = app.config["HEARTH"].web.process.request_log
         kim = log.query(user="@kim")
         assert {r.path for r in kim} >= {"/_matrix/client/v3/account/whoami", "/_matrix/client/v3/rooms/!nope:hearth.test/state"}
         status, html = await b.get("/admin/logs?user=%40kim&status=4xx")
@@ -400,7 +400,7 @@ async def test_request_log_filters_by_tag_user_and_status(tmp_path):
 async def test_recent_errors_show_on_the_dashboard(tmp_path):
     import logging
     async with running(tmp_path) as (app, h, test_app):
-        app.config["ERROR_LOG"].clear()
+        app.config["HEARTH"].web.process.error_log.clear()
         logging.getLogger("hearth.test").error("the kettle is on fire")
         b = Browser(test_app.test_client())
         await b.login("admin", ADMIN_PW)
@@ -442,23 +442,23 @@ async def test_member_signs_out_own_devices(tmp_path):
         status, html = await b.get("/me/devices")
         assert first["device_id"] in html and second["device_id"] in html
         await b.post("/me/devices/sign-out", {"device_id": first["device_id"]})
-        assert await h.accounts.device_ids("@kim:hearth.test") == [second["device_id"]]
+        assert await h.core.account_store.device_ids("@kim:hearth.test") == [second["device_id"]]
         await b.post("/me/devices/sign-out", {"all": "1"})
-        assert await h.accounts.device_ids("@kim:hearth.test") == []
+        assert await h.core.account_store.device_ids("@kim:hearth.test") == []
 
 
 async def test_member_exports_their_data(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
         kim, admin = "@kim:hearth.test", "@admin:hearth.test"
-        room_id = await h.room_creation.create_room(admin, _room("Family"))
-        await h.room_messages.set_state(room_id, admin, "m.room.history_visibility", "", {"history_visibility": "joined"})
-        await h.room_messages.send_message(room_id, admin, "m.room.message",
+        room_id = await h.rooms.creation.create_room(admin, _room("Family"))
+        await h.rooms.messages.set_state(room_id, admin, "m.room.history_visibility", "", {"history_visibility": "joined"})
+        await h.rooms.messages.send_message(room_id, admin, "m.room.message",
                                    {"msgtype": "m.text", "body": "before kim"}, None, None)
-        await h.membership.invite(room_id, admin, kim)
-        await h.membership.join(kim, room_id)
-        await h.room_messages.send_message(room_id, kim, "m.room.message", {"msgtype": "m.text", "body": "hi all"}, None, None)
-        await h.account_data.set(kim, "m.direct", {"@x:hearth.test": []})
-        await h.account_data.set(kim, "m.tag", {"tags": {"u.family": {}}}, room_id)
+        await h.rooms.membership.invite(room_id, admin, kim)
+        await h.rooms.membership.join(kim, room_id)
+        await h.rooms.messages.send_message(room_id, kim, "m.room.message", {"msgtype": "m.text", "body": "hi all"}, None, None)
+        await h.accounts.account_data.set(kim, "m.direct", {"@x:hearth.test": []})
+        await h.accounts.account_data.set(kim, "m.tag", {"tags": {"u.family": {}}}, room_id)
         client = test_app.test_client()
         b = Browser(client)
         await b.login("kim", MEMBER_PW)
@@ -498,14 +498,14 @@ async def test_member_invites_only_when_allowed(tmp_path):
         status, _ = await b.get("/me/invite")
         assert status == 403
         r = await b.post("/me/invite")
-        assert r.status_code == 403 and await h.registration_tokens.list() == []
-        await h.admin_settings.update({"members_can_invite": True})
+        assert r.status_code == 403 and await h.admin.registration_tokens.list() == []
+        await h.admin.settings.update({"members_can_invite": True})
         status, html = await b.get("/me")
         assert 'href="/me/invite"' in html
         r = await b.post("/me/invite")
         assert r.status_code == 200
         html = await r.get_data(as_text=True)
-        tokens = await h.registration_tokens.list()
+        tokens = await h.admin.registration_tokens.list()
         assert len(tokens) == 1 and tokens[0].uses_allowed == 1 and tokens[0].token in html and "<svg" in html
 
 
@@ -529,7 +529,7 @@ def test_forecast_fits_a_line():
 
 async def test_disk_samples_are_hourly(tmp_path):
     async with running(tmp_path) as (app, h, test_app):
-        status = h.server_status
+        status = h.web.server_status
         now = time.time()
         assert await status.record_sample(now) in (True, False)
         assert await status.record_sample(now + 60) is False
@@ -565,7 +565,7 @@ async def test_shared_secret_registration_is_turned_on_in_the_settings(tmp_path)
         r = await b.post("/admin/settings", {"registration": "token", "max_upload_mb": "50", "media_quota_mb": "10",
                                              "registration_shared_secret_enabled": "on"})
         assert r.status_code == 303
-        assert (await h.server_settings.stored())["registration_shared_secret_enabled"] is True
+        assert (await h.web.server_settings.stored())["registration_shared_secret_enabled"] is True
         r = await client.get("/_synapse/admin/v1/register")
         assert r.status_code == 200 and (await r.get_json())["nonce"]
         await b.post("/admin/settings", {"registration": "token", "max_upload_mb": "50", "media_quota_mb": "10"})

@@ -101,6 +101,8 @@ def test_whole_wizard_in_a_browser_then_a_family_member_registers(tmp_path):
             token = page.inner_text("#invite-code").strip()
             assert page.locator(".qr svg").count() == 1
             shot("done")
+            # The new server name restarts the server: the done page says when it is back.
+            page.wait_for_selector("[data-restart-done]", state="visible", timeout=30_000)
 
             # The wizard is gone for good: its pages answer 404, the old form cannot be sent again.
             response = page.goto(srv.base_url + "/setup")

@@ -30,8 +30,8 @@ def settings_for(data_dir: Path, **explicit) -> Settings:
 
 
 @asynccontextmanager
-async def running(settings: Settings):
-    app = create_app(settings)
+async def running(settings: Settings, restart_process=None):
+    app = create_app(settings, restart_process=restart_process)
     async with app.test_app() as test_app:
         yield app, test_app.test_client()
 
@@ -41,17 +41,17 @@ async def family_backup(tmp_path: Path, server_name: str) -> tuple[Path, bytes, 
     settings = settings_for(tmp_path / "old-box", server_name=server_name)
     hearth = await build_hearth(settings)
     try:
-        mum = await hearth.registration.create_user("mum", PASSWORDS["mum"], admin=True)
-        await hearth.registration.create_user("leo", PASSWORDS["leo"])
-        await hearth.setup.complete("headless")
-        room_id = await hearth.room_creation.create_room(mum, CreateRoomRequest(name="Family", preset="public_chat"))
-        await hearth.membership.join(f"@leo:{server_name}", room_id)
+        mum = await hearth.accounts.registration.create_user("mum", PASSWORDS["mum"], admin=True)
+        await hearth.accounts.registration.create_user("leo", PASSWORDS["leo"])
+        await hearth.web.setup.complete("headless")
+        room_id = await hearth.rooms.creation.create_room(mum, CreateRoomRequest(name="Family", preset="public_chat"))
+        await hearth.rooms.membership.join(f"@leo:{server_name}", room_id)
         for i in range(5):
-            await hearth.room_messages.send_message(room_id, mum, "m.room.message", {"msgtype": "m.text", "body": f"hello {i}"},
+            await hearth.rooms.messages.send_message(room_id, mum, "m.room.message", {"msgtype": "m.text", "body": f"hello {i}"},
                                             txn_id=f"t{i}", device_id=None)
         key = b.new_key()
         (tmp_path / "usb").mkdir(exist_ok=True)
-        result = await hearth.backups.run("manual", tmp_path / "usb", key)
+        result = await hearth.core.backups.run("manual", tmp_path / "usb", key)
         return result.path, key, room_id
     finally:
         await hearth.close()
@@ -64,7 +64,7 @@ def csrf_of(html: str) -> str:
 async def claim_and_choose_restore(app, client) -> str:
     r = await client.get("/setup", scope_base=LAN)
     csrf = csrf_of(await r.get_data(as_text=True))
-    code = app.config["HEARTH"].setup.setup_code
+    code = app.config["HEARTH"].web.setup.setup_code
     r = await client.post("/setup", form={"setup_code": code, "csrf_token": csrf}, scope_base=LAN)
     assert r.status_code == 303
     r = await client.get("/setup/mode", scope_base=LAN)
@@ -100,17 +100,17 @@ async def login(client, user: str, password: str):
 async def test_wizard_restores_a_backup_and_setup_is_done(tmp_path):
     archive, key, room_id = await family_backup(tmp_path, "hearth.test")
     fresh = tmp_path / "new-box"
-    async with running(settings_for(fresh, server_name="hearth.test")) as (app, client):
+    restarts = []
+    async with running(settings_for(fresh, server_name="hearth.test"),
+                       restart_process=lambda: restarts.append(True)) as (app, client):  # as `hearth run`
         csrf = await claim_and_choose_restore(app, client)
         # Refusals first: the fresh server stays as it is.
         r = await upload(client, csrf, archive, b.format_key(b.new_key()))
         assert r.status_code == 400 and "Wrong key" in await r.get_data(as_text=True)
         r = await upload(client, csrf, b"not a backup at all", b.format_key(key))
         assert r.status_code == 400 and "not a Hearth backup" in await r.get_data(as_text=True)
-        assert await app.config["HEARTH"].setup.pending()
+        assert await app.config["HEARTH"].web.setup.pending()
 
-        restarts = []
-        app.config["RESTART_SERVER"] = lambda: restarts.append(True)
         r = await upload(client, csrf, archive, b.format_key(key))
         assert r.status_code == 303, await r.get_data(as_text=True)
         job_url = r.headers["Location"]
@@ -127,7 +127,7 @@ async def test_wizard_restores_a_backup_and_setup_is_done(tmp_path):
     # "Restarted": the staged backup is swapped in before the database opens.
     async with running(settings_for(fresh, server_name="hearth.test")) as (app, client):
         h = app.config["HEARTH"]
-        assert not await h.setup.pending()
+        assert not await h.web.setup.pending()
         assert (await client.get("/setup", scope_base=LAN)).status_code == 404
         assert (await client.get("/setup/restore", scope_base=LAN)).status_code == 404
         r = await login(client, "leo", PASSWORDS["leo"])
@@ -139,7 +139,7 @@ async def test_wizard_restores_a_backup_and_setup_is_done(tmp_path):
         assert bodies[:5] == [f"hello {i}" for i in range(4, -1, -1)]
         r = await login(client, "mum", PASSWORDS["mum"])
         assert r.status_code == 200
-        assert (await h.accounts.get_user("@mum:hearth.test")).admin
+        assert (await h.core.account_store.get_user("@mum:hearth.test")).admin
 
 
 async def test_wizard_restore_takes_the_backups_server_name(tmp_path):
@@ -164,5 +164,5 @@ async def test_wizard_refuses_another_server_when_the_operator_named_it(tmp_path
         r = await upload(client, csrf, archive, b.format_key(key))
         html = await r.get_data(as_text=True)
         assert r.status_code == 400 and "other.test" in html and "Nothing was changed" in html
-        assert await app.config["HEARTH"].setup.pending()
+        assert await app.config["HEARTH"].web.setup.pending()
         assert not list(fresh.glob(".restore-*"))

@@ -217,7 +217,7 @@ def endpoint(
                     if auth is Auth.ACCESS_TOKEN:
                         raise MissingToken("Missing access token")
                 else:
-                    me = await hearth.auth.get_requester(token, info)
+                    me = await hearth.core.auth.get_requester(token, info)
                     g.user_id = me.user_id  # for the request log
                     if me.is_guest and not allow_guest:
                         from ..protocol.errors import GuestAccessForbidden
@@ -225,7 +225,7 @@ def endpoint(
                         raise GuestAccessForbidden("Guests may not use this endpoint")
                     _check_moderation(me, allow_locked, forbid_suspended)
             if limited:
-                hearth.ratelimiter.check(me.user_id if me else f"ip:{info.ip}", admin=bool(me and me.admin))
+                hearth.core.ratelimiter.check(me.user_id if me else f"ip:{info.ip}", admin=bool(me and me.admin))
             for name in params:
                 hint = hints.get(name)
                 if name == "me":

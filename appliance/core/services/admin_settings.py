@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .presence import PresenceService
 from .server_settings import ServerSettingsService
 
 EDITABLE = ("registration", "presence_enabled", "max_upload_bytes", "media_quota_bytes", "url_previews",
@@ -17,7 +18,7 @@ EDITABLE = ("registration", "presence_enabled", "max_upload_bytes", "media_quota
 
 
 class AdminSettingsService:
-    def __init__(self, settings, server_settings: ServerSettingsService, presence=None):
+    def __init__(self, settings, server_settings: ServerSettingsService, presence: PresenceService):
         self.settings = settings
         self.server_settings = server_settings
         self.presence = presence
@@ -41,6 +42,5 @@ class AdminSettingsService:
 
     def apply_live(self) -> None:
         """Push the stored settings into the services that keep a copy. The content repository
-        and link previews need nothing: they read the settings at each use (hearth.py)."""
-        if self.presence is not None:
-            self.presence.enabled = self.settings.presence_enabled
+        and link previews need nothing: they read the settings at each use (groups/media.py)."""
+        self.presence.enabled = self.settings.presence_enabled

@@ -740,6 +740,10 @@ class BackupService:
         except Exception:
             log.exception("could not record the backup's outcome")
 
+    async def recent_runs(self, limit: int = 25) -> list[BackupRun]:
+        """The latest runs, newest first (the Backups page's list)."""
+        return await self.runs.recent(limit)
+
     async def status(self) -> dict[str, Any]:
         """Last run and last success, for the dashboard: a failed backup shows here."""
         def row(r: BackupRun | None) -> dict[str, Any] | None:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from ..storage.disk import StorageHealth, disk_usage
+from .backup import BackupService
 
 
 class HealthService:
-    def __init__(self, storage: StorageHealth, data_dir: Path, min_free_bytes: int, backups=None):
+    def __init__(self, storage: StorageHealth, data_dir: Path, min_free_bytes: int, backups: BackupService):
         self.storage = storage
         self.data_dir = Path(data_dir)
         self.min_free_bytes = min_free_bytes
@@ -33,7 +34,7 @@ class HealthService:
             warnings.append("The disk is full: new messages and uploads are refused until space is freed.")
         elif usage is not None and usage["free"] < 4 * self.min_free_bytes:
             warnings.append("The disk is almost full.")
-        backup = await self.backups.status() if self.backups is not None else None
+        backup = await self.backups.status()
         if backup and backup.get("failing"):
             warnings.append(f"The last backup failed: {backup['last']['error']}")
         return {"storage": {**self.storage.as_dict(), "disk": usage}, "backup": backup, "warnings": warnings}

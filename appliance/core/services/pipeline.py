@@ -29,6 +29,7 @@ from ..protocol.state_res import resolve
 from ..storage.database import Database
 from ..storage.stores.events import EventStore, StoredEvent
 from ..storage.stores.state import StateMap, StateStore
+from ..signals import Event
 from ..stream import Stream
 from unpaddedbase64 import encode_base64
 
@@ -56,7 +57,8 @@ class Persisted:
 
 class EventPipeline:
     def __init__(self, db: Database, events: EventStore, state: StateStore, stream: Stream,
-                 server_name: str, signing_key: SigningKey, max_event_bytes: int = 65536):
+                 server_name: str, signing_key: SigningKey, persisted: Event[[Persisted]],
+                 max_event_bytes: int = 65536):
         self.db = db
         self.events = events
         self.state = state
@@ -72,7 +74,7 @@ class EventPipeline:
         # persist's done callback on its write (callbacks run in commit order). Only
         # the pipeline writes forward_extremities; a failed write drops the room's entry.
         self._extremities: dict[str, list[str]] = {}
-        self.listeners: list = []  # callables(Persisted) run after commit (push, bridges, …)
+        self.persisted = persisted  # emitted after commit (presence, push, search, bridges, …)
 
     def _timestamp(self, unique: bool = False) -> int:
         """Now in ms. A v12 create event's ID (the room ID) hashes sender, content and time
@@ -377,11 +379,7 @@ class EventPipeline:
             keys.append(membership_change[0])
         self.stream.advance(pos, keys)
         persisted = Persisted(pdu, pos, group)
-        for listener in self.listeners:
-            try:
-                listener(persisted)
-            except Exception:  # a listener never breaks a send that has landed
-                log.exception("event listener failed")
+        self.persisted.emit(persisted)  # a listener never breaks a send that has landed
         return persisted
 
     async def _may_apply_redaction(self, redaction: Pdu, target: Pdu, state: StateMap) -> bool:

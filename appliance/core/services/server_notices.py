@@ -63,6 +63,10 @@ class ServerNoticeService:
             return None
         return room_id
 
+    async def notice_room_ids(self) -> set[str]:
+        """Every user's server-notice room (the admin's room list marks them)."""
+        return await self.store.all_rooms()
+
     async def is_notice_room(self, room_id: str, user_id: str) -> bool:
         return await self.store.is_room_of(user_id, room_id)
 

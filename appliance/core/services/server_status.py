@@ -21,6 +21,7 @@ from typing import Any
 
 from ..storage.stores.disk_samples import DiskSampleStore
 from ..storage.stores.media import MediaStore
+from .health import HealthService
 
 SAMPLE_EVERY_S = 3600
 WINDOW_S = 30 * 86400
@@ -125,7 +126,7 @@ class ServerStatusService:
     database_path: Path
     started_at: float
     version: str
-    health: Any = None           # HealthService: disk full flag, backups, warnings
+    health: HealthService        # disk full flag, backups, warnings
     _last_cpu: _CpuLook = field(default_factory=_cpu_look)
 
     # -- samples ----------------------------------------------------------------------------
@@ -193,6 +194,6 @@ class ServerStatusService:
         await self.record_sample()
         storage = await self.storage()
         fc = forecast(await self.samples(), storage["disk_free"])
-        health = await self.health.report() if self.health is not None else {"warnings": [], "backup": None}
+        health = await self.health.report()
         return {"version": self.version, "uptime_s": time.time() - self.started_at, "cpu": self.cpu(),
                 "memory": self.memory(), "storage": storage, "forecast": fc, "health": health}

@@ -17,9 +17,11 @@ import logging
 import os
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from ..protocol.errors import UserInUse
 from ..storage.stores.accounts import AccountStore
 from ..storage.stores.server_settings import ServerSettingsStore
 from .login_throttle import LoginThrottle
@@ -128,6 +130,30 @@ class SetupService:
 
     async def save_progress(self, progress: dict[str, Any]) -> None:
         await self.store.set_many({PROGRESS: json.dumps(progress)})
+
+    async def install_admin(self, user_id: str, password_hash: str,
+                            check_available: Callable[[], Awaitable[object]]) -> None:
+        """The wizard's admin: created, or found where an interrupted apply made it; never another.
+
+        While setup is pending, an operator's registration policy may let anyone register: the
+        name chosen in the wizard may have been taken meanwhile. The wizard's own account is
+        created in one write with the password hash kept in the progress (which nobody else
+        has), so an account with another hash is someone else's: UserInUse. `check_available()`
+        raises UserInUse when the name cannot be registered.
+        """
+        localpart = user_id[1:].split(":", 1)[0]
+        existing = await self.accounts.get_user(user_id)
+        if existing is None:
+            try:
+                await check_available()
+                await self.accounts.create_user(user_id, password_hash, admin=True, displayname=localpart)
+            except sqlite3.IntegrityError:
+                raise UserInUse("User ID already taken.") from None
+            return
+        if existing.password_hash != password_hash:
+            log.warning("setup: %s exists and is not the wizard's; not made admin", user_id)
+            raise UserInUse("User ID already taken.")
+        await self.accounts.set_admin(user_id, True)
 
     async def start_applying(self) -> None:
         await self.store.set_many({APPLYING: "1"})

@@ -28,7 +28,10 @@ from ..storage.stores.state import StateMap
 from ..stream import Position, Stream
 from .account_data import AccountDataService
 from .client_events import ClientEventFormatter
+from .e2ee import E2eeService
 from .filtering import Filter
+from .presence import PresenceService
+from .push import PushService
 from .receipts import ReceiptService, receipt_content
 from .room_read import RoomReadService
 from .tokens import make_token, parse_token
@@ -41,7 +44,6 @@ STRIPPED_STATE_TYPES = (
     "m.room.create", "m.room.name", "m.room.avatar", "m.room.topic", "m.room.join_rules",
     "m.room.canonical_alias", "m.room.encryption",
 )
-NOTIFYING_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,8 @@ class _SentMembers:
 class SyncService:
     def __init__(self, memberships: MembershipStore, events: EventStore, stream: Stream, reader: RoomReadService,
                  formatter: ClientEventFormatter, visibility: Visibility, account_data: AccountDataService,
-                 receipts: ReceiptService, typing: TypingService, e2ee: Any = None, max_timeout_ms: int = 60_000):
+                 receipts: ReceiptService, typing: TypingService, e2ee: E2eeService, presence: PresenceService,
+                 push: PushService, max_timeout_ms: int = 60_000):
         self.memberships = memberships
         self.events = events
         self.stream = stream
@@ -88,9 +91,9 @@ class SyncService:
         self.typing = typing
         self.max_timeout_ms = max_timeout_ms
         self._sent_members = _SentMembers()
-        self.e2ee = e2ee  # to_device, device_lists and key counts, when end-to-end encryption is built
-        self.presence: Any = None  # PresenceService, set by its builder
-        self.push: Any = None  # PushService (unread counts, default push rules), set by its builder
+        self.e2ee = e2ee  # to_device, device_lists and key counts
+        self.presence = presence
+        self.push = push  # unread counts, default push rules
 
     async def sync(self, p: SyncParams) -> dict[str, Any]:
         since = parse_token(p.since, "since") if p.since else None
@@ -99,8 +102,7 @@ class SyncService:
             # A token from before a restart may carry an ephemeral serial we have not reached.
             since = Position(min(since.stream, now.stream),
                              since.ephemeral if since.ephemeral <= now.ephemeral else 0)
-        if self.presence is not None:
-            await self.presence.user_syncing(p.user_id, p.set_presence)
+        await self.presence.user_syncing(p.user_id, p.set_presence)
         timeout = min(max(p.timeout_ms, 0), self.max_timeout_ms) / 1000
         deadline = time.monotonic() + timeout
         while True:
@@ -130,7 +132,7 @@ class SyncService:
         sent = self._sent_members.for_device(user, p.device_id, reset=since is None or p.full_state)
         ad_rows = await self.account_data.changed(user, after, upto.stream)
         global_ad = [{"type": r.type, "content": r.content} for r in ad_rows if not r.room_id]
-        if since is None and self.push is not None and not any(e["type"] == "m.push_rules" for e in global_ad):
+        if since is None and not any(e["type"] == "m.push_rules" for e in global_ad):
             global_ad.append({"type": "m.push_rules", "content": await self.push.rules.account_data_content(user)})
         room_ad: dict[str, list[dict[str, Any]]] = {}
         for r in ad_rows:
@@ -193,12 +195,12 @@ class SyncService:
             "device_unused_fallback_key_types": [],
         }
         has_news = bool(join_out or invite_out or knock_out or leave_out or account_data)
-        if self.presence is not None and not f.presence.blocks_everything:
+        if not f.presence.blocks_everything:
             presence = [e for e in await self.presence.sync_events(user, after if since else None, upto.stream)
                         if f.presence.allows_json(e)][:f.presence.limit]
             response["presence"]["events"] = presence
             has_news = has_news or bool(presence)
-        if self.e2ee is not None and p.device_id is not None:
+        if p.device_id is not None:
             keys += [k for k in self.e2ee.wait_keys(user) if k not in keys]
             e2ee = await self.e2ee.sync_e2ee(user, p.device_id, after if since else None, upto.stream)
             response.update(e2ee)
@@ -351,14 +353,12 @@ class SyncService:
                                             if p.filter.room.account_data.allows_json(e)]},
             }
             room["summary"] = summaries.get(room_id, {})
-            if self.push is not None:  # counts from push rules (services/push.py)
-                by_thread = p.filter.room.timeline.unread_thread_notifications
-                counts, threads = await self.push.unread_counts(user, room_id, upto.stream, by_thread)
-                room["unread_notifications"] = counts
-                if by_thread:
-                    room["unread_thread_notifications"] = threads
-            else:
-                room["unread_notifications"] = await self._unread(room_id, user, upto.stream, ignored)
+            # counts from push rules (services/push.py)
+            by_thread = p.filter.room.timeline.unread_thread_notifications
+            counts, threads = await self.push.unread_counts(user, room_id, upto.stream, by_thread)
+            room["unread_notifications"] = counts
+            if by_thread:
+                room["unread_thread_notifications"] = threads
             out[room_id] = room
         return out
 
@@ -395,20 +395,6 @@ class SyncService:
                 "m.invited_member_count": counts[room_id].get("invite", 0),
             }
         return out
-
-    async def _unread(self, room_id: str, user_id: str, upto: int, ignored: frozenset[str]) -> dict[str, int]:
-        """Messages from others after the user's read receipt. Highlights: mentions of the user
-        (m.mentions, or the user ID in the body) until push rules take this over."""
-        read_pos = await self.receipts.read_up_to(user_id, room_id)
-        own = await self.memberships.of(user_id, room_id)
-        if own is not None:
-            read_pos = max(read_pos, own.stream_pos)
-        rows = await self.events.notifying_json_since(room_id, read_pos, upto, [user_id, *ignored], NOTIFYING_TYPES)
-        highlights = 0
-        for text in rows:
-            if user_id in text:
-                highlights += 1
-        return {"notification_count": len(rows), "highlight_count": highlights}
 
     async def _stripped_state(self, member_event_id: str, ignored: frozenset[str]) -> list[dict[str, Any]] | None:
         ev = await self.events.get_event(member_event_id)

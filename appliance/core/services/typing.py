@@ -8,17 +8,26 @@ from __future__ import annotations
 import asyncio
 import time
 
+from ..protocol.errors import Forbidden
+from ..storage.stores.events import EventStore
 from ..stream import Stream
 
 MAX_TIMEOUT_MS = 120_000
 
 
 class TypingService:
-    def __init__(self, stream: Stream):
+    def __init__(self, stream: Stream, events: EventStore):
         self.stream = stream
+        self.events = events
         self._typing: dict[str, dict[str, float]] = {}  # room -> user -> expiry (monotonic)
         self._serial: dict[str, int] = {}  # room -> ephemeral serial of its last change
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+
+    async def set_typing_in_room(self, room_id: str, user_id: str, typing: bool, timeout_ms: int | None = None) -> None:
+        """A member's typing notification (PUT /rooms/{roomId}/typing/{userId}): only a joined member types."""
+        if await self.events.membership(room_id, user_id) != "join":
+            raise Forbidden("You are not in this room")
+        self.set_typing(room_id, user_id, typing, timeout_ms)
 
     def set_typing(self, room_id: str, user_id: str, typing: bool, timeout_ms: int | None = None) -> None:
         users = self._typing.setdefault(room_id, {})

@@ -2,7 +2,7 @@
 and shapes, so a tool written for Synapse (synadm, synapse-admin) works against Hearth.
 
 Every endpoint needs the access token of a server admin; anyone else gets 403 M_FORBIDDEN.
-Handlers call the admin services the admin web pages share (hearth.admin_users, admin_rooms,
+Handlers call the admin services the admin web pages share (hearth.admin.users, admin_rooms,
 registration_tokens, reports, server_notices).
 """
 from __future__ import annotations

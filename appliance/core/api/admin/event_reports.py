@@ -19,7 +19,7 @@ def _report_id(report_id: str) -> int:
 
 @admin_endpoint(bp, "GET", "/v1/event_reports")
 async def list_event_reports(me: Requester, raw_args, hearth: Hearth) -> dict:
-    page = await hearth.admin_reports.list_event_reports(
+    page = await hearth.admin.reports.list_event_reports(
         offset=query_int(raw_args.get("from"), "from", 0),
         limit=query_int(raw_args.get("limit"), "limit", 100),
         backwards=query_dir(raw_args.get("dir"), default="b"),
@@ -32,11 +32,11 @@ async def list_event_reports(me: Requester, raw_args, hearth: Hearth) -> dict:
 
 @admin_endpoint(bp, "GET", "/v1/event_reports/{report_id}")
 async def get_event_report(me: Requester, report_id: str, hearth: Hearth) -> dict:
-    report, event_json = await hearth.admin_reports.get_event_report(_report_id(report_id))
+    report, event_json = await hearth.admin.reports.get_event_report(_report_id(report_id))
     return {**report.to_json(), "event_json": event_json}
 
 
 @admin_endpoint(bp, "DELETE", "/v1/event_reports/{report_id}")
 async def delete_event_report(me: Requester, report_id: str, hearth: Hearth) -> dict:
-    await hearth.admin_reports.delete_event_report(_report_id(report_id))
+    await hearth.admin.reports.delete_event_report(_report_id(report_id))
     return {}

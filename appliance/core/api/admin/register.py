@@ -29,9 +29,9 @@ class SharedSecretBody(BaseModel):
 
 @endpoint(bp, "GET", "/v1/register", auth=NO_AUTH, prefixes=ADMIN_PREFIXES, rate_limited=True)
 async def get_registration_nonce(hearth: Hearth) -> dict:
-    return {"nonce": hearth.shared_secret_registration.new_nonce()}
+    return {"nonce": hearth.accounts.shared_secret.new_nonce()}
 
 
 @endpoint(bp, "POST", "/v1/register", auth=NO_AUTH, prefixes=ADMIN_PREFIXES, rate_limited=True)
 async def register_with_shared_secret(body: SharedSecretBody, client: ClientInfo, hearth: Hearth) -> dict:
-    return await hearth.shared_secret_registration.register(SharedSecretRequest(**body.model_dump()), client)
+    return await hearth.accounts.shared_secret.register(SharedSecretRequest(**body.model_dump()), client)

@@ -24,12 +24,12 @@ class NewTokenBody(TokenChanges):
 @admin_endpoint(bp, "GET", "/v1/registration_tokens")
 async def list_registration_tokens(me: Requester, raw_args, hearth: Hearth) -> dict:
     valid = query_bool(raw_args.get("valid"), "valid", None)
-    return {"registration_tokens": [t.to_json() for t in await hearth.registration_tokens.list(valid)]}
+    return {"registration_tokens": [t.to_json() for t in await hearth.admin.registration_tokens.list(valid)]}
 
 
 @admin_endpoint(bp, "POST", "/v1/registration_tokens/new")
 async def new_registration_token(me: Requester, body: NewTokenBody, hearth: Hearth) -> dict:
-    created = await hearth.registration_tokens.create(
+    created = await hearth.admin.registration_tokens.create(
         body.token, length=16 if body.length is None else body.length, uses_allowed=body.uses_allowed,
         expiry_time=body.expiry_time)
     return created.to_json()
@@ -37,16 +37,16 @@ async def new_registration_token(me: Requester, body: NewTokenBody, hearth: Hear
 
 @admin_endpoint(bp, "GET", "/v1/registration_tokens/{token}")
 async def get_registration_token(me: Requester, token: str, hearth: Hearth) -> dict:
-    return (await hearth.registration_tokens.get(token)).to_json()
+    return (await hearth.admin.registration_tokens.get(token)).to_json()
 
 
 @admin_endpoint(bp, "PUT", "/v1/registration_tokens/{token}")
 async def update_registration_token(me: Requester, token: str, body: TokenChanges, hearth: Hearth) -> dict:
     changes = {key: getattr(body, key) for key in ("uses_allowed", "expiry_time") if key in body.model_fields_set}
-    return (await hearth.registration_tokens.update(token, **changes)).to_json()
+    return (await hearth.admin.registration_tokens.update(token, **changes)).to_json()
 
 
 @admin_endpoint(bp, "DELETE", "/v1/registration_tokens/{token}")
 async def delete_registration_token(me: Requester, token: str, hearth: Hearth) -> dict:
-    await hearth.registration_tokens.delete(token)
+    await hearth.admin.registration_tokens.delete(token)
     return {}

@@ -15,7 +15,7 @@ bp = Blueprint("admin_rooms", __name__)
 
 @admin_endpoint(bp, "GET", "/v1/rooms")
 async def list_rooms(me: Requester, raw_args, hearth: Hearth) -> dict:
-    page = await hearth.admin_rooms.list_rooms(
+    page = await hearth.admin.rooms.list_rooms(
         offset=query_int(raw_args.get("from"), "from", 0),
         limit=query_int(raw_args.get("limit"), "limit", 100),
         order_by=raw_args.get("order_by") or "name",
@@ -29,23 +29,23 @@ async def list_rooms(me: Requester, raw_args, hearth: Hearth) -> dict:
 
 @admin_endpoint(bp, "GET", "/v1/rooms/{room_id}")
 async def get_room(me: Requester, room_id: str, hearth: Hearth) -> dict:
-    return await hearth.admin_rooms.room_details_json(room_id)
+    return await hearth.admin.rooms.room_details_json(room_id)
 
 
 @admin_endpoint(bp, "GET", "/v1/rooms/{room_id}/members")
 async def get_room_members(me: Requester, room_id: str, hearth: Hearth) -> dict:
-    members = await hearth.admin_rooms.members(room_id)
+    members = await hearth.admin.rooms.members(room_id)
     return {"members": members, "total": len(members)}
 
 
 @admin_endpoint(bp, "GET", "/v1/rooms/{room_id}/state")
 async def get_room_state(me: Requester, room_id: str, raw_args, hearth: Hearth) -> dict:
-    return {"state": await hearth.admin_rooms.state(room_id, raw_args.get("type") or None)}
+    return {"state": await hearth.admin.rooms.state(room_id, raw_args.get("type") or None)}
 
 
 @admin_endpoint(bp, "GET", "/v1/rooms/{room_id}/block")
 async def get_block(me: Requester, room_id: str, hearth: Hearth) -> dict:
-    blocked, by = await hearth.admin_rooms.block_status(room_id)
+    blocked, by = await hearth.admin.rooms.block_status(room_id)
     return {"block": True, "user_id": by} if blocked else {"block": False}
 
 
@@ -55,7 +55,7 @@ class BlockBody(AdminBody):
 
 @admin_endpoint(bp, "PUT", "/v1/rooms/{room_id}/block")
 async def set_block(me: Requester, room_id: str, body: BlockBody, hearth: Hearth) -> dict:
-    await hearth.admin_rooms.set_blocked(room_id, body.block, by=me.user_id)
+    await hearth.admin.rooms.set_blocked(room_id, body.block, by=me.user_id)
     return {"block": body.block}
 
 
@@ -81,21 +81,21 @@ def _delete_request(body: DeleteRoomBody) -> DeleteRequest:
 
 @admin_endpoint(bp, "DELETE", "/v2/rooms/{room_id}")
 async def delete_room_v2(me: Requester, room_id: str, body: DeleteRoomBody, hearth: Hearth) -> dict:
-    delete_id = await hearth.admin_rooms.start_delete(room_id, _delete_request(body), by=me.user_id)
+    delete_id = await hearth.admin.rooms.start_delete(room_id, _delete_request(body), by=me.user_id)
     return {"delete_id": delete_id}
 
 
 @admin_endpoint(bp, "DELETE", "/v1/rooms/{room_id}")
 async def delete_room_v1(me: Requester, room_id: str, body: DeleteRoomBody, hearth: Hearth) -> dict:
-    result = await hearth.admin_rooms.delete_now(room_id, _delete_request(body), by=me.user_id)
+    result = await hearth.admin.rooms.delete_now(room_id, _delete_request(body), by=me.user_id)
     return result.to_json()
 
 
 @admin_endpoint(bp, "GET", "/v2/rooms/delete_status/{delete_id}")
 async def delete_status(me: Requester, delete_id: str, hearth: Hearth) -> dict:
-    return (await hearth.admin_rooms.delete_status(delete_id)).to_json()
+    return (await hearth.admin.rooms.delete_status(delete_id)).to_json()
 
 
 @admin_endpoint(bp, "GET", "/v2/rooms/{room_id}/delete_status")
 async def room_delete_statuses(me: Requester, room_id: str, hearth: Hearth) -> dict:
-    return {"results": [s.to_json() for s in await hearth.admin_rooms.delete_statuses(room_id)]}
+    return {"results": [s.to_json() for s in await hearth.admin.rooms.delete_statuses(room_id)]}

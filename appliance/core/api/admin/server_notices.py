@@ -40,13 +40,13 @@ def _notice(body: NoticeBody) -> tuple[str, str, dict]:
 @admin_endpoint(bp, "POST", "/v1/send_server_notice")
 async def send_server_notice(me: Requester, body: NoticeBody, hearth: Hearth) -> dict:
     user_id, text, kwargs = _notice(body)
-    return {"event_id": await hearth.server_notices.send_notice(user_id, text, **kwargs)}
+    return {"event_id": await hearth.accounts.server_notices.send_notice(user_id, text, **kwargs)}
 
 
 @admin_endpoint(bp, "PUT", "/v1/send_server_notice/{txn_id}")
 async def send_server_notice_txn(me: Requester, txn_id: str, body: NoticeBody, hearth: Hearth) -> dict:
     """The POST with a transaction ID: a retry from the same admin device answers the same event."""
     user_id, text, kwargs = _notice(body)
-    event_id = await hearth.server_notices.send_notice_once(me.user_id, me.device_id, txn_id, user_id, text,
+    event_id = await hearth.accounts.server_notices.send_notice_once(me.user_id, me.device_id, txn_id, user_id, text,
                                                             **kwargs)
     return {"event_id": event_id}

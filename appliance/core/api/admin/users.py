@@ -61,7 +61,7 @@ async def list_users_v3(me: Requester, raw_args, hearth: Hearth) -> dict:
 
 
 async def _list_users(args, hearth: Hearth, *, deactivated: bool | None) -> dict:
-    page = await hearth.admin_users.list_users(
+    page = await hearth.admin.users.list_users(
         offset=query_int(args.get("from"), "from", 0),
         limit=query_int(args.get("limit"), "limit", 100),
         name=args.get("name") or None,
@@ -77,7 +77,7 @@ async def _list_users(args, hearth: Hearth, *, deactivated: bool | None) -> dict
 
 @admin_endpoint(bp, "GET", "/v2/users/{user_id}")
 async def get_user(me: Requester, user_id: str, hearth: Hearth) -> dict:
-    return (await hearth.admin_users.get_user(user_id)).to_json(details=True)
+    return (await hearth.admin.users.get_user(user_id)).to_json(details=True)
 
 
 @admin_endpoint(bp, "PUT", "/v2/users/{user_id}")
@@ -101,7 +101,7 @@ async def put_user(me: Requester, user_id: str, body: PutUserBody, hearth: Heart
         admin=body.admin,
         deactivated=body.deactivated,
     )
-    user, created = await hearth.admin_users.upsert_user(user_id, changes)
+    user, created = await hearth.admin.users.upsert_user(user_id, changes)
     return user.to_json(details=True), 201 if created else 200
 
 
@@ -109,19 +109,19 @@ async def put_user(me: Requester, user_id: str, body: PutUserBody, hearth: Heart
 async def reset_password(me: Requester, user_id: str, body: ResetPasswordBody, hearth: Hearth) -> dict:
     if not body.new_password:
         raise MissingParam("Missing param new_password")
-    await hearth.admin_users.set_password(user_id, body.new_password, logout_devices=bool(body.logout_devices))
+    await hearth.admin.users.set_password(user_id, body.new_password, logout_devices=bool(body.logout_devices))
     return {}
 
 
 @admin_endpoint(bp, "POST", "/v1/deactivate/{user_id}")
 async def deactivate(me: Requester, user_id: str, body: DeactivateBody, hearth: Hearth) -> dict:
-    await hearth.admin_users.deactivate(user_id, erase=bool(body.erase))
+    await hearth.admin.users.deactivate(user_id, erase=bool(body.erase))
     return {"id_server_unbind_result": "success"}
 
 
 @admin_endpoint(bp, "GET", "/v1/whois/{user_id}")
 async def whois(me: Requester, user_id: str, hearth: Hearth) -> dict:
-    return (await hearth.admin_users.whois(user_id)).to_json()
+    return (await hearth.admin.users.whois(user_id)).to_json()
 
 
 @endpoint(bp, "GET", "/admin/whois/{user_id}", prefixes=CLIENT_PREFIXES)
@@ -129,44 +129,44 @@ async def get_who_is(me: Requester, user_id: str, hearth: Hearth) -> dict:
     """The spec's GET /admin/whois/{userId}: server admins, or users asking about themselves."""
     if not me.admin and me.user_id != user_id:
         raise Forbidden("You are not a server admin")
-    return (await hearth.admin_users.whois(user_id)).to_json()
+    return (await hearth.admin.users.whois(user_id)).to_json()
 
 
 @admin_endpoint(bp, "GET", "/v1/users/{user_id}/admin")
 async def get_admin(me: Requester, user_id: str, hearth: Hearth) -> dict:
-    return {"admin": await hearth.admin_users.is_admin(user_id)}
+    return {"admin": await hearth.admin.users.is_admin(user_id)}
 
 
 @admin_endpoint(bp, "PUT", "/v1/users/{user_id}/admin")
 async def set_admin(me: Requester, user_id: str, body: SetAdminBody, hearth: Hearth) -> dict:
-    await hearth.admin_users.set_admin(user_id, body.admin, by=me.user_id)
+    await hearth.admin.users.set_admin(user_id, body.admin, by=me.user_id)
     return {}
 
 
 @admin_endpoint(bp, "GET", "/v1/users/{user_id}/joined_rooms")
 async def joined_rooms(me: Requester, user_id: str, hearth: Hearth) -> dict:
-    rooms = await hearth.admin_users.joined_rooms(user_id)
+    rooms = await hearth.admin.users.joined_rooms(user_id)
     return {"joined_rooms": rooms, "total": len(rooms)}
 
 
 @admin_endpoint(bp, "GET", "/v2/users/{user_id}/devices")
 async def list_devices(me: Requester, user_id: str, hearth: Hearth) -> dict:
-    devices = await hearth.admin_users.list_devices(user_id)
+    devices = await hearth.admin.users.list_devices(user_id)
     return {"devices": [d.to_json() for d in devices], "total": len(devices)}
 
 
 @admin_endpoint(bp, "GET", "/v2/users/{user_id}/devices/{device_id}")
 async def get_device(me: Requester, user_id: str, device_id: str, hearth: Hearth) -> dict:
-    return (await hearth.admin_users.get_device(user_id, device_id)).to_json()
+    return (await hearth.admin.users.get_device(user_id, device_id)).to_json()
 
 
 @admin_endpoint(bp, "DELETE", "/v2/users/{user_id}/devices/{device_id}")
 async def delete_device(me: Requester, user_id: str, device_id: str, hearth: Hearth) -> dict:
-    await hearth.admin_users.delete_devices(user_id, [device_id])
+    await hearth.admin.users.delete_devices(user_id, [device_id])
     return {}
 
 
 @admin_endpoint(bp, "POST", "/v2/users/{user_id}/delete_devices")
 async def delete_devices(me: Requester, user_id: str, body: DeleteDevicesBody, hearth: Hearth) -> dict:
-    await hearth.admin_users.delete_devices(user_id, body.devices)
+    await hearth.admin.users.delete_devices(user_id, body.devices)
     return {}

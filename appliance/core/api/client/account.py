@@ -30,8 +30,8 @@ async def change_password(me: Requester | None, body: ChangePasswordBody, hearth
                           client: ClientInfo) -> dict:
     """UIA with m.login.password; without an access token the password stage names the user."""
     if me is None:
-        hearth.login_ratelimiter.check(f"ip:{client.ip}")
-    await hearth.login.change_password(me, body.auth, body.new_password, body.logout_devices)
+        hearth.core.login_ratelimiter.check(f"ip:{client.ip}")
+    await hearth.accounts.login.change_password(me, body.auth, body.new_password, body.logout_devices)
     return {}
 
 
@@ -46,5 +46,5 @@ async def deactivate_account(me: Requester | None, body: DeactivateBody, hearth:
                              client: ClientInfo) -> dict:
     """UIA with m.login.password; the account leaves its rooms and every device is signed out."""
     if me is None:
-        hearth.login_ratelimiter.check(f"ip:{client.ip}")
-    return await hearth.deactivation.deactivate(me, body.auth, body.erase)
+        hearth.core.login_ratelimiter.check(f"ip:{client.ip}")
+    return await hearth.accounts.deactivation.deactivate(me, body.auth, body.erase)

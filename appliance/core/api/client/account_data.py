@@ -48,14 +48,14 @@ def _room_id(room_id: str) -> str:
 @endpoint(bp, "PUT", "/user/{user_id}/account_data/{type}")
 async def set_account_data(me: Requester, path: GlobalPath, body: dict, hearth: Hearth) -> dict:
     _own(me, path.user_id)
-    await hearth.account_data.set_by_client(me.user_id, path.type, body)
+    await hearth.accounts.account_data.set_by_client(me.user_id, path.type, body)
     return {}
 
 
 @endpoint(bp, "GET", "/user/{user_id}/account_data/{type}")
 async def get_account_data(me: Requester, path: GlobalPath, hearth: Hearth) -> dict:
     _own(me, path.user_id)
-    content = await hearth.account_data.get(me.user_id, path.type)
+    content = await hearth.accounts.account_data.get(me.user_id, path.type)
     if content is None:
         raise NotFound("Account data not found")
     return content
@@ -64,14 +64,14 @@ async def get_account_data(me: Requester, path: GlobalPath, hearth: Hearth) -> d
 @endpoint(bp, "PUT", "/user/{user_id}/rooms/{room_id}/account_data/{type}")
 async def set_account_data_per_room(me: Requester, path: RoomPath, body: dict, hearth: Hearth) -> dict:
     _own(me, path.user_id)
-    await hearth.account_data.set_by_client(me.user_id, path.type, body, _room_id(path.room_id))
+    await hearth.accounts.account_data.set_by_client(me.user_id, path.type, body, _room_id(path.room_id))
     return {}
 
 
 @endpoint(bp, "GET", "/user/{user_id}/rooms/{room_id}/account_data/{type}")
 async def get_account_data_per_room(me: Requester, path: RoomPath, hearth: Hearth) -> dict:
     _own(me, path.user_id)
-    content = await hearth.account_data.get(me.user_id, path.type, _room_id(path.room_id))
+    content = await hearth.accounts.account_data.get(me.user_id, path.type, _room_id(path.room_id))
     if content is None:
         raise NotFound("Account data not found")
     return content
@@ -80,7 +80,7 @@ async def get_account_data_per_room(me: Requester, path: RoomPath, hearth: Heart
 @endpoint(bp, "GET", "/user/{user_id}/rooms/{room_id}/tags")
 async def get_room_tags(me: Requester, path: TagsPath, hearth: Hearth) -> dict:
     _own(me, path.user_id)
-    return {"tags": await hearth.account_data.get_tags(me.user_id, _room_id(path.room_id))}
+    return {"tags": await hearth.accounts.account_data.get_tags(me.user_id, _room_id(path.room_id))}
 
 
 class TagBody(BodyModel):
@@ -94,7 +94,7 @@ async def set_room_tag(me: Requester, path: TagPath, body: TagBody, hearth: Hear
     _own(me, path.user_id)
     if len(path.tag.encode()) > 255:
         raise InvalidParam("Tag names are at most 255 bytes")
-    await hearth.account_data.set_room_tag(me.user_id, _room_id(path.room_id), path.tag,
+    await hearth.accounts.account_data.set_room_tag(me.user_id, _room_id(path.room_id), path.tag,
                                            body.model_dump(exclude_unset=True))
     return {}
 
@@ -102,6 +102,6 @@ async def set_room_tag(me: Requester, path: TagPath, body: TagBody, hearth: Hear
 @endpoint(bp, "DELETE", "/user/{user_id}/rooms/{room_id}/tags/{tag}")
 async def delete_room_tag(me: Requester, path: TagPath, hearth: Hearth) -> dict:
     _own(me, path.user_id)
-    await hearth.account_data.remove_room_tag(me.user_id, _room_id(path.room_id), path.tag)
+    await hearth.accounts.account_data.remove_room_tag(me.user_id, _room_id(path.room_id), path.tag)
     return {}
 

@@ -26,19 +26,19 @@ class SuspendBody(BaseModel):
 
 @endpoint(bp, "GET", "/admin/lock/{user_id}", prefixes=V1)
 async def get_admin_lock_user(me: Requester, path: UserPath, hearth: Hearth) -> dict:
-    return {"locked": (await hearth.account_moderation.get(me, path.user_id)).locked}
+    return {"locked": (await hearth.admin.moderation.get(me, path.user_id)).locked}
 
 
 @endpoint(bp, "PUT", "/admin/lock/{user_id}", prefixes=V1)
 async def set_admin_lock_user(me: Requester, path: UserPath, body: LockBody, hearth: Hearth) -> dict:
-    return {"locked": await hearth.account_moderation.set_locked(me, path.user_id, body.locked)}
+    return {"locked": await hearth.admin.moderation.set_locked(me, path.user_id, body.locked)}
 
 
 @endpoint(bp, "GET", "/admin/suspend/{user_id}", prefixes=V1)
 async def get_admin_suspend_user(me: Requester, path: UserPath, hearth: Hearth) -> dict:
-    return {"suspended": (await hearth.account_moderation.get(me, path.user_id)).suspended}
+    return {"suspended": (await hearth.admin.moderation.get(me, path.user_id)).suspended}
 
 
 @endpoint(bp, "PUT", "/admin/suspend/{user_id}", prefixes=V1)
 async def set_admin_suspend_user(me: Requester, path: UserPath, body: SuspendBody, hearth: Hearth) -> dict:
-    return {"suspended": await hearth.account_moderation.set_suspended(me, path.user_id, body.suspended)}
+    return {"suspended": await hearth.admin.moderation.set_suspended(me, path.user_id, body.suspended)}

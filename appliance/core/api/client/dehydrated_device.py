@@ -36,19 +36,19 @@ class DehydratedDeviceBody(BodyModel):
 
 @endpoint(bp, "PUT", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)
 async def put_dehydrated_device(me: Requester, body: DehydratedDeviceBody, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.put(me.user_id, body.model_dump(exclude_unset=True))
+    return await hearth.e2ee.dehydrated_devices.put(me.user_id, body.model_dump(exclude_unset=True))
 
 
 @endpoint(bp, "GET", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)
 async def get_dehydrated_device(me: Requester, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.get(me.user_id)
+    return await hearth.e2ee.dehydrated_devices.get(me.user_id)
 
 
 @endpoint(bp, "DELETE", "/dehydrated_device", auth=ACCESS_TOKEN, prefixes=PREFIX)
 async def delete_dehydrated_device(me: Requester, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.delete(me.user_id)
+    return await hearth.e2ee.dehydrated_devices.delete(me.user_id)
 
 
 @endpoint(bp, "POST", "/dehydrated_device/{device_id}/events", auth=ACCESS_TOKEN, prefixes=PREFIX)
 async def get_dehydrated_device_events(me: Requester, path: DevicePath, body: EventsBody, hearth: Hearth) -> dict:
-    return await hearth.dehydrated_devices.events(me.user_id, path.device_id, body.next_batch)
+    return await hearth.e2ee.dehydrated_devices.events(me.user_id, path.device_id, body.next_batch)

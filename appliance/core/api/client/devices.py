@@ -19,12 +19,12 @@ class DevicePath(PathModel):
 
 @endpoint(bp, "GET", "/devices", auth=ACCESS_TOKEN)
 async def get_devices(me: Requester, hearth: Hearth) -> dict:
-    return {"devices": await hearth.devices.list_devices(me.user_id)}
+    return {"devices": await hearth.accounts.devices.list_devices(me.user_id)}
 
 
 @endpoint(bp, "GET", "/devices/{device_id}", auth=ACCESS_TOKEN)
 async def get_device(me: Requester, path: DevicePath, hearth: Hearth) -> dict:
-    return await hearth.devices.get_device(me.user_id, path.device_id)
+    return await hearth.accounts.devices.get_device(me.user_id, path.device_id)
 
 
 class UpdateDeviceBody(BaseModel, extra="allow"):
@@ -34,7 +34,7 @@ class UpdateDeviceBody(BaseModel, extra="allow"):
 @endpoint(bp, "PUT", "/devices/{device_id}", auth=ACCESS_TOKEN)
 async def update_device(me: Requester, path: DevicePath, body: UpdateDeviceBody, hearth: Hearth) -> dict:
     """Renames one of the user's devices; creating devices is for application services only."""
-    await hearth.devices.update_device(me.user_id, path.device_id, body.display_name,
+    await hearth.accounts.devices.update_device(me.user_id, path.device_id, body.display_name,
                                                "display_name" in body.model_fields_set)
     return {}
 
@@ -45,7 +45,7 @@ class DeleteDeviceBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "DELETE", "/devices/{device_id}", auth=ACCESS_TOKEN)
 async def delete_device(me: Requester, path: DevicePath, body: DeleteDeviceBody, hearth: Hearth) -> dict:
-    await hearth.devices.delete_devices(me, [path.device_id], body.auth)
+    await hearth.accounts.devices.delete_devices(me, [path.device_id], body.auth)
     return {}
 
 
@@ -56,5 +56,5 @@ class DeleteDevicesBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/delete_devices", auth=ACCESS_TOKEN)
 async def delete_devices(me: Requester, body: DeleteDevicesBody, hearth: Hearth) -> dict:
-    await hearth.devices.delete_devices(me, body.devices, body.auth)
+    await hearth.accounts.devices.delete_devices(me, body.devices, body.auth)
     return {}

@@ -54,42 +54,42 @@ class PublicRoomsBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "PUT", "/directory/room/{room_alias}", auth=ACCESS_TOKEN, allow_guest=False)
 async def set_room_alias(me: Requester, path: AliasPath, body: SetAliasBody, hearth: Hearth) -> dict:
-    await hearth.room_aliases.set_alias(path.room_alias, body.room_id, me.user_id, admin=me.admin)
+    await hearth.rooms.aliases.set_alias(path.room_alias, body.room_id, me.user_id, admin=me.admin)
     return {}
 
 
 @endpoint(bp, "GET", "/directory/room/{room_alias}", auth=NO_AUTH)
 async def get_room_id_by_alias(path: AliasPath, hearth: Hearth) -> dict:
-    room_id, servers = await hearth.room_aliases.resolve_alias(path.room_alias)
+    room_id, servers = await hearth.rooms.aliases.resolve_alias(path.room_alias)
     return {"room_id": room_id, "servers": servers}
 
 
 @endpoint(bp, "DELETE", "/directory/room/{room_alias}", auth=ACCESS_TOKEN, allow_guest=False)
 async def delete_room_alias(me: Requester, path: AliasPath, hearth: Hearth) -> dict:
-    await hearth.room_aliases.delete_alias(path.room_alias, me.user_id, admin=me.admin)
+    await hearth.rooms.aliases.delete_alias(path.room_alias, me.user_id, admin=me.admin)
     return {}
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/aliases", auth=ACCESS_TOKEN, rate_limited=True)
 async def get_local_aliases(me: Requester, path: RoomPath, hearth: Hearth) -> dict:
-    return {"aliases": await hearth.room_aliases.local_aliases(path.room_id, me.user_id, admin=me.admin)}
+    return {"aliases": await hearth.rooms.aliases.local_aliases(path.room_id, me.user_id, admin=me.admin)}
 
 
 @endpoint(bp, "GET", "/directory/list/room/{room_id}", auth=NO_AUTH)
 async def get_room_visibility_on_directory(path: RoomPath, hearth: Hearth) -> dict:
-    return {"visibility": await hearth.room_aliases.get_visibility(path.room_id)}
+    return {"visibility": await hearth.rooms.aliases.get_visibility(path.room_id)}
 
 
 @endpoint(bp, "PUT", "/directory/list/room/{room_id}", auth=ACCESS_TOKEN, allow_guest=False)
 async def set_room_visibility_on_directory(me: Requester, path: RoomPath, body: VisibilityBody,
                                            hearth: Hearth) -> dict:
-    await hearth.room_aliases.set_visibility(path.room_id, me.user_id, body.visibility, admin=me.admin)
+    await hearth.rooms.aliases.set_visibility(path.room_id, me.user_id, body.visibility, admin=me.admin)
     return {}
 
 
 @endpoint(bp, "GET", "/publicRooms", auth=OPTIONAL)
 async def get_public_rooms(query: PublicRoomsQuery, hearth: Hearth) -> dict:
-    page = await hearth.room_aliases.public_rooms(limit=query.limit, since=query.since, server=query.server)
+    page = await hearth.rooms.aliases.public_rooms(limit=query.limit, since=query.since, server=query.server)
     return page.to_json()
 
 
@@ -101,6 +101,6 @@ async def query_public_rooms(me: Requester, query: PublicRoomsServerQuery, body:
     if body.third_party_instance_id is not None and not body.include_all_networks:
         return {"chunk": [], "total_room_count_estimate": 0}
     f = body.filter or PublicRoomsFilter()
-    page = await hearth.room_aliases.public_rooms(limit=body.limit, since=body.since, search_term=f.generic_search_term,
+    page = await hearth.rooms.aliases.public_rooms(limit=body.limit, since=body.since, search_term=f.generic_search_term,
                                            room_types=f.room_types, server=query.server)
     return page.to_json()

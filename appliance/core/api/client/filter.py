@@ -36,7 +36,7 @@ class FilterBody(BodyModel):
 async def define_filter(me: Requester, path: UserPath, body: FilterBody, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("Cannot create filters for other users")
-    return {"filter_id": await hearth.filters.create(me.user_id, body.model_dump(exclude_unset=True))}
+    return {"filter_id": await hearth.accounts.filters.create(me.user_id, body.model_dump(exclude_unset=True))}
 
 
 @endpoint(bp, "GET", "/user/{user_id}/filter/{filter_id}")
@@ -44,6 +44,6 @@ async def get_filter(me: Requester, path: FilterPath, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("Cannot read filters of other users")
     try:
-        return await hearth.filters.get_json(me.user_id, path.filter_id)
+        return await hearth.accounts.filters.get_json(me.user_id, path.filter_id)
     except NotFound:
         raise NotFound("No such filter") from None

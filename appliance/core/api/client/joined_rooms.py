@@ -12,4 +12,4 @@ bp = Blueprint("client_joined_rooms", __name__)
 
 @endpoint(bp, "GET", "/joined_rooms")
 async def get_joined_rooms(me: Requester, hearth: Hearth) -> dict:
-    return {"joined_rooms": await hearth.room_read.joined_rooms(me.user_id)}
+    return {"joined_rooms": await hearth.reading.rooms.joined_rooms(me.user_id)}

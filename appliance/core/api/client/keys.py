@@ -26,7 +26,7 @@ class UploadKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/upload", auth=ACCESS_TOKEN)
 async def upload_keys(me: Requester, body: UploadKeysBody, hearth: Hearth) -> dict:
-    counts = await hearth.device_keys.upload_keys(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
+    counts = await hearth.e2ee.device_keys.upload_keys(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
     return {"one_time_key_counts": counts}
 
 
@@ -37,7 +37,7 @@ class QueryKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/query", auth=ACCESS_TOKEN, rate_limited=False)
 async def query_keys(me: Requester, body: QueryKeysBody, hearth: Hearth) -> dict:
-    return await hearth.device_keys.query_keys(me.user_id, body.device_keys)
+    return await hearth.e2ee.device_keys.query_keys(me.user_id, body.device_keys)
 
 
 class ClaimKeysBody(BaseModel, extra="allow"):
@@ -47,7 +47,7 @@ class ClaimKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/claim", auth=ACCESS_TOKEN, rate_limited=False)
 async def claim_keys(me: Requester, body: ClaimKeysBody, hearth: Hearth) -> dict:
-    return await hearth.device_keys.claim_keys(body.one_time_keys)
+    return await hearth.e2ee.device_keys.claim_keys(body.one_time_keys)
 
 
 @endpoint(bp, "GET", "/keys/changes", auth=ACCESS_TOKEN)
@@ -55,7 +55,7 @@ async def get_keys_changes(me: Requester, raw_args: Any, hearth: Hearth) -> dict
     since, to = raw_args.get("from"), raw_args.get("to")
     if since is None or to is None:
         raise MissingParam("from and to are required")
-    changed, left = await hearth.device_keys.device_list_changes(
+    changed, left = await hearth.e2ee.device_keys.device_list_changes(
         me.user_id, parse_token(since, "from").stream, parse_token(to, "to").stream)
     return {"changed": changed, "left": left}
 
@@ -73,15 +73,15 @@ async def upload_cross_signing_keys(me: Requester, body: CrossSigningKeysBody, h
     """UIA (m.login.password) unless the user has no master key yet or nothing new is uploaded."""
     keys = body.model_dump(exclude_unset=True)
     session = None
-    if await hearth.device_keys.cross_signing_upload_needs_auth(me.user_id, keys):
-        session = await hearth.login.uia.run(
+    if await hearth.e2ee.device_keys.cross_signing_upload_needs_auth(me.user_id, keys):
+        session = await hearth.accounts.login.uia.run(
             body.auth, [[PASSWORD]], f"POST /keys/device_signing/upload {me.user_id}", user_id=me.user_id)
-    await hearth.device_keys.upload_cross_signing_keys(me.user_id, keys)
+    await hearth.e2ee.device_keys.upload_cross_signing_keys(me.user_id, keys)
     if session is not None:
-        await hearth.login.uia.finish(session.session_id)
+        await hearth.accounts.login.uia.finish(session.session_id)
     return {}
 
 
 @endpoint(bp, "POST", "/keys/signatures/upload", auth=ACCESS_TOKEN)
 async def upload_cross_signing_signatures(me: Requester, body: dict, hearth: Hearth) -> dict:
-    return await hearth.device_keys.upload_signatures(me.user_id, body)
+    return await hearth.e2ee.device_keys.upload_signatures(me.user_id, body)

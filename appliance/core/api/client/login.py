@@ -13,14 +13,14 @@ bp = Blueprint("client_login", __name__)
 
 @endpoint(bp, "GET", "/login", auth=NO_AUTH)
 async def get_login_flows(hearth: Hearth) -> dict:
-    return {"flows": hearth.login.login_flows()}
+    return {"flows": hearth.accounts.login.login_flows()}
 
 
 @endpoint(bp, "POST", "/login", auth=NO_AUTH)
 async def login(body: dict, hearth: Hearth, client: ClientInfo) -> dict:
     """m.login.password with an m.id.user identifier (localpart or user ID) or the legacy `user`."""
-    hearth.login_ratelimiter.check(f"ip:{client.ip}")
-    return await hearth.login.login(body, client)
+    hearth.core.login_ratelimiter.check(f"ip:{client.ip}")
+    return await hearth.accounts.login.login(body, client)
 
 
 class RefreshBody(BaseModel):
@@ -29,5 +29,5 @@ class RefreshBody(BaseModel):
 
 @endpoint(bp, "POST", "/refresh", auth=NO_AUTH)
 async def refresh(body: RefreshBody, hearth: Hearth, client: ClientInfo) -> dict:
-    hearth.ratelimiter.check(f"ip:{client.ip}")
-    return await hearth.login.refresh(body.refresh_token)
+    hearth.core.ratelimiter.check(f"ip:{client.ip}")
+    return await hearth.accounts.login.refresh(body.refresh_token)

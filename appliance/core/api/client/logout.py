@@ -12,11 +12,11 @@ bp = Blueprint("client_logout", __name__)
 
 @endpoint(bp, "POST", "/logout", auth=ACCESS_TOKEN, allow_locked=True)
 async def logout(me: Requester, hearth: Hearth) -> dict:
-    await hearth.login.logout(me)
+    await hearth.accounts.login.logout(me)
     return {}
 
 
 @endpoint(bp, "POST", "/logout/all", auth=ACCESS_TOKEN, allow_locked=True)
 async def logout_all(me: Requester, hearth: Hearth) -> dict:
-    await hearth.login.logout_all(me)
+    await hearth.accounts.login.logout_all(me)
     return {}

@@ -135,14 +135,14 @@ def _thumbnail(thumb: ThumbnailContent) -> Response:
 
 @endpoint(bp, "POST", "/upload", auth=ACCESS_TOKEN, prefixes=UPLOAD, allow_guest=False)
 async def upload_content(me: Requester, query: UploadQuery, hearth: Hearth) -> dict:
-    uri = await _after_the_body(hearth.media.upload(me.user_id, _request_body(), request.headers.get("Content-Type"),
+    uri = await _after_the_body(hearth.media.repository.upload(me.user_id, _request_body(), request.headers.get("Content-Type"),
                                                     query.filename, request.content_length))
     return {"content_uri": uri}
 
 
 @endpoint(bp, "PUT", "/upload/{server_name}/{media_id}", auth=ACCESS_TOKEN, prefixes=UPLOAD, allow_guest=False)
 async def upload_content_to_mxc(me: Requester, path: MediaPath, query: UploadQuery, hearth: Hearth) -> dict:
-    await _after_the_body(hearth.media.upload_to(me.user_id, path.server_name, path.media_id, _request_body(),
+    await _after_the_body(hearth.media.repository.upload_to(me.user_id, path.server_name, path.media_id, _request_body(),
                                                  request.headers.get("Content-Type"), query.filename,
                                                  request.content_length))
     return {}
@@ -150,68 +150,68 @@ async def upload_content_to_mxc(me: Requester, path: MediaPath, query: UploadQue
 
 @endpoint(bp, "POST", "/create", auth=ACCESS_TOKEN, prefixes=CREATE, allow_guest=False)
 async def create_content(me: Requester, hearth: Hearth) -> dict:
-    return await hearth.media.create(me.user_id)
+    return await hearth.media.repository.create(me.user_id)
 
 
 # -- authenticated (Matrix 1.11+) ----------------------------------------------------------------
 
 @endpoint(bp, "GET", "/download/{server_name}/{media_id}", auth=ACCESS_TOKEN, prefixes=AUTHED)
 async def get_content_authed(path: MediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
-    return _download(await hearth.media.content(path.server_name, path.media_id, authenticated=True,
+    return _download(await hearth.media.repository.content(path.server_name, path.media_id, authenticated=True,
                                                 timeout_ms=query.timeout_ms))
 
 
 @endpoint(bp, "GET", "/download/{server_name}/{media_id}/{file_name}", auth=ACCESS_TOKEN, prefixes=AUTHED)
 async def get_content_override_name_authed(path: NamedMediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
-    content = await hearth.media.content(path.server_name, path.media_id, authenticated=True,
+    content = await hearth.media.repository.content(path.server_name, path.media_id, authenticated=True,
                                          timeout_ms=query.timeout_ms)
     return _download(content, path.file_name)
 
 
 @endpoint(bp, "GET", "/thumbnail/{server_name}/{media_id}", auth=ACCESS_TOKEN, prefixes=AUTHED)
 async def get_content_thumbnail_authed(path: MediaPath, query: ThumbnailQuery, hearth: Hearth) -> Response:
-    return _thumbnail(await hearth.media.thumbnail(
+    return _thumbnail(await hearth.media.repository.thumbnail(
         path.server_name, path.media_id, query.width, query.height, query.method, query.animated,
         authenticated=True, timeout_ms=query.timeout_ms))
 
 
 @endpoint(bp, "GET", "/config", auth=ACCESS_TOKEN, prefixes=AUTHED)
 async def get_config_authed(hearth: Hearth) -> dict:
-    return hearth.media.config()
+    return hearth.media.repository.config()
 
 
 @endpoint(bp, "GET", "/preview_url", auth=ACCESS_TOKEN, prefixes=AUTHED, rate_limited=True)
 async def get_url_preview_authed(query: PreviewQuery, hearth: Hearth) -> dict:
-    return await hearth.url_previews.preview(query.url)
+    return await hearth.media.previews.preview(query.url)
 
 
 # -- deprecated, unauthenticated (frozen for media uploaded while freeze_legacy_media is on) ------
 
 @endpoint(bp, "GET", "/download/{server_name}/{media_id}", auth=NO_AUTH, prefixes=LEGACY)
 async def get_content(path: MediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
-    return _download(await hearth.media.content(path.server_name, path.media_id, authenticated=False,
+    return _download(await hearth.media.repository.content(path.server_name, path.media_id, authenticated=False,
                                                 timeout_ms=query.timeout_ms))
 
 
 @endpoint(bp, "GET", "/download/{server_name}/{media_id}/{file_name}", auth=NO_AUTH, prefixes=LEGACY)
 async def get_content_override_name(path: NamedMediaPath, query: DownloadQuery, hearth: Hearth) -> Response:
-    content = await hearth.media.content(path.server_name, path.media_id, authenticated=False,
+    content = await hearth.media.repository.content(path.server_name, path.media_id, authenticated=False,
                                          timeout_ms=query.timeout_ms)
     return _download(content, path.file_name)
 
 
 @endpoint(bp, "GET", "/thumbnail/{server_name}/{media_id}", auth=NO_AUTH, prefixes=LEGACY)
 async def get_content_thumbnail(path: MediaPath, query: ThumbnailQuery, hearth: Hearth) -> Response:
-    return _thumbnail(await hearth.media.thumbnail(
+    return _thumbnail(await hearth.media.repository.thumbnail(
         path.server_name, path.media_id, query.width, query.height, query.method, query.animated,
         authenticated=False, timeout_ms=query.timeout_ms))
 
 
 @endpoint(bp, "GET", "/config", auth=ACCESS_TOKEN, prefixes=LEGACY)
 async def get_config(hearth: Hearth) -> dict:
-    return hearth.media.config()
+    return hearth.media.repository.config()
 
 
 @endpoint(bp, "GET", "/preview_url", auth=ACCESS_TOKEN, prefixes=LEGACY, rate_limited=True)
 async def get_url_preview(query: PreviewQuery, hearth: Hearth) -> dict:
-    return await hearth.url_previews.preview(query.url)
+    return await hearth.media.previews.preview(query.url)

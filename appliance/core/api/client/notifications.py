@@ -22,5 +22,5 @@ class NotificationsQuery(QueryModel):
 
 @endpoint(bp, "GET", "/notifications")
 async def get_notifications(me: Requester, query: NotificationsQuery, hearth: Hearth) -> dict:
-    return await hearth.push.notifications(me.user_id, query.from_, min(query.limit, MAX_LIMIT), query.only,
-                                           hearth.room_read.formatter)
+    return await hearth.push.service.notifications(me.user_id, query.from_, min(query.limit, MAX_LIMIT), query.only,
+                                           hearth.reading.rooms.formatter)

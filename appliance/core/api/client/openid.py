@@ -23,4 +23,4 @@ class OpenIdBody(BodyModel):
 async def request_open_id_token(me: Requester, path: OpenIdPath, body: OpenIdBody, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("You can only request an OpenID token for yourself")
-    return await hearth.openid.request_token(me.user_id)
+    return await hearth.accounts.openid.request_token(me.user_id)

@@ -27,10 +27,10 @@ class PresenceBody(BaseModel):
 async def set_presence(me: Requester, path: PresencePath, body: PresenceBody, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("You cannot set the presence state of another user")
-    await hearth.presence.set_presence(me.user_id, body.presence, body.status_msg)
+    await hearth.accounts.presence.set_presence(me.user_id, body.presence, body.status_msg)
     return {}
 
 
 @endpoint(bp, "GET", "/presence/{user_id}/status")
 async def get_presence(me: Requester, path: PresencePath, hearth: Hearth) -> dict:
-    return await hearth.presence.get_presence(me.user_id, path.user_id)
+    return await hearth.accounts.presence.get_presence(me.user_id, path.user_id)

@@ -22,22 +22,22 @@ class FieldPath(PathModel):
 
 @endpoint(bp, "GET", "/profile/{user_id}", auth=OPTIONAL)
 async def get_user_profile(path: UserPath, hearth: Hearth) -> dict:
-    return await hearth.profiles.get_profile(path.user_id)
+    return await hearth.accounts.profiles.get_profile(path.user_id)
 
 
 @endpoint(bp, "GET", "/profile/{user_id}/{key_name}", auth=OPTIONAL)
 async def get_profile_field(path: FieldPath, hearth: Hearth) -> dict:
-    return await hearth.profiles.get_profile_field(path.user_id, path.key_name)
+    return await hearth.accounts.profiles.get_profile_field(path.user_id, path.key_name)
 
 
 @endpoint(bp, "PUT", "/profile/{user_id}/{key_name}", auth=ACCESS_TOKEN, rate_limited=True, forbid_suspended=True)
 async def set_profile_field(me: Requester, path: FieldPath, body: dict, hearth: Hearth) -> dict:
-    await hearth.profiles.set_profile_field(me, path.user_id, path.key_name, body)
+    await hearth.accounts.profiles.set_profile_field(me, path.user_id, path.key_name, body)
     return {}
 
 
 @endpoint(bp, "DELETE", "/profile/{user_id}/{key_name}", auth=ACCESS_TOKEN, rate_limited=True,
           forbid_suspended=True)
 async def delete_profile_field(me: Requester, path: FieldPath, hearth: Hearth) -> dict:
-    await hearth.profiles.delete_profile_field(me, path.user_id, path.key_name)
+    await hearth.accounts.profiles.delete_profile_field(me, path.user_id, path.key_name)
     return {}

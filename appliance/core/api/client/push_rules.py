@@ -45,52 +45,52 @@ class ActionsBody(BodyModel):
 
 @endpoint(bp, "GET", "/pushrules/")
 async def get_push_rules(me: Requester, hearth: Hearth) -> dict:
-    return await hearth.push_rules.account_data_content(me.user_id)
+    return await hearth.push.rules.account_data_content(me.user_id)
 
 
 @endpoint(bp, "GET", "/pushrules/global/")
 async def get_push_rules_global(me: Requester, hearth: Hearth) -> dict:
-    return (await hearth.push_rules.account_data_content(me.user_id))["global"]
+    return (await hearth.push.rules.account_data_content(me.user_id))["global"]
 
 
 @endpoint(bp, "GET", "/pushrules/global/{kind}/{rule_id}")
 async def get_push_rule(me: Requester, path: RulePath, hearth: Hearth) -> dict:
-    return await hearth.push_rules.get_rule(me.user_id, path.kind, path.rule_id)
+    return await hearth.push.rules.get_rule(me.user_id, path.kind, path.rule_id)
 
 
 @endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}")
 async def set_push_rule(me: Requester, path: RulePath, query: PositionQuery, body: PushRuleBody,
                         hearth: Hearth) -> dict:
-    await hearth.push_rules.set_rule(me.user_id, path.kind, path.rule_id, body.model_dump(exclude_unset=True),
+    await hearth.push.rules.set_rule(me.user_id, path.kind, path.rule_id, body.model_dump(exclude_unset=True),
                                      query.before, query.after)
     return {}
 
 
 @endpoint(bp, "DELETE", "/pushrules/global/{kind}/{rule_id}")
 async def delete_push_rule(me: Requester, path: RulePath, hearth: Hearth) -> dict:
-    await hearth.push_rules.delete_rule(me.user_id, path.kind, path.rule_id)
+    await hearth.push.rules.delete_rule(me.user_id, path.kind, path.rule_id)
     return {}
 
 
 @endpoint(bp, "GET", "/pushrules/global/{kind}/{rule_id}/enabled")
 async def is_push_rule_enabled(me: Requester, path: RulePath, hearth: Hearth) -> dict:
-    rule = await hearth.push_rules.get_rule(me.user_id, path.kind, path.rule_id)
+    rule = await hearth.push.rules.get_rule(me.user_id, path.kind, path.rule_id)
     return {"enabled": rule["enabled"]}
 
 
 @endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}/enabled")
 async def set_push_rule_enabled(me: Requester, path: RulePath, body: EnabledBody, hearth: Hearth) -> dict:
-    await hearth.push_rules.set_enabled(me.user_id, path.kind, path.rule_id, body.enabled)
+    await hearth.push.rules.set_enabled(me.user_id, path.kind, path.rule_id, body.enabled)
     return {}
 
 
 @endpoint(bp, "GET", "/pushrules/global/{kind}/{rule_id}/actions")
 async def get_push_rule_actions(me: Requester, path: RulePath, hearth: Hearth) -> dict:
-    rule = await hearth.push_rules.get_rule(me.user_id, path.kind, path.rule_id)
+    rule = await hearth.push.rules.get_rule(me.user_id, path.kind, path.rule_id)
     return {"actions": rule["actions"]}
 
 
 @endpoint(bp, "PUT", "/pushrules/global/{kind}/{rule_id}/actions")
 async def set_push_rule_actions(me: Requester, path: RulePath, body: ActionsBody, hearth: Hearth) -> dict:
-    await hearth.push_rules.set_actions(me.user_id, path.kind, path.rule_id, body.actions)
+    await hearth.push.rules.set_actions(me.user_id, path.kind, path.rule_id, body.actions)
     return {}

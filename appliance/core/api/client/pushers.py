@@ -16,7 +16,7 @@ bp = Blueprint("client_pushers", __name__)
 
 @endpoint(bp, "GET", "/pushers")
 async def get_pushers(me: Requester, hearth: Hearth) -> dict:
-    return {"pushers": await hearth.pushers.get_pushers(me.user_id)}
+    return {"pushers": await hearth.push.pushers.get_pushers(me.user_id)}
 
 
 class PusherBody(BodyModel):
@@ -36,5 +36,5 @@ class PusherBody(BodyModel):
 
 @endpoint(bp, "POST", "/pushers/set")
 async def post_pusher(me: Requester, body: PusherBody, hearth: Hearth) -> dict:
-    await hearth.pushers.set_pusher(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
+    await hearth.push.pushers.set_pusher(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
     return {}

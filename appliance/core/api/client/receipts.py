@@ -37,12 +37,12 @@ class ReadMarkersBody(BodyModel):
 
 @endpoint(bp, "POST", "/rooms/{room_id}/receipt/{receipt_type}/{event_id}", rate_limited=True)
 async def post_receipt(me: Requester, path: ReceiptPath, body: ReceiptBody, hearth: Hearth) -> dict:
-    await hearth.receipts.post_receipt(me.user_id, path.room_id, path.receipt_type, path.event_id,
+    await hearth.reading.receipts.post_receipt(me.user_id, path.room_id, path.receipt_type, path.event_id,
                                        body.thread_id)
     return {}
 
 
 @endpoint(bp, "POST", "/rooms/{room_id}/read_markers", rate_limited=True)
 async def set_read_marker(me: Requester, path: RoomPath, body: ReadMarkersBody, hearth: Hearth) -> dict:
-    await hearth.receipts.set_read_markers(me.user_id, path.room_id, body.model_dump(by_alias=True, exclude_none=True))
+    await hearth.reading.receipts.set_read_markers(me.user_id, path.room_id, body.model_dump(by_alias=True, exclude_none=True))
     return {}

@@ -32,8 +32,8 @@ async def register(query: RegisterQuery, body: RegisterBody, hearth: Hearth, cli
     """User-interactive: m.login.dummy when registration is open, m.login.registration_token when
     it needs an invite code; 403 when closed. Guest accounts are not offered. Registration has a
     rate limit of its own: failed logins do not hold it up, nor it them."""
-    hearth.registration_ratelimiter.check(f"ip:{client.ip}")
-    return await hearth.registration.register(
+    hearth.core.registration_ratelimiter.check(f"ip:{client.ip}")
+    return await hearth.accounts.registration.register(
         kind=query.kind, auth=body.auth, username=body.username, password=body.password,
         device_id=body.device_id, initial_device_display_name=body.initial_device_display_name,
         inhibit_login=body.inhibit_login, refresh_token=body.refresh_token, client=client)
@@ -45,8 +45,8 @@ class AvailableQuery(QueryModel):
 
 @endpoint(bp, "GET", "/register/available", auth=NO_AUTH)
 async def check_username_availability(query: AvailableQuery, hearth: Hearth, client: ClientInfo) -> dict:
-    hearth.ratelimiter.check(f"ip:{client.ip}")
-    await hearth.registration.check_username_available(query.username)
+    hearth.core.ratelimiter.check(f"ip:{client.ip}")
+    await hearth.accounts.registration.check_username_available(query.username)
     return {"available": True}
 
 
@@ -58,5 +58,5 @@ class TokenQuery(QueryModel):
           prefixes=("/_matrix/client/v1", *CLIENT_PREFIXES))
 async def registration_token_validity(query: TokenQuery, hearth: Hearth, client: ClientInfo) -> dict:
     """Rate-limited with registration: this endpoint invites guessing invite codes."""
-    hearth.registration_ratelimiter.check(f"ip:{client.ip}")
-    return {"valid": await hearth.registration.registration_token_validity(query.token)}
+    hearth.core.registration_ratelimiter.check(f"ip:{client.ip}")
+    return {"valid": await hearth.accounts.registration.registration_token_validity(query.token)}

@@ -36,17 +36,17 @@ class ReasonBody(BaseModel):
 
 @endpoint(bp, "POST", "/rooms/{room_id}/report/{event_id}")
 async def report_event(me: Requester, path: EventReportPath, body: EventReportBody, hearth: Hearth) -> dict:
-    await hearth.reports.report_event(me.user_id, path.room_id, path.event_id, body.reason, body.score)
+    await hearth.reading.reports.report_event(me.user_id, path.room_id, path.event_id, body.reason, body.score)
     return {}
 
 
 @endpoint(bp, "POST", "/rooms/{room_id}/report")
 async def report_room(me: Requester, path: RoomReportPath, body: ReasonBody, hearth: Hearth) -> dict:
-    await hearth.reports.report_room(me.user_id, path.room_id, body.reason)
+    await hearth.reading.reports.report_room(me.user_id, path.room_id, body.reason)
     return {}
 
 
 @endpoint(bp, "POST", "/users/{user_id}/report")
 async def report_user(me: Requester, path: UserReportPath, body: ReasonBody, hearth: Hearth) -> dict:
-    await hearth.reports.report_user(me.user_id, path.user_id, body.reason)
+    await hearth.reading.reports.report_user(me.user_id, path.user_id, body.reason)
     return {}

@@ -86,53 +86,53 @@ class TimestampQuery(QueryModel):
 
 @endpoint(bp, "GET", "/rooms/{room_id}/state")
 async def get_room_state(me: Requester, path: RoomPath, hearth: Hearth) -> list:
-    return await hearth.room_read.room_state(me.user_id, path.room_id)
+    return await hearth.reading.rooms.room_state(me.user_id, path.room_id)
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/state/{event_type}/{state_key:path}")
 async def get_room_state_with_key(me: Requester, path: StateEventPath, query: StateQuery, hearth: Hearth) -> dict:
-    return await hearth.room_read.state_event(me.user_id, path.room_id, path.event_type, path.state_key,
+    return await hearth.reading.rooms.state_event(me.user_id, path.room_id, path.event_type, path.state_key,
                                               query.format == "event")
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/state/{event_type}")
 async def get_room_state_empty_key(me: Requester, path: StateEventPath, query: StateQuery, hearth: Hearth) -> dict:
-    return await hearth.room_read.state_event(me.user_id, path.room_id, path.event_type, "",
+    return await hearth.reading.rooms.state_event(me.user_id, path.room_id, path.event_type, "",
                                               query.format == "event")
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/members")
 async def get_members_by_room(me: Requester, path: RoomPath, query: MembersQuery, hearth: Hearth) -> dict:
-    chunk = await hearth.room_read.members(me.user_id, path.room_id, at=query.at, membership=query.membership,
+    chunk = await hearth.reading.rooms.members(me.user_id, path.room_id, at=query.at, membership=query.membership,
                                            not_membership=query.not_membership)
     return {"chunk": chunk}
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/joined_members")
 async def get_joined_members_by_room(me: Requester, path: RoomPath, hearth: Hearth) -> dict:
-    return await hearth.room_read.joined_members(me.user_id, path.room_id)
+    return await hearth.reading.rooms.joined_members(me.user_id, path.room_id)
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/event/{event_id}")
 async def get_one_room_event(me: Requester, path: EventPath, hearth: Hearth) -> dict:
-    return await hearth.room_read.get_event(me.user_id, me.device_id, path.room_id, path.event_id)
+    return await hearth.reading.rooms.get_event(me.user_id, me.device_id, path.room_id, path.event_id)
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/messages")
 async def get_room_events(me: Requester, path: RoomPath, query: MessagesQuery, hearth: Hearth) -> dict:
-    return await hearth.room_read.messages(
+    return await hearth.reading.rooms.messages(
         me.user_id, me.device_id, path.room_id, from_=query.from_, to=query.to, direction=query.dir,
         limit=query.limit or 10, efilter=parse_room_event_filter(query.filter))
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/context/{event_id}")
 async def get_event_context(me: Requester, path: EventPath, query: ContextQuery, hearth: Hearth) -> dict:
-    return await hearth.room_read.context(me.user_id, me.device_id, path.room_id, path.event_id,
+    return await hearth.reading.rooms.context(me.user_id, me.device_id, path.room_id, path.event_id,
                                           limit=query.limit, efilter=parse_room_event_filter(query.filter))
 
 
 async def _relations(me: Requester, path: RelationsPath, query: RelationsQuery, hearth: Hearth) -> dict:
-    return await hearth.room_read.relations(
+    return await hearth.reading.rooms.relations(
         me.user_id, me.device_id, path.room_id, path.event_id, rel_type=path.rel_type,
         event_type=path.event_type, from_=query.from_, to=query.to, limit=query.limit, direction=query.dir,
         recurse=query.recurse)
@@ -157,12 +157,12 @@ async def get_relating_events_with_rel_type_and_event_type(me: Requester, path: 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/threads", prefixes=V1)
 async def get_thread_roots(me: Requester, path: RoomPath, query: ThreadsQuery, hearth: Hearth) -> dict:
-    return await hearth.room_read.threads(me.user_id, me.device_id, path.room_id, include=query.include,
+    return await hearth.reading.rooms.threads(me.user_id, me.device_id, path.room_id, include=query.include,
                                           from_=query.from_, limit=query.limit)
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/timestamp_to_event", prefixes=V1)
 async def get_event_by_timestamp(me: Requester, path: RoomPath, query: TimestampQuery, hearth: Hearth) -> dict:
-    return await hearth.room_read.timestamp_to_event(me.user_id, path.room_id, query.ts, query.dir)
+    return await hearth.reading.rooms.timestamp_to_event(me.user_id, path.room_id, query.ts, query.dir)
 
 

@@ -19,15 +19,15 @@ class SummaryPath(PathModel):
 
 @endpoint(bp, "GET", "/room_summary/{room_id_or_alias}", auth=OPTIONAL, prefixes=V1)
 async def get_room_summary(me: Requester | None, path: SummaryPath, hearth: Hearth) -> dict:
-    return await hearth.room_summary.summary(me.user_id if me else None, path.room_id_or_alias)
+    return await hearth.rooms.summary.summary(me.user_id if me else None, path.room_id_or_alias)
 
 
 @endpoint(bp, "GET", "/rooms/{room_id_or_alias}/summary", auth=OPTIONAL, prefixes=UNSTABLE)
 async def get_room_summary_unstable(me: Requester | None, path: SummaryPath, hearth: Hearth) -> dict:
-    return await hearth.room_summary.summary(me.user_id if me else None, path.room_id_or_alias)
+    return await hearth.rooms.summary.summary(me.user_id if me else None, path.room_id_or_alias)
 
 
 @endpoint(bp, "GET", "/summary/{room_id_or_alias}", auth=OPTIONAL, prefixes=UNSTABLE)
 async def get_room_summary_unstable_short(me: Requester | None, path: SummaryPath, hearth: Hearth) -> dict:
     """The later MSC3266 path (`/summary/{roomIdOrAlias}`)."""
-    return await hearth.room_summary.summary(me.user_id if me else None, path.room_id_or_alias)
+    return await hearth.rooms.summary.summary(me.user_id if me else None, path.room_id_or_alias)

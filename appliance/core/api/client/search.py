@@ -24,5 +24,5 @@ class SearchBody(BodyModel):
 
 @endpoint(bp, "POST", "/search")
 async def search(me: Requester, query: SearchQuery, body: SearchBody, hearth: Hearth) -> dict:
-    return await hearth.search.search(me.user_id, me.device_id, body.model_dump(exclude_unset=True),
+    return await hearth.reading.search.search(me.user_id, me.device_id, body.model_dump(exclude_unset=True),
                                       query.next_batch)

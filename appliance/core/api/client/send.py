@@ -36,8 +36,8 @@ class RedactBody(BaseModel, extra="allow"):
 @endpoint(bp, "PUT", "/rooms/{room_id}/send/{event_type}/{txn_id}", rate_limited=True)
 async def send_message(me: Requester, path: SendPath, body: dict, hearth: Hearth) -> dict:
     if me.suspended:
-        await hearth.account_moderation.check_suspended_send(me, path.room_id, path.event_type, body)
-    event_id = await hearth.room_messages.send_message(path.room_id, me.user_id, path.event_type, body,
+        await hearth.admin.moderation.check_suspended_send(me, path.room_id, path.event_type, body)
+    event_id = await hearth.rooms.messages.send_message(path.room_id, me.user_id, path.event_type, body,
                                                path.txn_id, me.device_id)
     return {"event_id": event_id}
 
@@ -45,8 +45,8 @@ async def send_message(me: Requester, path: SendPath, body: dict, hearth: Hearth
 @endpoint(bp, "PUT", "/rooms/{room_id}/state/{event_type}/{state_key:path}", rate_limited=True)
 async def set_room_state_with_key(me: Requester, path: StatePath, body: dict, hearth: Hearth) -> dict:
     if me.suspended:
-        await hearth.account_moderation.check_suspended_send(me, path.room_id, path.event_type, body, path.state_key)
-    event_id = await hearth.room_messages.set_state(path.room_id, me.user_id, path.event_type, path.state_key, body)
+        await hearth.admin.moderation.check_suspended_send(me, path.room_id, path.event_type, body, path.state_key)
+    event_id = await hearth.rooms.messages.set_state(path.room_id, me.user_id, path.event_type, path.state_key, body)
     return {"event_id": event_id}
 
 
@@ -54,16 +54,16 @@ async def set_room_state_with_key(me: Requester, path: StatePath, body: dict, he
 async def set_room_state(me: Requester, path: StatePath, body: dict, hearth: Hearth) -> dict:
     """The empty state key: the trailing slash is optional (room_state.yaml)."""
     if me.suspended:
-        await hearth.account_moderation.check_suspended_send(me, path.room_id, path.event_type, body, "")
-    event_id = await hearth.room_messages.set_state(path.room_id, me.user_id, path.event_type, "", body)
+        await hearth.admin.moderation.check_suspended_send(me, path.room_id, path.event_type, body, "")
+    event_id = await hearth.rooms.messages.set_state(path.room_id, me.user_id, path.event_type, "", body)
     return {"event_id": event_id}
 
 
 @endpoint(bp, "PUT", "/rooms/{room_id}/redact/{event_id}/{txn_id}", rate_limited=True, allow_guest=False)
 async def redact_event(me: Requester, path: RedactPath, body: RedactBody, hearth: Hearth) -> dict:
     if me.suspended:
-        await hearth.account_moderation.check_suspended_send(me, path.room_id, "m.room.redaction",
+        await hearth.admin.moderation.check_suspended_send(me, path.room_id, "m.room.redaction",
                                                              {"redacts": path.event_id})
-    event_id = await hearth.room_messages.redact(path.room_id, path.event_id, me.user_id, body.reason,
+    event_id = await hearth.rooms.messages.redact(path.room_id, path.event_id, me.user_id, body.reason,
                                          path.txn_id, me.device_id)
     return {"event_id": event_id}

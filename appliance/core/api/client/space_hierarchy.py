@@ -27,5 +27,5 @@ class HierarchyQuery(QueryModel):
 
 @endpoint(bp, "GET", "/rooms/{room_id}/hierarchy", prefixes=V1)
 async def get_space_hierarchy(me: Requester, path: HierarchyPath, query: HierarchyQuery, hearth: Hearth) -> dict:
-    return await hearth.spaces.hierarchy(me.user_id, path.room_id, suggested_only=query.suggested_only,
+    return await hearth.rooms.spaces.hierarchy(me.user_id, path.room_id, suggested_only=query.suggested_only,
                                          max_depth=query.max_depth, limit=query.limit, from_=query.from_)

@@ -29,10 +29,10 @@ async def sync(me: Requester, query: SyncQuery, hearth: Hearth) -> dict:
         user_id=me.user_id,
         device_id=me.device_id,
         since=query.since,
-        filter=await hearth.filters.resolve(me.user_id, query.filter),
+        filter=await hearth.accounts.filters.resolve(me.user_id, query.filter),
         full_state=query.full_state,
         timeout_ms=query.timeout,
         use_state_after=query.use_state_after,
         set_presence=query.set_presence,
     )
-    return await hearth.sync.sync(params)
+    return await hearth.reading.sync.sync(params)

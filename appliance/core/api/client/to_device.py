@@ -24,5 +24,5 @@ class SendToDeviceBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "PUT", "/sendToDevice/{event_type}/{txn_id}", auth=ACCESS_TOKEN)
 async def send_to_device(me: Requester, path: SendToDevicePath, body: SendToDeviceBody, hearth: Hearth) -> dict:
-    await hearth.to_device.send(me.user_id, me.device_id, path.event_type, path.txn_id, body.messages)
+    await hearth.e2ee.to_device.send(me.user_id, me.device_id, path.event_type, path.txn_id, body.messages)
     return {}

@@ -26,7 +26,5 @@ class TypingBody(BodyModel):
 async def set_typing(me: Requester, path: TypingPath, body: TypingBody, hearth: Hearth) -> dict:
     if path.user_id != me.user_id:
         raise Forbidden("You cannot set the typing state of another user")
-    if await hearth.events.membership(path.room_id, me.user_id) != "join":
-        raise Forbidden("You are not in this room")
-    hearth.typing.set_typing(path.room_id, me.user_id, body.typing, body.timeout)
+    await hearth.reading.typing.set_typing_in_room(path.room_id, me.user_id, body.typing, body.timeout)
     return {}

@@ -22,5 +22,5 @@ class UpgradeBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/rooms/{room_id}/upgrade", rate_limited=True, allow_guest=False)
 async def upgrade_room(me: Requester, path: UpgradePath, body: UpgradeBody, hearth: Hearth) -> dict:
-    new_room = await hearth.room_upgrades.upgrade_room(path.room_id, me.user_id, body.new_version, body.additional_creators)
+    new_room = await hearth.rooms.upgrades.upgrade_room(path.room_id, me.user_id, body.new_version, body.additional_creators)
     return {"replacement_room": new_room}

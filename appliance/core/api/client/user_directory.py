@@ -18,4 +18,4 @@ class SearchBody(BaseModel):
 
 @endpoint(bp, "POST", "/user_directory/search", rate_limited=True, allow_guest=False)
 async def search_user_directory(me: Requester, body: SearchBody, hearth: Hearth) -> dict:
-    return await hearth.user_directory.search(me.user_id, body.search_term, body.limit or 10)
+    return await hearth.accounts.directory.search(me.user_id, body.search_term, body.limit or 10)

@@ -14,4 +14,4 @@ FEDERATION_V1 = ("/_matrix/federation/v1",)
 @endpoint(bp, "GET", "/openid/userinfo", auth=NO_AUTH, prefixes=FEDERATION_V1, rate_limited=True)
 async def exchange_openid_token(raw_args, hearth: Hearth) -> dict:
     # `access_token` is the OpenID token itself (the router would take it for a login token).
-    return await hearth.openid.userinfo(raw_args.get("access_token"))
+    return await hearth.accounts.openid.userinfo(raw_args.get("access_token"))

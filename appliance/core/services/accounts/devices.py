@@ -3,28 +3,26 @@ tells the listeners (device keys, dehydrated devices, pushers)."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ...protocol.errors import NotFound
 from ...storage.stores.accounts import AccountStore, Device
+from ...signals import AsyncEvent
 from ..auth import AuthService, Requester
 from .uia import PASSWORD, UserInteractiveAuth
 
-log = logging.getLogger(__name__)
-
-DevicesDeleted = Callable[[str, list[str]], Awaitable[None]]
+DevicesDeleted = AsyncEvent[[str, list[str]]]
 
 
 class Devices:
-    def __init__(self, accounts: AccountStore, auth: AuthService, uia: UserInteractiveAuth):
+    def __init__(self, accounts: AccountStore, auth: AuthService, uia: UserInteractiveAuth,
+                 devices_deleted: DevicesDeleted):
         self.accounts = accounts
         self.auth = auth
         self.uia = uia
-        # Called after devices are deleted (logout, device deletion, deactivation), e.g. by the
+        # Emitted after devices are deleted (logout, device deletion, deactivation), e.g. for the
         # keys service to drop their device keys: listener(user_id, device_ids).
-        self.devices_deleted_listeners: list[DevicesDeleted] = []
+        self.devices_deleted = devices_deleted
 
     async def remove_devices(self, user_id: str, device_ids: list[str]) -> None:
         """Delete devices without user-interactive auth (for the server's own use)."""
@@ -39,11 +37,7 @@ class Devices:
             return
         for token_hash in await self.accounts.delete_devices(user_id, device_ids):
             self.auth.forget_token(token_hash)
-        for listener in self.devices_deleted_listeners:
-            try:
-                await listener(user_id, device_ids)
-            except Exception:
-                log.exception("devices-deleted listener failed")
+        await self.devices_deleted.emit(user_id, device_ids)  # a failing listener is logged
 
     async def list_devices(self, user_id: str) -> list[dict]:
         return [_device_json(d) for d in await self.accounts.list_devices(user_id)]

@@ -18,7 +18,8 @@ CredentialsChanged = Callable[[str], Awaitable[object]]
 
 class Login:
     def __init__(self, settings, accounts: AccountStore, auth: AuthService, names: AccountNames,
-                 passwords: PasswordCheck, uia: UserInteractiveAuth, devices: Devices):
+                 passwords: PasswordCheck, uia: UserInteractiveAuth, devices: Devices,
+                 credentials_changed: CredentialsChanged):
         self.settings = settings
         self.accounts = accounts
         self.auth = auth
@@ -26,9 +27,9 @@ class Login:
         self.passwords = passwords
         self.uia = uia
         self.devices = devices
-        # Called after a password change or reset and after deactivation, e.g. to end every web
-        # session of the account: listener(user_id). Not optional: a failure propagates.
-        self.credentials_changed_listeners: list[CredentialsChanged] = []
+        # Called after a password change or reset and after deactivation, to end every web
+        # session of the account: credentials_changed(user_id). A failure propagates.
+        self._credentials_changed = credentials_changed
 
     @property
     def server_name(self) -> str:
@@ -133,8 +134,7 @@ class Login:
                 self.auth.forget_user(user_id)
 
     async def credentials_changed(self, user_id: str) -> None:
-        for listener in self.credentials_changed_listeners:
-            await listener(user_id)
+        await self._credentials_changed(user_id)
 
 
 def _optional_str(body: dict, key: str) -> str | None:

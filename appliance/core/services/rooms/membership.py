@@ -5,12 +5,13 @@ m.room.member events.
 Everyone who changes a membership calls this service: room creation (the creator's join, the
 invites), upgrades (the upgrader's join, carried-over bans and invites), deactivation
 (`leave_all`, through the same checks as POST /leave), profile changes (`refresh_profile`),
-server notices and the admin's room shutdown. `membership_checks` run before a join, invite or
+server notices and the admin's room shutdown. `membership_check` runs before a join, invite or
 knock (the admin service refuses blocked rooms there).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ...protocol import ids
@@ -28,10 +29,13 @@ log = logging.getLogger(__name__)
 
 PROFILE_FIELDS = ("displayname", "avatar_url")
 
+# check(room_id, user_id, membership) raises to refuse a join, invite or knock.
+MembershipCheck = Callable[[str, str, str], Awaitable[None]]
+
 
 class Membership:
     def __init__(self, server_name: str, events: EventStore, pipeline: EventPipeline, accounts: AccountStore,
-                 store: RoomStore, aliases: RoomAliases, lookup: RoomLookup):
+                 store: RoomStore, aliases: RoomAliases, lookup: RoomLookup, membership_check: MembershipCheck):
         self.server_name = server_name
         self.events = events
         self.pipeline = pipeline
@@ -39,9 +43,7 @@ class Membership:
         self.store = store
         self.aliases = aliases
         self.lookup = lookup
-        # Checks run before a join, invite or knock: check(room_id, user_id, membership) raises
-        # to refuse it (the admin service refuses blocked rooms).
-        self.membership_checks: list = []
+        self.membership_check = membership_check  # the admin service refuses blocked rooms
 
     # -- building member events (the only place) -------------------------------------------
 
@@ -77,8 +79,7 @@ class Membership:
         return await self._send_content(room_id, sender, target, content)
 
     async def _check_membership(self, room_id: str, user_id: str, membership: str) -> None:
-        for check in self.membership_checks:
-            await check(room_id, user_id, membership)
+        await self.membership_check(room_id, user_id, membership)
 
     # -- the endpoints ----------------------------------------------------------------------
 

@@ -38,6 +38,11 @@ class BackupRunStore:
         r = await self.db.fetchone(f"SELECT {_COLS} FROM backup_runs{where} ORDER BY id DESC LIMIT 1")
         return BackupRun(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) if r is not None else None
 
+    async def recent(self, limit: int) -> list[BackupRun]:
+        """The latest runs, newest first."""
+        rows = await self.db.fetchall(f"SELECT {_COLS} FROM backup_runs ORDER BY id DESC LIMIT ?", (limit,))
+        return [BackupRun(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+
     async def last_finished_ms(self, kind: str, *, ok_only: bool = False) -> int | None:
         """When the latest run of `kind` (that succeeded, with ok_only) finished."""
         where = " AND ok = 1" if ok_only else ""

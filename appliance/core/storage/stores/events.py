@@ -245,17 +245,6 @@ class EventStore:
                 " AND redacted_by IS NULL ORDER BY stream_pos", tuple(chunk))
         return rows
 
-    async def notifying_json_since(self, room_id: str, after: int, upto: int, excluded_senders: Sequence[str],
-                                   types: Sequence[str], limit: int = 1000) -> list[str]:
-        """The JSON text of the room's unredacted, unrejected non-state events of `types` in
-        (after, upto] not sent by `excluded_senders`, newest first: /sync's unread counts."""
-        rows = await self.db.fetchall(
-            "SELECT json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ?"
-            f" AND sender NOT IN ({','.join('?' * len(excluded_senders))}) AND state_key IS NULL"
-            f" AND type IN ({','.join('?' * len(types))}) AND rejected IS NULL AND redacted_by IS NULL"
-            " ORDER BY stream_pos DESC LIMIT ?", (room_id, after, upto, *excluded_senders, *types, int(limit)))
-        return [r[0] for r in rows]
-
     async def latest_in_rooms(self, ranges: Sequence[tuple[str, int, int]], limit: int,
                               ) -> dict[str, list[StoredEvent]]:
         """For each (room_id, after, upto): the newest `limit` live (not outlier, not rejected)

@@ -14,6 +14,10 @@ class ServerNoticeStore:
     async def room_of(self, user_id: str) -> str | None:
         return await self.db.fetchval("SELECT room_id FROM server_notice_rooms WHERE user_id = ?", (user_id,))
 
+    async def all_rooms(self) -> set[str]:
+        """Every user's notices room."""
+        return {r[0] for r in await self.db.fetchall("SELECT room_id FROM server_notice_rooms")}
+
     async def is_room_of(self, user_id: str, room_id: str) -> bool:
         return await self.db.fetchval(
             "SELECT 1 FROM server_notice_rooms WHERE user_id = ? AND room_id = ?", (user_id, room_id)) is not None

@@ -44,6 +44,9 @@ class ServerSettingsStore:
     def has_job(conn: sqlite3.Connection, key: str) -> bool:
         return conn.execute("SELECT 1 FROM server_settings WHERE key = ?", (key,)).fetchone() is not None
 
+    async def set_if_absent(self, key: str, value: str) -> str:
+        return await self.db.write(lambda conn: self.set_if_absent_job(conn, key, value))
+
     async def delete(self, *keys: str) -> None:
         await self.db.write(lambda conn: self.delete_job(conn, *keys))
 
