@@ -25,9 +25,9 @@ class AppServicePing:
         try:
             result = await self.client.ping(reg, transaction_id)
         except AppServiceUnreachable as exc:
-            extra = {}
-            if exc.status is not None:
-                extra = {"status": exc.status, "body": exc.body or ""}
-            raise MatrixError(exc.reason, status=_STATUS.get(exc.errcode, 502), errcode=exc.errcode, **extra) from None
+            error = MatrixError(exc.reason, status=_STATUS.get(exc.errcode, 502), errcode=exc.errcode)
+            if exc.status is not None:  # the appservice's own answer, for the one who set it up
+                error.extra = {"status": exc.status, "body": exc.body or ""}
+            raise error from None
         self.sender.retry_now(appservice_id)
         return {"duration_ms": result.duration_ms}

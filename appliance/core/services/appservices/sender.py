@@ -35,6 +35,7 @@ from .registry import AppServiceRegistry
 log = logging.getLogger(__name__)
 
 BATCH_EVENTS = 100
+GATHER_S = 0.05  # after a wake-up, let a burst of events gather into one transaction
 MIN_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 300.0
 
@@ -49,7 +50,7 @@ class _Worker:
         self.retry_now = asyncio.Event()
         self.consumer = StreamConsumer(consumer_name(reg.id), sender.db, sender.stream, sender.consumers,
                                        partial(sender.prepare, reg), lambda _txn_id: self.wake.set(),
-                                       start_at_current=True)
+                                       start_at_current=True, delay=GATHER_S)
         self.tasks: list[asyncio.Task] = []
         self.backoff = MIN_BACKOFF_S
 
