@@ -305,3 +305,72 @@ async def test_queued_transactions_survive_a_restart_and_keep_their_ids(settings
                 break
             await asyncio.sleep(0.05)
         assert await store.oldest_txn("irc") is None
+
+
+async def test_receipts_and_to_device_messages_arrive_when_the_appservice_asks(hs, recorder):
+    await hs.hearth.appservices.registry.install(registration(recorder.url, receive_ephemeral=True))
+    mum = await hs.user("mum")
+    await register_ghost(hs, "_irc_gus", inhibit_login=True)
+    status, _ = await as_call(hs, "PUT", "/devices/GUSDEV", {}, user_id="@_irc_gus:hearth.test")
+    assert status == 200
+    room_id = await hs.create_room(mum, preset="public_chat")
+    status, _ = await as_call(hs, "POST", f"/rooms/{quote(room_id)}/join", {}, user_id="@_irc_gus:hearth.test")
+    assert status == 200
+    event_id = await hs.send(mum, room_id, {"msgtype": "m.text", "body": "read me"})
+    await hs.ok("POST", f"/rooms/{room_id}/receipt/m.read/{quote(event_id)}", mum, {})
+    await hs.ok("PUT", "/sendToDevice/m.room_key_request/td1", mum,
+                {"messages": {"@_irc_gus:hearth.test": {"GUSDEV": {"hello": "ghost"}}}})
+
+    def ephemeral():
+        return [e for r in recorder.transactions() if getattr(r, "accepted", False)
+                for e in r.body.get("ephemeral", [])]
+
+    def to_device():
+        return [m for r in recorder.transactions() if getattr(r, "accepted", False)
+                for m in r.body.get("de.sorunome.msc2409.to_device", [])]
+
+    await recorder.wait_for(lambda: ephemeral() and to_device())
+    receipt = ephemeral()[0]
+    assert receipt["type"] == "m.receipt" and receipt["room_id"] == room_id
+    assert "@mum:hearth.test" in receipt["content"][event_id]["m.read"]
+    message = to_device()[0]
+    assert message == {"type": "m.room_key_request", "sender": "@mum:hearth.test", "content": {"hello": "ghost"},
+                       "to_user_id": "@_irc_gus:hearth.test", "to_device_id": "GUSDEV"}
+    assert all(r.body.get("de.sorunome.msc2409.ephemeral") == r.body.get("ephemeral")
+               for r in recorder.transactions() if "ephemeral" in r.body)
+
+
+async def test_no_ephemeral_data_unless_asked(bridged, recorder):
+    hs = bridged
+    mum = await hs.user("mum")
+    await register_ghost(hs, "_irc_hal", inhibit_login=True)
+    room_id = await hs.create_room(mum, preset="public_chat")
+    await as_call(hs, "POST", f"/rooms/{quote(room_id)}/join", {}, user_id="@_irc_hal:hearth.test")
+    event_id = await hs.send(mum, room_id, {"msgtype": "m.text", "body": "read me"})
+    await hs.ok("POST", f"/rooms/{room_id}/receipt/m.read/{quote(event_id)}", mum, {})
+    await recorder.wait_for(lambda: any("read me" in str(e) for e in recorder.accepted_events()))
+    await hs.hearth.appservices.sender.flush("irc")
+    assert not any("ephemeral" in r.body for r in recorder.transactions())
+
+
+async def test_third_party_lookups_are_asked_of_the_appservice_with_the_protocol(hs, recorder):
+    async def protocol(request):
+        return 200, {"user_fields": ["network", "nickname"], "location_fields": ["network", "channel"],
+                     "icon": "mxc://example.org/irc", "field_types": {}, "instances": []}
+
+    async def users(request):
+        return 200, [{"userid": "@_irc_zoe:hearth.test", "protocol": "irc", "fields": {"nickname": "zoe"}}]
+
+    recorder.handlers["/_matrix/app/v1/thirdparty/protocol/irc"] = protocol
+    recorder.handlers["/_matrix/app/v1/thirdparty/user"] = users
+    await hs.hearth.appservices.registry.install(registration(recorder.url, protocols=["irc"]))
+    mum = await hs.user("mum")
+    protocols = await hs.ok("GET", "/thirdparty/protocols", mum)
+    assert list(protocols) == ["irc"] and protocols["irc"]["user_fields"] == ["network", "nickname"]
+    assert (await hs.ok("GET", "/thirdparty/protocol/irc", mum))["icon"] == "mxc://example.org/irc"
+    await hs.error("GET", "/thirdparty/protocol/xmpp", mum, None, "M_NOT_FOUND", 404)
+    found = await hs.call("GET", "/thirdparty/user/irc?nickname=zoe&network=libera", mum)
+    assert found == (200, [{"userid": "@_irc_zoe:hearth.test", "protocol": "irc", "fields": {"nickname": "zoe"}}])
+    asked = [r for r in recorder.requests if r.path == "/_matrix/app/v1/thirdparty/user/irc"][-1]
+    assert asked.method == "GET"
+    assert (await hs.call("GET", "/thirdparty/location/xmpp", mum)) == (200, [])

@@ -10,7 +10,7 @@ The handler is a plain coroutine; its parameters are injected by name and annota
                      in models.py: M_MISSING_PARAM for a missing field, M_INVALID_PARAM...)
 - `hearth: Hearth`   the services
 - `client: ClientInfo` the caller's IP and user agent (for devices and rate limits)
-- `token: str | None` the access token as sent (login and registration by an appservice)
+- `access_token: str | None` the access token as sent (login and registration by an appservice)
 
 Nothing below this layer touches Quart's `request`.
 
@@ -261,8 +261,8 @@ def endpoint(
                             kwargs["body"] = hint.model_validate(data)
                         except ValidationError as exc:
                             raise body_error(hint, exc) from None
-                elif name == "token":  # the raw access token, for endpoints without auth that may take one
-                    kwargs["token"] = access_token_from_request()
+                elif name == "access_token":  # as sent, for endpoints without auth that may take one
+                    kwargs["access_token"] = access_token_from_request()
                 elif name == "raw_args":
                     kwargs["raw_args"] = request.args
                 else:

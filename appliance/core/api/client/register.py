@@ -32,15 +32,15 @@ class RegisterBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/register", auth=NO_AUTH)
 async def register(query: RegisterQuery, body: RegisterBody, hearth: Hearth, client: ClientInfo,
-                   token: str | None) -> dict:
+                   access_token: str | None) -> dict:
     """User-interactive: m.login.dummy when registration is open, m.login.registration_token when
     it needs an invite code; 403 when closed. Guest accounts are not offered. Registration has a
     rate limit of its own: failed logins do not hold it up, nor it them. An appservice registers
     its users with m.login.application_service and its as_token, without UIA."""
     if body.type == APPSERVICE:
-        if token is None:
+        if access_token is None:
             raise MissingToken("Registering as an application service needs its as_token")
-        me = await hearth.core.auth.get_requester(token)
+        me = await hearth.core.auth.get_requester(access_token)
         return await hearth.accounts.registration.register_as_appservice(
             me, username=body.username, device_id=body.device_id,
             initial_device_display_name=body.initial_device_display_name, inhibit_login=body.inhibit_login,

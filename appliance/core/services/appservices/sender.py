@@ -12,6 +12,12 @@ ping (`POST /_matrix/client/v1/appservice/{id}/ping`) retries at once.
 canonical alias (or an alternative one) is in an alias namespace, or the sender, the state key of
 a membership, or a joined member of the room is the appservice's bot or a local user in a user
 namespace.
+
+With `receive_ephemeral` (or its MSC2409 name) a transaction also carries, under `ephemeral` and
+`de.sorunome.msc2409.ephemeral`, the read receipts of those rooms (private ones only of the
+appservice's own users), and under `de.sorunome.msc2409.to_device` the to-device messages sent to
+its users' devices. Typing notifications and presence are not sent yet (they live outside the
+stream; see the README).
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ from ...protocol.appservice import Registration
 from ...storage.database import Database
 from ...storage.stores.appservices import AppServiceStore, consumer_name
 from ...storage.stores.events import EventStore, StoredEvent
+from ...storage.stores.receipts import Receipt, ReceiptStore
 from ...storage.stores.stream_consumers import StreamConsumerStore
+from ...storage.stores.to_device import ToDeviceStore
 from ...stream import Stream
 from ...stream_consumer import Batch, StreamConsumer
 from ..client_events import ClientEventFormatter
@@ -93,7 +101,7 @@ class _Worker:
 class TransactionSender:
     def __init__(self, db: Database, stream: Stream, consumers: StreamConsumerStore, store: AppServiceStore,
                  registry: AppServiceRegistry, client: AppServiceClient, events: EventStore,
-                 formatter: ClientEventFormatter, server_name: str):
+                 formatter: ClientEventFormatter, receipts: ReceiptStore, to_device: ToDeviceStore, server_name: str):
         self.db = db
         self.stream = stream
         self.consumers = consumers
@@ -102,6 +110,8 @@ class TransactionSender:
         self.client = client
         self.events = events
         self.formatter = formatter
+        self.receipts = receipts
+        self.to_device = to_device
         self.server_name = server_name
         self._workers: dict[str, _Worker] = {}
         self._running = False
@@ -152,15 +162,52 @@ class TransactionSender:
     async def prepare(self, reg: Registration, after: int, upto: int) -> Batch[int]:
         evs = await self.events.live_events_between(after, upto, BATCH_EVENTS)
         reaches = evs[-1].stream_pos if len(evs) == BATCH_EVENTS else upto
-        wanted = await self.interesting(reg, evs)
-        if not wanted:
-            return Batch(reaches)
-        body: dict[str, Any] = {"events": await self.formatter.serialize(wanted, with_room_id=True, bundle=False)}
-        return Batch(reaches, partial(AppServiceStore.enqueue_job, appservice_id=reg.id, body=body,
-                                      events=len(wanted)))
-
-    async def interesting(self, reg: Registration, evs: list[StoredEvent]) -> list[StoredEvent]:
         rooms: dict[str, bool] = {}
+        wanted = await self.interesting(reg, evs, rooms)
+        body: dict[str, Any] = {}
+        if wanted:
+            body["events"] = await self.formatter.serialize(wanted, with_room_id=True, bundle=False)
+        if reg.receive_ephemeral:
+            ephemeral = await self._receipts(reg, after, reaches, rooms)
+            if ephemeral:
+                body["ephemeral"] = body["de.sorunome.msc2409.ephemeral"] = ephemeral
+            to_device = [{**message, "to_user_id": user_id, "to_device_id": device_id}
+                         for user_id, device_id, message in await self.to_device.messages_between(after, reaches)
+                         if self._is_ours(reg, user_id)]
+            if to_device:
+                body["de.sorunome.msc2409.to_device"] = to_device
+        if not body:
+            return Batch(reaches)
+        body.setdefault("events", [])
+        return Batch(reaches, partial(AppServiceStore.enqueue_job, appservice_id=reg.id, body=body,
+                                      events=len(wanted) + len(body.get("ephemeral", []))
+                                      + len(body.get("de.sorunome.msc2409.to_device", []))))
+
+    async def _receipts(self, reg: Registration, after: int, upto: int, rooms: dict[str, bool]) -> list[dict]:
+        """m.receipt events (with room_id) of the interesting rooms in (after, upto]."""
+        by_room: dict[str, list[Receipt]] = {}
+        for r in await self.receipts.changed_anywhere(after, upto):
+            if r.receipt_type == "m.read.private" and not self._is_ours(reg, r.user_id):
+                continue
+            if r.room_id not in rooms:
+                rooms[r.room_id] = await self._room_is_interesting(reg, r.room_id)
+            if rooms[r.room_id]:
+                by_room.setdefault(r.room_id, []).append(r)
+        out = []
+        for room_id, receipts in by_room.items():
+            content: dict[str, Any] = {}
+            for r in receipts:
+                entry: dict[str, Any] = {"ts": r.ts}
+                if r.thread_id:
+                    entry["thread_id"] = r.thread_id
+                content.setdefault(r.event_id, {}).setdefault(r.receipt_type, {})[r.user_id] = entry
+            out.append({"type": "m.receipt", "room_id": room_id, "content": content})
+        return out
+
+    async def interesting(self, reg: Registration, evs: list[StoredEvent],
+                          rooms: dict[str, bool] | None = None) -> list[StoredEvent]:
+        """The events of `evs` the appservice is interested in; `rooms` caches room verdicts."""
+        rooms = {} if rooms is None else rooms
         out = []
         for ev in evs:
             pdu = ev.pdu
