@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .groups.accounts import Accounts, build_accounts
+from .groups.appservices import AppServices, build_appservices
 from .groups.bridges import Bridges, build_bridges
 from .groups.core import Background, Core, build_core
 from .groups.e2ee import E2ee, build_e2ee
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # built on first use: their modules are not imported at start
 @dataclass(frozen=True, slots=True, eq=False)
 class Hearth:
     core: Core
+    appservices: AppServices
     rooms: Rooms
     accounts: Accounts
     e2ee: E2ee
@@ -58,7 +60,7 @@ class Hearth:
     @property
     def background(self) -> tuple[Background, ...]:
         """What runs while the server serves (app.py starts each as a task, cancels it at the end)."""
-        return (*self.accounts.background, *self.push.background, *self.reading.background,
+        return (*self.appservices.background, *self.accounts.background, *self.push.background, *self.reading.background,
                 *self.web.background, *self.bridges.background)
 
     async def close(self) -> None:
@@ -70,18 +72,19 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     """`process`: the parts of the serving process (app.py); a Hearth that serves nothing (the
     operator commands, tests of services) gets its own."""
     core = await build_core(settings)
+    appservices = build_appservices(core)
     sessions = build_web_sessions(core)
     # Admin needs the rooms, and the rooms refuse a join to a room the admin blocked: the check is
     # the admin service's, reached through its holder when it runs (the first join builds it).
     admin: OnFirstUse[Admin] = OnFirstUse(lambda: _build_admin(core, rooms, accounts, reading, web))
-    rooms = build_rooms(core, lambda room_id, user_id, membership: admin.get().rooms.check_not_blocked(
+    rooms = build_rooms(core, appservices, lambda room_id, user_id, membership: admin.get().rooms.check_not_blocked(
         room_id, user_id, membership))
-    accounts = build_accounts(core, rooms, sessions.delete_for_user)
+    accounts = build_accounts(core, appservices, rooms, sessions.delete_for_user)
     e2ee = build_e2ee(core, accounts)
     push = build_push(core, accounts)
     reading = build_reading(core, accounts, e2ee, push)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
-    return Hearth(core=core, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
+    return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
                   bridges=build_bridges(), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)))
 
 

@@ -30,6 +30,7 @@ from ..core.storage.stores.presence import PresenceStore
 from ..core.storage.stores.server_notices import ServerNoticeStore
 from ..core.storage.stores.uia import UiaStore
 from ..core.storage.stores.user_directory import UserDirectoryStore
+from .appservices import AppServices
 from .core import Background, Core
 from .rooms import Rooms
 
@@ -55,7 +56,8 @@ class Accounts:
     background: tuple[Background, ...]
 
 
-def build_accounts(core: Core, rooms: Rooms, credentials_changed: CredentialsChanged) -> Accounts:
+def build_accounts(core: Core, appservices: AppServices, rooms: Rooms, credentials_changed: CredentialsChanged
+                   ) -> Accounts:
     """`credentials_changed(user_id)`: after a password change or reset and after deactivation
     (every web session of the account ends); a failure propagates."""
     s, db, store = core.settings, core.db, core.account_store
@@ -67,7 +69,7 @@ def build_accounts(core: Core, rooms: Rooms, credentials_changed: CredentialsCha
     core.persisted.subscribe(presence.on_event)
     throttle = LoginThrottle(s.login_failures_per_second, s.login_failures_burst, s.login_lockout_failures,
                              s.login_lockout_minutes * 60)
-    names = AccountNames(s.server_name, store)
+    names = AccountNames(s.server_name, store, appservices.registry)
     passwords = PasswordCheck(store, core.auth, names, throttle)
     uia = UserInteractiveAuth(UiaStore(db), passwords)
     devices = Devices(store, core.auth, uia, devices_deleted)
@@ -79,7 +81,7 @@ def build_accounts(core: Core, rooms: Rooms, credentials_changed: CredentialsCha
         login=login,
         uia=uia,
         devices=devices,
-        profiles=Profiles(s.server_name, store, rooms.membership),
+        profiles=Profiles(s.server_name, store, rooms.membership, appservices.queries),
         deactivation=Deactivation(store, core.auth, uia, devices, login, rooms.membership),
         shared_secret=SharedSecretRegistration(  # the secret is made at the first start
             load_or_create_secret(s.registration_secret_path), lambda: s.registration_shared_secret_enabled,

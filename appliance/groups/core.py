@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..core.protocol.signing import SigningKey
+from ..core.services.appservices.registry import AppServiceRegistry
 from ..core.services.auth import AuthService
 from ..core.services.backup import BackupService
 from ..core.services.health import HealthService
@@ -19,6 +20,7 @@ from ..core.storage.migrate import apply_migrations
 from ..core.storage.private_files import secure_data_dir
 from ..core.storage.stores.backup_runs import BackupRunStore
 from ..core.storage.stores.accounts import AccountStore
+from ..core.storage.stores.appservices import AppServiceStore
 from ..core.storage.stores.events import EventStore
 from ..core.storage.stores.state import StateStore
 from ..core.stream import Stream
@@ -37,6 +39,7 @@ class Core:
     account_store: AccountStore
     event_store: EventStore
     state_store: StateStore
+    appservice_registry: AppServiceRegistry  # the installed application services (as_tokens, namespaces)
     auth: AuthService
     ratelimiter: RateLimiter
     login_ratelimiter: RateLimiter
@@ -66,6 +69,8 @@ async def build_core(settings: Settings) -> Core:
     state = StateStore(db)
     db.run_unqueued(state.load)
     persisted: Event[[Persisted]] = Event("event persisted")
+    appservices = AppServiceRegistry(AppServiceStore(db), accounts, settings.server_name)
+    await appservices.load()
     db.health.admin_contact = settings.base_url()
     backups = BackupService(BackupRunStore(db), settings)
     return Core(
@@ -76,7 +81,8 @@ async def build_core(settings: Settings) -> Core:
         account_store=accounts,
         event_store=events,
         state_store=state,
-        auth=AuthService(accounts, settings.refresh_access_token_lifetime_ms),
+        appservice_registry=appservices,
+        auth=AuthService(accounts, settings.refresh_access_token_lifetime_ms, appservices),
         ratelimiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         login_ratelimiter=RateLimiter(settings.login_rate_per_second, settings.login_rate_burst),
         registration_ratelimiter=RateLimiter(settings.registration_rate_per_second,

@@ -228,7 +228,7 @@ async def test_expired_and_abandoned_tokens(token_app):
 
 async def test_login_flows_and_password_login(client):
     r = await client.get(f"{V3}/login")
-    assert await r.get_json() == {"flows": [{"type": "m.login.password"}]}
+    assert await r.get_json() == {"flows": [{"type": "m.login.password"}, {"type": "m.login.application_service"}]}
     await register(client, "mia")
     by_localpart = await login(client, "mia")
     assert by_localpart["user_id"] == "@mia:hearth.test" and by_localpart["access_token"]

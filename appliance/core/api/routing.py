@@ -10,6 +10,7 @@ The handler is a plain coroutine; its parameters are injected by name and annota
                      in models.py: M_MISSING_PARAM for a missing field, M_INVALID_PARAM...)
 - `hearth: Hearth`   the services
 - `client: ClientInfo` the caller's IP and user agent (for devices and rate limits)
+- `access_token: str | None` the access token as sent (login and registration by an appservice)
 
 Nothing below this layer touches Quart's `request`.
 
@@ -217,14 +218,15 @@ def endpoint(
                     if auth is Auth.ACCESS_TOKEN:
                         raise MissingToken("Missing access token")
                 else:
-                    me = await hearth.core.auth.get_requester(token, info)
+                    me = await hearth.core.auth.get_requester(  # an appservice may assert who it acts as
+                        token, info, user_id=request.args.get("user_id"), device_id=request.args.get("device_id"))
                     g.user_id = me.user_id  # for the request log
                     if me.is_guest and not allow_guest:
                         from ..protocol.errors import GuestAccessForbidden
 
                         raise GuestAccessForbidden("Guests may not use this endpoint")
                     _check_moderation(me, allow_locked, forbid_suspended)
-            if limited:
+            if limited and (me is None or me.rate_limited):
                 hearth.core.ratelimiter.check(me.user_id if me else f"ip:{info.ip}", admin=bool(me and me.admin))
             for name in params:
                 hint = hints.get(name)
@@ -259,6 +261,8 @@ def endpoint(
                             kwargs["body"] = hint.model_validate(data)
                         except ValidationError as exc:
                             raise body_error(hint, exc) from None
+                elif name == "access_token":  # as sent, for endpoints without auth that may take one
+                    kwargs["access_token"] = access_token_from_request()
                 elif name == "raw_args":
                     kwargs["raw_args"] = request.args
                 else:

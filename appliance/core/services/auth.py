@@ -16,8 +16,9 @@ from typing import Any
 import nacl.exceptions
 import nacl.pwhash
 
-from ..protocol.errors import UnknownToken, UserDeactivated
+from ..protocol.errors import ExclusiveForbidden, Forbidden, UnknownDevice, UnknownToken, UserDeactivated
 from ..storage.stores.accounts import AccountStore, now_ms
+from .appservices.registry import AppServiceRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +32,14 @@ class ClientInfo:
 @dataclass(frozen=True, slots=True)
 class Requester:
     user_id: str
-    device_id: str
+    device_id: str | None     # None only for an appservice acting without asserting a device
     token_hash: str
     is_guest: bool = False
     admin: bool = False
     locked: bool = False      # every request but logout answers 401 M_USER_LOCKED (routing)
     suspended: bool = False   # the actions the spec lists answer 403 M_USER_SUSPENDED
+    appservice_id: str | None = None  # the appservice whose as_token made this request
+    rate_limited: bool = True  # an appservice's registration may turn rate limits off
 
 
 def hash_token(token: str) -> str:
@@ -85,8 +88,9 @@ class AuthService:
     CACHE_SECONDS = 10.0  # how stale a cached token may be when revoked by another process
     DEVICE_TOUCH_INTERVAL_MS = 60_000
 
-    def __init__(self, accounts: AccountStore, refresh_lifetime_ms: int):
+    def __init__(self, accounts: AccountStore, refresh_lifetime_ms: int, appservices: AppServiceRegistry):
         self.accounts = accounts
+        self.appservices = appservices
         self.refresh_lifetime_ms = refresh_lifetime_ms
         # token hash -> (requester, token expiry, when this entry must be re-read)
         self._cache: OrderedDict[str, tuple[Requester, int | None, float]] = OrderedDict()
@@ -132,7 +136,13 @@ class AuthService:
         self._forget_where(lambda r: (r.user_id, r.device_id) == pair)
         return IssuedTokens(access, pair[1], new_refresh, self.refresh_lifetime_ms)
 
-    async def get_requester(self, token: str, client: ClientInfo | None = None) -> Requester:
+    async def get_requester(self, token: str, client: ClientInfo | None = None, *, user_id: str | None = None,
+                            device_id: str | None = None) -> Requester:
+        """Who a token belongs to. An appservice's `as_token` acts as its bot, or as the user and
+        device it asserts (`user_id`, `device_id` query parameters; ignored for other tokens)."""
+        appservice = self.appservices.by_token(token)
+        if appservice is not None:
+            return await self._appservice_requester(appservice, user_id, device_id)
         token_hash = hash_token(token)
         cached = self._cache.get(token_hash)
         if cached is not None and cached[2] < time.monotonic():
@@ -163,6 +173,24 @@ class AuthService:
         if client is not None:
             await self._touch_device(requester, client)
         return requester
+
+    async def _appservice_requester(self, appservice, user_id: str | None, device_id: str | None) -> Requester:
+        server_name = self.appservices.server_name
+        sender = appservice.sender(server_name)
+        user_id = user_id or sender
+        if not appservice.is_user(user_id, server_name):
+            raise ExclusiveForbidden(f"The appservice {appservice.id!r} cannot act as {user_id}: "
+                                     "it is outside its namespaces")
+        user = await self.accounts.get_user(user_id)
+        if user is None:
+            raise Forbidden(f"The appservice has not registered {user_id}")
+        if user.deactivated:
+            raise UserDeactivated("This account has been deactivated")
+        if device_id is not None and await self.accounts.get_device(user_id, device_id) is None:
+            raise UnknownDevice(f"{user_id} has no device {device_id}")
+        return Requester(user_id, device_id, f"appservice:{appservice.id}", False, user.admin, user.locked,
+                         user.suspended, appservice_id=appservice.id,
+                         rate_limited=appservice.rate_limited and user_id != sender)
 
     async def _touch_device(self, requester: Requester, client: ClientInfo) -> None:
         key = (requester.user_id, requester.device_id)

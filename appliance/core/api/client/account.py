@@ -16,7 +16,10 @@ bp = Blueprint("client_account", __name__)
 
 @endpoint(bp, "GET", "/account/whoami", auth=ACCESS_TOKEN)
 async def get_token_owner(me: Requester) -> dict:
-    return {"user_id": me.user_id, "device_id": me.device_id, "is_guest": me.is_guest}
+    out = {"user_id": me.user_id, "is_guest": me.is_guest}
+    if me.device_id is not None:  # an appservice acting without a device has none
+        out["device_id"] = me.device_id
+    return out
 
 
 class ChangePasswordBody(BaseModel, extra="allow"):

@@ -51,4 +51,4 @@ async def create_room(me: Requester, body: CreateRoomBody, hearth: Hearth) -> di
         is_direct=body.is_direct,
         power_level_content_override=body.power_level_content_override,
     )
-    return {"room_id": await hearth.rooms.creation.create_room(me.user_id, request)}
+    return {"room_id": await hearth.rooms.creation.create_room(me.user_id, request, appservice_id=me.appservice_id)}

@@ -35,7 +35,8 @@ class UpdateDeviceBody(BaseModel, extra="allow"):
 async def update_device(me: Requester, path: DevicePath, body: UpdateDeviceBody, hearth: Hearth) -> dict:
     """Renames one of the user's devices; creating devices is for application services only."""
     await hearth.accounts.devices.update_device(me.user_id, path.device_id, body.display_name,
-                                               "display_name" in body.model_fields_set)
+                                               "display_name" in body.model_fields_set,
+                                               by_appservice=me.appservice_id is not None)
     return {}
 
 

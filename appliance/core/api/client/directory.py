@@ -54,7 +54,8 @@ class PublicRoomsBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "PUT", "/directory/room/{room_alias}", auth=ACCESS_TOKEN, allow_guest=False)
 async def set_room_alias(me: Requester, path: AliasPath, body: SetAliasBody, hearth: Hearth) -> dict:
-    await hearth.rooms.aliases.set_alias(path.room_alias, body.room_id, me.user_id, admin=me.admin)
+    await hearth.rooms.aliases.set_alias(path.room_alias, body.room_id, me.user_id, admin=me.admin,
+                                         appservice_id=me.appservice_id)
     return {}
 
 
@@ -66,7 +67,8 @@ async def get_room_id_by_alias(path: AliasPath, hearth: Hearth) -> dict:
 
 @endpoint(bp, "DELETE", "/directory/room/{room_alias}", auth=ACCESS_TOKEN, allow_guest=False)
 async def delete_room_alias(me: Requester, path: AliasPath, hearth: Hearth) -> dict:
-    await hearth.rooms.aliases.delete_alias(path.room_alias, me.user_id, admin=me.admin)
+    await hearth.rooms.aliases.delete_alias(path.room_alias, me.user_id, admin=me.admin,
+                                            appservice_id=me.appservice_id)
     return {}
 
 

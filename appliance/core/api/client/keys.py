@@ -73,7 +73,7 @@ async def upload_cross_signing_keys(me: Requester, body: CrossSigningKeysBody, h
     """UIA (m.login.password) unless the user has no master key yet or nothing new is uploaded."""
     keys = body.model_dump(exclude_unset=True)
     session = None
-    if await hearth.e2ee.device_keys.cross_signing_upload_needs_auth(me.user_id, keys):
+    if me.appservice_id is None and await hearth.e2ee.device_keys.cross_signing_upload_needs_auth(me.user_id, keys):
         session = await hearth.accounts.login.uia.run(
             body.auth, [[PASSWORD]], f"POST /keys/device_signing/upload {me.user_id}", user_id=me.user_id)
     await hearth.e2ee.device_keys.upload_cross_signing_keys(me.user_id, keys)

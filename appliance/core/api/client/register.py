@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, StrictBool, StrictStr
 from quart import Blueprint
 
+from ...protocol.errors import MissingToken
+from ...services.accounts.login import APPSERVICE
 from ...services.auth import ClientInfo
 from ..routing import CLIENT_PREFIXES, NO_AUTH, QueryModel, endpoint
 from ....hearth import Hearth
@@ -18,6 +20,7 @@ class RegisterQuery(QueryModel):
 
 
 class RegisterBody(BaseModel, extra="allow"):
+    type: StrictStr | None = None  # m.login.application_service: an appservice registers a user
     auth: dict[str, Any] | None = None
     username: StrictStr | None = None
     password: StrictStr | None = None
@@ -28,10 +31,20 @@ class RegisterBody(BaseModel, extra="allow"):
 
 
 @endpoint(bp, "POST", "/register", auth=NO_AUTH)
-async def register(query: RegisterQuery, body: RegisterBody, hearth: Hearth, client: ClientInfo) -> dict:
+async def register(query: RegisterQuery, body: RegisterBody, hearth: Hearth, client: ClientInfo,
+                   access_token: str | None) -> dict:
     """User-interactive: m.login.dummy when registration is open, m.login.registration_token when
     it needs an invite code; 403 when closed. Guest accounts are not offered. Registration has a
-    rate limit of its own: failed logins do not hold it up, nor it them."""
+    rate limit of its own: failed logins do not hold it up, nor it them. An appservice registers
+    its users with m.login.application_service and its as_token, without UIA."""
+    if body.type == APPSERVICE:
+        if access_token is None:
+            raise MissingToken("Registering as an application service needs its as_token")
+        me = await hearth.core.auth.get_requester(access_token)
+        return await hearth.accounts.registration.register_as_appservice(
+            me, username=body.username, device_id=body.device_id,
+            initial_device_display_name=body.initial_device_display_name, inhibit_login=body.inhibit_login,
+            refresh_token=body.refresh_token, client=client)
     hearth.core.registration_ratelimiter.check(f"ip:{client.ip}")
     return await hearth.accounts.registration.register(
         kind=query.kind, auth=body.auth, username=body.username, password=body.password,

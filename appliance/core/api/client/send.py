@@ -1,12 +1,12 @@
 """Sending into a room: room_send.yaml, room_state.yaml (PUT) and redaction.yaml."""
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from quart import Blueprint
 
 from ....hearth import Hearth
 from ...services.auth import Requester
-from ..routing import PathModel, endpoint
+from ..routing import PathModel, QueryModel, endpoint
 
 bp = Blueprint("client_send", __name__)
 
@@ -23,6 +23,15 @@ class StatePath(PathModel):
     state_key: str = ""
 
 
+class TimestampQuery(QueryModel):
+    """`ts`: an appservice's timestamp for the event (ignored for everyone else)."""
+    ts: int | None = Field(default=None, ge=0, le=2**53 - 1)
+
+
+def _ts(me: Requester, query: TimestampQuery) -> int | None:
+    return query.ts if me.appservice_id is not None else None
+
+
 class RedactPath(PathModel):
     room_id: str
     event_id: str
@@ -34,28 +43,31 @@ class RedactBody(BaseModel, extra="allow"):
 
 
 @endpoint(bp, "PUT", "/rooms/{room_id}/send/{event_type}/{txn_id}", rate_limited=True)
-async def send_message(me: Requester, path: SendPath, body: dict, hearth: Hearth) -> dict:
+async def send_message(me: Requester, path: SendPath, query: TimestampQuery, body: dict, hearth: Hearth) -> dict:
     if me.suspended:
         await hearth.admin.moderation.check_suspended_send(me, path.room_id, path.event_type, body)
     event_id = await hearth.rooms.messages.send_message(path.room_id, me.user_id, path.event_type, body,
-                                               path.txn_id, me.device_id)
+                                                        path.txn_id, me.device_id, _ts(me, query))
     return {"event_id": event_id}
 
 
 @endpoint(bp, "PUT", "/rooms/{room_id}/state/{event_type}/{state_key:path}", rate_limited=True)
-async def set_room_state_with_key(me: Requester, path: StatePath, body: dict, hearth: Hearth) -> dict:
+async def set_room_state_with_key(me: Requester, path: StatePath, query: TimestampQuery, body: dict,
+                                  hearth: Hearth) -> dict:
     if me.suspended:
         await hearth.admin.moderation.check_suspended_send(me, path.room_id, path.event_type, body, path.state_key)
-    event_id = await hearth.rooms.messages.set_state(path.room_id, me.user_id, path.event_type, path.state_key, body)
+    event_id = await hearth.rooms.messages.set_state(path.room_id, me.user_id, path.event_type, path.state_key, body,
+                                                     _ts(me, query))
     return {"event_id": event_id}
 
 
 @endpoint(bp, "PUT", "/rooms/{room_id}/state/{event_type}", rate_limited=True)
-async def set_room_state(me: Requester, path: StatePath, body: dict, hearth: Hearth) -> dict:
+async def set_room_state(me: Requester, path: StatePath, query: TimestampQuery, body: dict, hearth: Hearth) -> dict:
     """The empty state key: the trailing slash is optional (room_state.yaml)."""
     if me.suspended:
         await hearth.admin.moderation.check_suspended_send(me, path.room_id, path.event_type, body, "")
-    event_id = await hearth.rooms.messages.set_state(path.room_id, me.user_id, path.event_type, "", body)
+    event_id = await hearth.rooms.messages.set_state(path.room_id, me.user_id, path.event_type, "", body,
+                                                     _ts(me, query))
     return {"event_id": event_id}
 
 

@@ -49,13 +49,21 @@ class Devices:
         return _device_json(device)
 
     async def update_device(self, user_id: str, device_id: str, display_name: str | None,
-                            has_display_name: bool) -> None:
+                            has_display_name: bool, *, by_appservice: bool = False) -> None:
+        """Rename a device; an appservice may also create one this way (spec v1.17, MSC4190)."""
         if await self.accounts.get_device(user_id, device_id) is None:
+            if by_appservice:
+                await self.accounts.upsert_device(user_id, device_id, display_name, None)
+                return
             raise NotFound("No such device")
         if has_display_name:
             await self.accounts.set_device_display_name(user_id, device_id, display_name)
 
     async def delete_devices(self, me: Requester, device_ids: list[str], auth: Any) -> None:
+        """UIA, except for an appservice (spec v1.17: it manages its users' devices)."""
+        if me.appservice_id is not None:
+            await self.delete(me.user_id, list(dict.fromkeys(device_ids)))
+            return
         key = f"POST /delete_devices {me.user_id} " + json.dumps(sorted(set(device_ids)))
         session = await self.uia.run(auth, [[PASSWORD]], key, user_id=me.user_id)
         await self.delete(me.user_id, list(dict.fromkeys(device_ids)))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ...protocol.errors import BadJson, Forbidden, MatrixError, MissingParam, NotFound, UserDeactivated
+from ...protocol.errors import (
+    BadJson, Forbidden, MatrixError, MissingParam, MissingToken, NotFound, UserDeactivated,
+)
 from ...storage.stores.accounts import AccountStore, now_ms
 from ..auth import AuthService, ClientInfo, IssuedTokens, Requester, new_device_id
 from .devices import Devices
@@ -14,6 +16,7 @@ from .passwords import PasswordCheck, check_password_shape
 from .uia import PASSWORD, UserInteractiveAuth
 
 CredentialsChanged = Callable[[str], Awaitable[object]]
+APPSERVICE = "m.login.application_service"
 
 
 class Login:
@@ -40,10 +43,14 @@ class Login:
         return await self.passwords.authenticate(name, password)
 
     def login_flows(self) -> list[dict]:
-        return [{"type": PASSWORD}]
+        return [{"type": PASSWORD}, {"type": APPSERVICE}]
 
-    async def login(self, body: dict, client: ClientInfo) -> dict:
+    async def login(self, body: dict, client: ClientInfo, me: Requester | None = None) -> dict:
+        """`me`: the caller, when the request carried a token (an appservice's, for
+        m.login.application_service)."""
         login_type = body.get("type")
+        if login_type == APPSERVICE:
+            return await self._login_as_appservice(body, client, me)
         if login_type != PASSWORD:
             raise MatrixError("Unknown login type", status=400, errcode="M_UNKNOWN")
         identifier = body.get("identifier")
@@ -71,6 +78,29 @@ class Login:
             raise BadJson("refresh_token must be a boolean")
         user_id = await self.passwords.authenticate(name, password)
         issued = await self.sign_in(user_id, device_id, display_name, refresh, client)
+        return {"user_id": user_id, "home_server": self.server_name, **token_fields(issued),
+                "well_known": {"m.homeserver": {"base_url": self.settings.base_url()}}}
+
+    async def _login_as_appservice(self, body: dict, client: ClientInfo, me: Requester | None) -> dict:
+        appservice = self.names.appservices.get(me.appservice_id) if me and me.appservice_id else None
+        if appservice is None:
+            raise MissingToken("Logging in as an application service needs its as_token")
+        identifier = body.get("identifier")
+        name = identifier.get("user") if isinstance(identifier, dict) else body.get("user")
+        if not isinstance(name, str) or not name:
+            raise MissingParam("Missing identifier.user")
+        user_id = self.names.user_id_for(name)
+        self.names.appservices.check_claims(appservice, "users", user_id)
+        user = await self.accounts.get_user(user_id)
+        if user is None:
+            raise Forbidden(f"{user_id} has not been registered")
+        if user.deactivated:
+            raise UserDeactivated("This account has been deactivated")
+        refresh = body.get("refresh_token", False)
+        if not isinstance(refresh, bool):
+            raise BadJson("refresh_token must be a boolean")
+        issued = await self.sign_in(user_id, _optional_str(body, "device_id"),
+                                    _optional_str(body, "initial_device_display_name"), refresh, client)
         return {"user_id": user_id, "home_server": self.server_name, **token_fields(issued),
                 "well_known": {"m.homeserver": {"base_url": self.settings.base_url()}}}
 

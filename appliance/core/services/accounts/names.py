@@ -8,11 +8,13 @@ from ...protocol import ids
 from ...protocol.errors import InvalidUsername, UserInUse
 from ...storage.stores.accounts import AccountStore
 
+from ..appservices.registry import AppServiceRegistry
 
 class AccountNames:
-    def __init__(self, server_name: str, accounts: AccountStore):
+    def __init__(self, server_name: str, accounts: AccountStore, appservices: AppServiceRegistry):
         self.server_name = server_name
         self.accounts = accounts
+        self.appservices = appservices
 
     def user_id_for(self, name: str) -> str:
         """A localpart or a full user ID of ours → the user ID (not checked for existence)."""
@@ -35,8 +37,10 @@ class AccountNames:
         return user_id
 
     async def check_username_available(self, username: str) -> None:
-        """Raises M_INVALID_USERNAME or M_USER_IN_USE; returns if the name can be registered."""
+        """Raises M_INVALID_USERNAME, M_EXCLUSIVE (a bridge's namespace) or M_USER_IN_USE;
+        returns if the name can be registered by a person."""
         user_id = self.new_user_id(username)
+        self.appservices.check_not_exclusive("users", user_id)
         if await self.accounts.user_exists(user_id):
             raise UserInUse("User ID already taken.")
 

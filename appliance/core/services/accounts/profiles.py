@@ -17,6 +17,7 @@ from ...protocol.errors import (
 )
 from ...storage.stores.accounts import AccountStore
 from ..auth import Requester
+from ..appservices.queries import AppServiceQueries
 from ..rooms.membership import PROFILE_FIELDS, Membership
 
 MAX_DISPLAYNAME_LENGTH = 256
@@ -28,10 +29,12 @@ _MEMBER_PROFILE_FIELDS = PROFILE_FIELDS
 
 
 class Profiles:
-    def __init__(self, server_name: str, accounts: AccountStore, membership: Membership):
+    def __init__(self, server_name: str, accounts: AccountStore, membership: Membership,
+                 queries: AppServiceQueries):
         self.server_name = server_name
         self.accounts = accounts
         self.membership = membership
+        self.queries = queries  # a bridge's ghost that does not exist yet is made when asked for
 
     async def get_profile(self, user_id: str) -> dict:
         user = await self._profile_user(user_id)
@@ -55,6 +58,8 @@ class Profiles:
         except ValueError:
             raise InvalidParam("Not a user ID") from None
         user = await self.accounts.get_user(user_id) if server == self.server_name else None
+        if user is None and server == self.server_name and await self.queries.user_exists(user_id):
+            user = await self.accounts.get_user(user_id)
         if user is None or user.deactivated:
             raise NotFound("Profile not found")
         return user

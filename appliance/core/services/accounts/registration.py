@@ -9,9 +9,11 @@ import string
 from typing import Any
 
 from ...protocol import ids
-from ...protocol.errors import Forbidden, GuestAccessForbidden, InvalidParam, MatrixError, MissingParam, UserInUse
+from ...protocol.errors import (
+    Forbidden, GuestAccessForbidden, InvalidParam, MatrixError, MissingParam, MissingToken, UserInUse,
+)
 from ...storage.stores.accounts import AccountStore, now_ms
-from ..auth import AuthService, ClientInfo
+from ..auth import AuthService, ClientInfo, Requester
 from .login import Login, token_fields
 from .names import AccountNames
 from .passwords import check_password_shape
@@ -85,6 +87,31 @@ class Registration:
             # Token then dummy, as Synapse offers it: clients (matrix-nio) finish with m.login.dummy.
             return [[REGISTRATION_TOKEN, DUMMY]]
         raise Forbidden("Registration is disabled")
+
+    async def register_as_appservice(self, me: Requester | None, *, username: str | None, device_id: str | None,
+                                     initial_device_display_name: str | None, inhibit_login: bool,
+                                     refresh_token: bool, client: ClientInfo) -> dict:
+        """`m.login.application_service` (application-service-api.md "Server admin style
+        permissions"): a passwordless user inside the appservice's namespace, no UIA."""
+        if me is None or me.appservice_id is None:
+            raise MissingToken("Registering as an application service needs its as_token")
+        appservice = self.names.appservices.get(me.appservice_id)
+        if appservice is None:
+            raise MissingToken("Registering as an application service needs its as_token")
+        if username is None:
+            raise MissingParam("Missing username")
+        user_id = self.names.user_id_for(username) if username.startswith("@") else self.names.new_user_id(username)
+        self.names.appservices.check_claims(appservice, "users", user_id)
+        try:
+            await self.accounts.create_user(user_id, None, displayname=ids.parse_user_id(user_id)[0])
+        except sqlite3.IntegrityError:
+            raise UserInUse("User ID already taken.") from None
+        log.info("appservice %s registered %s", appservice.id, user_id)
+        result: dict[str, Any] = {"user_id": user_id, "home_server": self.server_name}
+        if not inhibit_login:
+            issued = await self.login.sign_in(user_id, device_id, initial_device_display_name, refresh_token, client)
+            result.update(token_fields(issued))
+        return result
 
     async def register(self, *, kind: str, auth: Any, username: str | None, password: str | None,
                        device_id: str | None, initial_device_display_name: str | None,

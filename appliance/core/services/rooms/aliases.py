@@ -12,6 +12,8 @@ from ...protocol.redaction import redact as redact_event_dict
 from ...protocol.topics import plain_topic
 from ...storage.stores.events import EventStore
 from ...storage.stores.rooms import AliasTaken, RoomStore
+from ..appservices.queries import AppServiceQueries
+from ..appservices.registry import AppServiceRegistry
 from ..pipeline import EventPipeline
 from .lookup import RoomLookup
 
@@ -46,12 +48,14 @@ class PublicRoomsPage:
 
 class RoomAliases:
     def __init__(self, server_name: str, events: EventStore, pipeline: EventPipeline, store: RoomStore,
-                 lookup: RoomLookup):
+                 lookup: RoomLookup, appservices: AppServiceRegistry, queries: AppServiceQueries):
         self.server_name = server_name
         self.events = events
         self.pipeline = pipeline
         self.store = store
         self.lookup = lookup
+        self.appservices = appservices
+        self.queries = queries
 
     async def resolve_room(self, room_id_or_alias: str) -> str:
         """A room ID, from itself or from one of our aliases."""
@@ -71,6 +75,8 @@ class RoomAliases:
         """GET /directory/room/{roomAlias}: (room ID, servers that know the room)."""
         self._check_alias(alias)
         found = await self.store.get_alias(alias)
+        if found is None and await self.queries.alias_exists(alias):  # a bridge made its portal just now
+            found = await self.store.get_alias(alias)
         if found is None:
             raise NotFound(f"Room alias {alias} not found.")
         servers = [self.server_name]
@@ -83,11 +89,14 @@ class RoomAliases:
                 servers.append(server)
         return found.room_id, servers
 
-    async def set_alias(self, alias: str, room_id: str, user_id: str, *, admin: bool = False) -> None:
-        """PUT /directory/room/{roomAlias}: our own aliases only, by members of the room."""
+    async def set_alias(self, alias: str, room_id: str, user_id: str, *, admin: bool = False,
+                        appservice_id: str | None = None) -> None:
+        """PUT /directory/room/{roomAlias}: our own aliases only, by members of the room; an alias
+        in a bridge's exclusive namespace only by that bridge (M_EXCLUSIVE)."""
         self._check_alias(alias)
         if ids.server_name_of(alias) != self.server_name:
             raise InvalidParam("Room aliases must be on this server")
+        self.check_alias_allowed(alias, appservice_id)
         await self.lookup.version(room_id)
         if not admin and await self.events.membership(room_id, user_id) != "join":
             raise Forbidden("You are not in this room")
@@ -96,13 +105,26 @@ class RoomAliases:
         except AliasTaken:
             raise MatrixError(f"Room alias {alias} already exists.", status=409, errcode="M_UNKNOWN") from None
 
-    async def delete_alias(self, alias: str, user_id: str, *, admin: bool = False) -> None:
-        """DELETE /directory/room/{roomAlias}: by its creator, an admin, or someone who may
-        change the room's m.room.canonical_alias. The alias also leaves the canonical alias."""
+    def check_alias_allowed(self, alias: str, appservice_id: str | None) -> None:
+        """M_EXCLUSIVE for an alias in another's exclusive namespace, or outside the namespaces of
+        the appservice making it."""
+        appservice = self.appservices.get(appservice_id) if appservice_id else None
+        self.appservices.check_not_exclusive("aliases", alias, appservice)
+        if appservice is not None:
+            self.appservices.check_claims(appservice, "aliases", alias)
+
+    async def delete_alias(self, alias: str, user_id: str, *, admin: bool = False,
+                           appservice_id: str | None = None) -> None:
+        """DELETE /directory/room/{roomAlias}: by its creator, an admin, someone who may change
+        the room's m.room.canonical_alias, or the appservice whose namespace holds it. The alias
+        also leaves the canonical alias."""
         self._check_alias(alias)
         found = await self.store.get_alias(alias)
         if found is None:
             raise NotFound(f"Room alias {alias} not found.")
+        appservice = self.appservices.get(appservice_id) if appservice_id else None
+        if appservice is not None and appservice.claims("aliases", alias):
+            admin = True  # "full control over its namespace"
         if not admin and found.creator != user_id:
             pl, create = await self.lookup.power_levels_and_create(found.room_id)
             if (await self.events.membership(found.room_id, user_id) != "join"

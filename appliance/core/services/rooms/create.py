@@ -98,8 +98,9 @@ class RoomCreation:
         self.store = store
         self.membership = membership
 
-    async def create_room(self, creator: str, request: CreateRoomRequest) -> str:
-        """POST /createRoom: the events in the spec's order; returns the room ID."""
+    async def create_room(self, creator: str, request: CreateRoomRequest, *, appservice_id: str | None = None) -> str:
+        """POST /createRoom: the events in the spec's order; returns the room ID. `appservice_id`:
+        the appservice creating it (its alias must be in its namespace)."""
         version_id = request.room_version or self.settings.default_room_version
         version = room_versions.get(version_id)
         if version is None:
@@ -119,6 +120,7 @@ class RoomCreation:
         alias = None
         if request.room_alias_name is not None:
             alias = local_alias(request.room_alias_name, self.server_name)
+            self.membership.aliases.check_alias_allowed(alias, appservice_id)
             if await self.store.get_alias(alias) is not None:
                 raise RoomInUse("Room alias already taken")
         initial: dict[tuple[str, str], dict[str, Any]] = {}

@@ -51,8 +51,9 @@ class RoomMessages:
                 del self._txn_locks[txn_key]
 
     async def send_message(self, room_id: str, sender: str, event_type: str, content: dict[str, Any],
-                           txn_id: str | None, device_id: str | None) -> str:
-        """PUT /rooms/{roomId}/send/{eventType}/{txnId}; the same transaction gives the same ID."""
+                           txn_id: str | None, device_id: str | None, ts: int | None = None) -> str:
+        """PUT /rooms/{roomId}/send/{eventType}/{txnId}; the same transaction gives the same ID.
+        `ts`: an appservice's timestamp for the event (application-service-api.md "Timestamp massaging")."""
         version = await self.lookup.version(room_id)
         extra = None
         if event_type == "m.room.redaction":
@@ -64,6 +65,8 @@ class RoomMessages:
                 # room_send.yaml: before v11 `redacts` moves to the top level.
                 content = {k: v for k, v in content.items() if k != "redacts"}
                 extra = {"redacts": redacts}
+        if ts is not None:
+            extra = {**(extra or {}), "origin_server_ts": ts}
         txn_key = f"{sender}|{device_id}|{txn_id}" if txn_id is not None else None
 
         def matches(pdu: Pdu) -> bool:
@@ -76,12 +79,13 @@ class RoomMessages:
         return await self._send_once(txn_key, matches, send)
 
     async def set_state(self, room_id: str, sender: str, event_type: str, state_key: str,
-                        content: dict[str, Any]) -> str:
+                        content: dict[str, Any], ts: int | None = None) -> str:
         """PUT /rooms/{roomId}/state/{eventType}/{stateKey}; returns the event ID."""
         await self.lookup.version(room_id)
         if event_type == "m.room.canonical_alias":
             await self._check_canonical_alias(room_id, content)
-        persisted = await self.pipeline.create_event(room_id, sender, event_type, content, state_key=state_key)
+        persisted = await self.pipeline.create_event(room_id, sender, event_type, content, state_key=state_key,
+                                                     extra={"origin_server_ts": ts} if ts is not None else None)
         return persisted.pdu.event_id
 
     async def _check_canonical_alias(self, room_id: str, content: dict[str, Any]) -> None:

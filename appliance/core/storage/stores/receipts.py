@@ -43,6 +43,13 @@ class ReceiptStore:
             out += [Receipt(*r) for r in rows]
         return out
 
+    async def changed_anywhere(self, after: int, upto: int, limit: int = 1000) -> list[Receipt]:
+        """Receipts of every room changed in (after, upto], in stream order (appservice transactions)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM receipts WHERE stream_pos > ? AND stream_pos <= ? ORDER BY stream_pos LIMIT ?",
+            (after, upto, int(limit)))
+        return [Receipt(*r) for r in rows]
+
     @staticmethod
     def put_job(conn: sqlite3.Connection, r: Receipt) -> None:
         conn.execute(

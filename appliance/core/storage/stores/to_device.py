@@ -37,6 +37,14 @@ class ToDeviceStore:
             "INSERT INTO to_device_inbox (user_id, device_id, stream_pos, message_json) VALUES (?, ?, ?, ?)",
             [(u, d, pos, encode_canonical_json(m).decode()) for u, d, m in messages])
 
+    async def messages_between(self, after: int, upto: int, limit: int = 1000) -> list[tuple[str, str, dict]]:
+        """(user ID, device ID, message) of every to-device message queued in (after, upto], in
+        order (appservice transactions)."""
+        rows = await self.db.fetchall(
+            "SELECT user_id, device_id, message_json FROM to_device_inbox WHERE stream_pos > ? AND stream_pos <= ?"
+            " ORDER BY id LIMIT ?", (after, upto, int(limit)))
+        return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
     async def delivery_limit(self, user_id: str, device_id: str, token_pos: int) -> int | None:
         """The last message ID a limited delivery with next token `token_pos` handed out."""
         return await self.db.fetchval(
