@@ -10,7 +10,7 @@ HASH   := $(shell cat pyproject.toml | md5sum | cut -c1-8)
 STAMP  := $(VENV)/.installed-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: run test venv clean system-tools browser bench soak
+.PHONY: run test venv clean system-tools browser irc-server bench soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,15 @@ browser:
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium missing and not installable: the browser tests will be skipped"
 
+# The bridge tests talk to a real IRC server (Debian's ngIRCd, started by the tests on loopback).
+irc-server:
+	@command -v ngircd >/dev/null || [ -x /usr/sbin/ngircd ] || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq ngircd >/dev/null && \
+	    { systemctl disable --now ngircd >/dev/null 2>&1 || true; }; } || \
+	  echo "ngircd missing and not installable: the IRC bridge tests will be skipped"
+
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
-test: $(TEST_STAMP) system-tools browser
+test: $(TEST_STAMP) system-tools browser irc-server
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 # make bench: Hearth beside Synapse (README "Benchmark"); Synapse gets its own venv. BENCH_ARGS="--reps 3"
