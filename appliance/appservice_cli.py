@@ -5,6 +5,10 @@
         server serves it before the command returns; installing the same file again changes
         nothing. A registration that clashes with an installed one or with people's accounts is
         refused with the reason, and nothing of that file is installed.
+    hearth appservice add KIND URL --registration FILE
+        What Admin → Bridges does, headless: writes a registration with fresh tokens for a known
+        kind of bridge (whatsapp, signal, telegram, discord, heisenbridge) listening at URL,
+        installs it, saves it to FILE for the bridge, and prints the lines its config needs.
     hearth appservice list
         The installed appservices: id, URL, bot user, namespaces, queued transactions.
     hearth appservice remove ID
@@ -28,6 +32,10 @@ def add_parsers(sub) -> None:
     asub = p.add_subparsers(dest="appservice_command")
     i = asub.add_parser("install", help="install registration files (YAML or JSON)")
     i.add_argument("files", nargs="+", type=Path)
+    a = asub.add_parser("add", help="write and install a registration for a known kind of bridge")
+    a.add_argument("kind")
+    a.add_argument("url")
+    a.add_argument("--registration", type=Path, required=True, help="where to save it for the bridge")
     asub.add_parser("list", help="the installed appservices")
     r = asub.add_parser("remove", help="stop and forget an appservice")
     r.add_argument("id")
@@ -39,6 +47,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int | None:
     command = getattr(args, "appservice_command", None)
     if command == "install":
         return asyncio.run(_install(settings, args.files))
+    if command == "add":
+        return asyncio.run(_add(settings, args.kind, args.url, args.registration))
     if command == "list":
         return asyncio.run(_list(settings))
     if command == "remove":
@@ -75,6 +85,36 @@ async def _install(settings: Settings, files: list[Path]) -> int:
         if not served:
             print("Hearth is not running: it serves the installed appservices when it starts.")
         return 1 if failed else 0
+    finally:
+        await hearth.close()
+
+
+async def _add(settings: Settings, kind_key: str, url: str, out: Path) -> int:
+    import yaml
+
+    from .core.protocol.appservice import RegistrationError
+    from .core.services.appservices.bridge_setup import KINDS, kind
+    from .hearth import build_hearth
+
+    bridge = kind(kind_key)
+    if bridge is None:
+        print(f"Unknown kind {kind_key!r}; one of: {', '.join(k.key for k in KINDS)}", file=sys.stderr)
+        return 2
+    hearth = await build_hearth(settings)
+    try:
+        setup = hearth.admin.external_bridges
+        try:
+            reg = await setup.add(bridge, url.rstrip("/"))
+        except RegistrationError as exc:
+            print(f"not added: {exc}", file=sys.stderr)
+            return 1
+        out.write_text(yaml.safe_dump(reg.source, sort_keys=False))
+        out.chmod(0o600)
+        print(f"installed {reg.id!r} (bot {reg.sender(settings.server_name)}); registration saved to {out}")
+        print(setup.config_lines(reg, settings.base_url(), bridge))
+        if not await _wait_until_served(hearth):
+            print("Hearth is not running: it serves the bridge when it starts.")
+        return 0
     finally:
         await hearth.close()
 

@@ -76,7 +76,7 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     sessions = build_web_sessions(core)
     # Admin needs the rooms, and the rooms refuse a join to a room the admin blocked: the check is
     # the admin service's, reached through its holder when it runs (the first join builds it).
-    admin: OnFirstUse[Admin] = OnFirstUse(lambda: _build_admin(core, rooms, accounts, reading, web))
+    admin: OnFirstUse[Admin] = OnFirstUse(lambda: _build_admin(core, appservices, rooms, accounts, reading, web))
     rooms = build_rooms(core, appservices, lambda room_id, user_id, membership: admin.get().rooms.check_not_blocked(
         room_id, user_id, membership))
     accounts = build_accounts(core, appservices, rooms, sessions.delete_for_user)
@@ -88,10 +88,11 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
                   bridges=build_bridges(), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)))
 
 
-def _build_admin(core: Core, rooms: Rooms, accounts: Accounts, reading: Reading, web: Web) -> Admin:
+def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: Accounts, reading: Reading,
+                 web: Web) -> Admin:
     from .groups.admin import build_admin
 
-    return build_admin(core, rooms, accounts, reading, web)
+    return build_admin(core, appservices, rooms, accounts, reading, web)
 
 
 def _build_media(core: Core) -> Media:

@@ -16,7 +16,9 @@ from ..core.services.registration_tokens import RegistrationTokenService
 from ..core.storage.stores.account_moderation import AccountModerationStore
 from ..core.storage.stores.admin import AdminStore, EventReportStore
 from ..core.storage.stores.uia import UiaStore
+from ..core.services.appservices.bridge_setup import BridgeSetup
 from .accounts import Accounts
+from .appservices import AppServices
 from .core import Core
 from .reading import Reading
 from .rooms import Rooms
@@ -32,9 +34,11 @@ class Admin:
     moderation: AccountModerationService  # locking and suspending accounts
     settings: AdminSettingsService
     announcements: AnnouncementService
+    external_bridges: BridgeSetup  # appservices added, checked and removed from the pages
 
 
-def build_admin(core: Core, rooms: Rooms, accounts: Accounts, reading: Reading, web: Web) -> Admin:
+def build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: Accounts, reading: Reading,
+                web: Web) -> Admin:
     store = AdminStore(core.db)
     return Admin(
         users=AdminUserService(core.server_name, core.account_store, accounts.registration, accounts.login,
@@ -47,4 +51,6 @@ def build_admin(core: Core, rooms: Rooms, accounts: Accounts, reading: Reading, 
                                             core.auth, core.event_store),
         settings=AdminSettingsService(core.settings, web.server_settings, accounts.presence),
         announcements=AnnouncementService(core.account_store, accounts.server_notices),
+        external_bridges=BridgeSetup(appservices.registry, appservices.client, appservices.store, core.account_store,
+                                     rooms.membership),
     )

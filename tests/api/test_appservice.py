@@ -374,3 +374,16 @@ async def test_third_party_lookups_are_asked_of_the_appservice_with_the_protocol
     asked = [r for r in recorder.requests if r.path == "/_matrix/app/v1/thirdparty/user/irc"][-1]
     assert asked.method == "GET"
     assert (await hs.call("GET", "/thirdparty/location/xmpp", mum)) == (200, [])
+
+
+async def test_what_needs_a_device_says_so_when_an_appservice_asserts_none(bridged):
+    hs = bridged
+    status, body = await as_call(hs, "POST", "/keys/upload", {"one_time_keys": {}})
+    assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
+    status, body = await as_call(hs, "POST", "/pushers/set", {
+        "pushkey": "k", "kind": "http", "app_id": "a", "app_display_name": "A", "device_display_name": "D",
+        "lang": "en", "data": {"url": "https://push.example/_matrix/push/v1/notify"}})
+    assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
+    await hs.user("mum")
+    status, _ = await as_call(hs, "PUT", "/sendToDevice/m.test/t1", {"messages": {"@mum:hearth.test": {"*": {}}}})
+    assert status == 200

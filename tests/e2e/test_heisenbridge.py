@@ -1,8 +1,9 @@
 """A real external bridge: heisenbridge (PyPI, an IRC bridge speaking the Application Service API)
 against Hearth and a real IRC server (ngIRCd), all on loopback.
 
-Mum DMs the bridge's bot, adds a network and its server, opens it, connects and joins a channel;
-Grandpa, on plain IRC, is in the channel. Messages go both ways; his nick change and his part are
+Hearth writes the registration (`hearth appservice add`, what Admin → Bridges does). Mum DMs
+the bridge's bot, adds a network and its server, opens it, connects and joins a channel; Grandpa,
+on plain IRC, is in the channel. Messages go both ways; his nick change and his part are
 mirrored in the portal room. heisenbridge runs in a virtualenv of its own (its libraries are not
 Hearth's), made on first use; without network access or ngircd the test skips."""
 from __future__ import annotations
@@ -102,14 +103,14 @@ async def test_heisenbridge_bridges_a_channel_both_ways(tmp_path):
     grandpa = None
     try:
         port = free_port()
-        registration = {
-            "id": "heisenbridge", "url": f"http://127.0.0.1:{port}", "as_token": "hb-as-" + "x" * 40,
-            "hs_token": "hb-hs-" + "y" * 40, "rate_limited": False, "sender_localpart": "heisenbridge",
-            "namespaces": {"users": [{"regex": "@irc_.*", "exclusive": True}], "aliases": [], "rooms": []},
-        }
         reg_file = tmp_path / "heisenbridge.yaml"
-        reg_file.write_text(yaml.safe_dump(registration))
-        await asyncio.to_thread(srv.hearth_cli, "appservice", "install", str(reg_file))
+        # The registration Hearth writes (Admin → Bridges, here headless): fresh tokens, its namespace.
+        out = await asyncio.to_thread(srv.hearth_cli, "appservice", "add", "heisenbridge",
+                                      f"http://127.0.0.1:{port}", "--registration", str(reg_file))
+        assert "installed 'heisenbridge'" in out
+        registration = yaml.safe_load(reg_file.read_text())
+        assert registration["namespaces"]["users"] == [{"regex": "@irc_.*", "exclusive": True}]
+        assert len(registration["as_token"]) >= 40 and registration["as_token"] != registration["hs_token"]
         async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
             r = await http.post(API + "/register", json={"username": "mum", "password": "knitting by the window",
                                                          "auth": {"type": "m.login.dummy"}})

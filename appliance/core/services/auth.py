@@ -16,7 +16,9 @@ from typing import Any
 import nacl.exceptions
 import nacl.pwhash
 
-from ..protocol.errors import ExclusiveForbidden, Forbidden, UnknownDevice, UnknownToken, UserDeactivated
+from ..protocol.errors import (
+    ExclusiveForbidden, Forbidden, MissingParam, UnknownDevice, UnknownToken, UserDeactivated,
+)
 from ..storage.stores.accounts import AccountStore, now_ms
 from .appservices.registry import AppServiceRegistry
 
@@ -40,6 +42,14 @@ class Requester:
     suspended: bool = False   # the actions the spec lists answer 403 M_USER_SUSPENDED
     appservice_id: str | None = None  # the appservice whose as_token made this request
     rate_limited: bool = True  # an appservice's registration may turn rate limits off
+
+
+def require_device(me: Requester) -> str:
+    """The requester's device, for what needs one (key uploads, pushers): an appservice acting
+    without asserting a device gets 400 rather than a half-done operation."""
+    if me.device_id is None:
+        raise MissingParam("This needs a device: an appservice names one with the device_id query parameter")
+    return me.device_id
 
 
 def hash_token(token: str) -> str:

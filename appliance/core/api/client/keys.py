@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from quart import Blueprint
 
 from ...protocol.errors import MissingParam
-from ...services.auth import Requester
+from ...services.auth import Requester, require_device
 from ...services.tokens import parse_token
 from ..routing import ACCESS_TOKEN, endpoint
 from ....hearth import Hearth
@@ -26,7 +26,8 @@ class UploadKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/upload", auth=ACCESS_TOKEN)
 async def upload_keys(me: Requester, body: UploadKeysBody, hearth: Hearth) -> dict:
-    counts = await hearth.e2ee.device_keys.upload_keys(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
+    counts = await hearth.e2ee.device_keys.upload_keys(me.user_id, require_device(me),
+                                                       body.model_dump(exclude_unset=True))
     return {"one_time_key_counts": counts}
 
 

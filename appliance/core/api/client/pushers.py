@@ -7,7 +7,7 @@ from pydantic import StrictBool, StrictStr
 from quart import Blueprint
 
 from ....hearth import Hearth
-from ...services.auth import Requester
+from ...services.auth import Requester, require_device
 from ...protocol.errors import InvalidParam, MissingParam
 from ..routing import BodyModel, endpoint
 
@@ -36,5 +36,5 @@ class PusherBody(BodyModel):
 
 @endpoint(bp, "POST", "/pushers/set")
 async def post_pusher(me: Requester, body: PusherBody, hearth: Hearth) -> dict:
-    await hearth.push.pushers.set_pusher(me.user_id, me.device_id, body.model_dump(exclude_unset=True))
+    await hearth.push.pushers.set_pusher(me.user_id, require_device(me), body.model_dump(exclude_unset=True))
     return {}

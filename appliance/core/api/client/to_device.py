@@ -24,5 +24,6 @@ class SendToDeviceBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "PUT", "/sendToDevice/{event_type}/{txn_id}", auth=ACCESS_TOKEN)
 async def send_to_device(me: Requester, path: SendToDevicePath, body: SendToDeviceBody, hearth: Hearth) -> dict:
-    await hearth.e2ee.to_device.send(me.user_id, me.device_id, path.event_type, path.txn_id, body.messages)
+    # An appservice without a device: its transaction IDs are its own (device "").
+    await hearth.e2ee.to_device.send(me.user_id, me.device_id or "", path.event_type, path.txn_id, body.messages)
     return {}
