@@ -71,8 +71,11 @@ async def login_page() -> Response:
 
 async def _login_form(values: dict[str, Any], errors: dict[str, str], message: str = "",
                       status: int = 200) -> Response:
+    target = request.args.get("next")
+    if target is None and request.method == "POST":  # a failed try keeps where it was going
+        target = (await request.form).get("next")
     return await render("login.html", status=status, fields=form_fields(LoginForm, values, errors),
-                        message=message, next=safe_next(request.args.get("next"), ""))
+                        message=message, next=safe_next(target, ""))
 
 
 @bp.post("/login")

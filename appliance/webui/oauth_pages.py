@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from quart import Blueprint, Response, g, request
 
+from ..core.protocol.errors import LimitExceeded, MatrixError
 from ..core.protocol.oauth import OAuthError
+from ..core.services.login_throttle import wait_in_words
 from ..core.services.oauth import AuthorizationRequest, RedirectableError
 from .layout import error_page
-from .pages import current_viewer, flash, hearth, render, see_other, signed_in
+from . import session as web_session
+from .forms import form_fields, parse_form
+from .pages import current_viewer, flash, hearth, render, safe_next, see_other, signed_in
+from .passwords import MIN_PASSWORD_LENGTH
+from .security import client_ip
 
 bp = Blueprint("webui_oauth", __name__, template_folder="templates")
 
@@ -115,3 +122,79 @@ ACTION_PAGES = {
 async def account_management() -> Response:
     """The account management URL: `?action=…&device_id=…` leads to the page for it."""
     return see_other(ACTION_PAGES.get(request.args.get("action", ""), "/me"))
+
+
+# -- create an account (prompt=create) ----------------------------------------------------------
+
+class SignUpForm(BaseModel):
+    username: str = Field(title="Choose a user name", min_length=1, max_length=64,
+                          description="Lower-case letters, digits and . _ = - / (it becomes part of your address).",
+                          json_schema_extra={"autocomplete": "username", "autocapitalize": "none",
+                                             "spellcheck": "false", "placeholder": "e.g. alex"})
+    password: SecretStr = Field(title="Choose a password",
+                                description=f"At least {MIN_PASSWORD_LENGTH} characters. A few unrelated words "
+                                            "make a strong password that is easy to remember.",
+                                json_schema_extra={"autocomplete": "new-password", "meter": True})
+    invite_code: str | None = Field(None, title="Invite code", max_length=64,
+                                    description="The code from the invite you were given.",
+                                    json_schema_extra={"autocomplete": "one-time-code", "autocapitalize": "characters",
+                                                       "spellcheck": "false"})
+
+    @field_validator("username")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return v.strip().lower()
+
+
+def _sign_up_fields(values: dict, errors: dict) -> list:
+    fields = form_fields(SignUpForm, values, errors)
+    if hearth().settings.registration != "token":
+        fields = [f for f in fields if f.name != "invite_code"]
+    return fields
+
+
+async def _sign_up_page(values: dict, errors: dict, message: str = "", status: int = 200) -> Response:
+    if hearth().settings.registration == "closed":
+        return await error_page(403, "New accounts are not open here",
+                                "Ask the person who looks after this server to create an account for you, "
+                                "then sign in.")
+    return await render("oauth_create.html", status=status, fields=_sign_up_fields(values, errors), message=message,
+                        next=safe_next(request.args.get("next"), ""),
+                        needs_code=hearth().settings.registration == "token")
+
+
+@bp.get("/oauth2/create")
+async def create_account_page() -> Response:
+    if await current_viewer() is not None:
+        return see_other(safe_next(request.args.get("next"), "/me"))
+    return await _sign_up_page({"invite_code": request.args.get("code", "")}, {})
+
+
+@bp.post("/oauth2/create")
+async def create_account() -> Response:
+    form = await request.form
+    model, errors = parse_form(SignUpForm, form)
+    values = {"username": form.get("username", ""), "invite_code": form.get("invite_code", "")}
+    if model is None:
+        return await _sign_up_page(values, errors, status=400)
+    h = hearth()
+    try:
+        # The same limits as signing in: an invite code is a secret that must not be guessable.
+        h.core.login_ratelimiter.check(f"ip:{client_ip()}")
+        h.core.registration_ratelimiter.check(f"ip:{client_ip()}")
+        from ..core.services.auth import ClientInfo
+
+        user_id = await h.accounts.registration.sign_up(model.username, model.password.get_secret_value(),
+                                                        model.invite_code, ClientInfo(client_ip(), request.headers.get("User-Agent", "")))
+    except LimitExceeded as exc:
+        return await _sign_up_page(values, {}, f"Too many tries. Wait {wait_in_words(exc.retry_after_ms)}, then try again.",
+                                   status=429)
+    except MatrixError as exc:
+        field = {"M_USER_IN_USE": "username", "M_INVALID_USERNAME": "username", "M_EXCLUSIVE": "username",
+                 "M_WEAK_PASSWORD": "password"}.get(exc.errcode, "invite_code")
+        message = {"username": "That user name is taken or not allowed.", "password": str(exc),
+                   "invite_code": "That invite code is not valid. Check it, or ask for a new one."}[field]
+        return await _sign_up_page(values, {field: message}, status=400)
+    await web_session.sign_in(user_id)
+    await flash("Welcome! Your account is ready.")
+    return see_other(safe_next(form.get("next"), "/me"))
