@@ -15,7 +15,7 @@ from quart import Blueprint, Response, g, request
 from ..core.protocol.errors import LimitExceeded, MatrixError
 from ..core.protocol.oauth import OAuthError
 from ..core.services.login_throttle import wait_in_words
-from ..core.services.oauth import AuthorizationRequest, RedirectableError
+from ..core.services.oauth import AuthorizationRequest, RedirectableError, normalise_user_code
 from .layout import error_page
 from . import session as web_session
 from .forms import form_fields, parse_form
@@ -83,6 +83,7 @@ async def link_page() -> Response:
 
 
 async def _link_form(code: str, message: str = "") -> Response:
+    code = normalise_user_code(code)
     h = hearth()
     h.core.login_ratelimiter.check(f"ip:{request.remote_addr}")  # a code is a secret: no guessing
     found = await h.accounts.oauth.pending_device_grant(code)
