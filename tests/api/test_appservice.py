@@ -438,3 +438,23 @@ async def test_typing_presence_device_lists_and_key_counts(hs, recorder):
     assert counts and counts[-1][ghost]["IVYDEV"]["signed_curve25519"] == 3
     assert all(ghost in b["org.matrix.msc3202.device_unused_fallback_key_types"] for b in bodies()
                if "org.matrix.msc3202.device_unused_fallback_key_types" in b)
+
+
+async def test_removing_a_bridge_stops_it_and_can_take_its_users_out_of_rooms(bridged, recorder):
+    hs = bridged
+    setup = hs.hearth.admin.external_bridges
+    mum = await hs.user("mum")
+    await register_ghost(hs, "_irc_jo", inhibit_login=True)
+    room_id = await hs.create_room(mum, preset="public_chat")
+    status, _ = await as_call(hs, "POST", f"/rooms/{quote(room_id)}/join", {}, user_id="@_irc_jo:hearth.test")
+    assert status == 200
+    checks = {c.title: c for c in await setup.doctor("irc")}
+    assert checks["Hearth can reach the bridge"].ok and checks["The bridge accepts Hearth's token"].ok
+    assert "@_irc_bot:hearth.test is in no room" in checks["The bridge's bot is in rooms"].detail
+    assert await setup.remove("irc", remove_ghosts=True)
+    assert await hs.hearth.core.event_store.membership(room_id, "@_irc_jo:hearth.test") == "leave"
+    status, body = await as_call(hs, "GET", "/account/whoami")
+    assert (status, body["errcode"]) == (401, "M_UNKNOWN_TOKEN")
+    r = await hs.client.get(V3 + "/register/available?username=_irc_new")
+    assert r.status_code == 200  # the namespace is free again
+    assert not await setup.remove("irc", remove_ghosts=False)
