@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .core.services.appservices.client import AppServiceClient
+from .core.services.appservices.queries import AppServiceQueries
 from .groups.accounts import Accounts, build_accounts
 from .groups.appservices import AppServices, build_appservices
 from .groups.bridges import Bridges, build_bridges
@@ -72,17 +74,21 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     """`process`: the parts of the serving process (app.py); a Hearth that serves nothing (the
     operator commands, tests of services) gets its own."""
     core = await build_core(settings)
-    appservices = build_appservices(core)
+    # Rooms and accounts ask the appservices about users and aliases nobody has yet; the group
+    # that sends them transactions comes after the reading side, whose typing and presence it carries.
+    appservice_client = AppServiceClient()
+    appservice_queries = AppServiceQueries(core.appservice_registry, appservice_client)
     sessions = build_web_sessions(core)
     # Admin needs the rooms, and the rooms refuse a join to a room the admin blocked: the check is
     # the admin service's, reached through its holder when it runs (the first join builds it).
     admin: OnFirstUse[Admin] = OnFirstUse(lambda: _build_admin(core, appservices, rooms, accounts, reading, web))
-    rooms = build_rooms(core, appservices, lambda room_id, user_id, membership: admin.get().rooms.check_not_blocked(
+    rooms = build_rooms(core, appservice_queries, lambda room_id, user_id, membership: admin.get().rooms.check_not_blocked(
         room_id, user_id, membership))
-    accounts = build_accounts(core, appservices, rooms, sessions.delete_for_user)
+    accounts = build_accounts(core, appservice_queries, rooms, sessions.delete_for_user)
     e2ee = build_e2ee(core, accounts)
     push = build_push(core, accounts)
     reading = build_reading(core, accounts, e2ee, push)
+    appservices = build_appservices(core, appservice_client, appservice_queries, accounts, e2ee, reading)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
                   bridges=build_bridges(), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)))

@@ -32,7 +32,7 @@ from ..core.storage.stores.presence import PresenceStore
 from ..core.storage.stores.server_notices import ServerNoticeStore
 from ..core.storage.stores.uia import UiaStore
 from ..core.storage.stores.user_directory import UserDirectoryStore
-from .appservices import AppServices
+from ..core.services.appservices.queries import AppServiceQueries
 from .core import Background, Core
 from .rooms import Rooms
 
@@ -59,7 +59,7 @@ class Accounts:
     background: tuple[Background, ...]
 
 
-def build_accounts(core: Core, appservices: AppServices, rooms: Rooms, credentials_changed: CredentialsChanged
+def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Rooms, credentials_changed: CredentialsChanged
                    ) -> Accounts:
     """`credentials_changed(user_id)`: after a password change or reset and after deactivation
     (every web session of the account ends); a failure propagates."""
@@ -72,7 +72,7 @@ def build_accounts(core: Core, appservices: AppServices, rooms: Rooms, credentia
     core.persisted.subscribe(presence.on_event)
     throttle = LoginThrottle(s.login_failures_per_second, s.login_failures_burst, s.login_lockout_failures,
                              s.login_lockout_minutes * 60)
-    names = AccountNames(s.server_name, store, appservices.registry)
+    names = AccountNames(s.server_name, store, core.appservice_registry)
     passwords = PasswordCheck(store, core.auth, names, throttle)
     uia = UserInteractiveAuth(UiaStore(db), passwords)
     devices = Devices(store, core.auth, uia, devices_deleted)
@@ -86,7 +86,7 @@ def build_accounts(core: Core, appservices: AppServices, rooms: Rooms, credentia
         login=login,
         uia=uia,
         devices=devices,
-        profiles=Profiles(s.server_name, store, rooms.membership, appservices.queries),
+        profiles=Profiles(s.server_name, store, rooms.membership, appservice_queries),
         deactivation=Deactivation(store, core.auth, uia, devices, login, rooms.membership),
         shared_secret=SharedSecretRegistration(  # the secret is made at the first start
             load_or_create_secret(s.registration_secret_path), lambda: s.registration_shared_secret_enabled,
