@@ -96,6 +96,7 @@ def test_oauth_flow_in_chromium(tmp_path):
             page.goto(authorize_url(meta, client_id, callback.uri, "ROBINPHONE", challenge))
             page.wait_for_url(lambda url: "/login?next=" in url)
             shot("sign-in")
+            assert page.locator("a", has_text="Create an account").count() == 1  # for someone new
             page.fill("#username", "robin")
             page.fill("#password", "wrong password")
             page.click("main button[type=submit]")
