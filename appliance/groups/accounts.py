@@ -17,6 +17,7 @@ from ..core.services.accounts.registration import Registration
 from ..core.services.accounts.uia import UserInteractiveAuth
 from ..core.services.filtering import FilterService
 from ..core.services.login_throttle import LoginThrottle
+from ..core.services.oauth import OAuthService, build_oauth
 from ..core.services.openid import OpenIdService
 from ..core.services.presence import PresenceService
 from ..core.services.server_notices import ServerNoticeService
@@ -25,6 +26,7 @@ from ..core.services.user_directory import UserDirectoryService
 from ..core.signals import AsyncEvent
 from ..core.storage.stores.account_data import AccountDataStore
 from ..core.storage.stores.filters import FilterStore
+from ..core.storage.stores.oauth import OAuthStore
 from ..core.storage.stores.openid import OpenIdTokenStore
 from ..core.storage.stores.presence import PresenceStore
 from ..core.storage.stores.server_notices import ServerNoticeStore
@@ -53,6 +55,7 @@ class Accounts:
     directory: UserDirectoryService
     openid: OpenIdService
     server_notices: ServerNoticeService
+    oauth: OAuthService  # the OAuth 2.0 API (auth_metadata, client registration, grants)
     background: tuple[Background, ...]
 
 
@@ -76,6 +79,8 @@ def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Roo
     login = Login(s, store, core.auth, names, passwords, uia, devices, credentials_changed)
     registration = Registration(s, store, core.auth, names, uia, login)
     account_data = AccountDataService(db, AccountDataStore(db), core.stream)
+    oauth = build_oauth(OAuthStore(db), store, login, devices, s.base_url)
+    devices_deleted.subscribe(oauth.devices_deleted)
     return Accounts(
         registration=registration,
         login=login,
@@ -95,5 +100,6 @@ def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Roo
         openid=OpenIdService(OpenIdTokenStore(db), s.server_name),
         server_notices=ServerNoticeService(ServerNoticeStore(db), store, rooms.creation, rooms.messages,
                                            core.event_store, account_data, s.server_name),
+        oauth=oauth,
         background=(presence.run,),
     )
