@@ -114,6 +114,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings, restart_process=restart_process, on_setup_completed=setup_completed)
     print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
     print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
+    for warning in settings.federation_warnings():  # federation (issue 18): loud on purpose
+        logging.getLogger("hearth").warning(warning)
+        print("WARNING: " + warning, flush=True)
 
     advertising: list[asyncio.Task] = []
 
