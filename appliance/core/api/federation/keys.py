@@ -10,17 +10,13 @@ from typing import Any
 from quart import Blueprint
 
 from ....hearth import Hearth
-from ...protocol.errors import BadJson, NotFound
+from ...protocol.errors import BadJson
 from ...services.server_keys import notary_query, our_key_response
 from ..routing import NO_AUTH, endpoint
+from .guard import require_federation as _require_federation
 
 bp = Blueprint("federation_keys", __name__)
 KEY_V2 = ("/_matrix/key/v2",)
-
-
-def _require_federation(hearth: Hearth) -> None:
-    if not hearth.settings.federation_enabled:
-        raise NotFound("Federation is turned off on this server")
 
 
 @endpoint(bp, "GET", "/server", auth=NO_AUTH, prefixes=KEY_V2, rate_limited=True)
