@@ -26,6 +26,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:  # built on first use: their modules are not imported at start-up
     from .groups.admin import Admin
+    from .groups.federation import Federation
     from .groups.media import Media
 
 
@@ -42,6 +43,7 @@ class Hearth:
     bridges: Bridges
     built_admin: OnFirstUse[Admin]
     built_media: OnFirstUse[Media]
+    built_federation: OnFirstUse[Federation]  # federation (issue 18)
 
     @property
     def admin(self) -> Admin:
@@ -50,6 +52,10 @@ class Hearth:
     @property
     def media(self) -> Media:
         return self.built_media.get()
+
+    @property
+    def federation(self) -> Federation:
+        return self.built_federation.get()
 
     @property
     def settings(self) -> Settings:
@@ -67,6 +73,8 @@ class Hearth:
 
     async def close(self) -> None:
         await self.core.backups.stop()
+        if self.built_federation.built:  # federation (issue 18): its HTTP connections
+            await self.federation.client.aclose()
         await self.core.db.close()
 
 
@@ -91,7 +99,8 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     appservices = build_appservices(core, appservice_client, appservice_queries, accounts, e2ee, reading)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
-                  bridges=build_bridges(), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)))
+                  bridges=build_bridges(), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)),
+                  built_federation=OnFirstUse(lambda: _build_federation(core)))
 
 
 def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: Accounts, reading: Reading,
@@ -105,3 +114,9 @@ def _build_media(core: Core) -> Media:
     from .groups.media import build_media
 
     return build_media(core)
+
+
+def _build_federation(core: Core) -> Federation:
+    from .groups.federation import build_federation
+
+    return build_federation(core)
