@@ -50,6 +50,11 @@ chroot "$root" sh -c 'python3 -m venv /opt/hearth/.venv &&
   /opt/hearth/.venv/bin/pip freeze > /opt/hearth/requirements.lock &&
   /opt/hearth/.venv/bin/python -m compileall -q /opt/hearth/.venv >/dev/null; rm -f /tmp/hearth-*.whl'
 
+# raspi-firmware's hook copies the kernel, initrd, device trees and the Pi firmware into
+# /boot/firmware and writes config.txt and cmdline.txt; run it again in case the kernel was
+# configured before raspi-firmware.
+[ -e "$root/boot/firmware/config.txt" ] && ls "$root"/boot/firmware/vmlinuz-* >/dev/null 2>&1 || \
+    chroot "$root" /etc/kernel/postinst.d/z50-raspi-firmware "$(ls "$root"/boot/vmlinuz-* | sed 's|.*/vmlinuz-||')"
 log "configuration and units"
 cp -a "$here/overlay/." "$root/"
 install -m 0644 "$repo/systemd/hearth.service" "$root/etc/systemd/system/hearth.service"
