@@ -38,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mount -t proc proc "$root/proc"; mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
+rm -f "$root/etc/resolv.conf"; cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 log "Hearth wheel (runtime only: no test extras)"
 python3 -m pip wheel --quiet --no-deps --no-build-isolation -w "$work/wheel" "$repo" 2>/dev/null \

@@ -13,7 +13,9 @@ pkgs=$(grep -v '^#' "$here/packages.txt" | grep . | tr '\n' ',' | sed 's/,$//')
 [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
 # raspi-firmware's kernel hook writes into /boot/firmware (the boot partition later); the
 # image's root is LABEL=RASPIROOT, as in Debian's Raspberry Pi images.
-mmdebstrap --architectures=arm64 --variant=minbase \
+# Our /etc/default/raspi-firmware is there before the package: keep it (no conffile prompt).
+mmdebstrap --architectures=arm64 --variant=minbase --format=directory \
+  --dpkgopt=force-confdef --dpkgopt=force-confold \
   --components=main,contrib,non-free-firmware \
   --include="$pkgs" \
   --setup-hook='mkdir -p "$1/boot/firmware" "$1/etc/default"' \
