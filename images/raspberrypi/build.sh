@@ -21,7 +21,10 @@ key=$(cat "$here/packages.txt" "$here/rootfs.sh" | sha256sum | cut -c1-12)
 base=$CACHE/rootfs-$key
 if [ ! -d "$base" ]; then
     log "mmdebstrap (emulated, slow; cached as $base)"
-    rm -rf "$base.part"
+    # A build killed mid-way leaves /proc, /sys and /dev mounted inside: unmount them before the
+    # removal, which must never reach the host's /dev/shm or /sys through a bind mount.
+    findmnt -rn -o TARGET | grep -F "$base.part/" | sort -r | while read -r m; do umount -l "$m"; done
+    rm -rf --one-file-system "$base.part"
     "$here/rootfs.sh" "$base.part"
     mv "$base.part" "$base"
 fi
