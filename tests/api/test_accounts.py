@@ -55,10 +55,12 @@ async def test_register_dummy_flow(client):
                                   "is_guest": False}
     r = await client.get(f"{V3}/devices/{done['device_id']}", headers=bearer(done["access_token"]))
     assert (await r.get_json())["display_name"] == "Phone"
-    # The session is used up.
+    # The session is used up: retrying it answers the same account (signed in again), whatever else is sent.
     r = await client.post(f"{V3}/register", json={"username": "alice2", "password": "x",
                                                    "auth": {"type": "m.login.dummy", "session": body["session"]}})
-    assert r.status_code == 400
+    assert r.status_code == 200 and (await r.get_json())["user_id"] == "@alice:hearth.test"
+    r = await client.get(f"{V3}/register/available?username=alice2")
+    assert r.status_code == 200
 
 
 async def test_register_without_session_completes_in_one_request(client):
@@ -72,9 +74,47 @@ async def test_register_name_checks_come_before_uia(client):
     await register(client, "carol")
     r = await client.post(f"{V3}/register", json={"username": "carol", "password": "pw"})
     assert r.status_code == 400 and await errcode(r) == "M_USER_IN_USE"
-    for bad in ("Carol", "car ol", "@carol:hearth.test", "x" * 300, ""):
+    r = await client.post(f"{V3}/register", json={"username": "Carol", "password": "pw"})
+    assert r.status_code == 400 and await errcode(r) == "M_USER_IN_USE"  # lowercased, then taken
+    for bad in ("car ol", "@carol:hearth.test", "x" * 300, ""):
         r = await client.post(f"{V3}/register", json={"username": bad, "password": "pw"})
         assert r.status_code == 400 and await errcode(r) == "M_INVALID_USERNAME", bad
+
+
+async def test_register_later_stages_send_only_auth(client):
+    """The first request's parameters stay with the session (registration.yaml, UIA "Fallback"
+    clients and Synapse's behaviour): the completing request may carry `auth` alone."""
+    r = await client.post(f"{V3}/register", json={"username": "Kim", "password": "pw-123456",
+                                                   "device_id": "KIMPHONE", "initial_device_display_name": "Kim's"})
+    assert r.status_code == 401
+    session = (await r.get_json())["session"]
+    auth = {"auth": {"type": "m.login.dummy", "session": session}}
+    r = await client.post(f"{V3}/register", json=auth)
+    done = await r.get_json()
+    assert r.status_code == 200, done
+    assert done["user_id"] == "@kim:hearth.test" and done["device_id"] == "KIMPHONE"
+    r = await client.get(f"{V3}/devices/KIMPHONE", headers=bearer(done["access_token"]))
+    assert (await r.get_json())["display_name"] == "Kim's"
+    await login(client, "kim")  # the password of the first request
+    # Retrying the completed request gives the same account, not M_USER_IN_USE or an unknown session.
+    r = await client.post(f"{V3}/register", json=auth)
+    again = await r.get_json()
+    assert r.status_code == 200 and again["user_id"] == "@kim:hearth.test", again
+    # inhibit_login given first holds for the stage that completes the session.
+    r = await client.post(f"{V3}/register", json={"username": "lou", "password": "pw-123456", "inhibit_login": True})
+    r = await client.post(f"{V3}/register", json={"auth": {"type": "m.login.dummy",
+                                                           "session": (await r.get_json())["session"]}})
+    body = await r.get_json()
+    assert r.status_code == 200 and body["user_id"] == "@lou:hearth.test" and "access_token" not in body
+
+
+async def test_register_lowercases_the_localpart(client):
+    r = await client.get(f"{V3}/register/available?username=MixedCase")
+    assert r.status_code == 200
+    done = await register(client, "MixedCase")
+    assert done["user_id"] == "@mixedcase:hearth.test"
+    r = await client.get(f"{V3}/register/available?username=MIXEDCASE")
+    assert r.status_code == 400 and await errcode(r) == "M_USER_IN_USE"
 
 
 async def test_register_requires_password(client):
@@ -183,15 +223,19 @@ async def test_registration_token_flow_and_use_counting(token_app):
         "type": "m.login.dummy", "session": session}})
     assert r.status_code == 401 and (await r.get_json())["completed"] == ["m.login.dummy"]
     # The right token: pending while another session would need it.
-    r = await client.post(f"{V3}/register", json={"username": "jack", "auth": {
-        "type": "m.login.registration_token", "token": token, "session": session}})
-    assert r.status_code == 400 and await errcode(r) == "M_MISSING_PARAM"  # stages done, password missing
+    other = await (await client.post(f"{V3}/register", json={"username": "jill", "password": "pw-123456"})).get_json()
+    r = await client.post(f"{V3}/register", json={"username": "jill", "auth": {
+        "type": "m.login.registration_token", "token": token, "session": other["session"]}})
+    assert r.status_code == 401 and (await r.get_json())["completed"] == ["m.login.registration_token"]
     assert await (await client.get(f"{validity}?token={token}")).get_json() == {"valid": False}
     stored = await service.uia.store.get_registration_token(token)
     assert (stored.pending, stored.completed) == (1, 0)
-    r = await client.post(f"{V3}/register", json={"username": "jack", "password": "pw-123456",
-                                                   "auth": {"session": session}})
-    assert r.status_code == 200 and (await r.get_json())["user_id"] == "@jack:hearth.test"
+    r = await client.post(f"{V3}/register", json={"username": "jack", "auth": {
+        "type": "m.login.registration_token", "token": token, "session": session}})
+    assert r.status_code == 401 and await errcode(r) == "M_FORBIDDEN"  # jill's session holds the only use
+    # jill completes with the password of her first request: the token is used.
+    r = await client.post(f"{V3}/register", json={"auth": {"type": "m.login.dummy", "session": other["session"]}})
+    assert r.status_code == 200 and (await r.get_json())["user_id"] == "@jill:hearth.test"
     stored = await service.uia.store.get_registration_token(token)
     assert (stored.pending, stored.completed) == (0, 1)
     # Used up: another registration with it fails the stage.
@@ -384,9 +428,13 @@ async def test_change_password_keep_devices_and_other_user(client):
     await register(client, "tina")
     other = await login(client, "sam")
     h = bearer(reg["access_token"])
-    # Another user's password does not authenticate sam.
+    # Another user's password does not authenticate sam: a refusal (403), not a stage to retry.
     r = await client.post(f"{V3}/account/password", headers=h, json={
         "new_password": "x-1", "auth": password_auth("tina", "pw-123456")})
+    assert r.status_code == 403 and await errcode(r) == "M_FORBIDDEN"
+    # A wrong password is a failed stage (401).
+    r = await client.post(f"{V3}/account/password", headers=h, json={
+        "new_password": "x-1", "auth": password_auth("sam", "wrong")})
     assert r.status_code == 401 and await errcode(r) == "M_FORBIDDEN"
     r = await client.post(f"{V3}/account/password", headers=h, json={
         "new_password": "x-1", "logout_devices": False, "auth": password_auth("sam", "pw-123456")})

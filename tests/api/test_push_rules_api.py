@@ -82,8 +82,8 @@ async def test_errors(hs):
     await hs.error("PUT", f"{base}/override/x", bob, {"actions": "notify"}, "M_INVALID_PARAM", 400)
     await hs.error("PUT", f"{base}/override/x", bob, {"actions": ["bogus_action"]}, "M_INVALID_PARAM", 400)
     await hs.error("PUT", f"{base}/content/x", bob, {"actions": []}, "M_MISSING_PARAM", 400)
-    await hs.error("PUT", f"{base}/room/not-a-room", bob, {"actions": []}, "M_INVALID_PARAM", 400)
-    await hs.error("PUT", f"{base}/sender/not-a-user", bob, {"actions": []}, "M_INVALID_PARAM", 400)
+    await hs.error("PUT", f"{base}/room/.not-a-room", bob, {"actions": []}, "M_INVALID_PARAM", 400)
+    await hs.error("PUT", f"{base}/sender/a%5Cb", bob, {"actions": []}, "M_INVALID_PARAM", 400)
     body = await hs.error("PUT", f"{base}/override/x?before=missing", bob, {"actions": []}, "M_UNKNOWN", 400)
     assert "missing" in body["error"]
     await hs.error("PUT", f"{base}/override/x?after=.m.rule.master", bob, {"actions": []}, "M_UNKNOWN", 400)
@@ -106,3 +106,31 @@ async def test_push_rules_in_sync_account_data(hs):
     assert ids(events["m.push_rules"]["global"]["sender"]) == ["@spam:hearth.test"]
     again = await hs.ok("GET", f"/sync?since={later['next_batch']}", bob)
     assert not [e for e in again["account_data"]["events"] if e["type"] == "m.push_rules"]
+
+
+async def test_rules_of_one_kind_any_rule_id_and_actions_as_written(hs):
+    """GET /pushrules/global/{kind}/ (as Synapse serves it), room rules named by any string the
+    spec's ruleId allows, and actions read back as written (the historical `dont_notify` kept)."""
+    bob = await hs.user("bob")
+    await hs.ok("PUT", "/pushrules/global/room/%23alias:hearth.test", bob, {"actions": ["dont_notify"]})
+    assert (await hs.ok("GET", "/pushrules/global/room/%23alias:hearth.test", bob))["actions"] == ["dont_notify"]
+    await hs.ok("PUT", "/pushrules/global/sender/anything", bob, {"actions": ["notify", "coalesce"]})
+    assert await hs.ok("GET", "/pushrules/global/sender/anything/actions", bob) == {"actions": ["notify", "coalesce"]}
+    await hs.ok("PUT", "/pushrules/global/underride/.m.rule.message/actions", bob, {"actions": ["dont_notify"]})
+    assert await hs.ok("GET", "/pushrules/global/underride/.m.rule.message/actions", bob) == {
+        "actions": ["dont_notify"]}
+    r = await hs.client.get(hs.PREFIX + "/pushrules/global/room/", headers=bob.headers)
+    assert r.status_code == 200
+    assert [rule["rule_id"] for rule in await r.get_json()] == ["#alias:hearth.test"]
+    await hs.error("GET", "/pushrules/global/bogus/", bob, None, "M_INVALID_PARAM", 400)
+
+
+async def test_dont_notify_still_silences(hs):
+    """A rule whose actions are only `dont_notify` is read back so, and still means no notification."""
+    alice, bob = await hs.user("alice"), await hs.user("bob")
+    room = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{room}", bob)
+    await hs.ok("PUT", f"/pushrules/global/room/{room}", bob, {"actions": ["dont_notify"]})
+    await hs.send(alice, room)
+    body = await hs.ok("GET", "/notifications", bob)
+    assert body["notifications"] == []

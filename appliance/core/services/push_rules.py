@@ -59,6 +59,9 @@ class PushRuleService:
     async def account_data_content(self, user_id: str) -> dict[str, Any]:
         return {"global": copy.deepcopy(await self.ruleset(user_id))}
 
+    async def rules_of_kind(self, user_id: str, kind: str) -> list[dict[str, Any]]:
+        return copy.deepcopy((await self.ruleset(user_id))[pr.check_kind(kind)])
+
     async def get_rule(self, user_id: str, kind: str, rule_id: str) -> dict[str, Any]:
         rule = pr.find_rule(await self.ruleset(user_id), pr.check_kind(kind), rule_id)
         if rule is None:

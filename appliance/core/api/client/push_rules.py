@@ -53,6 +53,16 @@ async def get_push_rules_global(me: Requester, hearth: Hearth) -> dict:
     return (await hearth.push.rules.account_data_content(me.user_id))["global"]
 
 
+class KindPath(PathModel):
+    kind: str
+
+
+@endpoint(bp, "GET", "/pushrules/global/{kind}/")
+async def get_push_rules_of_kind(me: Requester, path: KindPath, hearth: Hearth) -> list:
+    """Not in pushrules.yaml, but served by Synapse and used by clients: the rules of one kind."""
+    return await hearth.push.rules.rules_of_kind(me.user_id, path.kind)
+
+
 @endpoint(bp, "GET", "/pushrules/global/{kind}/{rule_id}")
 async def get_push_rule(me: Requester, path: RulePath, hearth: Hearth) -> dict:
     return await hearth.push.rules.get_rule(me.user_id, path.kind, path.rule_id)

@@ -26,7 +26,7 @@ class RegisterBody(BaseModel, extra="allow"):
     password: StrictStr | None = None
     device_id: StrictStr | None = None
     initial_device_display_name: StrictStr | None = None
-    inhibit_login: StrictBool = False
+    inhibit_login: StrictBool | None = None  # None: as the UIA session's first request said
     refresh_token: StrictBool = False
 
 
@@ -43,7 +43,7 @@ async def register(query: RegisterQuery, body: RegisterBody, hearth: Hearth, cli
         me = await hearth.core.auth.get_requester(access_token)
         return await hearth.accounts.registration.register_as_appservice(
             me, username=body.username, device_id=body.device_id,
-            initial_device_display_name=body.initial_device_display_name, inhibit_login=body.inhibit_login,
+            initial_device_display_name=body.initial_device_display_name, inhibit_login=bool(body.inhibit_login),
             refresh_token=body.refresh_token, client=client)
     hearth.core.registration_ratelimiter.check(f"ip:{client.ip}")
     return await hearth.accounts.registration.register(

@@ -28,6 +28,13 @@ class AccountNames:
             return name
         return f"@{name}:{self.server_name}"
 
+    @staticmethod
+    def requested_localpart(username: str) -> str:
+        """The localpart a registration asks for, lowercased: the spec's `username` is "the basis
+        for the localpart", and new user IDs may not hold capitals (appendices, "User
+        Identifiers"); Synapse lowercases too, so `Alice` registers `@alice`."""
+        return username.lower()
+
     def new_user_id(self, localpart: str) -> str:
         if not ids.is_valid_user_localpart(localpart):
             raise InvalidUsername("User names may only contain a-z, 0-9, and . _ = - / +")

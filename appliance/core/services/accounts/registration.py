@@ -20,6 +20,8 @@ from .names import AccountNames
 from .passwords import check_password_shape
 from .uia import DUMMY, REGISTRATION_TOKEN, UserInteractiveAuth
 
+REGISTER_KEY = "POST /register"
+
 log = logging.getLogger(__name__)
 
 # Opaque identifier grammar (appendices), at most 64 characters for registration tokens.
@@ -45,7 +47,7 @@ class Registration:
 
     async def check_username_available(self, username: str) -> None:
         """Raises M_INVALID_USERNAME or M_USER_IN_USE; returns if the name can be registered."""
-        await self.names.check_username_available(username)
+        await self.names.check_username_available(self.names.requested_localpart(username))
 
     async def create_user(self, localpart_or_user_id: str, password: str | None, admin: bool = False) -> str:
         user_id = self.names.user_id_for(localpart_or_user_id)
@@ -137,31 +139,61 @@ class Registration:
 
     async def register(self, *, kind: str, auth: Any, username: str | None, password: str | None,
                        device_id: str | None, initial_device_display_name: str | None,
-                       inhibit_login: bool, refresh_token: bool, client: ClientInfo) -> dict:
+                       inhibit_login: bool | None, refresh_token: bool, client: ClientInfo) -> dict:
+        """The parameters of the first request stay with the UIA session (the password as its
+        hash), so later stages may send only `auth`; a parameter a later request gives wins.
+        Retrying a completed session answers its account again (with a new login)."""
         if kind == "guest":
             raise GuestAccessForbidden("Guest accounts are not available on this server")
         flows = self.registration_flows()
+        given = {"username": username, "device_id": device_id,
+                 "initial_device_display_name": initial_device_display_name, "inhibit_login": inhibit_login}
+        params = {k: v for k, v in given.items() if v is not None}
+        password_hash: str | None = None
+        session_id = auth.get("session") if isinstance(auth, dict) else None
+        stored = await self.uia.store.get_session(session_id) if isinstance(session_id, str) else None
+        if stored is not None and stored.request_key == REGISTER_KEY:
+            params = {**stored.result.get("params", {}), **params}
+            registered = stored.result.get("registered_user_id")
+            if registered is not None:
+                return await self._result(registered, params, refresh_token, client)
+            password_hash = stored.result.get("password_hash")
         # Name checks come before UIA (spec: "MUST perform the relevant checks ... before").
-        if username is None:
-            username = await self.names.generated_localpart()
-        await self.names.check_username_available(username)
-        user_id = self.names.new_user_id(username)
-        session = await self.uia.run(auth, flows, "POST /register")
-        if password is None:
+        if params.get("username") is None:
+            params["username"] = await self.names.generated_localpart()
+        params["username"] = self.names.requested_localpart(params["username"])
+        await self.names.check_username_available(params["username"])
+        user_id = self.names.new_user_id(params["username"])
+        if password is not None:
+            check_password_shape(password)
+        try:
+            session = await self.uia.run(auth, flows, REGISTER_KEY)
+        except UserInteractiveAuthRequired as incomplete:
+            left = {"params": params}
+            if password is not None:
+                left["password_hash"] = await self.auth.hash_password(password)
+            await self.uia.store.merge_result(incomplete.body["session"], left)
+            raise
+        if password is not None:
+            password_hash = await self.auth.hash_password(password)
+        if password_hash is None:
             raise MissingParam("Missing password")
-        check_password_shape(password)
-        password_hash = await self.auth.hash_password(password)
 
         try:
             finished = await self.uia.store.finish_session_creating_user(session.session_id, user_id, password_hash,
-                                                                         username)
+                                                                         params["username"])
         except sqlite3.IntegrityError:
             raise UserInUse("User ID already taken.") from None
         if not finished:  # a concurrent request used this session first
             raise MatrixError("Unknown session ID", status=400, errcode="M_UNKNOWN")
+        await self.uia.store.merge_result(session.session_id, {"params": params})
         log.info("registered %s", user_id)
+        return await self._result(user_id, params, refresh_token, client)
+
+    async def _result(self, user_id: str, params: dict[str, Any], refresh_token: bool, client: ClientInfo) -> dict:
         result: dict[str, Any] = {"user_id": user_id, "home_server": self.server_name}
-        if not inhibit_login:
-            issued = await self.login.sign_in(user_id, device_id, initial_device_display_name, refresh_token, client)
+        if not params.get("inhibit_login"):
+            issued = await self.login.sign_in(user_id, params.get("device_id"),
+                                              params.get("initial_device_display_name"), refresh_token, client)
             result.update(token_fields(issued))
         return result

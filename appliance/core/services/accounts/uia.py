@@ -94,14 +94,15 @@ class UserInteractiveAuth:
             password = auth.get("password")
             if name is None or not isinstance(password, str):
                 raise failed("M_FORBIDDEN", "Invalid username or password")
-            if user_id is not None and await self.passwords.names.resolve_login_user(name) != user_id:
-                raise failed("M_FORBIDDEN", "Invalid username or password")  # the requester is known
             try:
                 who = await self.passwords.authenticate(name, password)
             except UserDeactivated:
                 raise failed("M_USER_DEACTIVATED", "Invalid username or password") from None
             except Forbidden:
                 raise failed("M_FORBIDDEN", "Invalid username or password") from None
+            if user_id is not None and who != user_id:
+                # Right password, wrong person: not a failed stage to retry but a refusal (as Synapse).
+                raise Forbidden("The password given is not that of the signed-in user")
             done = await self.store.mark_completed(session.session_id, stage, {"user_id": who})
         else:  # offered in a flow but not implemented: a programming error
             raise AssertionError(stage)

@@ -66,6 +66,15 @@ class UiaStore:
             return UiaSession(s.session_id, s.created_ts, completed, s.request_key, merged)
         return await self.db.write(job)
 
+    async def merge_result(self, session_id: str, data: dict) -> None:
+        """Merge `data` into the session's result (the parameters a request left with it)."""
+        def job(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT result FROM uia_sessions WHERE session_id = ?", (session_id,)).fetchone()
+            if row is not None:
+                conn.execute("UPDATE uia_sessions SET result = ? WHERE session_id = ?",
+                             (json.dumps({**json.loads(row[0]), **data}), session_id))
+        await self.db.write(job)
+
     async def complete_registration_token_stage(self, session_id: str, token: str) -> UiaSession | None:
         """Mark the registration-token stage done and count the token as pending, if usable.
 
@@ -97,12 +106,23 @@ class UiaStore:
 
     async def finish_session_creating_user(self, session_id: str, user_id: str, password_hash: str,
                                            displayname: str) -> bool:
-        """Registration: end the session (its token counted as used) and create the account, in one
-        transaction. False if another request finished the session first; raises
-        sqlite3.IntegrityError if the user ID is taken (and then nothing is written)."""
+        """Registration: count the session's token as used and create the account, in one
+        transaction. The session stays (until it expires) holding `registered_user_id`, so that a
+        client retrying the completed request gets the same account back. False if another
+        request finished the session first; raises sqlite3.IntegrityError if the user ID is taken
+        (and then nothing is written)."""
         def job(conn: sqlite3.Connection) -> bool:
-            if not self.finish_session_job(conn, session_id, True):
+            row = conn.execute("SELECT result FROM uia_sessions WHERE session_id = ?", (session_id,)).fetchone()
+            if row is None or "registered_user_id" in json.loads(row[0]):
                 return False
+            result = json.loads(row[0])
+            token = result.pop("registration_token", None)
+            if token is not None:
+                conn.execute("UPDATE registration_tokens SET pending = MAX(pending - 1, 0), completed = completed + 1"
+                             " WHERE token = ?", (token,))
+            result.pop("password_hash", None)
+            result["registered_user_id"] = user_id
+            conn.execute("UPDATE uia_sessions SET result = ? WHERE session_id = ?", (json.dumps(result), session_id))
             AccountStore.create_user_job(conn, user_id, password_hash, displayname=displayname)
             return True
 
