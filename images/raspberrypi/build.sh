@@ -48,10 +48,17 @@ python3 -m pip wheel --quiet --no-deps --no-build-isolation -w "$work/wheel" "$r
   || python3 -m pip wheel --quiet --no-deps -w "$work/wheel" "$repo"
 mkdir -p "$root/opt/hearth"; cp "$work"/wheel/hearth-*.whl "$root/tmp/"
 log "virtualenv /opt/hearth/.venv (arm64 wheels from PyPI, emulated pip)"
-chroot "$root" sh -c 'python3 -m venv /opt/hearth/.venv &&
-  /opt/hearth/.venv/bin/pip install --quiet --no-cache-dir --disable-pip-version-check /tmp/hearth-*.whl &&
-  /opt/hearth/.venv/bin/pip freeze > /opt/hearth/requirements.lock &&
-  /opt/hearth/.venv/bin/python -m compileall -q /opt/hearth/.venv >/dev/null; rm -f /tmp/hearth-*.whl'
+# pip inside the image trusts what the build machine trusts (a proxy's CA, say) for this step only;
+# a failed install fails the build (it once went on and shipped an image without Hearth).
+ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+cp "$ca" "$root/tmp/build-ca.crt"
+chroot "$root" env PIP_CERT=/tmp/build-ca.crt SSL_CERT_FILE=/tmp/build-ca.crt sh -c 'set -e
+  python3 -m venv /opt/hearth/.venv
+  /opt/hearth/.venv/bin/pip install --quiet --no-cache-dir --disable-pip-version-check /tmp/hearth-*.whl
+  /opt/hearth/.venv/bin/pip freeze > /opt/hearth/requirements.lock
+  /opt/hearth/.venv/bin/python -m compileall -q /opt/hearth/.venv >/dev/null'
+rm -f "$root"/tmp/hearth-*.whl "$root/tmp/build-ca.crt"
+test -x "$root/opt/hearth/.venv/bin/hearth" || { echo "Hearth is not installed in the image" >&2; exit 1; }
 
 # raspi-firmware's hook copies the kernel, initrd, device trees and the Pi firmware into
 # /boot/firmware and writes config.txt and cmdline.txt; run it again in case the kernel was
