@@ -1,6 +1,8 @@
 # Hearth — the two commands of the README.
 #   make run   creates .venv if missing, installs Hearth, starts it and prints the wizard's URL
 #   make test  installs what the tests need and runs the whole suite
+#   make image       the Raspberry Pi image (root; images/raspberrypi/build.sh, README "Put it on a Raspberry Pi")
+#   make image-test  boots that image under QEMU and checks it from the host (not part of make test)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -10,7 +12,7 @@ HASH   := $(shell cat pyproject.toml | md5sum | cut -c1-8)
 STAMP  := $(VENV)/.installed-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: run test venv clean system-tools browser irc-server bench soak
+.PHONY: run test venv clean system-tools browser irc-server bench soak image image-test image-tools
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,3 +73,21 @@ clean:
 SOAK_CYCLES ?= 300
 soak: $(TEST_STAMP)
 	HEARTH_KILL9_CYCLES=$(SOAK_CYCLES) $(PY) -m pytest -q -p no:cacheprovider tests/durability/test_kill9.py
+
+# The Raspberry Pi image (images/raspberrypi/): Debian's tools for it, installed when missing (root).
+IMAGE_OUT ?= images/out
+IMAGE_NAME = hearth-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)-raspberrypi-arm64
+image-tools:
+	@for t in mmdebstrap qemu-aarch64-static qemu-system-aarch64 sfdisk mkfs.vfat mcopy ssh-keygen; do \
+	  command -v $$t >/dev/null || missing=1; done; \
+	  [ -z "$$missing" ] || { apt-get update -qq && apt-get install -y -qq mmdebstrap qemu-user-static \
+	    qemu-system-arm binfmt-support arch-test dosfstools mtools fdisk e2fsprogs xz-utils \
+	    openssh-client >/dev/null; }
+
+image: image-tools
+	OUT=$(abspath $(IMAGE_OUT)) images/raspberrypi/build.sh
+
+# Boots the image built by `make image` (about 15 min emulated on 2 cores: see README).
+image-test: image-tools
+	@test -f $(IMAGE_OUT)/$(IMAGE_NAME).img || { echo "no $(IMAGE_OUT)/$(IMAGE_NAME).img: run make image first"; exit 1; }
+	$(PYTHON) images/raspberrypi/image_test.py $(IMAGE_OUT) $(IMAGE_NAME)

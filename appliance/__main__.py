@@ -69,6 +69,24 @@ def _print_setup_banner(code: str | None, base_url: str, host: str, port: int) -
     logging.getLogger("hearth.web.setup").info("setup pending: open %s with the setup code %s", urls[0], code)
 
 
+def _host_port(host: str, port: int) -> str:
+    return f"{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+def configure_listeners(config, settings: Settings) -> None:
+    """The client/web listener (plain HTTP, HEARTH_BIND) and, with federation on and a
+    certificate configured, the federation listener over TLS (HEARTH_FEDERATION_BIND): hypercorn
+    serves `bind` with TLS and `insecure_bind` without, from the same app."""
+    client = _host_port(*settings.host_port)
+    if settings.federation_enabled and settings.federation_tls_cert is not None:
+        config.insecure_bind = [client]
+        config.bind = [_host_port(*settings.federation_host_port)]
+        config.certfile = str(settings.federation_tls_cert)
+        config.keyfile = str(settings.federation_tls_key)
+    else:
+        config.bind = [client]
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.config import Config
@@ -88,14 +106,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     config = Config()
     host, port = settings.host_port
-    config.bind = [f"{'[' + host + ']' if ':' in host else host}:{port}"]
+    configure_listeners(config, settings)
     config.accesslog = None
     config.graceful_timeout = 3
     interpreter.tune()
 
     # Listen before the app starts, so READY=1 (sent once it has started) means "accepting".
     sockets = config.create_sockets()
-    for sock in sockets.insecure_sockets:
+    for sock in (*sockets.insecure_sockets, *sockets.secure_sockets):  # secure: the federation listener
         sock.listen(config.backlog)
     port = sockets.insecure_sockets[0].getsockname()[1]
     notifier = Notifier.from_env()
@@ -114,6 +132,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings, restart_process=restart_process, on_setup_completed=setup_completed)
     print(f"Hearth is starting for {settings.server_name} at {settings.base_url()}", flush=True)
     print(f"Point a Matrix client at {settings.base_url()} (registration: {settings.registration})", flush=True)
+    for warning in settings.federation_warnings():  # federation (issue 18): loud on purpose
+        logging.getLogger("hearth").warning(warning)
+        print("WARNING: " + warning, flush=True)
 
     advertising: list[asyncio.Task] = []
 

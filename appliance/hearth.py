@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .core.services.appservices.client import AppServiceClient
+from .core.services.appservices.queries import AppServiceQueries
 from .groups.accounts import Accounts, build_accounts
 from .groups.appservices import AppServices, build_appservices
 from .groups.bridges import Bridges, build_bridges
@@ -24,6 +26,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:  # built on first use: their modules are not imported at start-up
     from .groups.admin import Admin
+    from .groups.federation import Federation
     from .groups.media import Media
 
 
@@ -40,6 +43,7 @@ class Hearth:
     bridges: Bridges
     built_admin: OnFirstUse[Admin]
     built_media: OnFirstUse[Media]
+    built_federation: OnFirstUse[Federation]  # federation (issue 18)
 
     @property
     def admin(self) -> Admin:
@@ -48,6 +52,10 @@ class Hearth:
     @property
     def media(self) -> Media:
         return self.built_media.get()
+
+    @property
+    def federation(self) -> Federation:
+        return self.built_federation.get()
 
     @property
     def settings(self) -> Settings:
@@ -65,6 +73,8 @@ class Hearth:
 
     async def close(self) -> None:
         await self.core.backups.stop()
+        if self.built_federation.built:  # federation (issue 18): its HTTP connections
+            await self.federation.client.aclose()
         await self.core.db.close()
 
 
@@ -72,20 +82,25 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     """`process`: the parts of the serving process (app.py); a Hearth that serves nothing (the
     operator commands, tests of services) gets its own."""
     core = await build_core(settings)
-    appservices = build_appservices(core)
+    # Rooms and accounts ask the appservices about users and aliases nobody has yet; the group
+    # that sends them transactions comes after the reading side, whose typing and presence it carries.
+    appservice_client = AppServiceClient()
+    appservice_queries = AppServiceQueries(core.appservice_registry, appservice_client)
     sessions = build_web_sessions(core)
     # Admin needs the rooms, and the rooms refuse a join to a room the admin blocked: the check is
     # the admin service's, reached through its holder when it runs (the first join builds it).
     admin: OnFirstUse[Admin] = OnFirstUse(lambda: _build_admin(core, appservices, rooms, accounts, reading, web))
-    rooms = build_rooms(core, appservices, lambda room_id, user_id, membership: admin.get().rooms.check_not_blocked(
+    rooms = build_rooms(core, appservice_queries, lambda room_id, user_id, membership: admin.get().rooms.check_not_blocked(
         room_id, user_id, membership))
-    accounts = build_accounts(core, appservices, rooms, sessions.delete_for_user)
+    accounts = build_accounts(core, appservice_queries, rooms, sessions.delete_for_user)
     e2ee = build_e2ee(core, accounts)
     push = build_push(core, accounts)
     reading = build_reading(core, accounts, e2ee, push)
+    appservices = build_appservices(core, appservice_client, appservice_queries, accounts, e2ee, reading)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
-                  bridges=build_bridges(), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)))
+                  bridges=build_bridges(), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)),
+                  built_federation=OnFirstUse(lambda: _build_federation(core)))
 
 
 def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: Accounts, reading: Reading,
@@ -99,3 +114,9 @@ def _build_media(core: Core) -> Media:
     from .groups.media import build_media
 
     return build_media(core)
+
+
+def _build_federation(core: Core) -> Federation:
+    from .groups.federation import build_federation
+
+    return build_federation(core)

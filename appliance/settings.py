@@ -12,7 +12,7 @@ from pathlib import Path
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -83,6 +83,53 @@ class Settings(BaseSettings):
     backup_dir: Path | None = Field(None, description="Folder for scheduled backups (a USB drive, a share).")
     backup_interval_hours: float = Field(24.0, description="Hours between scheduled backups.")
     backup_keep: int = Field(7, description="How many scheduled backups to keep in backup_dir.")
+
+    # Federation (issue 18). Off keeps everything local: no listener, no outbound requests.
+    federation_enabled: bool = Field(False, description="Talk to other Matrix servers (off: everything stays local).")
+    federation_bind: str = Field("0.0.0.0:8448", description="host:port of the federation listener (TLS).")
+    federation_tls_cert: Path | None = Field(None, description="Certificate chain (PEM) of the federation listener.")
+    federation_tls_key: Path | None = Field(None, description="Private key (PEM) of the federation listener.")
+    federation_ca_bundle: Path | None = Field(
+        None, description="CA certificates (PEM) trusted for peers; unset: the system's trust store.")
+    federation_verify_tls: bool = Field(
+        True, description="Check peers' certificates. False is for tests only and is logged loudly.")
+    federation_allow_private_peers: bool = Field(
+        False, description="Contact peers on loopback or private addresses (refused by default, as for URL previews).")
+    federation_allowed_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Only these servers (comma-separated, `*` globs) may federate; empty: all.")
+    federation_denied_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Servers (comma-separated, `*` globs) never federated with.")
+
+    @field_validator("federation_allowed_servers", "federation_denied_servers", mode="before")
+    @classmethod
+    def _server_lists(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [part.strip().lower() for part in v.split(",") if part.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _federation_tls_pair(self) -> Settings:
+        if (self.federation_tls_cert is None) != (self.federation_tls_key is None):
+            raise ValueError("federation_tls_cert and federation_tls_key go together: set both or neither")
+        return self
+
+    def federation_warnings(self) -> list[str]:
+        """What start-up says loudly about the federation settings (logged and printed)."""
+        if not self.federation_enabled:
+            return []
+        out = []
+        if not self.federation_verify_tls:
+            out.append("FEDERATION TLS VERIFICATION IS OFF (HEARTH_FEDERATION_VERIFY_TLS=false): any server can "
+                       "impersonate any other. This is for tests only; never run a real server like this.")
+        if self.federation_allow_private_peers:
+            out.append("Federation may contact servers on loopback and private addresses "
+                       "(HEARTH_FEDERATION_ALLOW_PRIVATE_PEERS=true).")
+        return out
+
+    @property
+    def federation_host_port(self) -> tuple[str, int]:
+        host, _, port = self.federation_bind.rpartition(":")
+        return (host.strip("[]") or "0.0.0.0", int(port))
 
     @field_validator("trusted_proxies", "allowed_hosts", mode="before")
     @classmethod

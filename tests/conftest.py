@@ -84,8 +84,8 @@ class RunningServer:
         return out.stdout.strip()
 
 
-def start_server(data_dir: Path, **env_overrides: str | None) -> RunningServer:
-    port = free_port()
+def start_server(data_dir: Path, port: int | None = None, **env_overrides: str | None) -> RunningServer:
+    port = port or free_port()
     env = dict(os.environ)
     env.update({
         "HEARTH_SERVER_NAME": "hearth.test",

@@ -2,7 +2,7 @@
 
 Each group is built in one expression by its own module, from the groups before it:
 
-    core → appservices → rooms → accounts → e2ee → push → reading → web → bridges   (at start-up)
+    core → rooms → accounts → e2ee → push → reading → appservices → web → bridges   (at start-up)
     admin, media                                                         (built on first use)
 
 `rooms` is the writing side of rooms (create, join, send, upgrade, aliases), which accounts need

@@ -17,6 +17,7 @@ from ..core.services.accounts.registration import Registration
 from ..core.services.accounts.uia import UserInteractiveAuth
 from ..core.services.filtering import FilterService
 from ..core.services.login_throttle import LoginThrottle
+from ..core.services.oauth import OAuthService, build_oauth
 from ..core.services.openid import OpenIdService
 from ..core.services.presence import PresenceService
 from ..core.services.server_notices import ServerNoticeService
@@ -25,12 +26,13 @@ from ..core.services.user_directory import UserDirectoryService
 from ..core.signals import AsyncEvent
 from ..core.storage.stores.account_data import AccountDataStore
 from ..core.storage.stores.filters import FilterStore
+from ..core.storage.stores.oauth import OAuthStore
 from ..core.storage.stores.openid import OpenIdTokenStore
 from ..core.storage.stores.presence import PresenceStore
 from ..core.storage.stores.server_notices import ServerNoticeStore
 from ..core.storage.stores.uia import UiaStore
 from ..core.storage.stores.user_directory import UserDirectoryStore
-from .appservices import AppServices
+from ..core.services.appservices.queries import AppServiceQueries
 from .core import Background, Core
 from .rooms import Rooms
 
@@ -53,10 +55,11 @@ class Accounts:
     directory: UserDirectoryService
     openid: OpenIdService
     server_notices: ServerNoticeService
+    oauth: OAuthService  # the OAuth 2.0 API (auth_metadata, client registration, grants)
     background: tuple[Background, ...]
 
 
-def build_accounts(core: Core, appservices: AppServices, rooms: Rooms, credentials_changed: CredentialsChanged
+def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Rooms, credentials_changed: CredentialsChanged
                    ) -> Accounts:
     """`credentials_changed(user_id)`: after a password change or reset and after deactivation
     (every web session of the account ends); a failure propagates."""
@@ -69,19 +72,21 @@ def build_accounts(core: Core, appservices: AppServices, rooms: Rooms, credentia
     core.persisted.subscribe(presence.on_event)
     throttle = LoginThrottle(s.login_failures_per_second, s.login_failures_burst, s.login_lockout_failures,
                              s.login_lockout_minutes * 60)
-    names = AccountNames(s.server_name, store, appservices.registry)
+    names = AccountNames(s.server_name, store, core.appservice_registry)
     passwords = PasswordCheck(store, core.auth, names, throttle)
     uia = UserInteractiveAuth(UiaStore(db), passwords)
     devices = Devices(store, core.auth, uia, devices_deleted)
     login = Login(s, store, core.auth, names, passwords, uia, devices, credentials_changed)
     registration = Registration(s, store, core.auth, names, uia, login)
     account_data = AccountDataService(db, AccountDataStore(db), core.stream)
+    oauth = build_oauth(OAuthStore(db), store, login, devices, s.base_url)
+    devices_deleted.subscribe(oauth.devices_deleted)
     return Accounts(
         registration=registration,
         login=login,
         uia=uia,
         devices=devices,
-        profiles=Profiles(s.server_name, store, rooms.membership, appservices.queries),
+        profiles=Profiles(s.server_name, store, rooms.membership, appservice_queries),
         deactivation=Deactivation(store, core.auth, uia, devices, login, rooms.membership),
         shared_secret=SharedSecretRegistration(  # the secret is made at the first start
             load_or_create_secret(s.registration_secret_path), lambda: s.registration_shared_secret_enabled,
@@ -95,5 +100,6 @@ def build_accounts(core: Core, appservices: AppServices, rooms: Rooms, credentia
         openid=OpenIdService(OpenIdTokenStore(db), s.server_name),
         server_notices=ServerNoticeService(ServerNoticeStore(db), store, rooms.creation, rooms.messages,
                                            core.event_store, account_data, s.server_name),
+        oauth=oauth,
         background=(presence.run,),
     )

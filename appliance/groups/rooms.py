@@ -13,7 +13,7 @@ from ..core.services.rooms.messages import RoomMessages
 from ..core.services.rooms.upgrade import RoomUpgrades
 from ..core.services.spaces import SpaceHierarchyService
 from ..core.storage.stores.rooms import RoomStore
-from .appservices import AppServices
+from ..core.services.appservices.queries import AppServiceQueries
 from .core import Core
 
 
@@ -28,12 +28,12 @@ class Rooms:
     summary: RoomSummaryService
 
 
-def build_rooms(core: Core, appservices: AppServices, membership_check: MembershipCheck) -> Rooms:
+def build_rooms(core: Core, appservice_queries: AppServiceQueries, membership_check: MembershipCheck) -> Rooms:
     """`membership_check(room_id, user_id, membership)` refuses a join, invite or knock by raising."""
     name, events, pipeline = core.server_name, core.event_store, core.pipeline
     store = RoomStore(core.db)
     lookup = RoomLookup(events)
-    aliases = RoomAliases(name, events, pipeline, store, lookup, appservices.registry, appservices.queries)
+    aliases = RoomAliases(name, events, pipeline, store, lookup, core.appservice_registry, appservice_queries)
     membership = Membership(name, events, pipeline, core.account_store, store, aliases, lookup, membership_check)
     spaces = SpaceHierarchyService(events, aliases)
     return Rooms(

@@ -71,8 +71,14 @@ async def login_page() -> Response:
 
 async def _login_form(values: dict[str, Any], errors: dict[str, str], message: str = "",
                       status: int = 200) -> Response:
+    target = request.args.get("next")
+    if target is None and request.method == "POST":  # a failed try keeps where it was going
+        target = (await request.form).get("next")
+    target = safe_next(target, "")
+    # Signing in for an app (OAuth 2.0): someone new may create an account instead, if allowed.
+    sign_up = target.startswith("/oauth2/") and hearth().settings.registration != "closed"
     return await render("login.html", status=status, fields=form_fields(LoginForm, values, errors),
-                        message=message, next=safe_next(request.args.get("next"), ""))
+                        message=message, next=target, sign_up=sign_up)
 
 
 @bp.post("/login")

@@ -37,12 +37,15 @@ def csp_nonce() -> str:
     return nonce
 
 
-def content_security_policy(nonce: str | None) -> str:
+def content_security_policy(nonce: str | None, form_action: str = "") -> str:
+    """`form_action`: one more source a form on this page may lead to (the OAuth consent page
+    redirects to the app's redirect URI after its POST, which form-action also governs)."""
     script = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
     return ("default-src 'self'; "
             f"script-src {script}; "
             "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+            "object-src 'none'; base-uri 'none'; "
+            f"form-action 'self'{' ' + form_action if form_action else ''}; frame-ancestors 'none'")
 
 
 def add_security_headers(response):
@@ -50,7 +53,8 @@ def add_security_headers(response):
     if response.mimetype != "text/html" or not is_web_path(request.path):
         return response  # API answers (uploaded HTML media: the media sandbox CSP) are not pages
     h = response.headers
-    h["Content-Security-Policy"] = content_security_policy(getattr(g, "csp_nonce", None))
+    h["Content-Security-Policy"] = content_security_policy(getattr(g, "csp_nonce", None),
+                                                           getattr(g, "csp_form_action", ""))
     h["X-Frame-Options"] = "DENY"
     h["Referrer-Policy"] = "same-origin"  # no-referrer would make browsers send "Origin: null"
     h["X-Content-Type-Options"] = "nosniff"

@@ -387,3 +387,74 @@ async def test_what_needs_a_device_says_so_when_an_appservice_asserts_none(bridg
     await hs.user("mum")
     status, _ = await as_call(hs, "PUT", "/sendToDevice/m.test/t1", {"messages": {"@mum:hearth.test": {"*": {}}}})
     assert status == 200
+
+
+async def test_typing_presence_device_lists_and_key_counts(hs, recorder):
+    """MSC2409's typing and presence, MSC3202's device lists and one-time key counts."""
+    import nacl.signing
+    from unpaddedbase64 import encode_base64
+
+    from appliance.core.protocol.signing import SigningKey, sign_json
+
+    await hs.hearth.appservices.registry.install(registration(recorder.url, receive_ephemeral=True,
+                                                              **{"org.matrix.msc3202": True}))
+    ghost = "@_irc_ivy:hearth.test"
+    await register_ghost(hs, "_irc_ivy", inhibit_login=True)
+    status, _ = await as_call(hs, "PUT", "/devices/IVYDEV", {}, user_id=ghost)
+    assert status == 200
+    key = SigningKey("IVYDEV", nacl.signing.SigningKey.generate())
+    device_keys = sign_json({"user_id": ghost, "device_id": "IVYDEV",
+                             "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+                             "keys": {"curve25519:IVYDEV": encode_base64(b"c" * 32),
+                                      "ed25519:IVYDEV": key.verify_key_base64}}, ghost, key)
+    otks = {f"signed_curve25519:K{n}": sign_json({"key": encode_base64(bytes([n]) * 32)}, ghost, key)
+            for n in range(3)}
+    status, body = await as_call(hs, "POST", "/keys/upload", {"device_keys": device_keys, "one_time_keys": otks},
+                                 user_id=ghost, device_id="IVYDEV")
+    assert status == 200, body
+    mum = await hs.user("mum")
+    room_id = await hs.create_room(mum, preset="public_chat")
+    status, _ = await as_call(hs, "POST", f"/rooms/{quote(room_id)}/join", {}, user_id=ghost)
+    assert status == 200
+    await hs.ok("PUT", f"/rooms/{room_id}/typing/{quote(mum.user_id)}", mum, {"typing": True, "timeout": 30000})
+    await hs.ok("PUT", f"/presence/{quote(mum.user_id)}/status", mum, {"presence": "online", "status_msg": "here"})
+
+    def bodies():
+        return [r.body for r in recorder.transactions() if getattr(r, "accepted", False)]
+
+    def ephemeral(kind):
+        return [e for b in bodies() for e in b.get("ephemeral", []) if e["type"] == kind]
+
+    await recorder.wait_for(lambda: ephemeral("m.typing") and any(
+        e["sender"] == mum.user_id and e["content"].get("status_msg") == "here" for e in ephemeral("m.presence")))
+    typing = ephemeral("m.typing")[0]
+    assert typing["room_id"] == room_id and typing["content"]["user_ids"] == [mum.user_id]
+    presence = [e for e in ephemeral("m.presence") if e["sender"] == mum.user_id][-1]
+    assert presence["content"]["presence"] == "online"
+    changed = [u for b in bodies() for u in b.get("org.matrix.msc3202.device_lists", {}).get("changed", [])]
+    assert ghost in changed
+    counts = [b["org.matrix.msc3202.device_one_time_keys_count"] for b in bodies()
+              if "org.matrix.msc3202.device_one_time_keys_count" in b]
+    assert counts and counts[-1][ghost]["IVYDEV"]["signed_curve25519"] == 3
+    assert all(ghost in b["org.matrix.msc3202.device_unused_fallback_key_types"] for b in bodies()
+               if "org.matrix.msc3202.device_unused_fallback_key_types" in b)
+
+
+async def test_removing_a_bridge_stops_it_and_can_take_its_users_out_of_rooms(bridged, recorder):
+    hs = bridged
+    setup = hs.hearth.admin.external_bridges
+    mum = await hs.user("mum")
+    await register_ghost(hs, "_irc_jo", inhibit_login=True)
+    room_id = await hs.create_room(mum, preset="public_chat")
+    status, _ = await as_call(hs, "POST", f"/rooms/{quote(room_id)}/join", {}, user_id="@_irc_jo:hearth.test")
+    assert status == 200
+    checks = {c.title: c for c in await setup.doctor("irc")}
+    assert checks["Hearth can reach the bridge"].ok and checks["The bridge accepts Hearth's token"].ok
+    assert "@_irc_bot:hearth.test is in no room" in checks["The bridge's bot is in rooms"].detail
+    assert await setup.remove("irc", remove_ghosts=True)
+    assert await hs.hearth.core.event_store.membership(room_id, "@_irc_jo:hearth.test") == "leave"
+    status, body = await as_call(hs, "GET", "/account/whoami")
+    assert (status, body["errcode"]) == (401, "M_UNKNOWN_TOKEN")
+    r = await hs.client.get(V3 + "/register/available?username=_irc_new")
+    assert r.status_code == 200  # the namespace is free again
+    assert not await setup.remove("irc", remove_ghosts=False)

@@ -21,9 +21,7 @@ OPENAPI = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "open
 NOT_SERVED = {
     "getWellknownPolicy": "no policy server",
     "getWellknownSupport": "no published support contacts yet",
-    "pingAppservice": "no application services yet",
-    "updateAppserviceRoomDirectoryVisibility": "no application services yet",
-    "getAuthMetadata": "no OAuth 2.0 API: 404 M_UNRECOGNIZED is the spec's answer for that",
+    "updateAppserviceRoomDirectoryVisibility": "per-network directories of appservices not yet: their rooms use the main directory",
     "generateLoginToken": "not needed (issue 4)",
     "redirectToSSO": "no single sign-on",
     "redirectToIdP": "no single sign-on",

@@ -371,6 +371,12 @@ class DeviceKeyService:
 
     # -- device-list changes ---------------------------------------------------------------------
 
+    async def users_changed_anywhere(self, since_pos: int, to_pos: int) -> set[str]:
+        return await self.store.users_changed_anywhere(since_pos, to_pos)
+
+    async def users_sharing_rooms(self, user_id: str) -> set[str]:
+        return await self.store.users_sharing_rooms(user_id)
+
     async def device_list_changes(self, user_id: str, since_pos: int, to_pos: int) -> tuple[list[str], list[str]]:
         """Who `user_id` must re-query (`changed`) or stop tracking (`left`) for (since, to]."""
         # Positions from clients may lie beyond anything handed out (or a restart ago).

@@ -143,6 +143,17 @@ class PresenceService:
             out.append({"type": "m.presence", "sender": row.user_id, "content": self._content(row, row.user_id, now)})
         return out
 
+    async def changes(self, after: int, upto: int) -> list[dict[str, Any]]:
+        """m.presence events of everyone whose presence changed in (after, upto] (appservices)."""
+        if not self.enabled:
+            return []
+        now = _now_ms()
+        return [{"type": "m.presence", "sender": row.user_id, "content": self._content(row, row.user_id, now)}
+                for row in await self.store.changed_between(after, upto)]
+
+    async def joined_rooms(self, user_id: str) -> list[str]:
+        return await self.store.joined_rooms(user_id)
+
     # -- writing ----------------------------------------------------------------------------
 
     async def set_presence(self, user_id: str, state: str, status_msg: str | None = None, *,

@@ -10,6 +10,7 @@ import time
 
 from ..protocol.errors import Forbidden
 from ..storage.stores.events import EventStore
+from ..signals import Event
 from ..stream import Stream
 
 MAX_TIMEOUT_MS = 120_000
@@ -22,6 +23,8 @@ class TypingService:
         self._typing: dict[str, dict[str, float]] = {}  # room -> user -> expiry (monotonic)
         self._serial: dict[str, int] = {}  # room -> ephemeral serial of its last change
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        # Emitted with the room ID when who is typing there changes (appservice transactions).
+        self.changed: Event[[str]] = Event("typing changed")
 
     async def set_typing_in_room(self, room_id: str, user_id: str, typing: bool, timeout_ms: int | None = None) -> None:
         """A member's typing notification (PUT /rooms/{roomId}/typing/{userId}): only a joined member types."""
@@ -59,6 +62,7 @@ class TypingService:
         self._serial[room_id] = self.stream.ephemeral
         if not self._typing.get(room_id):
             self._typing.pop(room_id, None)
+        self.changed.emit(room_id)
 
     def typing_users(self, room_id: str) -> list[str]:
         return sorted(self._typing.get(room_id, {}))

@@ -91,6 +91,27 @@ class Registration:
             return [[REGISTRATION_TOKEN, DUMMY]]
         raise Forbidden("Registration is disabled")
 
+    async def sign_up(self, username: str, password: str, invite_code: str | None, client: ClientInfo) -> str:
+        """The web sign-up page (OAuth 2.0 `prompt=create`): /register's own stages, run in
+        process, so the name checks, the password rules and the invite code's one use per
+        account are exactly those of /register. Returns the new user ID; raises what /register
+        would (M_FORBIDDEN when closed or the code is wrong, M_USER_IN_USE...)."""
+        flow = self.registration_flows()[0]  # Forbidden when registration is closed
+        auth: dict[str, Any] | None = None
+        for stage in [*flow, None]:
+            try:
+                result = await self.register(kind="user", auth=auth, username=username, password=password,
+                                             device_id=None, initial_device_display_name=None, inhibit_login=True,
+                                             refresh_token=False, client=client)
+                return result["user_id"]
+            except UserInteractiveAuthRequired as exc:
+                if stage is None or exc.body.get("errcode"):
+                    raise Forbidden(exc.body.get("error") or "That invite code is not valid") from None
+                auth = {"type": stage, "session": exc.body["session"]}
+                if stage == REGISTRATION_TOKEN:
+                    auth["token"] = invite_code or ""
+        raise Forbidden("Registration did not finish")
+
     async def register_as_appservice(self, me: Requester | None, *, username: str | None, device_id: str | None,
                                      initial_device_display_name: str | None, inhibit_login: bool,
                                      refresh_token: bool, client: ClientInfo) -> dict:

@@ -15,9 +15,14 @@ namespace.
 
 With `receive_ephemeral` (or its MSC2409 name) a transaction also carries, under `ephemeral` and
 `de.sorunome.msc2409.ephemeral`, the read receipts of those rooms (private ones only of the
-appservice's own users), and under `de.sorunome.msc2409.to_device` the to-device messages sent to
-its users' devices. Typing notifications and presence are not sent yet (they live outside the
-stream; see the README).
+appservice's own users) and the presence of its users and of people in those rooms, and under
+`de.sorunome.msc2409.to_device` the to-device messages sent to its users' devices. Typing lives
+outside the stream: a change in an interesting room is queued as a transaction of its own.
+
+With MSC3202 (`org.matrix.msc3202` in the registration) a transaction carries
+`org.matrix.msc3202.device_lists` (who, among its users and the people sharing a room with them,
+changed devices) and, whenever it carries anything, the one-time key counts and unused fallback
+key types of its users' devices.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from typing import Any
 from ...protocol.appservice import Registration
 from ...storage.database import Database
 from ...storage.stores.appservices import AppServiceStore, consumer_name
+from ...storage.stores.accounts import AccountStore
 from ...storage.stores.events import EventStore, StoredEvent
 from ...storage.stores.receipts import Receipt, ReceiptStore
 from ...storage.stores.stream_consumers import StreamConsumerStore
@@ -37,6 +43,9 @@ from ...storage.stores.to_device import ToDeviceStore
 from ...stream import Stream
 from ...stream_consumer import Batch, StreamConsumer
 from ..client_events import ClientEventFormatter
+from ..device_keys import DeviceKeyService
+from ..presence import PresenceService
+from ..typing import TypingService
 from .client import AppServiceClient, AppServiceUnreachable
 from .registry import AppServiceRegistry
 
@@ -101,7 +110,9 @@ class _Worker:
 class TransactionSender:
     def __init__(self, db: Database, stream: Stream, consumers: StreamConsumerStore, store: AppServiceStore,
                  registry: AppServiceRegistry, client: AppServiceClient, events: EventStore,
-                 formatter: ClientEventFormatter, receipts: ReceiptStore, to_device: ToDeviceStore, server_name: str):
+                 formatter: ClientEventFormatter, receipts: ReceiptStore, to_device: ToDeviceStore,
+                 presence: PresenceService, typing: TypingService, device_keys: DeviceKeyService,
+                 accounts: AccountStore, server_name: str):
         self.db = db
         self.stream = stream
         self.consumers = consumers
@@ -112,7 +123,12 @@ class TransactionSender:
         self.formatter = formatter
         self.receipts = receipts
         self.to_device = to_device
+        self.presence = presence
+        self.typing = typing
+        self.device_keys = device_keys
+        self.accounts = accounts
         self.server_name = server_name
+        typing.changed.subscribe(self._typing_changed)
         self._workers: dict[str, _Worker] = {}
         self._running = False
         registry.changed.subscribe(self._follow)
@@ -168,7 +184,7 @@ class TransactionSender:
         if wanted:
             body["events"] = await self.formatter.serialize(wanted, with_room_id=True, bundle=False)
         if reg.receive_ephemeral:
-            ephemeral = await self._receipts(reg, after, reaches, rooms)
+            ephemeral = await self._receipts(reg, after, reaches, rooms) + await self._presence(reg, after, reaches, rooms)
             if ephemeral:
                 body["ephemeral"] = body["de.sorunome.msc2409.ephemeral"] = ephemeral
             to_device = [{**message, "to_user_id": user_id, "to_device_id": device_id}
@@ -176,12 +192,76 @@ class TransactionSender:
                          if self._is_ours(reg, user_id)]
             if to_device:
                 body["de.sorunome.msc2409.to_device"] = to_device
+        if reg.device_lists:
+            changed = await self._device_list_changes(reg, after, reaches)
+            if changed:
+                body["org.matrix.msc3202.device_lists"] = {"changed": changed, "left": []}
         if not body:
             return Batch(reaches)
         body.setdefault("events", [])
+        if reg.device_lists:
+            body.update(await self._key_counts(reg))
         return Batch(reaches, partial(AppServiceStore.enqueue_job, appservice_id=reg.id, body=body,
                                       events=len(wanted) + len(body.get("ephemeral", []))
                                       + len(body.get("de.sorunome.msc2409.to_device", []))))
+
+    async def _presence(self, reg: Registration, after: int, upto: int, rooms: dict[str, bool]) -> list[dict]:
+        """m.presence of the appservice's users and of people in its rooms, changed in (after, upto]."""
+        out = []
+        for event in await self.presence.changes(after, upto):
+            user_id = event["sender"]
+            if not self._is_ours(reg, user_id):
+                for room_id in await self.presence.joined_rooms(user_id):
+                    if room_id not in rooms:
+                        rooms[room_id] = await self._room_is_interesting(reg, room_id)
+                    if rooms[room_id]:
+                        break
+                else:
+                    continue
+            out.append(event)
+        return out
+
+    async def _device_list_changes(self, reg: Registration, after: int, upto: int) -> list[str]:
+        out = []
+        for user_id in sorted(await self.device_keys.users_changed_anywhere(after, upto)):
+            if self._is_ours(reg, user_id) or any(self._is_ours(reg, u)
+                                                  for u in await self.device_keys.users_sharing_rooms(user_id)):
+                out.append(user_id)
+        return out
+
+    async def _key_counts(self, reg: Registration) -> dict[str, Any]:
+        """MSC3202's one-time key counts and unused fallback key types of the appservice's devices."""
+        counts: dict[str, dict[str, Any]] = {}
+        fallback: dict[str, dict[str, Any]] = {}
+        for user in await self.accounts.list_users():
+            if not self._is_ours(reg, user.user_id):
+                continue
+            for device in await self.accounts.list_devices(user.user_id):
+                counts.setdefault(user.user_id, {})[device.device_id] = \
+                    await self.device_keys.one_time_key_counts(user.user_id, device.device_id)
+                fallback.setdefault(user.user_id, {})[device.device_id] = \
+                    await self.device_keys.unused_fallback_key_types(user.user_id, device.device_id)
+        if not counts:
+            return {}
+        return {"org.matrix.msc3202.device_one_time_keys_count": counts,
+                "org.matrix.msc3202.device_unused_fallback_key_types": fallback}
+
+    def _typing_changed(self, room_id: str) -> None:
+        for worker in list(self._workers.values()):
+            if worker.reg.receive_ephemeral:
+                asyncio.ensure_future(self._queue_typing(worker, room_id))
+
+    async def _queue_typing(self, worker: _Worker, room_id: str) -> None:
+        try:
+            if not await self._room_is_interesting(worker.reg, room_id):
+                return
+            event = {"type": "m.typing", "room_id": room_id,
+                     "content": {"user_ids": self.typing.typing_users(room_id)}}
+            body = {"events": [], "ephemeral": [event], "de.sorunome.msc2409.ephemeral": [event]}
+            await self.db.write(partial(AppServiceStore.enqueue_job, appservice_id=worker.reg.id, body=body, events=1))
+            worker.wake.set()
+        except Exception:  # typing is a courtesy: never let it break anything else
+            log.exception("appservice %s: typing in %s not queued", worker.reg.id, room_id)
 
     async def _receipts(self, reg: Registration, after: int, upto: int, rooms: dict[str, bool]) -> list[dict]:
         """m.receipt events (with room_id) of the interesting rooms in (after, upto]."""

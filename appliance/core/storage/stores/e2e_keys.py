@@ -191,6 +191,12 @@ class E2eKeyStore:
         conn.execute("INSERT INTO device_list_changes (stream_pos, user_id, device_id) VALUES (?, ?, ?)",
                      (pos, user_id, device_id))
 
+    async def users_changed_anywhere(self, since: int, to: int) -> set[str]:
+        """Everyone whose device list changed in (since, to] (appservice transactions)."""
+        rows = await self.db.fetchall("SELECT DISTINCT user_id FROM device_list_changes"
+                                      " WHERE stream_pos > ? AND stream_pos <= ?", (since, to))
+        return {r[0] for r in rows}
+
     async def users_changed_between(self, user_ids: Iterable[str], since: int, to: int) -> set[str]:
         ids = list(user_ids)
         if not ids:

@@ -37,6 +37,12 @@ class PresenceStore:
             " ORDER BY stream_pos", (after, upto, user_id, user_id))
         return [PresenceRow(*r) for r in rows]
 
+    async def changed_between(self, after: int, upto: int, limit: int = 1000) -> list[PresenceRow]:
+        """Everyone's rows changed in (after, upto], in stream order (appservice transactions)."""
+        rows = await self.db.fetchall(f"SELECT {_COLS} FROM presence WHERE stream_pos > ? AND stream_pos <= ?"
+                                      " ORDER BY stream_pos LIMIT ?", (after, upto, int(limit)))
+        return [PresenceRow(*r) for r in rows]
+
     async def not_offline(self) -> list[PresenceRow]:
         rows = await self.db.fetchall(f"SELECT {_COLS} FROM presence WHERE state != 'offline'")
         return [PresenceRow(*r) for r in rows]

@@ -1,0 +1,1 @@
+"""Federation services (issue 18): the outbound client so far."""
