@@ -10,8 +10,10 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
+from ..protocol import ids
 from ..protocol.errors import BadJson, InvalidParam, NotFound
 from ..protocol.json_text import loads_bounded
 from ..protocol.events import Pdu
@@ -26,6 +28,23 @@ def _patterns(value: Any, name: str) -> tuple[str, ...] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise BadJson(f"{name} must be a list of strings")
     return tuple(value)
+
+
+def _ids(value: Any, name: str, valid: Callable[[str], bool], what: str) -> tuple[str, ...] | None:
+    """A list of user or room IDs (EventFilter `senders`, RoomFilter `rooms`…): no wildcards."""
+    out = _patterns(value, name)
+    for v in out or ():
+        if not valid(v):
+            raise BadJson(f"{name} must hold {what}: {v[:100]!r} is not one")
+    return out
+
+
+def _user_ids(value: Any, name: str) -> tuple[str, ...] | None:
+    return _ids(value, name, ids.is_valid_user_id, "user IDs")
+
+
+def _room_ids(value: Any, name: str) -> tuple[str, ...] | None:
+    return _ids(value, name, ids.is_valid_room_id, "room IDs")
 
 
 def _matches(value: str, patterns: tuple[str, ...]) -> bool:
@@ -73,10 +92,10 @@ class EventFilter:
             limit=limit,
             types=_patterns(data.get("types"), f"{name}.types"),
             not_types=_patterns(data.get("not_types"), f"{name}.not_types") or (),
-            senders=_patterns(data.get("senders"), f"{name}.senders"),
-            not_senders=_patterns(data.get("not_senders"), f"{name}.not_senders") or (),
-            rooms=_patterns(data.get("rooms"), f"{name}.rooms"),
-            not_rooms=_patterns(data.get("not_rooms"), f"{name}.not_rooms") or (),
+            senders=_user_ids(data.get("senders"), f"{name}.senders"),
+            not_senders=_user_ids(data.get("not_senders"), f"{name}.not_senders") or (),
+            rooms=_room_ids(data.get("rooms"), f"{name}.rooms"),
+            not_rooms=_room_ids(data.get("not_rooms"), f"{name}.not_rooms") or (),
             contains_url=data.get("contains_url"),
             lazy_load_members=bool(data.get("lazy_load_members", False)),
             include_redundant_members=bool(data.get("include_redundant_members", False)),
@@ -169,8 +188,8 @@ class Filter:
             presence=EventFilter.parse(data.get("presence"), "presence"),
             account_data=EventFilter.parse(data.get("account_data"), "account_data"),
             room=RoomFilter(
-                rooms=_patterns(room.get("rooms"), "room.rooms"),
-                not_rooms=_patterns(room.get("not_rooms"), "room.not_rooms") or (),
+                rooms=_room_ids(room.get("rooms"), "room.rooms"),
+                not_rooms=_room_ids(room.get("not_rooms"), "room.not_rooms") or (),
                 include_leave=bool(room.get("include_leave", False)),
                 timeline=EventFilter.parse(room.get("timeline"), "room.timeline"),
                 state=EventFilter.parse(room.get("state"), "room.state"),
