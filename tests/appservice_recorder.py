@@ -19,6 +19,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    accepted: bool = False  # answered 200
 
 
 @dataclass
@@ -53,7 +54,7 @@ class RecordingAppService:
         """Events of transactions answered 200, each transaction id once."""
         seen: dict[str, list] = {}
         for r in self.transactions():
-            if getattr(r, "accepted", False):
+            if r.accepted:
                 seen.setdefault(r.path, r.body.get("events", []))
         return [e for events in seen.values() for e in events]
 
@@ -84,7 +85,7 @@ class RecordingAppService:
             request = Request(method, unquote(urlsplit(target).path), headers, body)
             self.requests.append(request)
             status, answer = await self._answer(request)
-            request.accepted = status == 200  # type: ignore[attr-defined]
+            request.accepted = status == 200
             data = json.dumps(answer).encode()
             writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
                          f"Connection: close\r\n\r\n".encode() + data)

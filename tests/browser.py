@@ -51,3 +51,21 @@ class Shots:
             self.page.wait_for_timeout(80)
             self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}-{label}.png"), full_page=True)
         self.page.set_viewport_size(PHONE)
+
+
+def watch_problems(page) -> list[str]:
+    """Script errors, CSP refusals and uncaught exceptions the page reports, as they happen (a
+    resource answering 4xx is a page's own business, not a problem)."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems
+
+
+def sign_in(page, base_url: str, username: str, password: str, next_path: str) -> None:
+    """The web sign-in page, landing on `next_path`."""
+    page.goto(f"{base_url}/login?next={next_path}")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")

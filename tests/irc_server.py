@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+from tests.conftest import free_port
+from tests.needs import unavailable
 
 CONFIG = """[Global]
 \tName = irc.hearth.test
@@ -30,12 +31,6 @@ CONFIG = """[Global]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class IrcServer:
     port: int
@@ -53,11 +48,11 @@ class IrcServer:
 def start_irc_server(folder: Path) -> IrcServer:
     binary = shutil.which("ngircd") or ("/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None)
     if binary is None:
-        pytest.skip("ngircd is not installed (Debian: apt-get install ngircd)")
+        unavailable("ngircd is not installed (Debian: apt-get install ngircd; `make test` does it)")
     import os
 
     folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     conf = folder / "ngircd.conf"
     conf.write_text(CONFIG.format(port=port, folder=folder, uid=os.getuid()))
     log = open(folder / "ngircd.log", "ab")

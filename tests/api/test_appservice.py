@@ -3,16 +3,13 @@ HTTP server on loopback that Hearth sends transactions, pings and queries to."""
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from appliance.app import create_app
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from appservice_recorder import RecordingAppService, registration  # noqa: E402
+from tests.appservice_recorder import RecordingAppService, registration
 
 AS_TOKEN = "as-token-for-tests"
 V3 = "/_matrix/client/v3"
@@ -173,11 +170,11 @@ async def test_a_refused_transaction_is_retried_with_the_same_id_and_body(bridge
     hs = bridged
     recorder.refuse_transactions = 1
     await as_call(hs, "POST", "/createRoom", {})  # the bot's events are of interest
-    await recorder.wait_for(lambda: any(getattr(r, "accepted", False) for r in recorder.transactions()))
+    await recorder.wait_for(lambda: any(r.accepted for r in recorder.transactions()))
     first, *rest = recorder.transactions()
     retried = [r for r in rest if r.path == first.path]
-    assert not getattr(first, "accepted") and retried and retried[0].body == first.body
-    assert getattr(retried[0], "accepted")
+    assert not first.accepted and retried and retried[0].body == first.body
+    assert retried[0].accepted
     store = hs.hearth.appservices.store
     for _ in range(100):
         status = await store.status("irc")
@@ -209,7 +206,7 @@ async def test_ping_reaches_the_appservice_and_sends_a_waiting_transaction_at_on
     status, _ = await as_call(hs, "POST", "/appservice/irc/ping", {}, prefix="/_matrix/client/v1")
     assert status == 200
     await recorder.wait_for(lambda: len(recorder.transactions()) > before, timeout=1.5)  # well before the backoff
-    assert getattr(recorder.transactions()[-1], "accepted")
+    assert recorder.transactions()[-1].accepted
 
 
 async def test_ping_says_what_is_wrong(hs, recorder):
@@ -296,8 +293,8 @@ async def test_queued_transactions_survive_a_restart_and_keep_their_ids(settings
     recorder.refuse_transactions = 0
     app = create_app(settings)
     async with app.test_app():
-        await recorder.wait_for(lambda: any(getattr(r, "accepted", False) for r in recorder.transactions()))
-        accepted = [r for r in recorder.transactions() if getattr(r, "accepted", False)][0]
+        await recorder.wait_for(lambda: any(r.accepted for r in recorder.transactions()))
+        accepted = [r for r in recorder.transactions() if r.accepted][0]
         assert accepted.path == refused.path and accepted.body == refused.body
         store = app.config["HEARTH"].appservices.store
         for _ in range(50):  # the delivery is recorded just after the appservice's answer
@@ -322,11 +319,11 @@ async def test_receipts_and_to_device_messages_arrive_when_the_appservice_asks(h
                 {"messages": {"@_irc_gus:hearth.test": {"GUSDEV": {"hello": "ghost"}}}})
 
     def ephemeral():
-        return [e for r in recorder.transactions() if getattr(r, "accepted", False)
+        return [e for r in recorder.transactions() if r.accepted
                 for e in r.body.get("ephemeral", [])]
 
     def to_device():
-        return [m for r in recorder.transactions() if getattr(r, "accepted", False)
+        return [m for r in recorder.transactions() if r.accepted
                 for m in r.body.get("de.sorunome.msc2409.to_device", [])]
 
     await recorder.wait_for(lambda: ephemeral() and to_device())
@@ -420,7 +417,7 @@ async def test_typing_presence_device_lists_and_key_counts(hs, recorder):
     await hs.ok("PUT", f"/presence/{quote(mum.user_id)}/status", mum, {"presence": "online", "status_msg": "here"})
 
     def bodies():
-        return [r.body for r in recorder.transactions() if getattr(r, "accepted", False)]
+        return [r.body for r in recorder.transactions() if r.accepted]
 
     def ephemeral(kind):
         return [e for b in bodies() for e in b.get("ephemeral", []) if e["type"] == kind]

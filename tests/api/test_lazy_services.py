@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from appliance.groups.on_first_use import OnFirstUse
 from appliance.hearth import build_hearth
 
@@ -32,10 +34,8 @@ def test_on_first_use_builds_once_and_again_after_a_failure():
         return calls
 
     holder: OnFirstUse[list] = OnFirstUse(build)
-    try:
+    with pytest.raises(RuntimeError, match="not yet"):
         holder.get()
-    except RuntimeError:
-        pass
     assert not holder.built
     assert holder.get() is holder.get() is calls and len(calls) == 2 and holder.built
 

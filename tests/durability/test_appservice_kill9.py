@@ -4,16 +4,13 @@ id and body (so the appservice can drop a repeat)."""
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import httpx
 import yaml
 
 from tests.conftest import start_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from appservice_recorder import RecordingAppService, registration  # noqa: E402
+from tests.appservice_recorder import RecordingAppService, registration
 
 API = "/_matrix/client/v3"
 MESSAGES = 30
@@ -46,7 +43,7 @@ async def test_queued_transactions_survive_kill_9(tmp_path):
 
         await recorder.wait_for(lambda: len(bodies()) >= MESSAGES, timeout=30)
         assert bodies() == [f"m{i}" for i in range(MESSAGES)]  # each once, in order
-        accepted = [r for r in recorder.transactions() if getattr(r, "accepted", False)]
+        accepted = [r for r in recorder.transactions() if r.accepted]
         assert accepted[0].path == refused_first.path and accepted[0].body == refused_first.body
     finally:
         srv.stop()

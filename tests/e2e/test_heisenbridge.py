@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, free_port, start_server
+from tests.needs import unavailable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from irc_server import IrcClient, start_irc_server  # noqa: E402
+from tests.irc_server import IrcClient, start_irc_server
 
 HEISENBRIDGE = "heisenbridge==1.15.4"
 VENV = ROOT / "tests" / ".venv-heisenbridge"
@@ -38,7 +38,7 @@ def heisenbridge_python() -> Path:
             subprocess.run([str(python), "-m", "pip", "install", "--quiet", HEISENBRIDGE], check=True,
                            capture_output=True, timeout=300)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"heisenbridge could not be installed: {exc}")
+            unavailable(f"heisenbridge could not be installed from PyPI: {exc}")
         stamp.touch()
     return python
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.browser import Shots, launch, sync_playwright
+from tests.browser import Shots, launch, sign_in, sync_playwright, watch_problems
 from tests.conftest import ROOT, start_server
 
 playwright_api = sync_playwright()
@@ -67,15 +67,10 @@ def test_add_check_download_upload_and_remove_a_bridge(tmp_path):
         with playwright_api.sync_playwright() as p:
             browser, context = launch(p, accept_downloads=True)
             page = context.new_page()
-            page.on("console", lambda m: problems.append(m.text)
-                    if m.type == "error" and "Failed to load resource" not in m.text else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+            problems = watch_problems(page)
             shot = Shots(page, SHOTS)
 
-            page.goto(srv.base_url + "/login?next=/admin/bridges/external")
-            page.fill("#username", "admin")
-            page.fill("#password", ADMIN_PW)
-            page.click("button[type=submit]")
+            sign_in(page, srv.base_url, "admin", ADMIN_PW, "/admin/bridges/external")
             assert page.url.endswith("/admin/bridges/external")
             assert "No external bridges yet" in page.content()
             shot("bridges-empty")

@@ -9,6 +9,8 @@ errors: these are plain Quart views over the service, reading the form themselve
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from ....hearth import Hearth
@@ -51,53 +53,46 @@ async def _form() -> dict[str, str]:
     return {key: form.get(key, "") for key in form}
 
 
-def _throttle(hearth: Hearth) -> None:
-    hearth.core.ratelimiter.check(f"ip:{client_info().ip}")
+def _oauth_view(path: str):
+    """A machine endpoint: rate limited per address; `handler(hearth)` returns (body, status), an
+    OAuthError becomes the RFC's error answer."""
+    def decorate(handler: Callable[[Hearth], Awaitable[tuple[dict | None, int]]]):
+        async def view() -> Response:
+            hearth: Hearth = current_app.config["HEARTH"]
+            hearth.core.ratelimiter.check(f"ip:{client_info().ip}")
+            try:
+                return _answer(*await handler(hearth))
+            except OAuthError as exc:
+                return _error(exc)
+
+        view.__name__ = handler.__name__
+        return bp.post(f"{API_PATH}/{path}")(view)
+    return decorate
 
 
-@bp.post(f"{API_PATH}/registration")
-async def register_client() -> Response:
-    hearth: Hearth = current_app.config["HEARTH"]
-    _throttle(hearth)
+@_oauth_view("registration")
+async def register_client(hearth: Hearth) -> tuple[dict | None, int]:
     raw = await request.get_data()
+    if len(raw) > MAX_BODY:
+        raise OAuthError("invalid_client_metadata", "Request body too large")
     try:
-        if len(raw) > MAX_BODY:
-            raise OAuthError("invalid_client_metadata", "Request body too large")
-        try:
-            body = loads_bounded(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise OAuthError("invalid_client_metadata", "The body is not JSON") from None
-        return _answer(await hearth.accounts.oauth.register_client(body), 201)
-    except OAuthError as exc:
-        return _error(exc)
+        body = loads_bounded(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise OAuthError("invalid_client_metadata", "The body is not JSON") from None
+    return await hearth.accounts.oauth.register_client(body), 201
 
 
-@bp.post(f"{API_PATH}/token")
-async def token() -> Response:
-    hearth: Hearth = current_app.config["HEARTH"]
-    _throttle(hearth)
-    try:
-        return _answer(await hearth.accounts.oauth.token(await _form(), client_info()))
-    except OAuthError as exc:
-        return _error(exc)
+@_oauth_view("token")
+async def token(hearth: Hearth) -> tuple[dict | None, int]:
+    return await hearth.accounts.oauth.token(await _form(), client_info()), 200
 
 
-@bp.post(f"{API_PATH}/revoke")
-async def revoke() -> Response:
-    hearth: Hearth = current_app.config["HEARTH"]
-    _throttle(hearth)
-    try:
-        await hearth.accounts.oauth.revoke(await _form())
-        return _answer({})
-    except OAuthError as exc:
-        return _error(exc)
+@_oauth_view("revoke")
+async def revoke(hearth: Hearth) -> tuple[dict | None, int]:
+    await hearth.accounts.oauth.revoke(await _form())
+    return {}, 200
 
 
-@bp.post(f"{API_PATH}/device")
-async def device_authorization() -> Response:
-    hearth: Hearth = current_app.config["HEARTH"]
-    _throttle(hearth)
-    try:
-        return _answer(await hearth.accounts.oauth.device_authorization(await _form()))
-    except OAuthError as exc:
-        return _error(exc)
+@_oauth_view("device")
+async def device_authorization(hearth: Hearth) -> tuple[dict | None, int]:
+    return await hearth.accounts.oauth.device_authorization(await _form()), 200

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..database import Database
+from .accounts import now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +29,6 @@ class AppServiceStatus:
     queued_events: int
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 class AppServiceStore:
     def __init__(self, db: Database):
         self.db = db
@@ -48,7 +44,7 @@ class AppServiceStore:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT INTO appservices (id, registration, created_ts) VALUES (?, ?, ?)"
                          " ON CONFLICT (id) DO UPDATE SET registration = excluded.registration",
-                         (appservice_id, json.dumps(registration), _now()))
+                         (appservice_id, json.dumps(registration), now_ms()))
             conn.execute("UPDATE appservice_generation SET generation = generation + 1 WHERE id = 1")
         await self.db.write(job)
 
@@ -82,7 +78,7 @@ class AppServiceStore:
         txn_id = conn.execute("UPDATE appservice_status SET last_txn_id = last_txn_id + 1 WHERE appservice_id = ?"
                               " RETURNING last_txn_id", (appservice_id,)).fetchone()[0]
         conn.execute("INSERT INTO appservice_txns (appservice_id, txn_id, body, events, created_ts)"
-                     " VALUES (?, ?, ?, ?, ?)", (appservice_id, txn_id, json.dumps(body), events, _now()))
+                     " VALUES (?, ?, ?, ?, ?)", (appservice_id, txn_id, json.dumps(body), events, now_ms()))
         return txn_id
 
     async def oldest_txn(self, appservice_id: str) -> QueuedTxn | None:
@@ -96,14 +92,14 @@ class AppServiceStore:
             conn.execute("DELETE FROM appservice_txns WHERE appservice_id = ? AND txn_id = ?", (appservice_id, txn_id))
             conn.execute("INSERT OR IGNORE INTO appservice_status (appservice_id) VALUES (?)", (appservice_id,))
             conn.execute("UPDATE appservice_status SET last_success_ts = ? WHERE appservice_id = ?",
-                         (_now(), appservice_id))
+                         (now_ms(), appservice_id))
         await self.db.write(job)
 
     async def failed(self, appservice_id: str, error: str) -> None:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT OR IGNORE INTO appservice_status (appservice_id) VALUES (?)", (appservice_id,))
             conn.execute("UPDATE appservice_status SET last_error = ?, last_error_ts = ? WHERE appservice_id = ?",
-                         (error[:500], _now(), appservice_id))
+                         (error[:500], now_ms(), appservice_id))
         await self.db.write(job)
 
     async def status(self, appservice_id: str) -> AppServiceStatus:
