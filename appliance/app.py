@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, *, lazy_routes: bool = True,
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes * 2
     serving = Serving(app, settings, restart_process, on_setup_completed)
     request_log = serving.process.request_log
+    request_metrics = serving.process.request_metrics
 
     install_upload_limit(app)   # the media upload routes take more than a JSON body
     install_routes(app, lazy=lazy_routes)  # the APIs', the wizard's and the pages' URL rules
@@ -158,6 +159,9 @@ def create_app(settings: Settings | None = None, *, lazy_routes: bool = True,
                  user or "-", response.status_code, response.content_length or 0, elapsed)
         request_log.record(getattr(g, "request_tag", "-"), request.method, request.path, user,
                            response.status_code, response.content_length or 0, elapsed)
+        rule = request.url_rule
+        request_metrics.record(request.method, rule.rule if rule is not None else "(no route)",
+                               response.status_code, elapsed / 1000)
         return response
 
     @app.errorhandler(MatrixError)

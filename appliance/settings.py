@@ -74,6 +74,8 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
     notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
     members_can_invite: bool = Field(False, description="Family members (not only admins) may make invite codes.")
+    metrics_enabled: bool = Field(
+        False, description="Serve /_hearth/metrics (Prometheus text) to admins' access tokens and to the LAN.")
     registration_shared_secret_enabled: bool = Field(
         False, description="Serve /_synapse/admin/v1/register: whoever holds the secret "
                            "(`hearth registration-secret show`) may create accounts, admins included.")

@@ -20,6 +20,7 @@ ROOT = Path(appliance.__file__).parent
 # Lowest first. A module belongs to the longest prefix that names it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("settings", ("appliance.settings", "appliance.public_address", "appliance.core.cache", "appliance.core.memory",
+                  "appliance.core.metrics",
                   "appliance.core.interpreter", "appliance.sd_notify")),
     ("protocol", ("appliance.core.protocol",)),
     ("storage", ("appliance.core.storage", "appliance.core.stream", "appliance.core.stream_consumer")),

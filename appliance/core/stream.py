@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .storage.stores import stream_position
 
@@ -36,6 +38,9 @@ class Stream:
         self._last_change: dict[str, Position] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._moved: asyncio.Event | None = None  # set (and replaced) when `current` moves
+        # Name → the StreamConsumer following the stream (weakly: one that is dropped is gone
+        # from here too). The metrics read each one's lag behind `current`.
+        self.consumers: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
     # -- positions --------------------------------------------------------------------------
 

@@ -87,6 +87,12 @@ class StreamConsumer:
         self._pos: int | None = None    # handled up to here (saved, or nothing to write since)
         self._saved: int | None = None  # the saved position, as this consumer left it
         self.failures = 0  # batches of run() that failed in a row
+        stream.consumers[name] = self
+
+    @property
+    def handled(self) -> int | None:
+        """How far the stream is handled, as far as this process knows (None before first use)."""
+        return self._pos
 
     async def position(self) -> int:
         """How far the consumer has handled the stream (read from the database on first use)."""

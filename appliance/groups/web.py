@@ -1,12 +1,14 @@
 """The web pages' own: stored settings, the setup state (and its one-time code), web sessions,
-the dashboard's numbers, a user's data export (built on first use), and what belongs to the
+the dashboard's numbers and the metrics, a user's data export (built on first use), and what belongs to the
 running process rather than to the data (`Process`: the request log, recent errors, backup jobs,
 and the server's control: restart, the LAN advertisement)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..core.metrics import RequestMetrics
+from ..core.services.metrics_report import MetricsReport
 from ..core.services.request_log import ErrorLog, RequestLog
 from ..core.services.server_settings import ServerSettingsService
 from ..core.services.server_status import ServerStatusService
@@ -72,6 +74,7 @@ class Process:
     error_log: ErrorLog       # and recent warnings and errors
     backup_jobs: OnFirstUse[BackupJobs]  # backups and restores started from the pages
     control: ServerControl
+    request_metrics: RequestMetrics = field(default_factory=RequestMetrics)  # answers and their times
 
     @staticmethod
     def alone() -> Process:
@@ -90,6 +93,7 @@ class Web:
     setup: SetupService
     sessions: WebSessionService
     server_status: ServerStatusService
+    metrics: MetricsReport  # /_hearth/metrics and the dashboard's figures
     data_export: OnFirstUse[DataExportService]
     process: Process
     background: tuple[Background, ...]
@@ -112,6 +116,9 @@ def build_web(core: Core, accounts: Accounts, reading: Reading, sessions: WebSes
         setup=setup,
         sessions=sessions,
         server_status=status,
+        metrics=MetricsReport(core.db, core.stream, core.pipeline, status, process.request_metrics,
+                              {"events": core.event_store.cache, "state": core.state_store.cache},
+                              hearth_version(), core.started_at),
         data_export=OnFirstUse(lambda: _data_export(core, accounts, reading)),
         process=process,
         background=(status.run,),

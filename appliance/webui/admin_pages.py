@@ -51,9 +51,12 @@ async def dashboard() -> Response:
     reports = await h.admin.reports.list_event_reports(limit=0)
     started = time.time() - status["uptime_s"]
     problems = recent_problems(h.web.process.error_log.recent(10), since=started)
+    figures = h.web.metrics.summary()
     return await render("admin_dashboard.html", section="admin", report=status, people_total=people_total,
                         rooms=rooms, invites_open=len(invites), reports_total=reports.total, problems=problems,
-                        needs_attention=bool(status["health"]["warnings"]) or any(p.attention for p in problems),
+                        figures=figures,
+                        needs_attention=bool(status["health"]["warnings"]) or any(p.attention for p in problems)
+                        or bool(figures["behind"]),
                         registration=h.settings.registration)
 
 
@@ -436,6 +439,10 @@ class SettingsForm(FeaturesStep, JoinStep):  # JoinStep's field first
         description="Tools holding the server's secret (hearth registration-secret show) may create "
                     "accounts, admins included, through /_synapse/admin/v1/register. Leave off unless "
                     "you use such a tool.")
+    metrics_enabled: bool = Field(
+        False, title="Monitoring figures (Prometheus)",
+        description="Serve the server's figures at /_hearth/metrics, to admins' access tokens and to "
+                    "devices on your home network. The dashboard shows them either way.")
 
 
 def _settings_values(current: dict[str, Any]) -> dict[str, Any]:
@@ -445,14 +452,16 @@ def _settings_values(current: dict[str, Any]) -> dict[str, Any]:
             "media_quota_mb": current["media_quota_bytes"] // mib, "url_previews": current["url_previews"],
             "members_can_invite": current["members_can_invite"],
             "public_baseurl": current["public_baseurl"] or hearth().settings.base_url(),
-            "registration_shared_secret_enabled": current["registration_shared_secret_enabled"]}
+            "registration_shared_secret_enabled": current["registration_shared_secret_enabled"],
+            "metrics_enabled": current["metrics_enabled"]}
 
 
 _FIELD_OF = {"registration": "registration", "presence_enabled": "presence_enabled",
              "max_upload_bytes": "max_upload_mb", "media_quota_bytes": "media_quota_mb",
              "url_previews": "url_previews", "members_can_invite": "members_can_invite",
              "public_baseurl": "public_baseurl",
-             "registration_shared_secret_enabled": "registration_shared_secret_enabled"}
+             "registration_shared_secret_enabled": "registration_shared_secret_enabled",
+             "metrics_enabled": "metrics_enabled"}
 
 
 async def _settings_page(values=None, errors=None, status: int = 200) -> Response:
@@ -482,7 +491,8 @@ async def save_settings() -> Response:
         return await _settings_page(raw, errors, status=400)
     values = {"registration": model.registration, **model.settings_values(),
               "members_can_invite": model.members_can_invite,
-              "registration_shared_secret_enabled": model.registration_shared_secret_enabled}
+              "registration_shared_secret_enabled": model.registration_shared_secret_enabled,
+              "metrics_enabled": model.metrics_enabled}
     if "public_baseurl" in raw:  # empty: worked out from the machine again
         values["public_baseurl"] = model.public_baseurl
     try:

@@ -20,7 +20,7 @@ from ..core.api import client_address
 from ..core.api.client_address import parse_networks
 from ..lan_discovery import srv_host
 
-API_PREFIXES = ("/_matrix/", "/_synapse/", "/.well-known/", "/metrics", "/health")
+API_PREFIXES = ("/_matrix/", "/_synapse/", "/_hearth/", "/.well-known/", "/metrics", "/health")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"

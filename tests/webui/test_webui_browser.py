@@ -190,6 +190,8 @@ def test_admin_and_family_pages_in_a_browser(tmp_path):
             assert "@kim:hearth.test" in page.content()
             shot("admin-logs")
             page.goto(srv.base_url + "/admin")
+            assert "since the start, 99% within" in page.inner_text("#answers")  # the metrics' figures
+            assert page.inner_text("#background") == "Up to date"
             shot("admin-overview-later")
 
             page.click("header button:has-text('Sign out')")

@@ -1,6 +1,6 @@
 """The settings an admin changes after setup: who may join, presence, media limits, link previews,
-whether family members may invite people themselves, the server's address (public_baseurl) and
-shared-secret registration.
+whether family members may invite people themselves, the server's address (public_baseurl),
+shared-secret registration and the monitoring figures (/_hearth/metrics).
 
 Stored through the stored-settings service (defaults < stored < `HEARTH_*`), then applied to the
 running services at once, so a change needs no restart. A field the operator's environment sets
@@ -14,7 +14,7 @@ from .presence import PresenceService
 from .server_settings import ServerSettingsService
 
 EDITABLE = ("registration", "presence_enabled", "max_upload_bytes", "media_quota_bytes", "url_previews",
-            "members_can_invite", "public_baseurl", "registration_shared_secret_enabled")
+            "members_can_invite", "public_baseurl", "registration_shared_secret_enabled", "metrics_enabled")
 
 
 class AdminSettingsService:

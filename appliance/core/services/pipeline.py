@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from ..metrics import Histogram
 from ..protocol import ids, room_versions
 from ..protocol.auth_rules import AuthFailure, auth_types_for_event, check_auth
 from ..protocol.canonical_json import encode_canonical_json
@@ -75,6 +76,7 @@ class EventPipeline:
         # the pipeline writes forward_extremities; a failed write drops the room's entry.
         self._extremities: dict[str, list[str]] = {}
         self.persisted = persisted  # emitted after commit (presence, push, search, bridges, …)
+        self.persist_seconds = Histogram()  # persist(): queued, written, committed (core/metrics.py)
 
     def _timestamp(self, unique: bool = False) -> int:
         """Now in ms. A v12 create event's ID (the room ID) hashes sender, content and time
@@ -288,6 +290,7 @@ class EventPipeline:
         `on_queued` (called with the room lock held by create_event) releases that lock as soon
         as a plain message event is queued to the writer; the event is remembered as in flight
         until it is committed, so that the next event of the room can point at it."""
+        started = time.perf_counter()
         room_id = pdu.room_id
         if json_text is None:
             json_text = encode_canonical_json(pdu.data).decode()
@@ -378,6 +381,7 @@ class EventPipeline:
         if membership_change:
             keys.append(membership_change[0])
         self.stream.advance(pos, keys)
+        self.persist_seconds.observe(time.perf_counter() - started)
         persisted = Persisted(pdu, pos, group)
         self.persisted.emit(persisted)  # a listener never breaks a send that has landed
         return persisted

@@ -20,12 +20,14 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..metrics import Histogram
 from .disk import StorageHealth, is_disk_full
 from .private_files import create_private_file
 
@@ -91,6 +93,9 @@ class Database:
         self.commits = 0
         self.jobs = 0
         self.idle_trims = 0
+        # Written by the writer thread only (core/metrics.py): a batch's jobs, and its COMMIT (the fsync).
+        self.batch_seconds = Histogram()
+        self.commit_seconds = Histogram()
         self.health = StorageHealth()  # disk_full flag for the dashboard (disk.py)
 
     # -- life cycle -------------------------------------------------------------------------
@@ -249,6 +254,7 @@ class Database:
         with self._thread_lock:
             if conn.in_transaction:  # left open by a failed rollback: start clean
                 conn.execute("ROLLBACK")
+            started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for item in batch:
@@ -264,7 +270,9 @@ class Database:
                     else:
                         conn.execute("RELEASE job")
                         outcomes.append((True, value))
+                committing = time.perf_counter()
                 conn.execute("COMMIT")
+                done = time.perf_counter()
             except BaseException:
                 if conn.in_transaction:
                     try:
@@ -274,6 +282,8 @@ class Database:
                 raise
         self.commits += 1
         self.jobs += len(batch)
+        self.batch_seconds.observe(committing - started)
+        self.commit_seconds.observe(done - committing)
         return outcomes
 
     # -- reads ------------------------------------------------------------------------------

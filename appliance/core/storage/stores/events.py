@@ -57,6 +57,11 @@ class EventStore:
         # One entry per room of this server (a shared RoomVersion each): bounded by the rooms table.
         self._room_versions: dict[str, room_versions.RoomVersion] = {}
 
+    @property
+    def cache(self) -> LruCache:
+        """The cache, for the metrics (its weight, hits and misses)."""
+        return self._cache
+
     # -- rooms ------------------------------------------------------------------------------
 
     async def room_version(self, room_id: str) -> room_versions.RoomVersion | None:

@@ -33,6 +33,11 @@ class StateStore:
         top = conn.execute("SELECT MAX(id) FROM state_groups").fetchone()[0]
         self._next_id = (top or 0) + 1
 
+    @property
+    def cache(self) -> LruCache:
+        """The cache, for the metrics (its weight, hits and misses)."""
+        return self._cache
+
     def memory_entries(self) -> int:
         return self._cache.weight
 
