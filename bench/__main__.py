@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import report
 from .client import Api
+from .household import Household
 from .scenarios import ALL, Ctx
 from .servers import REPO, SERVERS
 
@@ -52,7 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--servers", default="hearth,synapse", help="comma-separated: hearth, synapse")
-    p.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(s.name for s in ALL))
+    p.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(s.name for s in ALL)
+                   + ",household")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each scenario per server")
     p.add_argument("--register-users", type=int, default=20, help="users registered per repetition")
     p.add_argument("--register-concurrency", type=int, default=4)
@@ -68,6 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--joiners", type=int, default=3, help="joins timed per repetition")
     p.add_argument("--ingest-events", type=int, default=1000, help="events per ingest repetition")
     p.add_argument("--ingest-senders", type=int, default=16, help="concurrent senders of the ingest batch")
+    p.add_argument("--household-messages", type=int, default=20_000, help="events of the household's day")
+    p.add_argument("--household-images", type=int, default=300, help="photos sent during the day")
+    p.add_argument("--household-reps", type=int, default=1, help="days replayed per server (each is long)")
+    p.add_argument("--pi-budget", action="store_true",
+                   help="run Hearth in a cgroup of 1 CPU and 512 MiB (a Raspberry Pi's budget; needs root)")
     p.add_argument("--cold-starts", type=int, default=None, help="restarts timed (default: --reps)")
     p.add_argument("--settle", type=float, default=3.0, help="seconds of quiet before memory is read")
     p.add_argument("--tiny", action="store_true", help="minimal sizes (proves the harness works)")
@@ -78,7 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.tiny:
         for k, v in dict(reps=1, register_users=2, register_concurrency=2, senders=3, rooms=2, messages=3,
                          delivery_samples=2, bg_senders=2, sync_rooms=2, sync_history=2, join_members=3,
-                         join_state=2, joiners=1, ingest_events=20, ingest_senders=2, settle=0.5).items():
+                         join_state=2, joiners=1, ingest_events=20, ingest_senders=2, settle=0.5,
+                         household_messages=300, household_images=5).items():
             setattr(args, k, v)
     if args.cold_starts is None:
         args.cold_starts = args.reps
@@ -91,9 +99,17 @@ async def run(args: argparse.Namespace, progress: Progress) -> dict:
         if n not in SERVERS:
             raise SystemExit(f"unknown server {n!r}")
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    scenarios = [s for s in ALL if not only or s.name in only]
+    scenarios = [s for s in [*ALL, Household] if not only or s.name in only]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="hearth-bench-"))
     servers = {n: SERVERS[n](n, work / n / "data") for n in names}
+    budget = None
+    if args.pi_budget and "hearth" in servers:
+        from .budget import PiBudget
+
+        budget = PiBudget()
+        budget.create()
+        servers["hearth"].budget = budget
+        progress(f"Hearth runs within {budget.describe()}")
     raw: dict[str, dict[str, list[float]]] = {n: defaultdict(list) for n in names}
     ctxs: dict[str, Ctx] = {}
     loadgen_cpu0 = time.process_time()
@@ -121,7 +137,7 @@ async def run(args: argparse.Namespace, progress: Progress) -> dict:
             for n in names:
                 progress(f"{cls.name}: setting up on {n}")
                 await instances[n].setup(ctxs[n])
-            for rep in range(args.reps):
+            for rep in range(getattr(args, f"{cls.name}_reps", args.reps)):
                 for n in names:  # A, B, A, B …
                     progress(f"{cls.name}: repetition {rep + 1}/{args.reps} on {n}")
                     for key, value in (await instances[n].run(ctxs[n], rep)).items():
@@ -137,6 +153,8 @@ async def run(args: argparse.Namespace, progress: Progress) -> dict:
             await ctx.api.close()
         for s in servers.values():
             s.stop()
+        if budget is not None:
+            budget.remove()
         if not args.keep and not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     rows = report.summarise(raw, names)

@@ -178,13 +178,14 @@ class HttpClient:
         return conn
 
     async def request(self, method: str, target: str, body: bytes = b"",
-                      headers: dict[str, str] | None = None, timeout: float | None = None) -> Response:
+                      headers: dict[str, str] | None = None, timeout: float | None = None,
+                      content_type: str = "application/json") -> Response:
         head = [f"{method} {target} HTTP/1.1\r\n".encode(), b"Host: ", self.host_header, b"\r\n"]
         if headers:
             for k, v in headers.items():
                 head.append(f"{k}: {v}\r\n".encode())
         if body or method in ("POST", "PUT"):
-            head.append(b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body))
+            head.append(b"Content-Type: %s\r\nContent-Length: %d\r\n" % (content_type.encode(), len(body)))
         head.append(b"\r\n")
         conn = None
         while self.idle:

@@ -68,6 +68,16 @@ METRICS = [
     Metric("db_bytes_per_1000_messages", "database size per 1,000 messages", "KiB", False, 1 / 3),
     Metric("written_bytes_per_message", "bytes written to disk per message", "B", False),
     Metric("idle_rss_after_load_mib", "idle memory after load", "MiB", False, 0.4, 40),
+    Metric("household_events_per_s", "household's day: events per second", "events/s", True),
+    Metric("household_peak_rss_mib", "household's day: peak memory", "MiB", False, None, 150),
+    Metric("household_final_rss_mib", "household's day: memory at the end", "MiB", False),
+    Metric("household_cpu_s", "household's day: server CPU", "s", False),
+    Metric("household_written_bytes_per_event", "household's day: bytes written per event", "B", False, 0.25),
+    Metric("household_delivery_p50_ms", "household's day: delivery p50", "ms", False),
+    Metric("household_delivery_p99_ms", "household's day: delivery p99", "ms", False, 0.2),
+    Metric("household_db_mib", "household's day: database size", "MiB", False),
+    Metric("household_media_mib", "household's day: media size", "MiB", False),
+    Metric("household_backup_s", "household's day: online backup at the end", "s", False),
 ]
 SCALE = {"db_bytes_per_1000_messages": 1 / 1024}
 

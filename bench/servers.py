@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .http import get_status
 
@@ -127,6 +128,7 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    budget: Any = None  # a PiBudget (bench/budget.py) the process is moved into as it starts
 
     @property
     def base_url(self) -> str:
@@ -160,6 +162,8 @@ class Server:
         self.proc = subprocess.Popen(self.command(), env=self.env(), cwd=str(REPO), stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
+        if self.budget is not None:
+            self.budget.add(self.proc.pid)
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
