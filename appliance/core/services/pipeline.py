@@ -21,7 +21,7 @@ from ..metrics import Histogram
 from ..protocol import ids, room_versions
 from ..protocol.auth_rules import AuthFailure, auth_types_for_event, check_auth
 from ..protocol.canonical_json import encode_canonical_json
-from ..protocol.errors import Forbidden, MatrixError, NotFound, TooLarge
+from ..protocol.errors import BadJson, Forbidden, MatrixError, NotFound, TooLarge
 from ..protocol.events import Pdu, StateKey
 from ..protocol.hashes import compute_reference_hash
 from ..protocol.room_versions import RoomVersion
@@ -194,6 +194,98 @@ class EventPipeline:
         finally:
             release()
 
+    async def create_batch(self, room_id: str, items: list[tuple[str, str, dict[str, Any], int]]) -> list[Persisted]:
+        """Many local message events in one room, each `(sender, type, content, ts)`, built one
+        after the other (each one's prev_event is the one before), persisted in one write job and
+        announced with one advance of the stream: a history backfill that wakes each waiting
+        client once, not once per event. State events are refused (the state must not change
+        within a batch: every event is authorised against the same state)."""
+        if not items:
+            return []
+        version = await self.events.room_version(room_id)
+        if version is None:
+            raise NotFound("Unknown room")
+        started = time.perf_counter()
+        async with self.room_lock(room_id):  # held to the commit: nothing else is built on these meanwhile
+            flight = self._in_flight.get(room_id)
+            prevs = list(flight.extremities) if flight is not None and flight.extremities is not None \
+                else await self._committed_extremities(room_id)
+            prevs = prevs[-MAX_PREV_EVENTS:]
+            prev_events = await self._get_prev_events(room_id, prevs)
+            depth = max((prev_events[p].pdu.depth for p in prevs if p in prev_events), default=0)
+            state_before, before_group = await self.state_before(room_id, prevs, version)
+            if before_group is None:
+                before_group = await self.db.write(
+                    lambda conn: self.state.store_group_job(conn, room_id, state_before, None, None))
+            create_id = state_before.get(("m.room.create", ""))
+            create_ev = await self.events.get_event(create_id) if create_id else None
+            create_pdu = create_ev.pdu if create_ev else None
+            built: list[tuple[Pdu, str, list[str]]] = []
+            fmt = version.event_format
+            last: Pdu | None = None
+            for sender, event_type, content, ts in items:
+                auth_keys = auth_types_for_event(version, event_type, None, sender, content)
+                auth_ids = [state_before[k] for k in auth_keys if k in state_before]
+                auth_events = await self.events.get_events(auth_ids)
+                auth_map = {k: auth_events[state_before[k]].pdu for k in auth_keys
+                            if k in state_before and state_before[k] in auth_events}
+                depth += 1
+                data: dict[str, Any] = {"type": event_type, "sender": sender, "content": content, "room_id": room_id,
+                                        "origin_server_ts": ts, "depth": depth}
+                parents = [last] if last is not None else [prev_events[p].pdu for p in prevs if p in prev_events]
+                if fmt.prev_refs_with_hashes:
+                    data["prev_events"] = [[p.event_id, _ref_hash(p)] for p in parents]
+                    data["auth_events"] = [[a, _ref_hash(auth_events[a].pdu)] for a in auth_ids if a in auth_events]
+                    data["origin"] = self.server_name
+                    data["event_id"] = ids.make_v1_event_id(self.server_name)
+                else:
+                    data["prev_events"] = [p.event_id for p in parents]
+                    data["auth_events"] = [a for a in auth_ids if a in auth_events]
+                try:
+                    signed, encoded, hashed_id = hash_sign_and_encode_event(data, self.server_name, self.signing_key,
+                                                                            version)
+                except ValueError as exc:
+                    raise MatrixError(f"Event is not valid canonical JSON: {exc}", errcode="M_BAD_JSON") from None
+                if len(encoded) > self.max_event_bytes:
+                    raise TooLarge(f"Event is larger than {self.max_event_bytes} bytes")
+                pdu = Pdu(signed["event_id"] if hashed_id is None else hashed_id, version, signed)
+                if pdu.is_state:
+                    raise BadJson("A batch holds message events only")
+                try:
+                    check_auth(pdu, auth_map, create_event=create_pdu)
+                except AuthFailure as exc:
+                    raise Forbidden(f"{sender} may not send this: {exc}") from None
+                built.append((pdu, encoded.decode(), [p.event_id for p in parents]))
+                last = pdu
+            group = before_group
+
+            def job(conn: sqlite3.Connection) -> list[int]:
+                positions = []
+                for pdu, json_text, parent_ids in built:
+                    pos = self.stream.allocate(conn)
+                    self.events.insert_event_job(conn, pdu, pos, group, json_text, None)
+                    self.events.set_forward_extremities_job(conn, room_id, pdu.event_id, parent_ids)
+                    positions.append(pos)
+                return positions
+
+            try:
+                positions = await asyncio.shield(self.db.submit(job))
+            except BaseException:
+                self._extremities.pop(room_id, None)  # the database is the truth again
+                raise
+        for pdu, json_text, parent_ids in built:
+            self._apply_extremities(room_id, pdu.event_id, parent_ids)
+        out = []
+        for (pdu, json_text, _parents), pos in zip(built, positions):
+            if fmt.strict_canonical_json:
+                self.events.remember(StoredEvent(pdu, pos, group, None, None, None), len(json_text))
+            out.append(Persisted(pdu, pos, group))
+        self.stream.advance(positions[-1], [room_id])  # one wake-up for the whole batch
+        self.persist_seconds.observe(time.perf_counter() - started)
+        for persisted in out:
+            self.persisted.emit(persisted)
+        return out
+
     async def _committed_extremities(self, room_id: str) -> list[str]:
         """The room's forward extremities when none of its events is in flight (room lock held)."""
         ext = self._extremities.get(room_id)
@@ -209,6 +301,10 @@ class EventPipeline:
         if fut.cancelled() or fut.exception() is not None:
             self._extremities.pop(room_id, None)
             return
+        self._apply_extremities(room_id, event_id, prev_ids)
+
+    def _apply_extremities(self, room_id: str, event_id: str, prev_ids: list[str]) -> None:
+        """A committed event replaced its prev_events among the room's cached extremities."""
         ext = self._extremities.get(room_id)
         if ext is not None:
             new = [e for e in ext if e not in prev_ids]

@@ -30,6 +30,9 @@ class AppServiceRegistry:
         self.server_name = server_name
         self._by_id: dict[str, Registration] = {}
         self._by_token: dict[str, Registration] = {}
+        # In-process bridges' namespaces (appliance/bridges/): exclusive like an appservice's, with
+        # no token and no transactions; not listed among the installed appservices.
+        self._in_process: dict[str, Registration] = {}
         self._generation = 0
         # Emitted with the registrations after each (re)load: the transaction sender follows them.
         self.changed: Event[[tuple[Registration, ...]]] = Event("appservices changed")
@@ -40,17 +43,31 @@ class AppServiceRegistry:
         return tuple(self._by_id.values())
 
     def get(self, appservice_id: str) -> Registration | None:
-        return self._by_id.get(appservice_id)
+        return self._by_id.get(appservice_id) or self._in_process.get(appservice_id)
 
     def by_token(self, token: str) -> Registration | None:
         return self._by_token.get(token)
 
     def exclusive_owner(self, kind: str, value: str) -> Registration | None:
         """The appservice that holds `value` (a user ID, alias or room ID) in an exclusive namespace."""
-        for reg in self._by_id.values():
+        for reg in (*self._by_id.values(), *self._in_process.values()):
             if reg.claims(kind, value, exclusive_only=True) or (kind == "users" and value == reg.sender(self.server_name)):
                 return reg
         return None
+
+    # -- in-process bridges -----------------------------------------------------------------
+
+    def reserve(self, reg: Registration) -> None:
+        """Hold an in-process bridge's namespaces (while it is switched on); RegistrationError if
+        an installed appservice's exclusive namespaces overlap them."""
+        for other in self._by_id.values():
+            reason = overlaps(reg, other)
+            if reason is not None:
+                raise RegistrationError(reason)
+        self._in_process[reg.id] = reg
+
+    def release(self, appservice_id: str) -> None:
+        self._in_process.pop(appservice_id, None)
 
     def check_not_exclusive(self, kind: str, value: str, appservice: Registration | None = None) -> None:
         """M_EXCLUSIVE when someone other than its appservice creates `value` in an exclusive
@@ -115,7 +132,7 @@ class AppServiceRegistry:
         RegistrationError saying why."""
         reg = parse_registration(data, self.server_name)
         same = self._by_id.get(reg.id)
-        for other in self._by_id.values():
+        for other in (*self._by_id.values(), *self._in_process.values()):
             if other.id == reg.id:
                 continue
             reason = overlaps(reg, other)
