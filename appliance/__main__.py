@@ -330,12 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--all", action="store_true", help="used-up and expired codes too")
     t = tsub.add_parser("revoke", help="withdraw an invite code")
     t.add_argument("code")
-    from . import appservice_cli, backup_cli, maintenance_cli, registration_secret_cli
+    from . import appservice_cli, backup_cli, bridges_cli, maintenance_cli, registration_secret_cli
 
     backup_cli.add_parsers(sub)
     maintenance_cli.add_parsers(sub)
     registration_secret_cli.add_parsers(sub)
     appservice_cli.add_parsers(sub)
+    bridges_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -355,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         rc = registration_secret_cli.dispatch(settings, args)
     if rc is None:
         rc = appservice_cli.dispatch(settings, args)
+    if rc is None:
+        rc = bridges_cli.dispatch(settings, args)
     if rc is not None:
         return rc
     parser.print_help()

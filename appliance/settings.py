@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Read notifications (/notifications) older than this are deleted; unread ones stay.")
     notification_prune_interval_hours: float = Field(6.0, gt=0, description="Hours between notification prunes.")
     members_can_invite: bool = Field(False, description="Family members (not only admins) may make invite codes.")
+    bridges_enabled: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="In-process bridges to run (comma-separated ids, e.g. irc); when set, "
+                                          "this decides over what the admin pages chose.")
+    bridge_call_timeout_s: float = Field(
+        15.0, gt=0, description="Seconds a bridge plugin has to handle an event or a command before it counts as hung.")
     metrics_enabled: bool = Field(
         False, description="Serve /_hearth/metrics (Prometheus text) to admins' access tokens and to the LAN.")
     registration_shared_secret_enabled: bool = Field(
@@ -102,7 +107,7 @@ class Settings(BaseSettings):
     federation_denied_servers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Servers (comma-separated, `*` globs) never federated with.")
 
-    @field_validator("federation_allowed_servers", "federation_denied_servers", mode="before")
+    @field_validator("federation_allowed_servers", "federation_denied_servers", "bridges_enabled", mode="before")
     @classmethod
     def _server_lists(cls, v: Any) -> Any:
         if isinstance(v, str):

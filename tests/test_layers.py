@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("setup_wizard", ("appliance.setup_wizard",)),
     ("entry points", ("appliance.app", "appliance.routes", "appliance.route_table", "appliance.__main__",
                       "appliance.backup_cli", "appliance.maintenance_cli", "appliance.registration_secret_cli",
-                      "appliance.appservice_cli")),
+                      "appliance.appservice_cli", "appliance.bridges_cli")),
 ]
 # The packages themselves (their __init__ holds a docstring): below everything.
 PACKAGES = frozenset({"appliance", "appliance.core"})

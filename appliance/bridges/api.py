@@ -19,7 +19,8 @@ The class has the class attributes of `BridgePlugin` (`info`, `settings_model`, 
 (appliance/bridges/host.py) then calls, each with a timeout: `start(ctx)` once, `on_event(event)`
 for every committed Matrix event of the bridge's rooms (from its own persisted stream position:
 in order, none missed; one in flight at a crash is given again after the restart),
-`on_command(...)` for `!commands` in a person's management room, `probe()` for the end-to-end
+`on_command(...)` for `!commands` in a person's management room, `on_alias_query(key)` when
+someone joins a portal alias that has no room yet, `probe()` for the end-to-end
 check, `stop()` when the bridge is switched off or Hearth stops. A call that raises or does not
 return in time marks the bridge failed on the dashboard; the host restarts it with backoff.
 
@@ -220,6 +221,10 @@ class BridgeContext(Protocol):
         """The ghost's intent; the account exists (without a password) once this returns."""
         ...
 
+    async def ensure_member(self, intent: Intent, room_id: str) -> None:
+        """The intent's user joined to a room of the bridge (invited by the bot first if needed)."""
+        ...
+
     async def management_room(self, user_id: str) -> str:
         """The person's management room with the bot (made and the person invited on first use)."""
         ...
@@ -263,7 +268,18 @@ class BridgePlugin:
         """Disconnect; called once, also after a failed start."""
 
     async def on_event(self, event: MatrixEvent) -> None:
-        """A committed Matrix event of one of the bridge's rooms (never one its own users sent)."""
+        """A committed Matrix event of one of the bridge's rooms (never one its own users sent).
+        The one in flight when Hearth stopped hard is given again: make handling it twice
+        harmless (send into Matrix with `txn_id` derived from `event.event_id`, write rows once)."""
+
+    async def on_alias_query(self, key: str) -> bool:
+        """Someone looked up (or is joining) `#<id>_<key>`, a portal that does not exist yet:
+        make it now (`ctx.portals.create(key, …)`) and answer True, or answer False (not found)."""
+        return False
+
+    async def on_user_query(self, remote_id: str) -> bool:
+        """Someone asked about the ghost of `remote_id`, who has no account yet: True to make it."""
+        return False
 
     async def on_command(self, user_id: str, command: str, args: list[str]) -> str | None:
         """A `!command` nobody in `commands` handles; None: unknown (the host answers with help)."""

@@ -29,5 +29,5 @@ async def metrics(me: Requester | None, client: ClientInfo, hearth: Hearth) -> R
             raise Forbidden("Only server admins may read the metrics")
     elif not is_local_address(parse_ip(client.ip)):
         raise MissingToken("Missing access token: from outside the home network, send an admin's")
-    text = exposition(await hearth.web.metrics.families())
+    text = exposition([*await hearth.web.metrics.families(), *hearth.bridges.host.metric_families()])
     return Response(text, status=200, content_type=CONTENT_TYPE)

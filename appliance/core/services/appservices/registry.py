@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from ...protocol.appservice import Registration, RegistrationError, overlaps, parse_registration
 from ...protocol.errors import Exclusive
@@ -19,6 +19,14 @@ from ...storage.stores.accounts import AccountStore
 from ...storage.stores.appservices import AppServiceStore
 
 log = logging.getLogger(__name__)
+
+
+class InProcessQueries(Protocol):
+    """An in-process bridge's answers to "does this user / alias exist?" (it may make it now)."""
+
+    async def user_exists(self, user_id: str) -> bool: ...
+
+    async def alias_exists(self, alias: str) -> bool: ...
 
 
 class AppServiceRegistry:
@@ -33,6 +41,7 @@ class AppServiceRegistry:
         # In-process bridges' namespaces (appliance/bridges/): exclusive like an appservice's, with
         # no token and no transactions; not listed among the installed appservices.
         self._in_process: dict[str, Registration] = {}
+        self._in_process_queries: dict[str, InProcessQueries] = {}
         self._generation = 0
         # Emitted with the registrations after each (re)load: the transaction sender follows them.
         self.changed: Event[[tuple[Registration, ...]]] = Event("appservices changed")
@@ -57,17 +66,23 @@ class AppServiceRegistry:
 
     # -- in-process bridges -----------------------------------------------------------------
 
-    def reserve(self, reg: Registration) -> None:
-        """Hold an in-process bridge's namespaces (while it is switched on); RegistrationError if
-        an installed appservice's exclusive namespaces overlap them."""
+    def reserve(self, reg: Registration, queries: InProcessQueries) -> None:
+        """Hold an in-process bridge's namespaces (while it is switched on), with what answers
+        the queries for users and aliases in them; RegistrationError if an installed
+        appservice's exclusive namespaces overlap them."""
         for other in self._by_id.values():
             reason = overlaps(reg, other)
             if reason is not None:
                 raise RegistrationError(reason)
         self._in_process[reg.id] = reg
+        self._in_process_queries[reg.id] = queries
 
     def release(self, appservice_id: str) -> None:
         self._in_process.pop(appservice_id, None)
+        self._in_process_queries.pop(appservice_id, None)
+
+    def in_process(self) -> list[tuple[Registration, InProcessQueries]]:
+        return [(reg, self._in_process_queries[reg.id]) for reg in self._in_process.values()]
 
     def check_not_exclusive(self, kind: str, value: str, appservice: Registration | None = None) -> None:
         """M_EXCLUSIVE when someone other than its appservice creates `value` in an exclusive
