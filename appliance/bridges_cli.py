@@ -50,21 +50,19 @@ def _value(text: str) -> Any:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from .bridges.host import load, setting_key
     from .hearth import build_hearth
 
     hearth = await build_hearth(settings)
     try:
         host = hearth.bridges.host
-        stored = await hearth.web.server_settings.stored()
         bridges = {b.id: b for b in host.describe()}
         if args.bridges_command == "list":
             if not bridges:
                 print("No bridges are installed.")
             forced = host.forced()
             for bid, b in bridges.items():
-                entry = stored.get(setting_key(bid)) or {}
-                on = bid in forced if forced is not None else bool(entry.get("enabled"))
+                entry = await host.entry(bid)
+                on = host.is_on(bid, entry)
                 name = b.info.name if b.info else bid
                 state = "on" if on else "off"
                 if forced is not None:
@@ -80,30 +78,24 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         if bridge.factory is None:
             print(f"hearth bridges: {bid}: {bridge.error}", file=sys.stderr)
             return 1
-        entry = dict(stored.get(setting_key(bid)) or {})
-        entry.setdefault("settings", {})
         if args.bridges_command in ("enable", "disable"):
-            entry["enabled"] = args.bridges_command == "enable"
+            entry = await host.configure(bridge, enabled=args.bridges_command == "enable", apply=False)
         else:
-            values = dict(entry["settings"])
+            values = dict((await host.entry(bid))["settings"])
             for pair in args.values:
                 key, sep, text = pair.partition("=")
                 if not sep:
                     print(f"hearth bridges: {pair!r} is not KEY=VALUE", file=sys.stderr)
                     return 2
                 values[key] = _value(text)
-            model = bridge.factory.settings_model
-            if model is not None:
-                from pydantic import ValidationError
+            from pydantic import ValidationError
 
-                try:
-                    values = model.model_validate(values).model_dump(mode="json")
-                except ValidationError as exc:
-                    err = exc.errors()[0]
-                    print(f"hearth bridges: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
-                    return 1
-            entry["settings"] = values
-        await hearth.web.server_settings.store_values({setting_key(bid): entry})
+            try:
+                entry = await host.configure(bridge, settings=values, apply=False)  # the server follows
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                print(f"hearth bridges: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+                return 1
         print(f"{bid}: {'on' if entry.get('enabled') else 'off'}, settings {json.dumps(entry['settings'])}")
         return 0
     finally:

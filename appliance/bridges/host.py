@@ -359,18 +359,47 @@ class _Queries:
 
 
 class BridgeHost:
-    def __init__(self, side: MatrixSide, read_config: Callable[[], Any], forced: Callable[[], list[str] | None],
-                 call_timeout: float = CALL_TIMEOUT_S):
-        """`read_config()` → the stored settings (a dict of key → value, awaited); `forced()` → the
-        operator's HEARTH_BRIDGES_ENABLED list, or None when the stored choice decides."""
+    def __init__(self, side: MatrixSide, read_config: Callable[[], Any], write_config: Callable[[dict], Any],
+                 forced: Callable[[], list[str] | None], call_timeout: float = CALL_TIMEOUT_S):
+        """`read_config()` → the stored settings (a dict of key → value, awaited); `write_config(values)`
+        stores some (awaited); `forced()` → the operator's HEARTH_BRIDGES_ENABLED list, or None
+        when the stored choice decides."""
         self.side = side
         self.call_timeout = call_timeout
         self.read_config = read_config
+        self.write_config = write_config
         self.forced = forced
         self.runners: dict[str, BridgeRunner] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
+
+    async def entry(self, bridge_id: str) -> dict[str, Any]:
+        """The stored choice for one bridge: {"enabled": bool, "settings": {…}}."""
+        entry = (await self.read_config()).get(setting_key(bridge_id))
+        entry = dict(entry) if isinstance(entry, dict) else {}
+        entry["enabled"] = bool(entry.get("enabled"))
+        entry["settings"] = entry.get("settings") if isinstance(entry.get("settings"), dict) else {}
+        return entry
+
+    def is_on(self, bridge_id: str, entry: dict[str, Any]) -> bool:
+        forced = self.forced()
+        return bridge_id in forced if forced is not None else bool(entry.get("enabled"))
+
+    async def configure(self, bridge: InstalledBridge, *, enabled: bool | None = None,
+                        settings: dict[str, Any] | None = None, apply: bool = True) -> dict[str, Any]:
+        """Store a bridge's switch and settings (checked against its model: ValidationError) and,
+        in the serving process (`apply`), start, stop or restart it now."""
+        entry = await self.entry(bridge.id)
+        if enabled is not None:
+            entry["enabled"] = enabled
+        if settings is not None:
+            model = bridge.factory.settings_model if bridge.factory is not None else None
+            entry["settings"] = model.model_validate(settings).model_dump(mode="json") if model else dict(settings)
+        await self.write_config({setting_key(bridge.id): entry})
+        if apply:
+            await self.reconcile()
+        return entry
 
     def describe(self) -> list[InstalledBridge]:
         """Every installed bridge, loaded to describe it (the pages; not at start-up)."""
@@ -434,6 +463,10 @@ class BridgeHost:
         finally:
             for name in list(self.runners):
                 await self._stop(name)
+
+    async def portals(self, bridge_id: str) -> list[Any]:
+        """A bridge's portals (the admin page lists them)."""
+        return await self.side.store.portals(bridge_id)
 
     def statuses(self) -> list[BridgeStatus]:
         return [self.runners[name].status for name in sorted(self.runners)]

@@ -29,5 +29,5 @@ def build_bridges(core: Core, rooms: Rooms, reading: Reading, web: Web) -> Bridg
     settings = core.settings
     stored: ServerSettingsService = web.server_settings
     forced = (lambda: list(settings.bridges_enabled)) if "bridges_enabled" in settings.explicit_fields else (lambda: None)
-    host = BridgeHost(side, stored.stored, forced, settings.bridge_call_timeout_s)
+    host = BridgeHost(side, stored.stored, stored.store_values, forced, settings.bridge_call_timeout_s)
     return Bridges(host=host, background=(host.run,))
