@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.conftest import free_port
 from tests.needs import unavailable
 
+OPER_PASSWORD = "test-oper-password"  # an IRC operator (OPER hearthop …) may KILL a connection in tests
 CONFIG = """[Global]
 \tName = irc.hearth.test
 \tInfo = Hearth test IRC server
@@ -24,6 +25,9 @@ CONFIG = """[Global]
 [Limits]
 \tMaxConnectionsIP = 0
 \tMaxNickLength = 30
+[Operator]
+\tName = hearthop
+\tPassword = {oper_password}
 [Options]
 \tPAM = no
 \tIdent = no
@@ -54,7 +58,7 @@ def start_irc_server(folder: Path) -> IrcServer:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = folder / "ngircd.conf"
-    conf.write_text(CONFIG.format(port=port, folder=folder, uid=os.getuid()))
+    conf.write_text(CONFIG.format(port=port, folder=folder, uid=os.getuid(), oper_password=OPER_PASSWORD))
     log = open(folder / "ngircd.log", "ab")
     proc = subprocess.Popen([binary, "-n", "-f", str(conf)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10

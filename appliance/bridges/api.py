@@ -164,6 +164,10 @@ class Portals(Protocol):
 
     async def all(self) -> list[Portal]: ...
 
+    async def members(self, key: str) -> list[str]:
+        """Who is joined to the portal now."""
+        ...
+
     async def set_power_levels(self, key: str, levels: Mapping[str, int]) -> None:
         """Users' power levels in the portal (remote roles mapped by the plugin: op → 50)."""
         ...
@@ -248,6 +252,15 @@ class BridgeContext(Protocol):
 
     def is_local_user(self, user_id: str) -> bool:
         """A person with an account here (not a ghost, not the bot, not a remote user)."""
+        ...
+
+    def secret(self) -> bytes:
+        """32 bytes made for this server and this bridge, kept outside the database: the key for
+        what the plugin must store encrypted (people's passwords on the other network)."""
+        ...
+
+    def media_url(self, mxc: str) -> str | None:
+        """An HTTP address of Hearth's for an `mxc://` URI, for networks that can only show a link."""
         ...
 
 

@@ -55,6 +55,15 @@ class PluginContext:
     def portal_alias(self, key: str) -> str:
         return naming.portal_alias(self.info.id, key, self.server_name)
 
+    def secret(self) -> bytes:
+        return self._side.bridge_secret(self.info.id)
+
+    def media_url(self, mxc: str) -> str | None:
+        if not isinstance(mxc, str) or not mxc.startswith("mxc://") or mxc.count("/") != 3:
+            return None
+        server, media_id = mxc[len("mxc://"):].split("/", 1)
+        return f"{self._side.base_url()}/_matrix/media/v3/download/{server}/{media_id}"
+
     def is_local_user(self, user_id: str) -> bool:
         return (user_id.endswith(":" + self.server_name) and not self.is_ghost(user_id)
                 and user_id != self.bot.user_id and self._side.registry.exclusive_owner("users", user_id) is None)

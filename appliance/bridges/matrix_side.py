@@ -8,12 +8,16 @@ through `Membership`), as the user they are for, with the remote network's times
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..core.protocol.errors import MatrixError
 from ..core.services.pipeline import EventPipeline
+from ..core.services.shared_secret_registration import load_or_create_secret
 from ..core.services.rooms.aliases import RoomAliases
 from ..core.services.rooms.create import CreateRoomRequest, RoomCreation
 from ..core.services.rooms.membership import Membership
@@ -46,6 +50,15 @@ class MatrixSide:
     messages: RoomMessages
     aliases: RoomAliases
     typing: TypingService
+    data_dir: Path
+    base_url: Callable[[], str]  # the public address clients use (media links for other networks)
+
+    def bridge_secret(self, bridge_id: str) -> bytes:
+        """32 bytes for one bridge, from the host's secret file (`bridges.key` in the data folder,
+        made at first use, mode 0600): what a plugin encrypts its stored passwords with, kept out
+        of the database they are stored in."""
+        root = load_or_create_secret(self.data_dir / "bridges.key")
+        return hmac.new(root.encode(), f"hearth bridge {bridge_id}".encode(), hashlib.sha256).digest()
 
     async def ensure_user(self, user_id: str, displayname: str | None = None) -> bool:
         """The account of a ghost or a bot, without a password (nobody can log in as it); True
@@ -123,6 +136,11 @@ class PortalDirectory:
     async def by_room(self, room_id: str) -> Portal | None:
         row = await self.side.store.portal_by_room(self.bridge_id, room_id)
         return Portal(row.key, row.room_id, row.plumbed) if row else None
+
+    async def members(self, key: str) -> list[str]:
+        """Who is joined to the portal now."""
+        portal = await self.get(key)
+        return [] if portal is None else sorted(await self.side.events.members(portal.room_id, "join"))
 
     async def all(self) -> list[Portal]:
         return [Portal(r.key, r.room_id, r.plumbed) for r in await self.side.store.portals(self.bridge_id)]

@@ -25,7 +25,8 @@ class Bridges:
 def build_bridges(core: Core, rooms: Rooms, reading: Reading, web: Web) -> Bridges:
     side = MatrixSide(core.server_name, core.db, core.stream, core.pipeline, core.event_store, core.account_store,
                       core.appservice_registry, StreamConsumerStore(core.db), BridgeStore(core.db), rooms.creation,
-                      rooms.membership, rooms.messages, rooms.aliases, reading.typing)
+                      rooms.membership, rooms.messages, rooms.aliases, reading.typing,
+                      core.settings.data_dir, core.settings.base_url)
     settings = core.settings
     stored: ServerSettingsService = web.server_settings
     forced = (lambda: list(settings.bridges_enabled)) if "bridges_enabled" in settings.explicit_fields else (lambda: None)
