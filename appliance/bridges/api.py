@@ -298,13 +298,14 @@ class BridgePlugin:
         """A `!command` nobody in `commands` handles; None: unknown (the host answers with help)."""
         return None
 
-    def login_steps(self, user_id: str) -> list[LoginStep]:
-        """The person's login to the remote network, if the network needs one."""
+    async def login_steps(self, user_id: str) -> list[LoginStep]:
+        """The person's login to the remote network (or their name and password on it), as steps
+        the web UI renders on /me/bridges; [] when the network needs none."""
         return []
 
-    async def login_submit(self, user_id: str, step_id: str, values: BaseModel) -> list[LoginStep]:
-        """A submitted login form; the steps from there on."""
-        return self.login_steps(user_id)
+    async def login_submit(self, user_id: str, step_id: str, values: BaseModel) -> str:
+        """A submitted step's form (an instance of that step's `form`); what to tell the person."""
+        return ""
 
     async def probe(self) -> ProbeResult:
         """The end-to-end check: a message out and back. Default: not offered."""

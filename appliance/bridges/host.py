@@ -36,7 +36,7 @@ from ..core.protocol.events import Pdu
 from ..core.storage.plugin_tables import PluginTables
 from ..core.stream_consumer import Batch, StreamConsumer
 from . import naming
-from .api import BridgeInfo, BridgePlugin, Health, InstalledBridge, MatrixEvent, ProbeResult
+from .api import BridgeInfo, BridgePlugin, Health, InstalledBridge, LoginStep, MatrixEvent, ProbeResult
 from .context import PluginContext
 from .matrix_side import MatrixSide
 
@@ -487,6 +487,26 @@ class BridgeHost:
     def status(self, bridge_id: str) -> BridgeStatus:
         runner = self.runners.get(bridge_id)
         return runner.status if runner is not None else BridgeStatus(bridge_id)
+
+    async def login_steps(self, bridge_id: str, user_id: str) -> list[LoginStep]:
+        runner = self.runners.get(bridge_id)
+        if runner is None or runner.plugin is None:
+            return []
+        try:
+            return await _call("login_steps()", runner.plugin.login_steps(user_id), runner.call_timeout)
+        except PluginFailed as exc:
+            log.warning("bridge %s: %s", bridge_id, exc)
+            return []
+
+    async def login_submit(self, bridge_id: str, user_id: str, step_id: str, values: BaseModel) -> str:
+        runner = self.runners.get(bridge_id)
+        if runner is None or runner.plugin is None:
+            return "The bridge is not running."
+        try:
+            return await _call("login_submit()", runner.plugin.login_submit(user_id, step_id, values),
+                               START_TIMEOUT_S)
+        except PluginFailed as exc:
+            return f"That did not work: {exc}."
 
     async def probe(self, bridge_id: str) -> ProbeResult:
         runner = self.runners.get(bridge_id)

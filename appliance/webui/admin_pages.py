@@ -52,11 +52,15 @@ async def dashboard() -> Response:
     started = time.time() - status["uptime_s"]
     problems = recent_problems(h.web.process.error_log.recent(10), since=started)
     figures = h.web.metrics.summary()
+    from ..bridges.api import Health
+
+    bridges = [{"name": h.bridges.host.runners[st.id].info.name, "health": st.health.value, "reason": st.reason,
+                "failed": st.health is Health.FAILED} for st in h.bridges.host.statuses() if st.id in h.bridges.host.runners]
     return await render("admin_dashboard.html", section="admin", report=status, people_total=people_total,
                         rooms=rooms, invites_open=len(invites), reports_total=reports.total, problems=problems,
-                        figures=figures,
+                        figures=figures, bridges=bridges,
                         needs_attention=bool(status["health"]["warnings"]) or any(p.attention for p in problems)
-                        or bool(figures["behind"]),
+                        or bool(figures["behind"]) or any(b["failed"] for b in bridges),
                         registration=h.settings.registration)
 
 

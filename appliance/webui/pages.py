@@ -119,7 +119,7 @@ ADMIN_MENU = (
 
 def member_menu(can_invite: bool) -> tuple[tuple[str, str], ...]:
     items = [("/me", "My account"), ("/me/password", "Password"), ("/me/devices", "Devices"),
-             ("/me/export", "My data")]
+             ("/me/bridges", "Bridges"), ("/me/export", "My data")]
     if can_invite:
         items.append(("/me/invite", "Invite"))
     return tuple(items)

@@ -46,6 +46,9 @@ def test_switch_configure_check_and_switch_off_a_bridge(tmp_path):
                 time.sleep(0.3)
                 page.reload()
             shot("bridge-on")
+            page.goto(srv.base_url + "/admin")
+            assert page.inner_text("#bridges-health") == "Echo: working"
+            page.goto(srv.base_url + "/admin/bridges/echo")
             page.fill("input[name=greeting]", "x" * 40)
             page.click("#save-settings")
             assert "20" in page.inner_text("#bridge-settings")  # the limit, said in words

@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from ..api import (BridgeContext, BridgeInfo, BridgePlugin, Command, Health, MatrixEvent, ProbeResult)
+from ..api import BridgeContext, BridgeInfo, BridgePlugin, Command, Health, LoginStep, MatrixEvent, ProbeResult
 from . import formatting
 from .connection import IrcConnection, Network
 from .nominate import Channel, Line
@@ -71,6 +71,22 @@ class IrcSettings(BaseModel):
 
     def parsed(self) -> dict[str, Network]:
         return {n.name: n for n in (parse_network(line) for line in self.networks)}
+
+
+class IrcNameForm(BaseModel):
+    nick: str = Field(title="Your name on IRC (nick)", min_length=1, max_length=30,
+                      description="Letters, digits and []\\`_^{|}-; it cannot start with a digit.",
+                      json_schema_extra={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
+    password: SecretStr | None = Field(None, title="Password of that name (if you registered it)",
+                                       description="Kept encrypted; sent to the network when you connect.")
+
+    @field_validator("nick")
+    @classmethod
+    def _nick(cls, v: str) -> str:
+        v = v.strip()
+        if not valid_nick(v):
+            raise ValueError("IRC does not accept that nick: letters, digits and []\\`_^{|}-, not starting with a digit")
+        return v
 
 
 def portal_key(network: str, channel: str) -> str:
@@ -481,6 +497,30 @@ class IrcBridge(BridgePlugin):
         content = formatting.irc_to_matrix(text[len("\x01ACTION "):].rstrip("\x01") if action else text)
         content["msgtype"] = "m.emote" if action else ("m.notice" if kind == "NOTICE" else "m.text")
         await ghost.send_message(portal.room_id, content)
+
+    # -- the person's page (/me/bridges) ---------------------------------------------------------
+
+    async def login_steps(self, user_id: str) -> list[LoginStep]:
+        steps = []
+        for network in self.networks:
+            nick, password = await self._user_row(user_id, network)
+            current = nick or nick_from(user_id[1:].split(":", 1)[0])
+            steps.append(LoginStep(
+                f"name-{network}", f"Your name on {network}",
+                f"You appear on {network} as {current}{' (with a stored password)' if password else ''}. "
+                f"Join a channel from your Matrix app: {self.ctx.portal_alias(portal_key(network, '#channel'))}",
+                form=IrcNameForm, done=nick is not None))
+        return steps
+
+    async def login_submit(self, user_id: str, step_id: str, values: BaseModel) -> str:
+        network = step_id.removeprefix("name-")
+        if network not in self.networks or not isinstance(values, IrcNameForm):
+            return "Unknown step."
+        said = [await self.cmd_nick(user_id, [values.nick, network])]
+        if values.password is not None and values.password.get_secret_value():
+            await self.cmd_storepass(user_id, [values.password.get_secret_value(), network])
+            said.append("Your password is stored, encrypted.")
+        return " ".join(said)
 
     # -- management commands --------------------------------------------------------------------
 
