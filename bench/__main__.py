@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import report
 from .client import Api
+from .bridges import SCENARIOS as BRIDGE_SCENARIOS
 from .household import Household
 from .scenarios import ALL, Ctx
 from .servers import REPO, SERVERS
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--servers", default="hearth,synapse", help="comma-separated: hearth, synapse")
     p.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(s.name for s in ALL)
-                   + ",household")
+                   + ",backfill,irc,household")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each scenario per server")
     p.add_argument("--register-users", type=int, default=20, help="users registered per repetition")
     p.add_argument("--register-concurrency", type=int, default=4)
@@ -70,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--joiners", type=int, default=3, help="joins timed per repetition")
     p.add_argument("--ingest-events", type=int, default=1000, help="events per ingest repetition")
     p.add_argument("--ingest-senders", type=int, default=16, help="concurrent senders of the ingest batch")
+    p.add_argument("--backfill-events", type=int, default=3000, help="history backfilled per repetition")
+    p.add_argument("--irc-lines", type=int, default=1000, help="lines said on IRC per repetition")
     p.add_argument("--household-messages", type=int, default=20_000, help="events of the household's day")
     p.add_argument("--household-images", type=int, default=300, help="photos sent during the day")
     p.add_argument("--household-reps", type=int, default=1, help="days replayed per server (each is long)")
@@ -86,7 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         for k, v in dict(reps=1, register_users=2, register_concurrency=2, senders=3, rooms=2, messages=3,
                          delivery_samples=2, bg_senders=2, sync_rooms=2, sync_history=2, join_members=3,
                          join_state=2, joiners=1, ingest_events=20, ingest_senders=2, settle=0.5,
-                         household_messages=300, household_images=5).items():
+                         household_messages=300, household_images=5, backfill_events=200, irc_lines=50).items():
             setattr(args, k, v)
     if args.cold_starts is None:
         args.cold_starts = args.reps
@@ -99,7 +102,7 @@ async def run(args: argparse.Namespace, progress: Progress) -> dict:
         if n not in SERVERS:
             raise SystemExit(f"unknown server {n!r}")
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    scenarios = [s for s in [*ALL, Household] if not only or s.name in only]
+    scenarios = [s for s in [*ALL, *BRIDGE_SCENARIOS, Household] if not only or s.name in only]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="hearth-bench-"))
     servers = {n: SERVERS[n](n, work / n / "data") for n in names}
     budget = None
@@ -142,6 +145,9 @@ async def run(args: argparse.Namespace, progress: Progress) -> dict:
                     progress(f"{cls.name}: repetition {rep + 1}/{args.reps} on {n}")
                     for key, value in (await instances[n].run(ctxs[n], rep)).items():
                         raw[n][key].append(value)
+            for instance in instances.values():
+                if hasattr(instance, "close"):
+                    instance.close()
 
         progress(f"idle for {args.settle:g} s before reading memory")
         await asyncio.sleep(args.settle)

@@ -68,6 +68,8 @@ METRICS = [
     Metric("db_bytes_per_1000_messages", "database size per 1,000 messages", "KiB", False, 1 / 3),
     Metric("written_bytes_per_message", "bytes written to disk per message", "B", False),
     Metric("idle_rss_after_load_mib", "idle memory after load", "MiB", False, 0.4, 40),
+    Metric("bridge_backfill_events_per_s", "history backfilled into a portal", "events/s", True, None, 5000),
+    Metric("bridge_irc_to_matrix_per_s", "messages bridged IRC → Matrix", "messages/s", True),
     Metric("household_events_per_s", "household's day: events per second", "events/s", True),
     Metric("household_peak_rss_mib", "household's day: peak memory", "MiB", False, None, 150),
     Metric("household_final_rss_mib", "household's day: memory at the end", "MiB", False),

@@ -229,8 +229,21 @@ class HearthServer(Server):
             "HEARTH_REGISTRATION_RATE_PER_SECOND": str(HIGH),
             "HEARTH_REGISTRATION_RATE_BURST": str(HIGH),
             "HEARTH_MIN_FREE_MB": "1",
+            # The bridge scenarios (bench/bridges.py): the benchmark's own plugin can be found (it
+            # is switched on only by those scenarios), and a long backfill is not cut short.
+            "HEARTH_BRIDGE_CALL_TIMEOUT_S": "600",
         })
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "bench" / "plugins"), env.get("PYTHONPATH")) if p)
         return env
+
+    def cli(self, *args: str) -> str:
+        """A `hearth` operator command on this server's data (the server may be running)."""
+        python = self.python if self.python.exists() else Path(sys.executable)
+        out = subprocess.run([str(python), "-m", "appliance", *args], env=self.env(), cwd=str(REPO),
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(f"hearth {' '.join(args)}: {out.stderr[-500:]}")
+        return out.stdout
 
     def database_path(self) -> Path:
         return self.data_dir / "hearth.db"
@@ -250,6 +263,13 @@ def synapse_rate(per_second: float = HIGH, burst: int = HIGH) -> dict:
 
 class SynapseServer(Server):
     python = SYNAPSE_VENV / "bin" / "python"
+    appservice = {"id": "bench", "url": None, "as_token": "bench-as-" + secrets.token_hex(16),
+                  "hs_token": "bench-hs-" + secrets.token_hex(16), "sender_localpart": "benchbot",
+                  "rate_limited": False,
+                  "namespaces": {"users": [{"regex": "@bench_.*", "exclusive": True}], "aliases": [], "rooms": []}}
+
+    def appservice_path(self) -> Path:
+        return self.data_dir / "bench-appservice.yaml"
 
     def config_path(self) -> Path:
         return self.data_dir / "homeserver.yaml"
@@ -313,7 +333,11 @@ class SynapseServer(Server):
             "rc_delayed_event_mgmt": rate,
             "rc_room_creation": rate,
             "rc_reports": rate,
+            # The bridge scenarios (bench/bridges.py): an appservice whose ghosts send with their
+            # remote timestamps, as a bridge would (no URL: Synapse sends it nothing).
+            "app_service_config_files": [str(self.appservice_path())],
         }
+        self.appservice_path().write_text(json.dumps(self.appservice))
         # JSON is YAML: no extra dependency to write the config.
         self.config_path().write_text(json.dumps(config, indent=1))
 

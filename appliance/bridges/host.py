@@ -54,6 +54,10 @@ POISON_TRIES = 3
 EVENTS_PER_READ = 100
 
 
+class NoSettings(BaseModel):
+    """The settings of a plugin that has none."""
+
+
 class PluginFailed(RuntimeError):
     """The plugin raised or did not answer in time."""
 
@@ -135,7 +139,7 @@ class BridgeRunner:
     def settings_model(self) -> BaseModel:
         model = self.factory.settings_model
         if model is None:
-            return BaseModel()
+            return NoSettings()
         try:
             return model.model_validate(self.settings_values)
         except ValidationError as exc:
