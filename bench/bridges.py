@@ -29,15 +29,28 @@ SPEAKERS = 100
 
 
 async def _wait_for(api: Api, user: User, room_id: str, since: str, predicate, timeout: float = 600.0) -> str:
-    """Long-poll /sync until `predicate(events)` on the room's new events is true; the next_batch."""
+    """Long-poll /sync until `predicate(events)` holds for the room's events since `since` (read
+    with /messages once /sync says something arrived: a busy room's /sync timeline is limited);
+    returns the last next_batch."""
     deadline = time.monotonic() + timeout
-    seen: list[dict] = []
+    start = since
     while time.monotonic() < deadline:
         resp = await api.sync(user, since, timeout_ms=10_000)
         since = resp["next_batch"]
-        room = resp.get("rooms", {}).get("join", {}).get(room_id, {})
-        seen += room.get("timeline", {}).get("events", [])
-        if predicate(seen):
+        if room_id not in resp.get("rooms", {}).get("join", {}):
+            continue
+        events: list[dict] = []
+        token = None
+        while True:  # everything after `start`, newest first, page by page
+            params = {"dir": "b", "limit": "1000", "to": start}
+            if token:
+                params["from"] = token
+            page = await api.call("GET", f"/rooms/{q(room_id)}/messages", user, params=params)
+            events += page.get("chunk", [])
+            token = page.get("end")
+            if not page.get("chunk") or not token:
+                break
+        if predicate(events):
             return since
     raise RuntimeError("what was expected never arrived")
 
