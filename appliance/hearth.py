@@ -99,7 +99,7 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     appservices = build_appservices(core, appservice_client, appservice_queries, accounts, e2ee, reading)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
-                  bridges=build_bridges(core, rooms, reading, web), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)),
+                  bridges=build_bridges(core, rooms, accounts, reading, web), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)),
                   built_federation=OnFirstUse(lambda: _build_federation(core)))
 
 

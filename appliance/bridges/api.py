@@ -74,6 +74,17 @@ class MatrixEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class EphemeralEvent:
+    """Typing (`m.typing`: content.user_ids), a read receipt (`m.receipt`: sender read
+    content.event_id) or presence (`m.presence`: sender's content) of the bridge's rooms."""
+
+    type: str
+    room_id: str | None
+    sender: str | None
+    content: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteMessage:
     """A message from the remote network for `BridgeContext.backfill`: sent as `sender` (a ghost's
     remote ID) with the remote network's time."""
@@ -284,6 +295,10 @@ class BridgePlugin:
         """A committed Matrix event of one of the bridge's rooms (never one its own users sent).
         The one in flight when Hearth stopped hard is given again: make handling it twice
         harmless (send into Matrix with `txn_id` derived from `event.event_id`, write rows once)."""
+
+    async def on_ephemeral(self, event: EphemeralEvent) -> None:
+        """Typing, read receipts and presence in the bridge's rooms (a courtesy: one that fails is
+        logged and not given again)."""
 
     async def on_alias_query(self, key: str) -> bool:
         """Someone looked up (or is joining) `#<id>_<key>`, a portal that does not exist yet:

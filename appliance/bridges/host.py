@@ -36,7 +36,8 @@ from ..core.protocol.events import Pdu
 from ..core.storage.plugin_tables import PluginTables
 from ..core.stream_consumer import Batch, StreamConsumer
 from . import naming
-from .api import BridgeInfo, BridgePlugin, Health, InstalledBridge, LoginStep, MatrixEvent, ProbeResult
+from .api import (BridgeInfo, BridgePlugin, EphemeralEvent, Health, InstalledBridge, LoginStep, MatrixEvent,
+                  ProbeResult)
 from .context import PluginContext
 from .matrix_side import MatrixSide
 
@@ -225,22 +226,67 @@ class BridgeRunner:
 
     async def _prepare(self, after: int, upto: int) -> Batch:
         evs = await self.side.events.live_events_between(after, upto, EVENTS_PER_READ)
-        if not evs:
-            return Batch(upto)
         portals, managed = await self.side.store.room_ids(self.info.id)
         for ev in evs:
             if self._mine(ev.pdu.sender):
                 continue
-            if await self._handle(ev.pdu, portals, managed):
+            if await self._relevant(ev.pdu, portals, managed):
+                await self._ephemeral(after, ev.stream_pos - 1, portals)
+                await self._handle(ev.pdu, portals, managed)
                 return Batch(ev.stream_pos, _nothing)  # saved right after the event
-        return Batch(evs[-1].stream_pos if len(evs) == EVENTS_PER_READ else upto)
+        end = evs[-1].stream_pos if len(evs) == EVENTS_PER_READ else upto
+        if await self._ephemeral(after, end, portals):
+            return Batch(end, _nothing)
+        return Batch(end)
+
+    async def _ephemeral(self, after: int, upto: int, portals: dict[str, str]) -> bool:
+        """Receipts and presence in (after, upto] of the bridge's portals, handed on; True if any."""
+        if upto <= after or self.plugin is None or not portals:
+            return False
+        out: list[EphemeralEvent] = []
+        for r in await self.side.receipts.changed_anywhere(after, upto):
+            if r.room_id in portals and not self._mine(r.user_id) and r.receipt_type == "m.read":
+                out.append(EphemeralEvent("m.receipt", r.room_id, r.user_id,
+                                          {"event_id": r.event_id, "thread_id": r.thread_id or None, "ts": r.ts}))
+        for p in await self.side.presence.changes(after, upto):
+            user_id = p.get("sender", "")
+            if self._mine(user_id):
+                continue
+            rooms = [room for room in await self.side.presence.joined_rooms(user_id) if room in portals]
+            if rooms:
+                out.append(EphemeralEvent("m.presence", None, user_id, p.get("content", {})))
+        for event in out:
+            await self._give_ephemeral(event)
+        return bool(out)
+
+    async def _give_ephemeral(self, event: EphemeralEvent) -> None:
+        if self.plugin is None:
+            return
+        try:
+            await _call("on_ephemeral()", self.plugin.on_ephemeral(event), self.call_timeout)
+        except PluginFailed as exc:  # a courtesy: logged, not a failure of the bridge
+            log.warning("bridge %s: %s", self.info.id, exc)
+
+    async def typing_changed(self, room_id: str) -> None:
+        if self.plugin is None:
+            return
+        portals, _managed = await self.side.store.room_ids(self.info.id)
+        if room_id in portals:
+            users = [u for u in self.side.typing.typing_users(room_id) if not self._mine(u)]
+            await self._give_ephemeral(EphemeralEvent("m.typing", room_id, None, {"user_ids": users}))
+
+    async def _relevant(self, pdu: Pdu, portals: dict[str, str], managed: dict[str, str]) -> bool:
+        if pdu.room_id in portals or pdu.room_id in managed:
+            return True
+        target = pdu.state_key if pdu.type == "m.room.member" else None
+        return target is not None and (self._mine(target))
 
     def _mine(self, user_id: str) -> bool:
         return (user_id == naming.bot_id(self.info.id, self.side.server_name)
                 or naming.remote_id_of(self.info.id, user_id, self.side.server_name) is not None)
 
     async def _handle(self, pdu: Pdu, portals: dict[str, str], managed: dict[str, str]) -> bool:
-        """Hand one event on if it concerns the bridge; True if it did."""
+        """Hand one event on (one `_relevant` says concerns the bridge)."""
         room_id = pdu.room_id
         target = pdu.state_key if pdu.type == "m.room.member" else None
         bot = naming.bot_id(self.info.id, self.side.server_name)
@@ -375,6 +421,7 @@ class BridgeHost:
         self.forced = forced
         self.runners: dict[str, BridgeRunner] = {}
         self._tasks: dict[str, asyncio.Task] = {}
+        side.typing.changed.subscribe(self._typing_changed)
         self._configs: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
 
@@ -443,6 +490,11 @@ class BridgeHost:
                 self._configs[name] = settings
                 self._tasks[name] = asyncio.ensure_future(runner.run())
                 log.info("bridge %s switched on", name)
+
+    def _typing_changed(self, room_id: str) -> None:
+        for runner in self.runners.values():
+            if runner.plugin is not None:
+                asyncio.ensure_future(runner.typing_changed(room_id))
 
     async def _stop(self, name: str) -> None:
         task = self._tasks.pop(name, None)

@@ -22,7 +22,9 @@ from ..core.services.rooms.aliases import RoomAliases
 from ..core.services.rooms.create import CreateRoomRequest, RoomCreation
 from ..core.services.rooms.membership import Membership
 from ..core.services.rooms.messages import RoomMessages
+from ..core.services.presence import PresenceService
 from ..core.services.typing import TypingService
+from ..core.storage.stores.receipts import ReceiptStore
 from ..core.storage.database import Database
 from ..core.storage.stores.accounts import AccountStore
 from ..core.storage.stores.bridges import BridgeStore
@@ -50,6 +52,8 @@ class MatrixSide:
     messages: RoomMessages
     aliases: RoomAliases
     typing: TypingService
+    receipts: ReceiptStore
+    presence: PresenceService
     data_dir: Path
     base_url: Callable[[], str]  # the public address clients use (media links for other networks)
 

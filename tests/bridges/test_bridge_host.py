@@ -78,6 +78,17 @@ def test_portal_ghost_namespace_commands_tables_and_kill9(tmp_path):
         alice.wait_for(manage, lambda m: any(b.startswith("refused:") for b in bodies(m)))
         alice.send(manage, "!tables echo_seen")
         alice.wait_for(manage, lambda m: "echo_seen: 1 rows" in bodies(m))
+        # typing and read receipts of the portal reach the plugin too
+        alice.http.put(f"{V3}/rooms/{quote(room)}/typing/{quote(alice.user_id)}", json={"typing": True, "timeout": 5000})
+        alice.http.post(f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(echo['event_id'])}", json={})
+        deadline = time.monotonic() + 10
+        while True:
+            alice.send(manage, "!seen")
+            msgs = alice.wait_for(manage, lambda m: bodies(m)[-1].startswith("seen:"))
+            if "typing @alice:hearth.test" in bodies(msgs)[-1] and "receipt @alice:hearth.test" in bodies(msgs)[-1]:
+                break
+            assert time.monotonic() < deadline, bodies(msgs)[-1]
+            time.sleep(0.3)
         alice.send(manage, "!frobnicate")
         alice.wait_for(manage, lambda m: any("don't know !frobnicate" in b for b in bodies(m)))
 
