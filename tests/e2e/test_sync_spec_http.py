@@ -237,11 +237,19 @@ def test_unsigned_membership_wherever_events_are_served(base_url):
     got = room_of(bob.sync(), room)
     by_id = {e["event_id"]: e for e in got["timeline"]["events"]}
     assert by_id[during]["unsigned"]["membership"] == "join"
-    own_join = [e for e in got["timeline"]["events"] if e["type"] == "m.room.member"
-                and e["state_key"] == bob.user_id][0]
-    assert own_join["unsigned"]["membership"] == "join"  # including the change the event makes
+    own = {e["content"]["membership"]: e for e in got["timeline"]["events"]
+           if e["type"] == "m.room.member" and e["state_key"] == bob.user_id}
+    # Including the change the event makes.
+    assert own["invite"]["unsigned"]["membership"] == "invite"
+    assert own["join"]["unsigned"]["membership"] == "join"
+    created = [e for e in got["timeline"]["events"] + got["state"]["events"] if e["type"] == "m.room.create"]
+    assert all(e["unsigned"]["membership"] == "leave" for e in created)  # before bob was anything
     for e in got["state"]["events"]:
         assert "membership" in e["unsigned"], e
+
+    msgs = bob.call("GET", f"/rooms/{quote(room)}/messages", params={"dir": "b", "limit": 50})
+    ms = {e["event_id"]: e["unsigned"].get("membership") for e in msgs["chunk"]}
+    assert ms[before] == "invite" and ms[during] == "join"  # shared history, sent while bob was invited
 
     bob.leave(room)
     got = room_of(bob.sync(), room, "leave")
@@ -252,8 +260,6 @@ def test_unsigned_membership_wherever_events_are_served(base_url):
     msgs = bob.call("GET", f"/rooms/{quote(room)}/messages", params={"dir": "b", "limit": 50})
     ms = {e["event_id"]: e["unsigned"].get("membership") for e in msgs["chunk"]}
     assert ms[during] == "join" and ms[own_leave["event_id"]] == "leave"
-    if before in ms:  # shared history: visible, from before bob was in the room (he was invited)
-        assert ms[before] == "invite"
     ev = bob.call("GET", f"/rooms/{quote(room)}/event/{quote(during)}")
     assert ev["unsigned"]["membership"] == "join"
     ctx = bob.call("GET", f"/rooms/{quote(room)}/context/{quote(during)}", params={"limit": 4})

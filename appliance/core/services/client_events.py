@@ -2,7 +2,9 @@
 
 `unsigned` is built here and only here: `age`, `transaction_id` for the device that sent the
 event, `prev_content`/`replaces_state` for state events, `redacted_because` for redacted ones,
-and `m.relations` (threads, the latest edit, references) bundled from the relations index.
+`m.relations` (threads, the latest edit, references) bundled from the relations index, and
+`membership` (spec v1.11, MSC4115): the requesting user's membership in the state after the
+event, `leave` when they had none, for every event served to a client on someone's behalf.
 """
 from __future__ import annotations
 
@@ -54,11 +56,15 @@ class ClientEventFormatter:
         redactions = await self._redactions(evs)
         replaced = await self._replaced_states(ev for ev in evs if ev.pdu.is_state)
         relations = await self._relations(evs, user_id, device_id) if bundle else {}
+        memberships = await self._memberships(evs, user_id) if user_id else {}
         out = []
         base = self._base
         prefix = self._txn_prefix(user_id, device_id)
         for ev in evs:
             d = base(ev, now, prefix, with_room_id)
+            membership = memberships.get(ev.event_id)
+            if membership is not None:
+                d["unsigned"]["membership"] = membership
             redacted_by = ev.redacted_by
             if redacted_by or relations or "state_key" in d:  # most messages have none of these
                 unsigned = d["unsigned"]
@@ -125,6 +131,29 @@ class ClientEventFormatter:
         if with_room_id:
             d["room_id"] = ev.pdu.room_id
         return d
+
+    async def _memberships(self, evs: Sequence[StoredEvent], user_id: str) -> dict[str, str]:
+        """event ID → `user_id`'s membership in the state after the event ("including any changes
+        caused by the event"), `leave` when they have no member event there. Events without
+        stored state (outliers) get none. One state lookup per state group: a run of messages
+        shares its group, and the groups are the ones /sync and /messages just read."""
+        key = ("m.room.member", user_id)
+        member_at: dict[int, str | None] = {}
+        for ev in evs:
+            g = ev.state_group
+            if g is not None and g not in member_at:
+                member_at[g] = (await self.state.get_state(g)).get(key)
+        wanted = {eid for eid in member_at.values() if eid is not None}
+        loaded = await self.events.get_events(wanted) if wanted else {}
+        out: dict[str, str] = {}
+        for ev in evs:
+            if ev.state_group is None:
+                continue
+            eid = member_at[ev.state_group]
+            member = loaded.get(eid) if eid is not None else None
+            membership = member.pdu.membership if member is not None else None
+            out[ev.event_id] = membership if isinstance(membership, str) and membership else "leave"
+        return out
 
     async def _redactions(self, evs: Iterable[StoredEvent]) -> dict[str, StoredEvent]:
         ids = {ev.redacted_by for ev in evs if ev.redacted_by}
