@@ -324,3 +324,40 @@ def test_unread_counts_per_thread_and_threaded_receipts(base_url):
              {"thread_id": a})
     assert counts(False) == ((1, 0), None)
     assert counts(True) == ((1, 0), None)
+
+
+def test_joined_and_left_in_one_batch_still_gets_the_rooms_state(base_url):
+    """Sytest "When user joins and leaves a room in the same batch, the full state is still
+    included in the next sync": the room is in rooms.leave with its state at the leave."""
+    alice, bob = register(base_url, "alice"), register(base_url, "bob")
+    room = alice.create_room()
+    alice.state(room, "a.madeup.test.state", {"my_key": 1})
+    alice.call("POST", f"/rooms/{quote(room)}/invite", {"user_id": bob.user_id})
+    only = {"room": {"timeline": {"types": []}, "state": {"types": ["a.madeup.test.state"]},
+                     "ephemeral": {"types": []}, "include_leave": True}, "presence": {"types": []}}
+    bob.sync(since=None, filter=only)
+    bob.join(room)
+    bob.leave(room)
+    left = room_of(bob.sync(filter=only), room, "leave")
+    assert [(e["type"], e["content"]) for e in left["state"]["events"]] == [("a.madeup.test.state", {"my_key": 1})]
+
+
+def test_current_state_appears_in_the_timeline_under_private_history(base_url):
+    """Sytest "Current state appears in timeline in private history": a join the syncing user
+    could not see (they had left a `joined` room) is part of the room's current state when they
+    come back, and is in the timeline of their next sync (as Synapse does), else the client
+    would never learn of that member."""
+    for after in (0, 12):
+        creator, syncer, invitee = (register(base_url, n) for n in ("creator", "syncer", "invitee"))
+        room = public_room(creator, syncer)
+        creator.state(room, "m.room.history_visibility", {"history_visibility": "joined"})
+        creator.call("POST", f"/rooms/{quote(room)}/invite", {"user_id": invitee.user_id})
+        syncer.sync(since=None)
+        syncer.leave(room)
+        invitee.join(room)
+        for i in range(after):
+            creator.send(room, f"m{i}")
+        syncer.join(room)
+        got = room_of(syncer.sync(), room)
+        assert (invitee.user_id, "join") in [(e["state_key"], e["content"]["membership"])
+                                             for e in got["timeline"]["events"] if e["type"] == "m.room.member"], after

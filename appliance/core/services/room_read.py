@@ -68,10 +68,14 @@ class RoomReadService:
 
     async def scan(self, room_id: str, user_id: str | None, *, after: int, upto: int, limit: int,
                    efilter: EventFilter, backwards: bool = True,
-                   first_batch: tuple[list[StoredEvent], int] | None = None) -> Page:
+                   first_batch: tuple[list[StoredEvent], int] | None = None,
+                   current_state: bool = False) -> Page:
         """Up to `limit` visible events in (after, upto] that pass the filter. `first_batch`: the
         newest rows of the range (backwards) and how many were asked for, read beforehand for
-        many rooms at once (EventStore.latest_in_rooms); `limit + 1` rows answer most rooms."""
+        many rooms at once (EventStore.latest_in_rooms); `limit + 1` rows answer most rooms.
+        `current_state`: state events that are part of the room's current state are kept even
+        where history visibility hides them (a /sync timeline of a joined room, see
+        `_with_current_state`)."""
         collected: list[StoredEvent] = []
         scanned = 0
         lo, hi = after, upto
@@ -89,6 +93,8 @@ class RoomReadService:
             scanned += len(batch)
             passing = batch if every else [e for e in batch if efilter.allows_event(e.pdu)]
             visible = await self.visibility.filter_events(user_id, passing)
+            if current_state and len(visible) < len(passing):
+                visible = await self._with_current_state(room_id, passing, visible)
             for ev in visible:
                 if len(collected) == limit:
                     more = True
@@ -116,6 +122,24 @@ class RoomReadService:
         if not more and len(collected) == limit and lo < hi:
             more = await self.events.any_live_in(room_id, lo, hi)
         return Page(collected, hi if backwards else lo, more)
+
+    async def _with_current_state(self, room_id: str, passing: list[StoredEvent], visible: list[StoredEvent],
+                                  ) -> list[StoredEvent]:
+        """`visible` plus the hidden state events of `passing` that are in the current state, in
+        `passing`'s order. A member who joined a `joined`-history room while the syncing user had
+        left it is current state the user must learn of: it is neither in the state delta (it
+        comes after the timeline's start) nor, by the visibility rules, in the timeline, so
+        without this the client would never know of them (as Synapse; sytest "Current state
+        appears in timeline in private history")."""
+        shown = {e.event_id for e in visible}
+        hidden = [e for e in passing if e.pdu.is_state and not e.rejected and e.event_id not in shown]
+        if not hidden:
+            return visible
+        current = set((await self.events.current_state_ids(room_id)).values())
+        extra = {e.event_id for e in hidden if e.event_id in current}
+        if not extra:
+            return visible
+        return [e for e in passing if e.event_id in shown or e.event_id in extra]
 
     async def member_events_for_senders(self, evs: list[StoredEvent], skip: set[str] = frozenset(),
                                         ) -> list[StoredEvent]:

@@ -217,14 +217,16 @@ class SyncService:
     # -- sections ---------------------------------------------------------------------------
 
     async def _timeline(self, p: SyncParams, room_id: str, after: int, upto: int,
-                        first_batch: tuple[list[StoredEvent], int] | None = None,
+                        first_batch: tuple[list[StoredEvent], int] | None = None, joined: bool = False,
                         ) -> tuple[list[StoredEvent], bool, int]:
+        """`joined`: the room is one the user is in, whose current state events are never hidden
+        from the timeline (RoomReadService.scan)."""
         tf = p.filter.room.timeline
         limit = tf.limit or DEFAULT_TIMELINE_LIMIT
         if tf.blocks_everything or not tf.allows_room(room_id):
             return [], False, upto
         page = await self.reader.scan(room_id, p.user_id, after=after, upto=upto, limit=limit, efilter=tf,
-                                      first_batch=first_batch)
+                                      first_batch=first_batch, current_state=joined)
         evs = list(reversed(page.events))
         prev = evs[0].stream_pos - 1 if evs else upto
         if page.more:
@@ -308,7 +310,7 @@ class SyncService:
         for room_id, initial in todo:
             got = first.get(room_id)
             timelines[room_id] = evs, limited, prev = await self._timeline(
-                p, room_id, afters[room_id], upto.stream, None if got is None else (got, batch))
+                p, room_id, afters[room_id], upto.stream, None if got is None else (got, batch), joined=True)
             if initial and since is not None and not limited and not (evs and evs[0].pdu.type == "m.room.create"):
                 # Newly joined: the timeline does not hold every event of the room (a filter
                 # or history visibility left the first ones out), so it is a gap the client
@@ -442,7 +444,10 @@ class SyncService:
         was_joined = since is not None and await self._was_joined(room_id, p.user_id, since.stream)
         key, state_evs = await self._state_section(p, room_id, timeline, start, since if was_joined else None,
                                                    not was_joined or p.full_state, sent, leave_pos, limited=limited)
-        if not was_joined:
+        # Someone who was in the room up to the leave (joined and left within this batch too)
+        # had its state; someone who only rejected an invite, or was kicked or banned before
+        # joining, sees only the state that history visibility lets them see.
+        if not was_joined and not await self._was_joined(room_id, p.user_id, leave_pos - 1):
             state_evs = await self.visibility.filter_events(p.user_id, state_evs, ignore=False)
         fmt = {"user_id": p.user_id, "device_id": p.device_id, "with_room_id": False,
                "event_format": p.filter.event_format, "event_fields": p.filter.event_fields}
