@@ -187,6 +187,7 @@ def test_presence_of_someone_who_just_started_sharing_a_room(base_url):
     got = alice.sync()
     seen = {e["sender"]: e["content"] for e in got["presence"]["events"]}
     assert seen.get(bob.user_id, {}).get("status_msg") == "here"
+    assert bob.user_id not in {e["sender"] for e in alice.sync()["presence"]["events"]}  # once
     # And bob learns of alice's.
     alice.call("PUT", f"/presence/{quote(alice.user_id)}/status", {"presence": "online"})
     carol = register(base_url, "carol")
