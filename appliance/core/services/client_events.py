@@ -9,6 +9,7 @@ event, `leave` when they had none, for every event served to a client on someone
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -133,26 +134,20 @@ class ClientEventFormatter:
         return d
 
     async def _memberships(self, evs: Sequence[StoredEvent], user_id: str) -> dict[str, str]:
-        """event ID → `user_id`'s membership in the state after the event ("including any changes
-        caused by the event"), `leave` when they have no member event there. Events without
-        stored state (outliers) get none. One state lookup per state group: a run of messages
-        shares its group, and the groups are the ones /sync and /messages just read."""
-        key = ("m.room.member", user_id)
-        member_at: dict[int, str | None] = {}
-        for ev in evs:
-            g = ev.state_group
-            if g is not None and g not in member_at:
-                member_at[g] = (await self.state.get_state(g)).get(key)
-        wanted = {eid for eid in member_at.values() if eid is not None}
-        loaded = await self.events.get_events(wanted) if wanted else {}
+        """event ID → `user_id`'s membership at the event, "including any changes caused by the
+        event": that of the user's latest membership event at or before it in stream order
+        (`leave` when there is none). One query for all the rooms, however many state groups
+        the events span (the `state` of an initial /sync has one per member event). Stream
+        order is the room's order for events this server persisted in turn; outliers get none."""
+        live = [ev for ev in evs if ev.state_group is not None]
+        if not live:
+            return {}
+        history = await self.events.membership_history(user_id, {ev.pdu.room_id for ev in live})
         out: dict[str, str] = {}
-        for ev in evs:
-            if ev.state_group is None:
-                continue
-            eid = member_at[ev.state_group]
-            member = loaded.get(eid) if eid is not None else None
-            membership = member.pdu.membership if member is not None else None
-            out[ev.event_id] = membership if isinstance(membership, str) and membership else "leave"
+        for ev in live:
+            changes = history.get(ev.pdu.room_id, ())
+            i = bisect_right(changes, (ev.stream_pos, "\uffff")) - 1
+            out[ev.event_id] = changes[i][1] if i >= 0 and changes[i][1] else "leave"
         return out
 
     async def _redactions(self, evs: Iterable[StoredEvent]) -> dict[str, StoredEvent]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ...cache import LruCache
@@ -330,6 +330,21 @@ class EventStore:
         return await self.db.fetchval(
             "SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = ?",
             (room_id, membership)) or 0
+
+    async def membership_history(self, user_id: str, room_ids: Collection[str]) -> dict[str, list[tuple[int, str]]]:
+        """room_id → the user's live membership events there as (stream_pos, membership), oldest
+        first (index events_member_history, migration 0190)."""
+        out: dict[str, list[tuple[int, str]]] = {}
+        ids = list(room_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = await self.db.fetchall(
+                "SELECT room_id, stream_pos, json_extract(json, '$.content.membership') FROM events"
+                f" WHERE type = 'm.room.member' AND state_key = ? AND room_id IN ({','.join('?' * len(chunk))})"
+                f" AND {_LIVE} ORDER BY stream_pos", (user_id, *chunk))
+            for room_id, pos, membership in rows:
+                out.setdefault(room_id, []).append((pos, membership if isinstance(membership, str) else ""))
+        return out
 
     async def membership(self, room_id: str, user_id: str) -> str | None:
         return await self.db.fetchval(
