@@ -362,3 +362,19 @@ def test_current_state_appears_in_the_timeline_under_private_history(base_url):
         got = room_of(syncer.sync(), room)
         assert (invitee.user_id, "join") in [(e["state_key"], e["content"]["membership"])
                                              for e in got["timeline"]["events"] if e["type"] == "m.room.member"], after
+
+
+def test_an_unthreaded_receipt_wins_over_a_threaded_one_on_the_same_event(base_url):
+    """An m.receipt holds one entry per user and event: when a user has both, the unthreaded one
+    is shown (MSC4102, Complement's TestThreadReceiptsInSyncMSC4102), whichever came last."""
+    alice, bob = register(base_url, "alice"), register(base_url, "bob")
+    room = public_room(alice, bob)
+    a = alice.send(room, "root")
+    b = alice.send(room, "in thread", **{"m.relates_to": {"rel_type": "m.thread", "event_id": a}})
+    bob.sync(since=None)
+    alice.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(b)}", {})
+    alice.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(b)}", {"thread_id": a})
+    for resp in (bob.sync(), bob.sync(since=None)):
+        receipts = [e["content"] for e in room_of(resp, room)["ephemeral"]["events"] if e["type"] == "m.receipt"]
+        entries = [c[b]["m.read"][alice.user_id] for c in receipts if alice.user_id in c.get(b, {}).get("m.read", {})]
+        assert entries and all("thread_id" not in e for e in entries), receipts
