@@ -378,3 +378,26 @@ def test_an_unthreaded_receipt_wins_over_a_threaded_one_on_the_same_event(base_u
         receipts = [e["content"] for e in room_of(resp, room)["ephemeral"]["events"] if e["type"] == "m.receipt"]
         entries = [c[b]["m.read"][alice.user_id] for c in receipts if alice.user_id in c.get(b, {}).get("m.read", {})]
         assert entries and all("thread_id" not in e for e in entries), receipts
+
+
+def test_redundant_members_are_sent_again_only_when_asked(base_url):
+    """Sytest "We (don't) send redundant membership state across incremental syncs": with
+    include_redundant_members the senders' member events come again, but not the syncing user's
+    own, who sent nothing ("We don't include herself as redundant")."""
+    alice, bob, carol = (register(base_url, n) for n in ("alice", "bob", "carol"))
+    room = public_room(alice, bob, carol)
+    for i in range(3):
+        bob.send(room, f"b{i}")
+    carol.send(room, "c")
+    for redundant in (False, True):
+        lazy = {"room": {"state": {"lazy_load_members": True, "include_redundant_members": redundant},
+                         "timeline": {"limit": 10}}}
+        first = room_of(alice.sync(since=None, filter=lazy), room)
+        assert {alice.user_id, bob.user_id, carol.user_id} <= set(members(first["state"]["events"]
+                                                                          + first["timeline"]["events"]))
+        bob.send(room, "more")
+        carol.send(room, "more")
+        got = room_of(alice.sync(filter=lazy), room)
+        assert got["timeline"]["limited"] is False
+        assert members(got["state"]["events"]) == (
+            {bob.user_id: "join", carol.user_id: "join"} if redundant else {}), redundant

@@ -263,7 +263,12 @@ class SyncService:
         room_sent = sent.setdefault(room_id, {})
         wanted: dict[StateKey, str] = {}
         if lazy:
-            senders = {ev.pdu.sender for ev in timeline} | {p.user_id}
+            senders = {ev.pdu.sender for ev in timeline}
+            if full or since is None:
+                # "servers MUST include the syncing user's own membership event when they join a
+                # room, or when the full state of rooms is requested"; otherwise it is one more
+                # member (with include_redundant_members, only when they sent something).
+                senders.add(p.user_id)
             gapped = limited and since is not None and not full
             for k, v in delta.items():
                 if k[0] != "m.room.member" or gapped:
