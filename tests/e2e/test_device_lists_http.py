@@ -99,3 +99,16 @@ def test_device_keys_with_a_bad_self_signature_are_accepted(base_url):
     without = {k: v for k, v in keys.items() if k != "signatures"}
     bob.call("POST", "/keys/upload", {"device_keys": without}, status=400)
     bob.call("POST", "/keys/upload", {"device_keys": {**keys, "device_id": "OTHER"}}, status=400)
+
+
+def test_leaving_a_room_lists_its_members_as_left_and_stops_their_changes(base_url):
+    """Complement's TestDeviceListUpdates "when leaving a room with a local user": after the
+    syncing user leaves, the other member is in `left`, and a later change of theirs (a new
+    device) is not announced to her."""
+    alice, bob, room = sharing_pair(base_url)
+    alice.leave(room)
+    lists = device_lists(alice)
+    assert bob.user_id in lists["left"] and bob.user_id not in lists["changed"]
+    bob.login()
+    assert bob.user_id not in device_lists(alice)["changed"]
+    assert bob.user_id in device_lists(bob)["changed"]
