@@ -82,6 +82,7 @@ class RoomReadService:
         batch_size = max(limit * 2, 20)
         more = False
         every = efilter.allows_every_event
+        current_ids: set[str] = set()  # the room's current state event IDs, read once if needed
         while len(collected) < limit and lo < hi:
             asked = batch_size
             if first_batch is not None and backwards:
@@ -94,7 +95,7 @@ class RoomReadService:
             passing = batch if every else [e for e in batch if efilter.allows_event(e.pdu)]
             visible = await self.visibility.filter_events(user_id, passing)
             if current_state and len(visible) < len(passing):
-                visible = await self._with_current_state(room_id, passing, visible)
+                visible = await self._with_current_state(room_id, passing, visible, current_ids)
             for ev in visible:
                 if len(collected) == limit:
                     more = True
@@ -124,7 +125,7 @@ class RoomReadService:
         return Page(collected, hi if backwards else lo, more)
 
     async def _with_current_state(self, room_id: str, passing: list[StoredEvent], visible: list[StoredEvent],
-                                  ) -> list[StoredEvent]:
+                                  current: set[str]) -> list[StoredEvent]:
         """`visible` plus the hidden state events of `passing` that are in the current state, in
         `passing`'s order. A member who joined a `joined`-history room while the syncing user had
         left it is current state the user must learn of: it is neither in the state delta (it
@@ -135,7 +136,8 @@ class RoomReadService:
         hidden = [e for e in passing if e.pdu.is_state and not e.rejected and e.event_id not in shown]
         if not hidden:
             return visible
-        current = set((await self.events.current_state_ids(room_id)).values())
+        if not current:
+            current.update((await self.events.current_state_ids(room_id)).values())
         extra = {e.event_id for e in hidden if e.event_id in current}
         if not extra:
             return visible
