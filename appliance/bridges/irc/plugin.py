@@ -111,6 +111,21 @@ class IrcBridge(BridgePlugin):
                       "https://en.wikipedia.org/wiki/IRC")
     settings_model = IrcSettings
     migrations = "appliance.bridges.irc.migrations"
+    plumb_hint = "The network and the channel, e.g. libera #hearth"
+
+    def plumb_key(self, text: str) -> str | None:
+        words = text.replace(",", " ").split()
+        if len(words) == 1 and self.networks and words[0][:1] in "#&":
+            words = [next(iter(self.networks)), words[0]]
+        if len(words) != 2 or words[0] not in self.networks or words[1][:1] not in "#&":
+            return None
+        return portal_key(words[0], words[1])
+
+    async def on_portal_linked(self, key: str, room_id: str) -> None:
+        network, channel = split_portal_key(key) or ("", "")
+        for user_id in await self.ctx.portals.members(key):
+            if self.ctx.is_local_user(user_id):
+                (await self._connection(user_id, network)).join(channel)
 
     # -- life -----------------------------------------------------------------------------------
 
