@@ -181,3 +181,20 @@ async def test_user_directory(hs):
     limited = await hs.ok("POST", "/user_directory/search", alice, {"search_term": "", "limit": 1})
     assert len(limited["results"]) == 1 and limited["limited"] is True
     await hs.error("POST", "/user_directory/search", alice, {}, "M_BAD_JSON", 400)
+
+
+async def test_messages_checks_access_before_parameters(hs):
+    alice, bob, room = await room_with_bob(hs)
+    carol = await hs.user("carol")
+    for query in ("", "?dir=x", "?dir=b&limit=-1", "?dir=b&filter=nope"):
+        await hs.error("GET", f"/rooms/{room}/messages{query}", carol, None, "M_FORBIDDEN", 403)
+    await hs.error("GET", f"/rooms/!unknown:hearth.test/messages?dir=x", carol, None, "M_FORBIDDEN", 403)
+    # Someone who left still reads up to their leave, and gets the parameter errors; after
+    # forgetting the room, its history is closed to them.
+    await hs.ok("POST", f"/rooms/{room}/leave", bob, {})
+    await hs.error("GET", f"/rooms/{room}/messages?dir=x", bob, None, "M_INVALID_PARAM", 400)
+    assert (await hs.ok("GET", f"/rooms/{room}/messages?dir=b", bob))["chunk"]
+    await hs.ok("POST", f"/rooms/{room}/forget", bob, {})
+    await hs.error("GET", f"/rooms/{room}/messages?dir=b", bob, None, "M_FORBIDDEN", 403)
+    await hs.error("GET", f"/rooms/{room}/messages?dir=x", bob, None, "M_FORBIDDEN", 403)
+    await hs.error("GET", f"/rooms/{room}/messages", alice, None, "M_INVALID_PARAM", 400)

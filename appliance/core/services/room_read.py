@@ -144,7 +144,8 @@ class RoomReadService:
             return Access("join", max(current, row.stream_pos), None)
         if await self.visibility.history_visibility(room_id) == WORLD_READABLE:
             return Access(row.membership if row else None, current, None)
-        if row is not None and row.membership in ("leave", "ban"):
+        if row is not None and row.membership in ("leave", "ban") and not row.forgotten:
+            # A forgotten room's history is gone for them (POST /forget).
             return Access(row.membership, row.stream_pos, row.event_id)
         raise Forbidden("You are not allowed to view this room")
 
