@@ -47,13 +47,14 @@ class CreateRoomRequest:
 
 
 async def send_create(pipeline: EventPipeline, server_name: str, creator: str, version: RoomVersion,
-                      content: dict[str, Any]) -> str:
-    """Send a new room's m.room.create; returns the room ID (from v12, the event's hash)."""
+                      content: dict[str, Any], room_id: str | None = None) -> str:
+    """Send a new room's m.room.create; returns the room ID (from v12, the event's hash;
+    before, `room_id` if the caller chose it already, else a new one)."""
     if version.event_format.room_id_is_create_hash:
         persisted = await pipeline.create_event(None, creator, "m.room.create", content,
                                                 state_key="", version=version)
         return persisted.pdu.room_id
-    room_id = ids.make_room_id(server_name)
+    room_id = room_id or ids.make_room_id(server_name)
     await pipeline.create_event(room_id, creator, "m.room.create", content, state_key="", version=version)
     return room_id
 
