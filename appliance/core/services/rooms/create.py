@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import ids, room_versions
-from ...protocol.errors import Forbidden, InvalidParam, InvalidRoomState, MatrixError, RoomInUse, UnsupportedRoomVersion
+from ...protocol.errors import BadJson, Forbidden, InvalidParam, InvalidRoomState, MatrixError, RoomInUse, UnsupportedRoomVersion
 from ...protocol.room_versions import RoomVersion
 from ...protocol.topics import topic_content
 from ...storage.stores.rooms import AliasTaken, RoomStore
@@ -136,7 +136,8 @@ class RoomCreation:
         if version.auth.privileged_creators:
             extra = create_content.get("additional_creators", [])
             if not isinstance(extra, list) or not all(isinstance(u, str) and ids.is_valid_user_id(u) for u in extra):
-                raise InvalidParam("additional_creators must be a list of user IDs")
+                # The create event would fail its auth rule (v12 1.4): a malformed body.
+                raise BadJson("creation_content.additional_creators must be a list of user IDs")
             if preset == "trusted_private_chat":
                 extra = extra + invitees
             extra = [u for u in dict.fromkeys(extra) if u != creator]

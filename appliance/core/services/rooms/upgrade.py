@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...protocol import ids, room_versions
-from ...protocol.errors import Forbidden, InvalidParam, UnsupportedRoomVersion
+from ...protocol.errors import BadJson, Forbidden, UnsupportedRoomVersion
 from ...protocol.power_levels import can_send, creators, get_named_level, normalised_power_levels
 from ...storage.stores.events import EventStore
 from ...storage.stores.rooms import RoomStore
@@ -45,7 +45,7 @@ class RoomUpgrades:
             raise Forbidden("You cannot upgrade this room")
         extra_creators = list(dict.fromkeys(additional_creators or []))
         if not all(ids.is_valid_user_id(u) for u in extra_creators):
-            raise InvalidParam("additional_creators must be user IDs")
+            raise BadJson("additional_creators must be user IDs")
 
         # 2. The replacement room, with predecessor and the old room's type. Its `event_id` is
         # the tombstone, the old room's last event: sent first, to the room ID chosen for the
