@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import ids, room_versions
-from ...protocol.errors import BadJson, Forbidden, InvalidParam, InvalidRoomState, MatrixError, RoomInUse, UnsupportedRoomVersion
+from ...protocol.errors import BadJson, Forbidden, InviteBlocked, InvalidParam, InvalidRoomState, MatrixError, RoomInUse, UnsupportedRoomVersion
 from ...protocol.room_versions import RoomVersion
 from ...protocol.topics import topic_content
 from ...storage.stores.rooms import AliasTaken, RoomStore
@@ -187,11 +187,20 @@ class RoomCreation:
             if alias is not None:  # the room is unusable; do not leave a name pointing at it
                 await self.store.delete_alias(alias)
             raise InvalidRoomState(exc.error) from None
-        # 8. Invites.
+        # 8. Invites; an invitee who blocks invites is skipped, and the answer is their 403 once
+        # the room is made (invite_permission.md: the creation as a whole succeeds).
+        blocked: InviteBlocked | None = None
         for user_id in invitees:
+            try:
+                await self.membership.invite_permission.check(user_id)
+            except InviteBlocked as exc:
+                blocked = blocked or exc
+                continue
             await self.membership.send_member(room_id, creator, user_id, "invite", is_direct=request.is_direct)
         if request.visibility == "public":
             await self.store.set_public(room_id, True)
+        if blocked is not None:
+            raise blocked
         return room_id
 
     async def _state_event(self, room_id: str, sender: str, type_: str, state_key: str,

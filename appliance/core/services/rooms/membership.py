@@ -23,6 +23,7 @@ from ...storage.stores.events import EventStore
 from ...storage.stores.rooms import RoomStore
 from ..pipeline import EventPipeline
 from .aliases import RoomAliases
+from .invite_permission import InvitePermission
 from .lookup import IN_ROOM, RoomLookup, is_local
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ MembershipCheck = Callable[[str, str, str], Awaitable[None]]
 
 class Membership:
     def __init__(self, server_name: str, events: EventStore, pipeline: EventPipeline, accounts: AccountStore,
-                 store: RoomStore, aliases: RoomAliases, lookup: RoomLookup, membership_check: MembershipCheck):
+                 store: RoomStore, aliases: RoomAliases, lookup: RoomLookup, membership_check: MembershipCheck,
+                 invite_permission: InvitePermission):
         self.server_name = server_name
         self.events = events
         self.pipeline = pipeline
@@ -52,6 +54,7 @@ class Membership:
         self.aliases = aliases
         self.lookup = lookup
         self.membership_check = membership_check  # the admin service refuses blocked rooms
+        self.invite_permission = invite_permission  # invitees who block invites
 
     # -- building member events (the only place) -------------------------------------------
 
@@ -166,6 +169,7 @@ class Membership:
             raise Forbidden(f"{invitee} is banned from the room")
         if is_local(invitee, self.server_name) and not await self.accounts.user_exists(invitee):
             raise Forbidden(f"{invitee} does not exist")
+        await self.invite_permission.check(invitee)
         await self.send_member(room_id, inviter, invitee, "invite", reason=reason, is_direct=is_direct,
                                client_keys=client_extra(extra))
 

@@ -13,6 +13,7 @@ from ...protocol.power_levels import can_redact
 from ...storage.stores.events import EventStore
 from ...storage.stores.rooms import RoomStore
 from ..pipeline import EventPipeline
+from .invite_permission import InvitePermission
 from .lookup import RoomLookup
 
 
@@ -25,8 +26,10 @@ def _same_json(a: Any, b: Any) -> bool:
 
 
 class RoomMessages:
-    def __init__(self, events: EventStore, pipeline: EventPipeline, store: RoomStore, lookup: RoomLookup):
+    def __init__(self, events: EventStore, pipeline: EventPipeline, store: RoomStore, lookup: RoomLookup,
+                 invite_permission: InvitePermission):
         self.events = events
+        self.invite_permission = invite_permission
         self.pipeline = pipeline
         self.store = store
         self.lookup = lookup
@@ -102,6 +105,8 @@ class RoomMessages:
             return current.event_id
         if event_type == "m.room.canonical_alias":
             await self._check_canonical_alias(room_id, content)
+        if event_type == "m.room.member" and content.get("membership") == "invite" and state_key != sender:
+            await self.invite_permission.check(state_key)
         persisted = await self.pipeline.create_event(room_id, sender, event_type, content, state_key=state_key,
                                                      extra={"origin_server_ts": ts} if ts is not None else None)
         return persisted.pdu.event_id
