@@ -254,7 +254,12 @@ class RoomReadService:
         return ev
 
     async def get_event(self, user_id: str, device_id: str | None, room_id: str, event_id: str) -> dict[str, Any]:
-        ev = await self._visible_event(user_id, room_id, event_id)
+        """GET /rooms/{roomId}/event/{eventId}: an event the user may not read, in a room they
+        may not read either, is not found (rooms.yaml: 404, never 403)."""
+        try:
+            ev = await self._visible_event(user_id, room_id, event_id)
+        except Forbidden:
+            raise NotFound("Event not found.") from None
         return await self.formatter.serialize_one(ev, user_id=user_id, device_id=device_id)
 
     # -- /messages --------------------------------------------------------------------------
