@@ -77,7 +77,7 @@ def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Roo
                              s.login_lockout_minutes * 60)
     names = AccountNames(s.server_name, store, core.appservice_registry)
     passwords = PasswordCheck(store, core.auth, names, throttle)
-    uia = UserInteractiveAuth(UiaStore(db), passwords)
+    uia = UserInteractiveAuth(UiaStore(db), passwords, s.base_url)
     devices = Devices(store, core.auth, uia, devices_deleted, device_added)
     login = Login(s, store, core.auth, names, passwords, uia, devices, credentials_changed)
     registration = Registration(s, store, core.auth, names, uia, login)

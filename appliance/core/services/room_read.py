@@ -8,9 +8,11 @@ current state, someone who left sees the room as it was when they left, anyone m
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
+from ..protocol import ids
 from ..protocol.errors import Forbidden, InvalidParam, NotFound
 from ..storage.stores.events import EventStore, StoredEvent
 from ..storage.stores.memberships import MembershipRow, MembershipStore
@@ -21,6 +23,7 @@ from .filtering import EventFilter
 from .tokens import make_token, parse_token
 from .visibility import WORLD_READABLE, Visibility
 
+MUTUAL_ROOMS_BATCH = 100  # rooms per /mutual_rooms answer
 SCAN_CAP = 2000  # events looked at per page before giving up on a restrictive filter
 
 
@@ -170,7 +173,8 @@ class RoomReadService:
             return Access("join", max(current, row.stream_pos), None)
         if await self.visibility.history_visibility(room_id) == WORLD_READABLE:
             return Access(row.membership if row else None, current, None)
-        if row is not None and row.membership in ("leave", "ban"):
+        if row is not None and row.membership in ("leave", "ban") and not row.forgotten:
+            # A forgotten room's history is gone for them (POST /forget).
             return Access(row.membership, row.stream_pos, row.event_id)
         raise Forbidden("You are not allowed to view this room")
 
@@ -243,6 +247,27 @@ class RoomReadService:
     async def joined_rooms(self, user_id: str) -> list[str]:
         return await self.memberships.joined_room_ids(user_id)
 
+    async def mutual_rooms(self, user_id: str, other: str, from_: str | None) -> dict[str, Any]:
+        """GET /v1/mutual_rooms (mutual_rooms.yaml): the rooms both have joined, in room ID order,
+        MUTUAL_ROOMS_BATCH at a time; `next_batch` is the last room ID given, encoded."""
+        if not ids.is_valid_user_id(other) or other == user_id:
+            raise InvalidParam("user_id must be another user's ID")
+        after = ""
+        if from_ is not None:
+            try:
+                after = base64.urlsafe_b64decode(from_.encode("ascii")).decode("utf-8")
+            except (ValueError, UnicodeError):
+                raise InvalidParam("Unknown from token") from None
+            if not after.startswith("!"):
+                raise InvalidParam("Unknown from token")
+        mine = set(await self.memberships.joined_room_ids(user_id))
+        shared = sorted(mine.intersection(await self.memberships.joined_room_ids(other)))
+        page = [r for r in shared if r > after][:MUTUAL_ROOMS_BATCH]
+        out: dict[str, Any] = {"joined": page, "count": len(shared)}
+        if page and page[-1] != shared[-1]:
+            out["next_batch"] = base64.urlsafe_b64encode(page[-1].encode()).decode("ascii")
+        return out
+
     # -- single events ----------------------------------------------------------------------
 
     async def _visible_event(self, user_id: str, room_id: str, event_id: str) -> StoredEvent:
@@ -255,7 +280,12 @@ class RoomReadService:
         return ev
 
     async def get_event(self, user_id: str, device_id: str | None, room_id: str, event_id: str) -> dict[str, Any]:
-        ev = await self._visible_event(user_id, room_id, event_id)
+        """GET /rooms/{roomId}/event/{eventId}: an event the user may not read, in a room they
+        may not read either, is not found (rooms.yaml: 404, never 403)."""
+        try:
+            ev = await self._visible_event(user_id, room_id, event_id)
+        except Forbidden:
+            raise NotFound("Event not found.") from None
         return await self.formatter.serialize_one(ev, user_id=user_id, device_id=device_id)
 
     # -- /messages --------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from .presence import PresenceService
 from .push import PushService
 from .receipts import ReceiptService, receipt_content
 from .room_read import RoomReadService
+from .rooms.invite_permission import INVITE_PERMISSION_CONFIG, blocks_invites
 from .tokens import make_token, parse_token
 from .typing import TypingService
 from .visibility import Visibility
@@ -167,10 +168,15 @@ class SyncService:
         invite_out: dict[str, Any] = {}
         knock_out: dict[str, Any] = {}
         leave_out: dict[str, Any] = {}
+        invites_blocked: bool | None = None  # read at the first invite (invite_permission.md)
         for room_id, membership, event_id, mpos in rows:
             if not f.room.allows_room(room_id) or (since is not None and mpos <= after):
                 continue
             if membership == "invite":
+                if invites_blocked is None:
+                    invites_blocked = blocks_invites(await self.account_data.get(user, INVITE_PERMISSION_CONFIG))
+                if invites_blocked:
+                    continue
                 stripped = await self._stripped_state(event_id, ignored)
                 if stripped is not None:
                     invite_out[room_id] = {"invite_state": {"events": stripped}}

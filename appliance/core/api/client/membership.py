@@ -27,7 +27,9 @@ class ViaQuery(QueryModel):
 
 
 class ReasonBody(BaseModel, extra="allow"):
+    """`reason`; a join keeps a client's other keys in its member event."""
     reason: str | None = None
+    third_party_signed: dict | None = None
 
 
 class TargetBody(BaseModel, extra="allow"):
@@ -39,7 +41,8 @@ class TargetBody(BaseModel, extra="allow"):
 async def join_room_by_id(me: Requester, path: RoomPath, body: ReasonBody, hearth: Hearth) -> dict:
     if not path.room_id.startswith("!"):
         raise InvalidParam("This endpoint takes a room ID; use /join/{roomIdOrAlias} for aliases")
-    room_id = await hearth.rooms.membership.join(me.user_id, path.room_id, reason=body.reason, is_guest=me.is_guest)
+    room_id = await hearth.rooms.membership.join(me.user_id, path.room_id, reason=body.reason, is_guest=me.is_guest,
+                                                 extra=body.model_extra)
     return {"room_id": room_id}
 
 
@@ -47,13 +50,15 @@ async def join_room_by_id(me: Requester, path: RoomPath, body: ReasonBody, heart
 async def join_room(me: Requester, path: RoomOrAliasPath, query: ViaQuery, body: ReasonBody,
                     hearth: Hearth) -> dict:
     """`via` names servers to join through; every room we can join is already on this server."""
-    room_id = await hearth.rooms.membership.join(me.user_id, path.room_id_or_alias, reason=body.reason, is_guest=me.is_guest)
+    room_id = await hearth.rooms.membership.join(me.user_id, path.room_id_or_alias, reason=body.reason,
+                                                 is_guest=me.is_guest, extra=body.model_extra)
     return {"room_id": room_id}
 
 
 @endpoint(bp, "POST", "/rooms/{room_id}/invite", rate_limited=True, allow_guest=False, forbid_suspended=True)
 async def invite_user(me: Requester, path: RoomPath, body: TargetBody, hearth: Hearth) -> dict:
-    await hearth.rooms.membership.invite(path.room_id, me.user_id, body.user_id, reason=body.reason)
+    await hearth.rooms.membership.invite(path.room_id, me.user_id, body.user_id, reason=body.reason,
+                                         extra=body.model_extra)
     return {}
 
 
