@@ -220,6 +220,8 @@ class SlidingSyncService:
         user = req.user_id
         index = await self._refresh_index(conn, user, upto.stream)
         upto = Position(max(upto.stream, index.upto), upto.ephemeral)
+        if prev is not None:
+            self._drop_told_leaves(index, prev)
 
         # Lists: counts and windows; each room's config is the union of what asks for it.
         want: dict[str, _Want] = {}
@@ -281,6 +283,16 @@ class SlidingSyncService:
         return body, snap, keys, news
 
     @staticmethod
+    def _drop_told_leaves(index: RoomIndex, prev: Snapshot) -> None:
+        """A room the person left themselves stays listed until a response has carried the leave."""
+        for room_id in [r for r, e in index.entries.items() if e.left_self]:
+            was = prev.sent.get(room_id)
+            if was is not None and was.pos >= index.entries[room_id].membership_pos:
+                del index.entries[room_id]
+                for view in index.views.values():
+                    view.update(room_id, None, None, frozenset())
+
+    @staticmethod
     def _merge(want: dict[str, _Want], room_id: str, timeline_limit: int, rs: RequiredState) -> None:
         limit = min(max(timeline_limit, 0), MAX_TIMELINE_LIMIT)
         w = want.get(room_id)
@@ -309,7 +321,8 @@ class SlidingSyncService:
             rows = await self.memberships.not_forgotten(user)
             top = max([upto, *(r.stream_pos for r in rows)])
             dm_rooms = await self._dm_rooms(user)
-            entries = await self._entries(user, rows, top, dm_rooms)
+            # Rooms left by the person themselves before the connection began are not listed.
+            entries = [e for e in await self._entries(user, rows, top, dm_rooms) if not e.left_self]
             index = conn.index = RoomIndex(top, {e.room_id: e for e in entries}, {}, dm_rooms, await self._tags(user))
             return index
         if upto <= index.upto:
@@ -445,15 +458,9 @@ class SlidingSyncService:
         sent = dict(prev.sent) if prev else {}
         out: dict[str, Any] = {}
         initial_rooms: set[str] = set()
-        # A room left by the person themselves stays listed until one response has said so.
-        for room_id, e in list(index.entries.items()):
-            if e.left_self and room_id in sent and sent[room_id].pos >= e.membership_pos:
-                del index.entries[room_id]
-                for view in index.views.values():
-                    view.update(room_id, None, None, frozenset())
         own_receipts: set[str] = set()
         if prev is not None:
-            candidates = [r for r in want if index.entries[r].membership == "join" and r in sent]
+            candidates = [r for r in want if r in index.entries and index.entries[r].membership == "join" and r in sent]
             if candidates:
                 own_receipts = {rc.room_id for rc in await self.receipts.changed(candidates, prev.at.stream, upto.stream)
                                 if rc.user_id == user}
