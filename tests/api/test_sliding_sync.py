@@ -381,3 +381,184 @@ async def test_heroes_of_an_unnamed_room(hs):
     assert room["joined_count"] == 2
     named = await hs.create_room(alice, name="Named")
     assert "heroes" not in (await ss(hs, alice, all_rooms()))["rooms"][named]
+
+
+# -- extensions ------------------------------------------------------------------------------------
+
+def _signed(user, device_signing, payload: dict) -> dict:
+    from appliance.core.protocol.signing import sign_json
+    return sign_json(payload, user.user_id, device_signing)
+
+
+def _device_keys(user, device_signing) -> dict:
+    from unpaddedbase64 import encode_base64
+    return _signed(user, device_signing, {
+        "user_id": user.user_id, "device_id": user.device_id,
+        "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+        "keys": {f"curve25519:{user.device_id}": encode_base64(b"c" * 32),
+                 f"ed25519:{user.device_id}": device_signing.verify_key_base64}})
+
+
+def _device_signing(user):
+    import nacl.signing
+
+    from appliance.core.protocol.signing import SigningKey
+    return SigningKey(user.device_id, nacl.signing.SigningKey.generate())
+
+
+ENCRYPTION = {"conn_id": "encryption", "extensions": {"to_device": {"enabled": True}, "e2ee": {"enabled": True}}}
+
+
+async def test_to_device_extension_delivers_until_acknowledged_by_since(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    first = await ss(hs, bob, ENCRYPTION)
+    assert first["extensions"]["to_device"]["events"] == []
+    since = first["extensions"]["to_device"]["next_batch"]
+    waiting = asyncio.create_task(ss(hs, bob, {**ENCRYPTION, "extensions": {
+        "to_device": {"enabled": True, "since": since}, "e2ee": {"enabled": True}}}, pos=first["pos"], timeout=20000))
+    await asyncio.sleep(0.2)
+    await hs.ok("PUT", "/sendToDevice/m.test/t1", alice, {"messages": {bob.user_id: {bob.device_id: {"n": 1}}}})
+    got = await asyncio.wait_for(waiting, 5)
+    td = got["extensions"]["to_device"]
+    assert [(e["type"], e["sender"], e["content"]) for e in td["events"]] == [("m.test", alice.user_id, {"n": 1})]
+    # Not acknowledged (the old since): delivered again; acknowledged: gone.
+    again = await ss(hs, bob, {**ENCRYPTION, "extensions": {"to_device": {"enabled": True, "since": since}}},
+                     pos=got["pos"])
+    assert len(again["extensions"]["to_device"]["events"]) == 1
+    done = await ss(hs, bob, {**ENCRYPTION, "extensions": {"to_device": {"enabled": True, "since": td["next_batch"]}}},
+                    pos=again["pos"])
+    assert done["extensions"]["to_device"]["events"] == []
+
+
+async def test_e2ee_extension_key_counts_fallback_and_device_lists(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    room_id = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{room_id}", bob)
+    signing = _device_signing(alice)
+    await hs.ok("POST", "/keys/upload", alice, {
+        "device_keys": _device_keys(alice, signing),
+        "one_time_keys": {f"signed_curve25519:K{i}": _signed(alice, signing, {"key": f"k{i}"}) for i in range(3)},
+        "fallback_keys": {"signed_curve25519:F": _signed(alice, signing, {"key": "f", "fallback": True})}})
+    first = await ss(hs, alice, ENCRYPTION)
+    e2ee = first["extensions"]["e2ee"]
+    assert e2ee["device_one_time_keys_count"] == {"signed_curve25519": 3}
+    assert e2ee["device_unused_fallback_key_types"] == ["signed_curve25519"]
+    assert e2ee["device_lists"] == {"changed": [], "left": []}
+    # Bob's new device keys: Alice shares a room with him, so he is in `changed` (and wakes her).
+    waiting = asyncio.create_task(ss(hs, alice, ENCRYPTION, pos=first["pos"], timeout=20000))
+    await asyncio.sleep(0.2)
+    await hs.ok("POST", "/keys/upload", bob, {"device_keys": _device_keys(bob, _device_signing(bob))})
+    got = await asyncio.wait_for(waiting, 5)
+    assert bob.user_id in got["extensions"]["e2ee"]["device_lists"]["changed"]
+    # Bob leaves: he is in `left`.
+    await hs.ok("POST", f"/rooms/{room_id}/leave", bob)
+    gone = await ss(hs, alice, ENCRYPTION, pos=got["pos"])
+    assert bob.user_id in gone["extensions"]["e2ee"]["device_lists"]["left"]
+
+
+async def test_account_data_extension(hs):
+    alice = await hs.user("alice")
+    room_id = await hs.create_room(alice)
+    await hs.ok("PUT", f"/user/{alice.user_id}/account_data/org.example.pref", alice, {"a": 1})
+    await hs.ok("PUT", f"/user/{alice.user_id}/rooms/{room_id}/tags/u.work", alice, {"order": 0.5})
+    body = {**all_rooms(), "extensions": {"account_data": {"enabled": True}}}
+    first = await ss(hs, alice, body)
+    ad = first["extensions"]["account_data"]
+    types = {e["type"] for e in ad["global"]}
+    assert {"org.example.pref", "m.push_rules"} <= types
+    assert ad["rooms"][room_id] == [{"type": "m.tag", "content": {"tags": {"u.work": {"order": 0.5}}}}]
+    waiting = asyncio.create_task(ss(hs, alice, body, pos=first["pos"], timeout=20000))
+    await asyncio.sleep(0.2)
+    await hs.ok("PUT", f"/user/{alice.user_id}/account_data/org.example.pref", alice, {"a": 2})
+    got = await asyncio.wait_for(waiting, 5)
+    assert got["extensions"]["account_data"]["global"] == [{"type": "org.example.pref", "content": {"a": 2}}]
+    assert got["extensions"]["account_data"]["rooms"] == {}
+
+
+async def test_receipts_and_typing_extensions(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    room_id = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{room_id}", bob)
+    event_id = await hs.send(alice, room_id)
+    body = {**all_rooms(), "extensions": {"receipts": {"enabled": True, "rooms": ["*"]},
+                                          "typing": {"enabled": True}}}
+    first = await ss(hs, alice, body)
+    assert first["extensions"]["receipts"] == {"rooms": {}} or room_id in first["extensions"]["receipts"]["rooms"]
+
+    waiting = asyncio.create_task(ss(hs, alice, body, pos=first["pos"], timeout=20000))
+    await asyncio.sleep(0.2)
+    await hs.ok("POST", f"/rooms/{room_id}/receipt/m.read/{event_id}", bob, {})
+    got = await asyncio.wait_for(waiting, 5)
+    receipt = got["extensions"]["receipts"]["rooms"][room_id]
+    assert receipt["type"] == "m.receipt"
+    assert bob.user_id in receipt["content"][event_id]["m.read"]
+
+    waiting = asyncio.create_task(ss(hs, alice, body, pos=got["pos"], timeout=20000))
+    await asyncio.sleep(0.2)
+    await hs.ok("PUT", f"/rooms/{room_id}/typing/{bob.user_id}", bob, {"typing": True, "timeout": 30000})
+    typing = await asyncio.wait_for(waiting, 5)
+    assert typing["extensions"]["typing"]["rooms"][room_id] == {"type": "m.typing",
+                                                                "content": {"user_ids": [bob.user_id]}}
+    await hs.ok("PUT", f"/rooms/{room_id}/typing/{bob.user_id}", bob, {"typing": False})
+    stopped = await ss(hs, alice, body, pos=typing["pos"])
+    assert stopped["extensions"]["typing"]["rooms"][room_id]["content"]["user_ids"] == []
+    # A list the extension is not given covers nothing.
+    only = {**all_rooms(), "extensions": {"typing": {"enabled": True, "lists": ["other"], "rooms": []}}}
+    await hs.ok("PUT", f"/rooms/{room_id}/typing/{bob.user_id}", bob, {"typing": True, "timeout": 30000})
+    assert (await ss(hs, alice, only))["extensions"]["typing"]["rooms"] == {}
+
+
+async def test_bad_requests_are_spec_errors(hs):
+    alice = await hs.user("alice")
+    r = await hs.client.open(SS, method="POST", json={"lists": {"a": {"ranges": [[5, 1]]}}}, headers=alice.headers)
+    assert r.status_code == 400 and (await r.get_json())["errcode"] in ("M_BAD_JSON", "M_INVALID_PARAM")
+    r = await hs.client.open(SS, method="POST", json={"lists": {"a": {"ranges": "x"}}}, headers=alice.headers)
+    assert r.status_code == 400
+    r = await hs.client.open(SS, method="POST", json={"room_subscriptions": {"!x:y": {"required_state": [["a"]]}}},
+                             headers=alice.headers)
+    assert r.status_code == 400
+    r = await hs.client.open(SS, method="POST", json={})
+    assert r.status_code == 401 and (await r.get_json())["errcode"] == "M_MISSING_TOKEN"
+    got = await ss(hs, alice, {"txn_id": "abc", "extensions": {"org.example.unknown": {"enabled": True}}})
+    assert got["txn_id"] == "abc" and got["pos"]
+
+
+# -- a person in 500 rooms --------------------------------------------------------------------------
+
+async def test_five_hundred_rooms_top_twenty(hs):
+    """The first answer lists 500 rooms and sends the newest 20; a message in the oldest room
+    costs the next answer one room, and moves it to the top."""
+    alice = await hs.user("alice")
+    hearth = hs.hearth
+    rooms = []
+    for i in range(500):
+        rooms.append((await hearth.rooms.creation.create_room(alice.user_id, _create_request(f"room {i}"))))
+    body = all_rooms(limit=1, end=19)
+    t0 = time.monotonic()
+    first = await ss(hs, alice, body)
+    first_s = time.monotonic() - t0
+    assert first["lists"]["all"]["count"] == 500
+    assert set(first["rooms"]) == set(rooms[-20:])
+    assert all(r["initial"] for r in first["rooms"].values())
+
+    await hs.send(alice, rooms[0], {"msgtype": "m.text", "body": "oldest speaks"})
+    t0 = time.monotonic()
+    second = await ss(hs, alice, body, pos=first["pos"])
+    incremental_s = time.monotonic() - t0
+    assert set(second["rooms"]) == {rooms[0]}
+    assert bodies(second["rooms"][rooms[0]]) == ["oldest speaks"]
+    t0 = time.monotonic()
+    third = await ss(hs, alice, body, pos=second["pos"])
+    idle_s = time.monotonic() - t0
+    assert third["rooms"] == {}
+    print(f"500 rooms: first {first_s * 1000:.1f} ms, after one message {incremental_s * 1000:.1f} ms,"
+          f" nothing new {idle_s * 1000:.1f} ms")
+    assert incremental_s < first_s and idle_s < first_s
+
+
+def _create_request(name: str):
+    from appliance.core.services.rooms.create import CreateRoomRequest
+    return CreateRoomRequest(name=name)
