@@ -10,7 +10,7 @@ from ..core.services.reports import ReportService
 from ..core.services.room_read import RoomReadService
 from ..core.services.search import SearchService
 from ..core.services.search_index import SearchIndexer
-from ..core.services.sliding_sync.service import SlidingSyncService
+from ..core.services.sliding_sync.service import BumpStamps, SlidingSyncService
 from ..core.services.sync import SyncService
 from ..core.services.typing import TypingService
 from ..core.services.visibility import Visibility
@@ -50,11 +50,13 @@ def build_reading(core: Core, accounts: Accounts, e2ee: E2ee, push: Push) -> Rea
     sync = SyncService(memberships, events, stream, rooms, formatter, visibility, accounts.account_data,
                        receipts, typing, e2ee.sync, accounts.presence, push.service,
                        max_timeout_ms=core.settings.sync_timeout_max_ms)
+    bumps = BumpStamps()
+    core.persisted.subscribe(bumps.on_persisted)
     return Reading(
         rooms=rooms,
         sync=sync,
         sliding_sync=SlidingSyncService(memberships, events, stream, rooms, formatter, sync, accounts.account_data,
-                                        receipts, typing, e2ee.sync, accounts.presence, push.service,
+                                        receipts, typing, e2ee.sync, accounts.presence, push.service, bumps,
                                         max_timeout_ms=core.settings.sync_timeout_max_ms),
         receipts=receipts,
         typing=typing,

@@ -144,12 +144,38 @@ class _Want:
     required_state: RequiredState
 
 
+class BumpStamps:
+    """Room → stream position of its newest bump event, for every connection: kept current by
+    the pipeline's `persisted` event (the newest event persisted is the newest of its room), and
+    read from the database once for a room not seen since the start."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._by_room: dict[str, int] = {}
+
+    def on_persisted(self, persisted: Any) -> None:
+        pdu = persisted.pdu
+        if pdu.type in BUMP_TYPES:
+            if len(self._by_room) >= self.LIMIT:
+                self._by_room.clear()
+            self._by_room[pdu.room_id] = max(self._by_room.get(pdu.room_id, 0), persisted.stream_pos)
+
+    def get(self, room_id: str) -> int | None:
+        return self._by_room.get(room_id)
+
+    def learn(self, room_id: str, pos: int | None) -> None:
+        if pos is not None and len(self._by_room) < self.LIMIT:
+            self._by_room[room_id] = max(self._by_room.get(room_id, 0), pos)
+
+
 class SlidingSyncService:
     def __init__(self, memberships: MembershipStore, events: EventStore, stream: Stream, reader: RoomReadService,
                  formatter: ClientEventFormatter, sync: SyncService, account_data: AccountDataService,
                  receipts: ReceiptService, typing: TypingService, e2ee: E2eeService, presence: PresenceService,
-                 push: PushService, max_timeout_ms: int = 60_000):
+                 push: PushService, bumps: BumpStamps, max_timeout_ms: int = 60_000):
         self.memberships = memberships
+        self.bumps = bumps
         self.events = events
         self.stream = stream
         self.reader = reader
@@ -218,6 +244,10 @@ class SlidingSyncService:
     async def _build(self, req: SlidingSyncRequest, conn: Connection, prev: Snapshot | None,
                      upto: Position) -> tuple[dict[str, Any], Snapshot, list[str], bool]:
         user = req.user_id
+        if not req.lists and not req.room_subscriptions:
+            # The "encryption" connection: extensions only, no room index to keep.
+            return await self._build_extensions(req, prev, upto, {}, [], {}, {}, set(), set(),
+                                                await self.memberships.joined_room_ids(user))
         index = await self._refresh_index(conn, user, upto.stream)
         upto = Position(max(upto.stream, index.upto), upto.ephemeral)
         if prev is not None:
@@ -245,11 +275,22 @@ class SlidingSyncService:
             self._merge(want, room_id, cfg.timeline_limit, RequiredState.parse(cfg.required_state, user))
 
         rooms_out, sent, initial_rooms = await self._rooms(req, want, index, prev, upto)
-        snap = Snapshot(next(self._numbers), upto, sent, counts)
-
-        ext: dict[str, Any] = {}
-        news = bool(rooms_out) or (prev is not None and counts != prev.counts)
         joined = [r for r, e in index.entries.items() if e.membership == "join"]
+        body, snap, keys, news = await self._build_extensions(
+            req, prev, upto, sent, subscribed, in_list, counts, initial_rooms,
+            set(joined), joined)
+        body["lists"] = lists_out
+        body["rooms"] = rooms_out
+        return body, snap, keys, news or bool(rooms_out) or (prev is not None and counts != prev.counts)
+
+    async def _build_extensions(self, req: SlidingSyncRequest, prev: Snapshot | None, upto: Position,
+                                sent: dict[str, RoomSent], subscribed: list[str], in_list: dict[str, list[str]],
+                                counts: dict[str, int], initial_rooms: set[str], joined_set: set[str],
+                                joined: list[str]) -> tuple[dict[str, Any], Snapshot, list[str], bool]:
+        user = req.user_id
+        snap = Snapshot(next(self._numbers), upto, sent, counts)
+        ext: dict[str, Any] = {}
+        news = False
         keys = [user, *joined]
         if req.to_device and req.device_id is not None:
             since = parse_token(req.to_device_since, "since").stream if req.to_device_since else None
@@ -272,14 +313,14 @@ class SlidingSyncService:
                 section = await self._account_data(user, rooms, prev, upto, initial_rooms)
                 news = news or bool(section["global"] or section["rooms"])
             else:
-                rooms = [r for r in rooms if index.entries[r].membership == "join"]
+                rooms = [r for r in rooms if r in joined_set]
                 if name == "receipts":
                     section = await self._receipts(user, rooms, prev, upto, initial_rooms)
                 else:
                     section = self._typing(rooms, prev, initial_rooms)
                 news = news or bool(section["rooms"])
             ext[name] = section
-        body: dict[str, Any] = {"lists": lists_out, "rooms": rooms_out, "extensions": ext}
+        body: dict[str, Any] = {"lists": {}, "rooms": {}, "extensions": ext}
         return body, snap, keys, news
 
     @staticmethod
@@ -354,7 +395,7 @@ class SlidingSyncService:
             changed.add(e.room_id)
         fresh = [r for r in active_rooms if r not in changed]
         if fresh:
-            bumps = await self.events.latest_of_types([(r, top) for r in fresh], BUMP_TYPES)
+            bumps = await self._bump_stamps([MembershipRow(r, "join", "", top) for r in fresh], top)
             enc = await self._encrypted(fresh)
             for room_id in fresh:
                 e = index.entries[room_id]
@@ -411,6 +452,27 @@ class SlidingSyncService:
     async def _encrypted(self, room_ids: list[str]) -> set[str]:
         return {r for r, _, _, _ in await self.events.current_state_ids_of_types(room_ids, ("m.room.encryption",))}
 
+    async def _bump_stamps(self, rows: list[MembershipRow], upto: int) -> dict[str, int | None]:
+        """Bump stamps of joined rooms (from the shared cache when it knows them) and of rooms
+        left or banned from (capped at the membership: the person sees no further)."""
+        out: dict[str, int | None] = {}
+        points = []
+        for r in rows:
+            if r.membership in ("invite", "knock"):
+                continue
+            known = self.bumps.get(r.room_id) if r.membership == "join" else None
+            if known is not None:
+                out[r.room_id] = known
+            else:
+                points.append((r.room_id, upto if r.membership == "join" else r.stream_pos))
+        if points:
+            read = await self.events.latest_of_types(points, BUMP_TYPES)
+            for r in rows:
+                if r.room_id in read and r.membership == "join":
+                    self.bumps.learn(r.room_id, read[r.room_id])
+            out.update(read)
+        return out
+
     async def _entries(self, user: str, rows: list[MembershipRow], upto: int,
                        dm_rooms: frozenset[str]) -> list[RoomEntry]:
         """Index entries for membership rows: what the filters and the sort need, read for all
@@ -418,10 +480,7 @@ class SlidingSyncService:
         members = await self.events.get_events([r.event_id for r in rows])
         rows = [r for r in rows if r.membership in ("join", "invite", "knock", "leave", "ban")]
         joined_ids = [r.room_id for r in rows if r.membership == "join"]
-        # The person sees a room up to their membership when not joined.
-        points = [(r.room_id, upto if r.membership == "join" else r.stream_pos) for r in rows
-                  if r.membership not in ("invite", "knock")]
-        bumps = await self.events.latest_of_types(points, BUMP_TYPES) if points else {}
+        bumps = await self._bump_stamps(rows, upto)
         state = await self.events.current_state_ids_of_types(
             joined_ids, ("m.room.create", "m.room.encryption")) if joined_ids else []
         encrypted = {r for r, t, _, _ in state if t == "m.room.encryption"}
@@ -493,7 +552,8 @@ class SlidingSyncService:
                 continue
             grown = w.timeline_limit > was.timeline_limit
             if (grown or not was.required_state.covers(w.required_state)
-                    or index.last_activity.get(room_id, 0) > was.pos or e.membership_pos > was.pos
+                    or (e.membership == "join" and index.last_activity.get(room_id, 0) > was.pos)
+                    or e.membership_pos > was.pos
                     or room_id in own_receipts):
                 todo.append((room_id, was, grown))
         if todo:
