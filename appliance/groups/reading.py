@@ -10,7 +10,7 @@ from ..core.services.reports import ReportService
 from ..core.services.room_read import RoomReadService
 from ..core.services.search import SearchService
 from ..core.services.search_index import SearchIndexer
-from ..core.services.sliding_sync.service import BumpStamps, SlidingSyncService
+from ..core.services.sliding_sync import BumpStamps, SlidingSyncService
 from ..core.services.sync import SyncService
 from ..core.services.typing import TypingService
 from ..core.services.visibility import Visibility

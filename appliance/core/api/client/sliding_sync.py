@@ -9,8 +9,8 @@ from quart import Blueprint
 
 from ....hearth import Hearth
 from ...services.auth import Requester
-from ...services.sliding_sync.room_list import ListFilters
-from ...services.sliding_sync.service import ExtensionScope, ListRequest, RoomConfig, SlidingSyncRequest
+from ...protocol.sliding_sync import ListFilters
+from ...services.sliding_sync import ExtensionScope, ListRequest, RoomConfig, SlidingSyncRequest
 from ..routing import BodyModel, QueryModel, endpoint
 
 bp = Blueprint("client_sliding_sync", __name__)

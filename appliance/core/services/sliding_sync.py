@@ -30,24 +30,23 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...protocol.errors import MatrixError
-from ...protocol.events import StateKey
-from ...storage.stores.events import EventStore, StoredEvent
-from ...storage.stores.memberships import MembershipRow, MembershipStore
-from ...stream import Position, Stream
-from ..account_data import AccountDataService
-from ..client_events import ClientEventFormatter
-from ..e2ee import E2eeService
-from ..filtering import EventFilter
-from ..presence import PresenceService
-from ..push import PushService
-from ..receipts import ReceiptService, receipt_content
-from ..room_read import RoomReadService
-from ..sync import SyncService
-from ..tokens import make_token, parse_token
-from ..typing import TypingService
-from .required_state import RequiredState
-from .room_list import BUMP_TYPES, ListFilters, ListView, RoomEntry
+from ..protocol.errors import MatrixError
+from ..protocol.events import StateKey
+from ..protocol.sliding_sync import BUMP_TYPES, ListFilters, ListView, RequiredState, RoomEntry
+from ..storage.stores.events import EventStore, StoredEvent
+from ..storage.stores.memberships import MembershipRow, MembershipStore
+from ..stream import Position, Stream
+from .account_data import AccountDataService
+from .client_events import ClientEventFormatter
+from .e2ee import E2eeService
+from .filtering import EventFilter
+from .presence import PresenceService
+from .push import PushService
+from .receipts import ReceiptService, receipt_content
+from .room_read import RoomReadService
+from .sync import SyncService
+from .tokens import make_token, parse_token
+from .typing import TypingService
 
 MAX_TIMELINE_LIMIT = 100
 MAX_HEROES = 5
