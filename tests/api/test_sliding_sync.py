@@ -562,3 +562,16 @@ async def test_five_hundred_rooms_top_twenty(hs):
 def _create_request(name: str):
     from appliance.core.services.rooms.create import CreateRoomRequest
     return CreateRoomRequest(name=name)
+
+
+async def test_knocked_room_is_listed_with_its_stripped_state(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    room_id = await hs.create_room(alice, name="Knock knock")
+    await hs.ok("PUT", f"/rooms/{room_id}/state/m.room.join_rules", alice, {"join_rule": "knock"})
+    await hs.ok("POST", f"/knock/{room_id}", bob, {})
+    got = await ss(hs, bob, all_rooms())
+    room = got["rooms"][room_id]
+    mine = [e for e in room["invite_state"] if e["type"] == "m.room.member" and e["state_key"] == bob.user_id]
+    assert mine and mine[0]["content"]["membership"] == "knock"
+    assert room["name"] == "Knock knock" and "timeline" not in room

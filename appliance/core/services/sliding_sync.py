@@ -535,8 +535,9 @@ class SlidingSyncService:
                 stripped = await self.sync_v2.stripped_state(e.member_event_id, await self.account_data.ignored_users(user))
                 if stripped is None:
                     continue
-                room: dict[str, Any] = {"initial": True, "bump_stamp": e.bump_stamp,
-                                        ("invite_state" if e.membership == "invite" else "knock_state"): stripped}
+                # A knock's stripped state goes in `invite_state` too (as Synapse sends it); its
+                # own member event there says which it is.
+                room: dict[str, Any] = {"initial": True, "bump_stamp": e.bump_stamp, "invite_state": stripped}
                 if e.is_dm:
                     room["is_dm"] = True
                 names = [s for s in stripped if s.get("type") == "m.room.name" and isinstance(s.get("content"), dict)]
