@@ -575,3 +575,34 @@ async def test_knocked_room_is_listed_with_its_stripped_state(hs):
     mine = [e for e in room["invite_state"] if e["type"] == "m.room.member" and e["state_key"] == bob.user_id]
     assert mine and mine[0]["content"]["membership"] == "knock"
     assert room["name"] == "Knock knock" and "timeline" not in room
+
+
+async def test_an_incremental_answer_reads_as_much_for_100_rooms_as_for_5(hs, monkeypatch):
+    """The database reads (queries, and rows they return) of a request after one message do not
+    grow with the rooms a person is in."""
+    db = hs.hearth.core.db
+    reads: list[int] = []  # rows returned by each query
+    for name in ("fetchall", "fetchone", "fetchval"):
+        real = getattr(db, name)
+
+        async def counted(sql, params=(), _real=real):
+            got = await _real(sql, params)
+            reads.append(len(got) if isinstance(got, list) else 1)
+            return got
+        monkeypatch.setattr(db, name, counted)
+
+    async def reads_after_one_message(user, n: int) -> int:
+        rooms = [await hs.hearth.rooms.creation.create_room(user.user_id, _create_request(f"r{i}")) for i in range(n)]
+        body = all_rooms(limit=1, end=19)
+        first = await ss(hs, user, body)
+        await hs.send(user, rooms[0], {"msgtype": "m.text", "body": "hi"})
+        warm = await ss(hs, user, body, pos=first["pos"])
+        await hs.send(user, rooms[-1], {"msgtype": "m.text", "body": "hi"})  # in the window either way
+        reads.clear()
+        got = await ss(hs, user, body, pos=warm["pos"])
+        assert list(got["rooms"]) == [rooms[-1]]
+        return len(reads), sum(reads)
+
+    few = await reads_after_one_message(await hs.user("few"), 5)
+    many = await reads_after_one_message(await hs.user("many"), 100)
+    assert many == few, (few, many)

@@ -191,9 +191,6 @@ class SlidingSyncService:
         self._boot = secrets.token_hex(3)  # a pos from before a restart is unknown, not misread
         self._numbers = itertools.count(1)
 
-    def memory_entries(self) -> int:
-        return sum(len(c.index.entries) if c.index else 0 for c in self._connections.values())
-
     # -- the request ----------------------------------------------------------------------------
 
     async def sync(self, req: SlidingSyncRequest) -> dict[str, Any]:
