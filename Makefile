@@ -12,7 +12,7 @@ HASH   := $(shell cat pyproject.toml | md5sum | cut -c1-8)
 STAMP  := $(VENV)/.installed-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: run test venv clean system-tools browser irc-server bench soak image image-test image-tools
+.PHONY: run test venv clean system-tools browser irc-server bench soak image image-test image-tools rust-sdk-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,16 @@ bench: $(STAMP) bench/.venv-synapse/.installed
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# matrix-rust-sdk (Element X's SDK) chatting with encryption over sliding sync against Hearth.
+# Opt-in, not part of `make test`: the first build takes ~30 min on two shared cores (then cached
+# in RUST_SDK_CACHE). Needs cargo (rustup) and crates.io.
+RUST_SDK_CACHE ?= /var/cache/hearth-rust-sdk
+rust-sdk-test: $(TEST_STAMP)
+	@command -v cargo >/dev/null || { echo "cargo missing: install Rust (rustup) first"; exit 1; }
+	cd tests/rust_client && CARGO_TARGET_DIR=$(RUST_SDK_CACHE) cargo build --locked
+	HEARTH_RUST_SDK_CLIENT=$(RUST_SDK_CACHE)/debug/hearth-sdk-client \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_matrix_rust_sdk.py
 
 # The kill -9 durability test with many more cycles (SOAK_CYCLES, default 300): a long soak.
 SOAK_CYCLES ?= 300

@@ -177,11 +177,11 @@ class SyncService:
                     invites_blocked = blocks_invites(await self.account_data.get(user, INVITE_PERMISSION_CONFIG))
                 if invites_blocked:
                     continue
-                stripped = await self._stripped_state(event_id, ignored)
+                stripped = await self.stripped_state(event_id, ignored)
                 if stripped is not None:
                     invite_out[room_id] = {"invite_state": {"events": stripped}}
             elif membership == "knock":
-                stripped = await self._stripped_state(event_id, frozenset())
+                stripped = await self.stripped_state(event_id, frozenset())
                 if stripped is not None:
                     knock_out[room_id] = {"knock_state": {"events": stripped}}
             elif membership in ("leave", "ban"):
@@ -421,7 +421,7 @@ class SyncService:
             }
         return out
 
-    async def _stripped_state(self, member_event_id: str, ignored: frozenset[str]) -> list[dict[str, Any]] | None:
+    async def stripped_state(self, member_event_id: str, ignored: frozenset[str]) -> list[dict[str, Any]] | None:
         ev = await self.events.get_event(member_event_id)
         if ev is None:
             return []

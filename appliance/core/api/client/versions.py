@@ -18,7 +18,9 @@ SUPPORTED_VERSIONS = ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", 
 # Unstable features that really work here.
 UNSTABLE_FEATURES = {"org.matrix.msc3814": True,  # dehydrated devices
                      "im.nheko.summary": True,  # room summary (MSC3266), also at /v1/room_summary
-                     "uk.half-shot.msc2666.query_mutual_rooms": True}  # also at /v1/mutual_rooms
+                     "uk.half-shot.msc2666.query_mutual_rooms": True,  # also at /v1/mutual_rooms
+                     # simplified sliding sync (MSC4186): matrix-rust-sdk (Element X) checks this key
+                     "org.matrix.simplified_msc3575": True}
 
 
 @endpoint(bp, "GET", "/_matrix/client/versions", auth=NO_AUTH, prefixes=("",))

@@ -210,6 +210,44 @@ class EventStore:
                 out[(room_id, pos)] = group
         return out
 
+    async def latest_of_types(self, points: Sequence[tuple[str, int]], types: Sequence[str]) -> dict[str, int | None]:
+        """For each (room_id, upto): the stream position of the room's newest live event of one of
+        `types` at or before `upto` (sliding sync's bump stamps; one query per 100 rooms)."""
+        out: dict[str, int | None] = {room_id: None for room_id, _ in points}
+        in_types = ",".join("?" * len(types))
+        term = (f"SELECT ?, (SELECT stream_pos FROM events WHERE room_id = ? AND stream_pos <= ? AND {_LIVE}"
+                f" AND type IN ({in_types}) ORDER BY stream_pos DESC LIMIT 1)")
+        todo = list(points)
+        for i in range(0, len(todo), 100):
+            chunk = todo[i:i + 100]
+            rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
+                                          tuple(x for r, pos in chunk for x in (r, r, pos, *types)))
+            for room_id, pos in rows:
+                out[room_id] = pos
+        return out
+
+    async def current_state_ids_of_types(self, room_ids: Sequence[str], types: Sequence[str],
+                                         ) -> list[tuple[str, str, str, str]]:
+        """(room_id, type, state_key, event_id) of the current state of many rooms, only `types`
+        (500 rooms per query)."""
+        out: list[tuple[str, str, str, str]] = []
+        room_ids = list(room_ids)
+        for i in range(0, len(room_ids), 500):
+            chunk = room_ids[i:i + 500]
+            rows = await self.db.fetchall(
+                "SELECT room_id, type, state_key, event_id FROM current_state"
+                f" WHERE room_id IN ({','.join('?' * len(chunk))}) AND type IN ({','.join('?' * len(types))})",
+                (*chunk, *types))
+            out += [(r[0], r[1], r[2], r[3]) for r in rows]
+        return out
+
+    async def newest_event_per_room_between(self, after: int, upto: int) -> dict[str, int]:
+        """Room → stream position of its newest event in (after, upto], for the rooms that have one."""
+        rows = await self.db.fetchall(
+            "SELECT room_id, MAX(stream_pos) FROM events WHERE stream_pos > ? AND stream_pos <= ? GROUP BY room_id",
+            (after, upto))
+        return {r[0]: r[1] for r in rows}
+
     async def room_ids_with_events_between(self, after: int, upto: int) -> set[str]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT room_id FROM events WHERE stream_pos > ? AND stream_pos <= ?", (after, upto))

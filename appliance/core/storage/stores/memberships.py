@@ -35,6 +35,14 @@ class MembershipStore:
             " WHERE user_id = ? AND forgotten = 0", (user_id,))
         return [MembershipRow(r[0], r[1], r[2], r[3]) for r in rows]
 
+    async def changed_since(self, user_id: str, after: int) -> list[MembershipRow]:
+        """The user's memberships set after stream position `after`, forgotten ones included (a
+        sliding-sync connection's room index follows these)."""
+        rows = await self.db.fetchall(
+            "SELECT room_id, membership, event_id, stream_pos, forgotten FROM room_memberships"
+            " WHERE user_id = ? AND stream_pos > ?", (user_id, after))
+        return [MembershipRow(r[0], "forgotten" if r[4] else r[1], r[2], r[3]) for r in rows]
+
     async def joined_room_ids(self, user_id: str) -> list[str]:
         """The rooms the user is joined to, in the order they joined."""
         rows = await self.db.fetchall(
