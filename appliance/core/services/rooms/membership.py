@@ -47,7 +47,7 @@ class Membership:
 
     # -- building member events (the only place) -------------------------------------------
 
-    async def _member_content(self, user_id: str, membership: str, reason: str | None) -> dict[str, Any]:
+    async def member_content(self, user_id: str, membership: str, reason: str | None) -> dict[str, Any]:
         """A membership event's content with the user's profile (joins, invites, knocks)."""
         content: dict[str, Any] = {"membership": membership}
         if membership in IN_ROOM and is_local(user_id, self.server_name):
@@ -71,7 +71,7 @@ class Membership:
         """Build and send `target`'s m.room.member event (with their profile for joins, invites
         and knocks) without the checks of the endpoints below: for the room services that
         have made their own (creation, upgrades). Returns the event ID."""
-        content = await self._member_content(target, membership, reason)
+        content = await self.member_content(target, membership, reason)
         if is_direct:
             content["is_direct"] = True
         if extra:
@@ -100,7 +100,7 @@ class Membership:
             guest = await self.lookup.state(room_id, "m.room.guest_access")
             if guest is None or guest.content.get("guest_access") != "can_join":
                 raise GuestAccessForbidden("Guests may not join this room")
-        content = await self._member_content(user_id, "join", reason)
+        content = await self.member_content(user_id, "join", reason)
         rules = await self.lookup.state(room_id, "m.room.join_rules")
         join_rule = rules.content.get("join_rule") if rules else None
         if current != "invite":
