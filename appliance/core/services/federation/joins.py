@@ -473,12 +473,11 @@ class FederationJoins:
         for t in ("m.room.create", "m.room.name", "m.room.avatar", "m.room.join_rules", "m.room.canonical_alias",
                   "m.room.encryption", "m.room.topic"):
             s = await self.events.current_state_event(room_id, t)
-            if s is not None:
-                stripped.append({"type": s.type, "state_key": s.state_key, "content": s.content, "sender": s.sender})
+            if s is not None:  # whole events: stripped state's fields and more (newer servers check them)
+                stripped.append(s.data)
         inviter = await self.events.current_state_event(room_id, "m.room.member", ev.pdu.sender)
         if inviter is not None:
-            stripped.append({"type": inviter.type, "state_key": inviter.state_key, "content": inviter.content,
-                             "sender": inviter.sender})
+            stripped.append(inviter.data)
         status, body = await self._ask(ids.server_name_of(invitee), "PUT",
                                        f"/_matrix/federation/v2/invite/{room_id}/{ev.event_id}",
                                        content={"room_version": ev.pdu.room_version.id, "event": ev.pdu.data,

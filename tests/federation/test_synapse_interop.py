@@ -1,0 +1,300 @@
+"""Hearth federating with a real Synapse (from PyPI, in bench/.venv-synapse, as `make bench`
+installs it), both on loopback with TLS certificates from one test CA that both trust.
+
+One Synapse and one Hearth for the module (Synapse takes seconds to start); the tests run in
+order and build on each other: a room created on each side joined from the other, messages
+and state both ways, history backfilled by Synapse from Hearth, a remote kick and a ban, an
+invite each way.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.needs import unavailable
+from tests.tls_ca import TestCA
+
+REPO = Path(__file__).resolve().parents[2]
+SYNAPSE_PY = REPO / "bench" / ".venv-synapse" / "bin" / "python"
+HEARTH_PY = REPO / ".venv" / "bin" / "python"
+WAIT_S = 30.0
+
+pytestmark = pytest.mark.timeout(300)
+
+if not SYNAPSE_PY.exists():
+    unavailable("Synapse is not installed in bench/.venv-synapse (make bench or make test installs it)")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path, url: str) -> None:
+        self.name, self.log, self.url = name, log, url
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(cmd, env=env, cwd=str(REPO), stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/_matrix/client/versions", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class User:
+    def __init__(self, base: str, user_id: str, token: str) -> None:
+        self.base, self.user_id, self.token = base, user_id, token
+        self.http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    def call(self, method: str, path: str, body: Any = None, ok: bool = True, **params: Any) -> Any:
+        r = self.http.request(method, "/_matrix/client/v3" + path, json=body, params=params or None)
+        if ok:
+            assert r.status_code == 200, f"{self.user_id} {method} {path}: {r.status_code} {r.text}"
+        return r.json() if not ok else r.json()
+
+    def status(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        r = self.http.request(method, "/_matrix/client/v3" + path, json=body)
+        return r.status_code, r.json()
+
+    def send(self, room_id: str, text: str) -> str:
+        return self.call("PUT", f"/rooms/{quote(room_id)}/send/m.room.message/{secrets.token_hex(8)}",
+                         {"msgtype": "m.text", "body": text})["event_id"]
+
+    def state(self, room_id: str, event_type: str, state_key: str = "") -> tuple[int, Any]:
+        return self.status("GET", f"/rooms/{quote(room_id)}/state/{event_type}/{quote(state_key)}")
+
+    def bodies(self, room_id: str, limit: int = 100) -> list[str]:
+        chunk = self.call("GET", f"/rooms/{quote(room_id)}/messages", dir="b", limit=limit)["chunk"]
+        return [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
+
+    def membership(self, room_id: str, user_id: str) -> str | None:
+        status, content = self.state(room_id, "m.room.member", user_id)
+        return content.get("membership") if status == 200 else None
+
+
+def register(base: str, name: str) -> User:
+    body = {"username": name, "password": "correct horse battery", "auth": {"type": "m.login.dummy"},
+            "inhibit_login": False}
+    r = httpx.post(f"{base}/_matrix/client/v3/register", json=body, timeout=60)
+    if r.status_code == 401:  # UIA: the session, then the dummy stage
+        body["auth"]["session"] = r.json().get("session")
+        r = httpx.post(f"{base}/_matrix/client/v3/register", json=body, timeout=60)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    return User(base, data["user_id"], data["access_token"])
+
+
+def eventually(check, what: str, timeout: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (AssertionError, httpx.HTTPError, KeyError) as e:
+            last = e
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+class Pair:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        ca = TestCA(tmp / "ca")
+        cert, key = ca.issue("localhost", "127.0.0.1")
+        self.h_port, self.h_fed, self.s_port, self.s_fed = _port(), _port(), _port(), _port()
+        self.hearth_name = f"localhost:{self.h_fed}"
+        self.synapse_name = f"127.0.0.1:{self.s_fed}"
+        self.synapse = self._synapse(tmp / "synapse", ca.ca_path, cert, key)
+        try:
+            self.hearth = self._hearth(tmp / "hearth", ca.ca_path, cert, key)
+        except BaseException:
+            self.synapse.stop()
+            raise
+
+    def _synapse(self, d: Path, ca: Path, cert: Path, key: Path) -> Proc:
+        d.mkdir(parents=True)
+        seed = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        (d / "signing.key").write_text(f"ed25519 a_test {seed}\n")
+        (d / "log.yaml").write_text(json.dumps({
+            "version": 1, "formatters": {"f": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+            "handlers": {"c": {"class": "logging.StreamHandler", "formatter": "f"}},
+            "root": {"level": "INFO", "handlers": ["c"]}, "disable_existing_loggers": False}))
+        high = {"per_second": 1000, "burst_count": 1000}
+        config = {
+            "server_name": self.synapse_name, "pid_file": str(d / "pid"),
+            "listeners": [
+                {"port": self.s_port, "tls": False, "type": "http", "bind_addresses": ["127.0.0.1"],
+                 "resources": [{"names": ["client"], "compress": False}]},
+                {"port": self.s_fed, "tls": True, "type": "http", "bind_addresses": ["127.0.0.1"],
+                 "resources": [{"names": ["federation", "keys"], "compress": False}]},
+            ],
+            "tls_certificate_path": str(cert), "tls_private_key_path": str(key),
+            "federation_verify_certificates": True, "federation_custom_ca_list": [str(ca)],
+            "ip_range_whitelist": ["127.0.0.1/8", "::1/128"],
+            "database": {"name": "sqlite3", "args": {"database": str(d / "homeserver.db")}},
+            "log_config": str(d / "log.yaml"), "media_store_path": str(d / "media"),
+            "signing_key_path": str(d / "signing.key"), "report_stats": False,
+            "trusted_key_servers": [], "suppress_key_server_warning": True,
+            "macaroon_secret_key": secrets.token_urlsafe(32), "form_secret": secrets.token_urlsafe(32),
+            "enable_registration": True, "enable_registration_without_verification": True,
+            "rc_message": high, "rc_registration": high, "rc_joins": {"local": high, "remote": high},
+            "rc_joins_per_room": high, "rc_invites": {"per_room": high, "per_user": high, "per_issuer": high},
+            "rc_login": {"address": high, "account": high, "failed_attempts": high},
+            "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1, "reject_limit": 1000,
+                              "concurrent": 1000},
+            "presence": {"enabled": False}, "url_preview_enabled": False, "enable_metrics": False,
+        }
+        (d / "homeserver.yaml").write_text(json.dumps(config))
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+        return Proc("synapse", [str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c", str(d / "homeserver.yaml")],
+                    env, self.tmp / "synapse.log", f"http://127.0.0.1:{self.s_port}")
+
+    def _hearth(self, d: Path, ca: Path, cert: Path, key: Path) -> Proc:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
+        env.update({
+            "HEARTH_SERVER_NAME": self.hearth_name, "HEARTH_DATA_DIR": str(d),
+            "HEARTH_BIND": f"127.0.0.1:{self.h_port}", "HEARTH_REGISTRATION": "open",
+            "HEARTH_LAN_DISCOVERY": "false", "HEARTH_MIN_FREE_MB": "1",
+            "HEARTH_RATE_LIMIT_PER_SECOND": "1000", "HEARTH_RATE_LIMIT_BURST": "1000",
+            "HEARTH_REGISTRATION_RATE_PER_SECOND": "1000", "HEARTH_REGISTRATION_RATE_BURST": "1000",
+            "HEARTH_FEDERATION_ENABLED": "true", "HEARTH_FEDERATION_BIND": f"127.0.0.1:{self.h_fed}",
+            "HEARTH_FEDERATION_TLS_CERT": str(cert), "HEARTH_FEDERATION_TLS_KEY": str(key),
+            "HEARTH_FEDERATION_CA_BUNDLE": str(ca), "HEARTH_FEDERATION_ALLOW_PRIVATE_PEERS": "true",
+        })
+        python = HEARTH_PY if HEARTH_PY.exists() else Path(sys.executable)
+        return Proc("hearth", [str(python), "-m", "appliance", "run"], env, self.tmp / "hearth.log",
+                    f"http://127.0.0.1:{self.h_port}")
+
+    def stop(self) -> None:
+        self.hearth.stop()
+        self.synapse.stop()
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    started = time.monotonic()
+    p = Pair(tmp_path_factory.mktemp("interop"))
+    p.started_s = time.monotonic() - started
+    p.ctx = {}
+    p.alice = register(p.hearth.url, "alice")        # on Hearth
+    p.carol = register(p.hearth.url, "carol")        # on Hearth
+    p.bob = register(p.synapse.url, "bob")           # on Synapse
+    p.dave = register(p.synapse.url, "dave")         # on Synapse
+    yield p
+    p.stop()
+
+
+def test_synapse_joins_a_hearth_room_and_history_is_backfilled(pair):
+    alice, bob = pair.alice, pair.bob
+    room = alice.call("POST", "/createRoom", {"preset": "public_chat", "name": "Hearth room"})["room_id"]
+    pair.ctx["hearth_room"] = room
+    before = [f"before join {i}" for i in range(5)]
+    for text in before:
+        alice.send(room, text)
+    bob.call("POST", f"/join/{quote(room)}", {}, server_name=pair.hearth_name)
+    eventually(lambda: alice.membership(room, bob.user_id) == "join", "bob's join on Hearth")
+    # Synapse's joined with the state only: paginating backwards backfills from Hearth.
+    eventually(lambda: set(before) <= set(bob.bodies(room)), "history backfilled by Synapse")
+    assert bob.state(room, "m.room.name")[1].get("name") == "Hearth room"
+
+
+def test_messages_and_state_both_ways_in_the_hearth_room(pair):
+    alice, bob, room = pair.alice, pair.bob, pair.ctx["hearth_room"]
+    bob.send(room, "hello from synapse")
+    eventually(lambda: "hello from synapse" in alice.bodies(room), "Synapse's message on Hearth")
+    alice.send(room, "hello from hearth")
+    eventually(lambda: "hello from hearth" in bob.bodies(room), "Hearth's message on Synapse")
+    status, levels = alice.state(room, "m.room.power_levels")
+    levels["users"][bob.user_id] = 50
+    alice.call("PUT", f"/rooms/{quote(room)}/state/m.room.power_levels/", levels)
+    eventually(lambda: bob.state(room, "m.room.power_levels")[1]["users"].get(bob.user_id) == 50,
+               "power levels on Synapse")
+    bob.call("PUT", f"/rooms/{quote(room)}/state/m.room.topic/", {"topic": "set on synapse"})
+    eventually(lambda: alice.state(room, "m.room.topic")[1].get("topic") == "set on synapse", "topic on Hearth")
+
+
+def test_hearth_joins_a_synapse_room(pair):
+    alice, bob = pair.alice, pair.bob
+    room = bob.call("POST", "/createRoom", {"preset": "public_chat", "name": "Synapse room"})["room_id"]
+    pair.ctx["synapse_room"] = room
+    bob.send(room, "before alice")
+    alice.call("POST", f"/join/{quote(room)}", {}, server_name=pair.synapse_name)
+    assert alice.membership(room, alice.user_id) == "join"
+    assert alice.state(room, "m.room.name")[1].get("name") == "Synapse room"
+    eventually(lambda: bob.membership(room, alice.user_id) == "join", "alice's join on Synapse")
+    alice.send(room, "alice in synapse room")
+    eventually(lambda: "alice in synapse room" in bob.bodies(room), "Hearth's message in Synapse's room")
+    bob.send(room, "bob answers")
+    eventually(lambda: "bob answers" in alice.bodies(room), "Synapse's message in its room on Hearth")
+    bob.call("PUT", f"/rooms/{quote(room)}/state/m.room.topic/", {"topic": "synapse topic"})
+    eventually(lambda: alice.state(room, "m.room.topic")[1].get("topic") == "synapse topic", "state on Hearth")
+
+
+def test_remote_kick_and_ban(pair):
+    alice, bob = pair.alice, pair.bob
+    synapse_room, hearth_room = pair.ctx["synapse_room"], pair.ctx["hearth_room"]
+    bob.call("POST", f"/rooms/{quote(synapse_room)}/kick", {"user_id": alice.user_id, "reason": "out"})
+    eventually(lambda: alice.call("GET", "/joined_rooms")["joined_rooms"].count(synapse_room) == 0,
+               "alice kicked on Hearth")
+    alice.call("POST", f"/rooms/{quote(hearth_room)}/ban", {"user_id": bob.user_id, "reason": "gone"})
+    eventually(lambda: bob.call("GET", "/joined_rooms")["joined_rooms"].count(hearth_room) == 0,
+               "bob banned on Synapse")
+    status, _ = bob.status("POST", f"/join/{quote(hearth_room)}?server_name={quote(pair.hearth_name)}", {})
+    assert status == 403  # banned: Hearth's make_join refuses
+
+
+def test_invites_both_ways(pair):
+    alice, carol, bob, dave = pair.alice, pair.carol, pair.bob, pair.dave
+    # Synapse invites a Hearth user, who accepts.
+    room = bob.call("POST", "/createRoom", {"preset": "private_chat", "name": "Private on Synapse",
+                                           "invite": [carol.user_id]})["room_id"]
+
+    def invited() -> bool:
+        return room in carol.call("GET", "/sync", timeout=0)["rooms"].get("invite", {})
+
+    eventually(invited, "the invite on Hearth")
+    carol.call("POST", f"/rooms/{quote(room)}/join", {})
+    eventually(lambda: bob.membership(room, carol.user_id) == "join", "carol's join on Synapse")
+    # Hearth invites a Synapse user, who accepts.
+    room2 = alice.call("POST", "/createRoom", {"preset": "private_chat", "name": "Private on Hearth"})["room_id"]
+    alice.call("POST", f"/rooms/{quote(room2)}/invite", {"user_id": dave.user_id})
+    eventually(lambda: room2 in dave.call("GET", "/sync", timeout=0)["rooms"].get("invite", {}),
+               "the invite on Synapse")
+    dave.call("POST", f"/rooms/{quote(room2)}/join", {})
+    eventually(lambda: alice.membership(room2, dave.user_id) == "join", "dave's join on Hearth")
+    dave.send(room2, "thanks for the invite")
+    eventually(lambda: "thanks for the invite" in alice.bodies(room2), "dave's message on Hearth")
