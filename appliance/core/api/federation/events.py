@@ -30,7 +30,7 @@ async def get_event(event_id: str, hearth: Hearth) -> dict:
 @endpoint(bp, "GET", "/state/{room_id}", auth=NO_AUTH, prefixes=FEDERATION_V1, rate_limited=False)
 async def get_room_state(room_id: str, raw_args: Any, hearth: Hearth) -> dict:
     origin = await federation_origin(hearth)
-    return await hearth.federation.reads.state(origin, room_id, raw_args.get("event_id"))
+    return await hearth.federation.reads.room_state(origin, room_id, raw_args.get("event_id"))
 
 
 @endpoint(bp, "GET", "/state_ids/{room_id}", auth=NO_AUTH, prefixes=FEDERATION_V1, rate_limited=False)

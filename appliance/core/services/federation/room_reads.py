@@ -119,7 +119,7 @@ class FederationRoomReads:
         return {"pdu_ids": list(state.values()),
                 "auth_chain_ids": sorted({e.event_id for e in chain} - set(state.values()))}
 
-    async def state(self, origin: str, room_id: str, event_id: str | None) -> dict[str, Any]:
+    async def room_state(self, origin: str, room_id: str, event_id: str | None) -> dict[str, Any]:
         if not event_id:
             raise InvalidParam("event_id is required")
         await self._check_access(origin, room_id)
