@@ -47,6 +47,11 @@ def _port() -> int:
 class Proc:
     def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path, url: str) -> None:
         self.name, self.log, self.url = name, log, url
+        self.cmd, self.env = cmd, env
+        self.start()
+
+    def start(self) -> None:
+        cmd, env, log, url, name = self.cmd, self.env, self.log, self.url, self.name
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(cmd, env=env, cwd=str(REPO), stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -291,6 +296,7 @@ def test_invites_both_ways(pair):
     eventually(lambda: bob.membership(room, carol.user_id) == "join", "carol's join on Synapse")
     # Hearth invites a Synapse user, who accepts.
     room2 = alice.call("POST", "/createRoom", {"preset": "private_chat", "name": "Private on Hearth"})["room_id"]
+    pair.ctx["hearth_private"] = room2
     alice.call("POST", f"/rooms/{quote(room2)}/invite", {"user_id": dave.user_id})
     eventually(lambda: room2 in dave.call("GET", "/sync", timeout=0)["rooms"].get("invite", {}),
                "the invite on Synapse")
@@ -298,3 +304,18 @@ def test_invites_both_ways(pair):
     eventually(lambda: alice.membership(room2, dave.user_id) == "join", "dave's join on Hearth")
     dave.send(room2, "thanks for the invite")
     eventually(lambda: "thanks for the invite" in alice.bodies(room2), "dave's message on Hearth")
+
+
+def test_synapse_away_for_a_while_misses_nothing(pair):
+    """Hearth's queue for a peer that is down waits on disk; when the peer talks again, the
+    backoff is reset and the queue is sent (catch-up without loss)."""
+    alice, dave, room = pair.alice, pair.dave, pair.ctx["hearth_private"]
+    pair.synapse.stop()
+    sent = [f"while synapse was away {i}" for i in range(3)]
+    for text in sent:
+        alice.send(room, text)
+    time.sleep(3)  # a few failed attempts: the backoff grows
+    pair.synapse.start()
+    dave.send(room, "synapse is back")  # Synapse talks to Hearth: Hearth retries at once
+    eventually(lambda: "synapse is back" in alice.bodies(room), "Synapse's message after its restart")
+    eventually(lambda: set(sent) <= set(dave.bodies(room)), "what Synapse missed, caught up", timeout=20)
