@@ -7,12 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.services.federation.client import FederationClient
+from ..core.services.federation.e2ee_keys import FederatedKeys
 from ..core.services.federation.joins import FederationJoins
 from ..core.services.federation.keyring import KeyRing
 from ..core.services.federation.receiving import PduReceiver
 from ..core.services.federation.room_reads import FederationRoomReads
 from ..core.services.federation.sender import FederationSender
 from ..core.services.federation.transactions import TransactionReceiver
+from ..core.storage.stores.e2e_keys import E2eKeyStore
+from ..core.storage.stores.receipts import ReceiptStore
 from ..core.storage.stores.remote_server_keys import RemoteServerKeyStore
 from ..core.storage.stores.stream_consumers import StreamConsumerStore
 from .core import Core
@@ -29,6 +32,7 @@ class Federation:
     transactions: TransactionReceiver
     joins: FederationJoins
     sender: FederationSender
+    keys: FederatedKeys  # /keys/query and /keys/claim with other servers' users
 
 
 def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
@@ -46,7 +50,10 @@ def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
     reads = FederationRoomReads(name, events, core.state_store)
     joins = FederationJoins(name, core.signing_key, events, core.pipeline, core.account_store, receiver, reads,
                             client.request, core.stream.advance)
-    sender = FederationSender(name, core.db, core.stream, StreamConsumerStore(core.db), events, client)
+    sender = FederationSender(name, core.db, core.stream, StreamConsumerStore(core.db), events, ReceiptStore(core.db),
+                              E2eKeyStore(core.db), reading.typing, client)
+    e2ee.to_device.remote_messages.subscribe(sender.to_device)
     return Federation(client=client, keyring=keyring, receiver=receiver, reads=reads, joins=joins, sender=sender,
+                      keys=FederatedKeys(name, e2ee.device_keys, client),
                       transactions=TransactionReceiver(name, events, receiver, reading.typing, reading.receipts,
                                                        e2ee.to_device, e2ee.device_keys))

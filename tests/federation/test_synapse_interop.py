@@ -24,6 +24,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from appliance.core.protocol.signing import SigningKey, sign_json
 from tests.needs import unavailable
 from tests.tls_ca import TestCA
 
@@ -79,8 +80,8 @@ class Proc:
 
 
 class User:
-    def __init__(self, base: str, user_id: str, token: str) -> None:
-        self.base, self.user_id, self.token = base, user_id, token
+    def __init__(self, base: str, user_id: str, token: str, device_id: str = "") -> None:
+        self.base, self.user_id, self.token, self.device_id = base, user_id, token, device_id
         self.http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
     def call(self, method: str, path: str, body: Any = None, ok: bool = True, **params: Any) -> Any:
@@ -118,7 +119,7 @@ def register(base: str, name: str) -> User:
         r = httpx.post(f"{base}/_matrix/client/v3/register", json=body, timeout=60)
     assert r.status_code == 200, r.text
     data = r.json()
-    return User(base, data["user_id"], data["access_token"])
+    return User(base, data["user_id"], data["access_token"], data["device_id"])
 
 
 def eventually(check, what: str, timeout: float = WAIT_S) -> Any:
@@ -304,6 +305,76 @@ def test_invites_both_ways(pair):
     eventually(lambda: alice.membership(room2, dave.user_id) == "join", "dave's join on Hearth")
     dave.send(room2, "thanks for the invite")
     eventually(lambda: "thanks for the invite" in alice.bodies(room2), "dave's message on Hearth")
+
+
+def _upload_keys(user: User) -> str:
+    """Signed device keys and two one-time keys (real ed25519 signatures, made-up curve keys)."""
+    key = SigningKey.generate(user.device_id)
+    device = {"user_id": user.user_id, "device_id": user.device_id,
+              "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+              "keys": {f"ed25519:{user.device_id}": key.verify_key_base64,
+                       f"curve25519:{user.device_id}": base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")}}
+    device = sign_json(device, user.user_id, key)
+    otks = {f"signed_curve25519:AAAA{i}": sign_json(
+        {"key": base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")}, user.user_id, key) for i in range(2)}
+    user.call("POST", "/keys/upload", {"device_keys": device, "one_time_keys": otks})
+    return key.verify_key_base64
+
+
+def _sync_has(user: User, check) -> bool:
+    since = getattr(user, "since", None)
+    body = user.call("GET", "/sync", timeout=0, **({"since": since} if since else {}))
+    user.seen = [*getattr(user, "seen", []), body]
+    user.since = body["next_batch"]
+    return any(check(b) for b in user.seen)
+
+
+def test_keys_to_device_typing_and_receipts_across(pair):
+    alice, dave, room = pair.alice, pair.dave, pair.ctx["hearth_private"]
+    alice_key, dave_key = _upload_keys(alice), _upload_keys(dave)
+    # Keys of the other server's user, through federation, both ways.
+    got = eventually(lambda: alice.call("POST", "/keys/query", {"device_keys": {dave.user_id: []}})[
+        "device_keys"].get(dave.user_id), "dave's keys on Hearth")
+    assert got[dave.device_id]["keys"][f"ed25519:{dave.device_id}"] == dave_key
+    got = eventually(lambda: dave.call("POST", "/keys/query", {"device_keys": {alice.user_id: []}})[
+        "device_keys"].get(alice.user_id), "alice's keys on Synapse")
+    assert got[alice.device_id]["keys"][f"ed25519:{alice.device_id}"] == alice_key
+    claimed = alice.call("POST", "/keys/claim", {"one_time_keys": {dave.user_id: {dave.device_id: "signed_curve25519"}}})
+    assert list(claimed["one_time_keys"][dave.user_id][dave.device_id])[0].startswith("signed_curve25519:")
+    claimed = dave.call("POST", "/keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "signed_curve25519"}}})
+    assert list(claimed["one_time_keys"][alice.user_id][alice.device_id])[0].startswith("signed_curve25519:")
+    # To-device messages both ways.
+    alice.call("PUT", f"/sendToDevice/m.test/{secrets.token_hex(4)}",
+               {"messages": {dave.user_id: {dave.device_id: {"hello": "from hearth"}}}})
+    eventually(lambda: _sync_has(dave, lambda b: any(e["content"].get("hello") == "from hearth"
+                                                    for e in b.get("to_device", {}).get("events", []))),
+               "alice's to-device message on Synapse")
+    dave.call("PUT", f"/sendToDevice/m.test/{secrets.token_hex(4)}",
+              {"messages": {alice.user_id: {alice.device_id: {"hello": "from synapse"}}}})
+    eventually(lambda: _sync_has(alice, lambda b: any(e["content"].get("hello") == "from synapse"
+                                                     for e in b.get("to_device", {}).get("events", []))),
+               "dave's to-device message on Hearth")
+
+    def ephemeral(user: User, kind: str, check) -> Any:
+        return lambda: _sync_has(user, lambda b: any(
+            e["type"] == kind and check(e["content"])
+            for e in b.get("rooms", {}).get("join", {}).get(room, {}).get("ephemeral", {}).get("events", [])))
+
+    # Typing and read receipts both ways.
+    alice.call("PUT", f"/rooms/{quote(room)}/typing/{quote(alice.user_id)}", {"typing": True, "timeout": 20000})
+    eventually(ephemeral(dave, "m.typing", lambda c: alice.user_id in c.get("user_ids", [])), "alice typing on Synapse")
+    dave.call("PUT", f"/rooms/{quote(room)}/typing/{quote(dave.user_id)}", {"typing": True, "timeout": 20000})
+    eventually(ephemeral(alice, "m.typing", lambda c: dave.user_id in c.get("user_ids", [])), "dave typing on Hearth")
+    last = alice.send(room, "read me")
+    eventually(lambda: "read me" in dave.bodies(room), "the message on Synapse")
+    dave.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(last)}", {})
+    eventually(ephemeral(alice, "m.receipt", lambda c: dave.user_id in c.get(last, {}).get("m.read", {})),
+               "dave's receipt on Hearth")
+    mine = dave.send(room, "read me too")
+    eventually(lambda: "read me too" in alice.bodies(room), "dave's message on Hearth")
+    alice.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(mine)}", {})
+    eventually(ephemeral(dave, "m.receipt", lambda c: alice.user_id in c.get(mine, {}).get("m.read", {})),
+               "alice's receipt on Synapse")
 
 
 def test_synapse_away_for_a_while_misses_nothing(pair):

@@ -23,10 +23,13 @@ from typing import Any
 from ...protocol import ids
 from ...storage.database import Database
 from ...storage.stores.events import EventStore
+from ...storage.stores.e2e_keys import E2eKeyStore
 from ...storage.stores.federation_outbox import FederationOutboxStore
+from ...storage.stores.receipts import ReceiptStore
 from ...storage.stores.stream_consumers import StreamConsumerStore
 from ...stream import Stream
 from ...stream_consumer import Batch, StreamConsumer
+from ..typing import TypingService
 from .client import FederationClient, FederationRefused
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,15 @@ BATCH_EVENTS = 500
 
 class FederationSender:
     def __init__(self, server_name: str, db: Database, stream: Stream, consumers: StreamConsumerStore,
-                 events: EventStore, client: FederationClient, *, min_backoff: float = 1.0,
-                 max_backoff: float = 300.0) -> None:
+                 events: EventStore, receipts: ReceiptStore, device_lists: E2eKeyStore, typing: TypingService,
+                 client: FederationClient, *, min_backoff: float = 1.0, max_backoff: float = 300.0) -> None:
         self.server_name = server_name
         self.events = events
+        self.receipts = receipts
+        self.device_lists = device_lists
+        self.typing = typing
+        self._typing_sent: dict[str, set[str]] = {}  # room -> our users other servers think are typing
+        typing.changed.subscribe(self._typing_changed)
         self.client = client
         self.outbox = FederationOutboxStore(db)
         self.min_backoff = min_backoff
@@ -60,6 +68,7 @@ class FederationSender:
     async def _prepare(self, after: int, upto: int) -> Batch[set[str]]:
         evs = await self.events.live_events_between(after, upto, BATCH_EVENTS)
         reach = evs[-1].stream_pos if len(evs) == BATCH_EVENTS else upto
+        await self._ephemeral(after, reach)
         rows: list[tuple[str, int, str]] = []
         servers_of: dict[str, set[str]] = {}
         for ev in evs:
@@ -101,6 +110,56 @@ class FederationSender:
             except ValueError:
                 pass
         return out
+
+    def _is_ours(self, user_id: str) -> bool:
+        try:
+            return ids.server_name_of(user_id) == self.server_name
+        except ValueError:
+            return False
+
+    async def _ephemeral(self, after: int, upto: int) -> None:
+        """Our users' public receipts and device-list changes in (after, upto], as EDUs to the
+        servers that share a room with them (queued in memory: EDUs are not kept over a restart)."""
+        for r in await self.receipts.changed_anywhere(after, upto):
+            if r.receipt_type != "m.read" or not self._is_ours(r.user_id):
+                continue
+            data: dict[str, Any] = {"ts": r.ts}
+            if r.thread_id:
+                data["thread_id"] = r.thread_id
+            content = {r.room_id: {"m.read": {r.user_id: {"event_ids": [r.event_id], "data": data}}}}
+            self.queue_edu(await self._servers_in(r.room_id), "m.receipt", content)
+        for user_id in await self.device_lists.users_changed_anywhere(after, upto):
+            if not self._is_ours(user_id):
+                continue
+            servers: set[str] = set()
+            for room_id in await self.device_lists.joined_rooms(user_id):
+                servers |= await self._servers_in(room_id)
+            # No prev_id: the other server asks for the whole list again (user/devices).
+            self.queue_edu(servers, "m.device_list_update",
+                           {"user_id": user_id, "device_id": "", "stream_id": upto, "prev_id": [], "deleted": False})
+
+    def _typing_changed(self, room_id: str) -> None:
+        now = {u for u in self.typing.typing_users(room_id) if self._is_ours(u)}
+        before = self._typing_sent.get(room_id, set())
+        if now == before:
+            return
+        if now:
+            self._typing_sent[room_id] = now
+        else:
+            self._typing_sent.pop(room_id, None)
+        changes = [(u, True) for u in now - before] + [(u, False) for u in before - now]
+        asyncio.get_running_loop().create_task(self._send_typing(room_id, changes))
+
+    async def _send_typing(self, room_id: str, changes: list[tuple[str, bool]]) -> None:
+        servers = await self._servers_in(room_id)
+        for user_id, typing in changes:
+            self.queue_edu(servers, "m.typing", {"room_id": room_id, "user_id": user_id, "typing": typing})
+
+    def to_device(self, sender: str, event_type: str, message_id: str, by_server: dict[str, dict[str, Any]]) -> None:
+        """Our users' to-device messages for other servers' users (ToDeviceService.remote_messages)."""
+        for server, messages in by_server.items():
+            self.queue_edu([server], "m.direct_to_device", {"sender": sender, "type": event_type,
+                                                            "message_id": message_id, "messages": messages})
 
     def _queued(self, destinations: set[str] | None) -> None:
         for d in destinations or ():
