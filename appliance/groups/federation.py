@@ -10,6 +10,7 @@ from ..core.services.federation.client import FederationClient
 from ..core.services.federation.e2ee_keys import FederatedKeys
 from ..core.services.federation.joins import FederationJoins
 from ..core.services.federation.keyring import KeyRing
+from ..core.services.federation.lookups import RemoteLookups
 from ..core.services.federation.receiving import PduReceiver
 from ..core.services.federation.room_reads import FederationRoomReads
 from ..core.services.federation.sender import FederationSender
@@ -33,6 +34,7 @@ class Federation:
     joins: FederationJoins
     sender: FederationSender
     keys: FederatedKeys  # /keys/query and /keys/claim with other servers' users
+    lookups: RemoteLookups  # other servers' profiles and aliases
 
 
 def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
@@ -54,6 +56,6 @@ def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
                               E2eKeyStore(core.db), reading.typing, client)
     e2ee.to_device.remote_messages.subscribe(sender.to_device)
     return Federation(client=client, keyring=keyring, receiver=receiver, reads=reads, joins=joins, sender=sender,
-                      keys=FederatedKeys(name, e2ee.device_keys, client),
+                      keys=FederatedKeys(name, e2ee.device_keys, client), lookups=RemoteLookups(client),
                       transactions=TransactionReceiver(name, events, receiver, reading.typing, reading.receipts,
                                                        e2ee.to_device, e2ee.device_keys))

@@ -307,6 +307,28 @@ def test_invites_both_ways(pair):
     eventually(lambda: "thanks for the invite" in alice.bodies(room2), "dave's message on Hearth")
 
 
+def test_profile_and_directory_lookups_both_ways(pair):
+    alice, carol, dave = pair.alice, pair.carol, pair.dave
+    alice.call("PUT", f"/profile/{quote(alice.user_id)}/displayname", {"displayname": "Alice at home"})
+    dave.call("PUT", f"/profile/{quote(dave.user_id)}/displayname", {"displayname": "Dave elsewhere"})
+    assert alice.call("GET", f"/profile/{quote(dave.user_id)}")["displayname"] == "Dave elsewhere"
+    assert alice.call("GET", f"/profile/{quote(dave.user_id)}/displayname") == {"displayname": "Dave elsewhere"}
+    assert dave.call("GET", f"/profile/{quote(alice.user_id)}")["displayname"] == "Alice at home"
+    status, body = alice.status("GET", f"/profile/{quote('@nobody:' + pair.synapse_name)}")
+    assert status == 404 and body["errcode"] == "M_NOT_FOUND"
+    # Aliases: each side resolves the other's, and a Hearth user joins a Synapse room by alias.
+    synapse_room = dave.call("POST", "/createRoom", {"preset": "public_chat", "name": "By alias",
+                                                    "room_alias_name": "family"})["room_id"]
+    alias = f"#family:{pair.synapse_name}"
+    assert alice.call("GET", f"/directory/room/{quote(alias)}")["room_id"] == synapse_room
+    assert carol.call("POST", f"/join/{quote(alias)}", {})["room_id"] == synapse_room
+    eventually(lambda: dave.membership(synapse_room, carol.user_id) == "join", "carol's join by alias on Synapse")
+    hearth_room = alice.call("POST", "/createRoom", {"preset": "public_chat", "room_alias_name": "home"})["room_id"]
+    assert dave.call("GET", f"/directory/room/{quote('#home:' + pair.hearth_name)}")["room_id"] == hearth_room
+    status, body = alice.status("GET", f"/directory/room/{quote('#nothing:' + pair.synapse_name)}")
+    assert status == 404 and body["errcode"] == "M_NOT_FOUND"
+
+
 def _upload_keys(user: User) -> str:
     """Signed device keys and two one-time keys (real ed25519 signatures, made-up curve keys)."""
     key = SigningKey.generate(user.device_id)

@@ -49,7 +49,7 @@ async def _join(hearth: Hearth, me: Requester, room_id_or_alias: str, via: list[
         joins = hearth.federation.joins
         room_id = room_id_or_alias
         if room_id_or_alias.startswith("#") and _is_remote(hearth, room_id_or_alias):
-            room_id, servers = await joins.resolve_remote_alias(room_id_or_alias)
+            room_id, servers = await hearth.federation.lookups.alias(room_id_or_alias)
             via = [*via, *servers]
         if room_id.startswith("!") and not await joins.holds_room(room_id):
             await hearth.rooms.membership.membership_check(room_id, me.user_id, "join")

@@ -246,15 +246,6 @@ class FederationJoins:
             "SELECT membership FROM room_memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
         return row[0] if row else None
 
-    async def resolve_remote_alias(self, alias: str) -> tuple[str, list[str]]:
-        server = ids.server_name_of(alias)
-        status, body = await self._ask(server, "GET", "/_matrix/federation/v1/query/directory",
-                                       query={"room_alias": alias})
-        if status != 200 or not isinstance(body, dict) or not isinstance(body.get("room_id"), str):
-            raise NotFound(f"Room alias {alias} not found.")
-        servers = [s for s in body.get("servers") or [] if isinstance(s, str)]
-        return body["room_id"], servers or [server]
-
     async def _ask(self, server: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         try:
             return await self.request(method, server, path, **kwargs)
