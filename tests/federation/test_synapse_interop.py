@@ -270,6 +270,41 @@ def test_hearth_joins_a_synapse_room(pair):
     eventually(lambda: alice.state(room, "m.room.topic")[1].get("topic") == "synapse topic", "state on Hearth")
 
 
+def test_concurrent_state_changes_converge(pair):
+    """Both sides change the same state at once (a fork of the DAG): state resolution must give
+    both servers the same current state."""
+    import threading
+
+    alice, bob, room = pair.alice, pair.bob, pair.ctx["synapse_room"]
+    status, levels = bob.state(room, "m.room.power_levels")
+    levels["users"][alice.user_id] = 50
+    bob.call("PUT", f"/rooms/{quote(room)}/state/m.room.power_levels/", levels)
+    eventually(lambda: alice.state(room, "m.room.power_levels")[1]["users"].get(alice.user_id) == 50,
+               "alice's power on Hearth")
+    for round_ in range(3):
+        barrier = threading.Barrier(2)
+
+        def change(user: User, who: str) -> None:
+            barrier.wait()
+            user.call("PUT", f"/rooms/{quote(room)}/state/m.room.topic/", {"topic": f"{who} {round_}"})
+            user.call("PUT", f"/rooms/{quote(room)}/state/m.room.name/", {"name": f"{who} {round_}"})
+
+        threads = [threading.Thread(target=change, args=(alice, "alice")),
+                   threading.Thread(target=change, args=(bob, "bob"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def same() -> bool:
+        ours = (alice.state(room, "m.room.topic")[1].get("topic"), alice.state(room, "m.room.name")[1].get("name"))
+        theirs = (bob.state(room, "m.room.topic")[1].get("topic"), bob.state(room, "m.room.name")[1].get("name"))
+        assert ours == theirs and ours[0].endswith(" 2"), (ours, theirs)
+        return True
+
+    eventually(same, "the same topic and name on both servers")
+
+
 def test_remote_kick_and_ban(pair):
     alice, bob = pair.alice, pair.bob
     synapse_room, hearth_room = pair.ctx["synapse_room"], pair.ctx["hearth_room"]

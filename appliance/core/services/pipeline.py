@@ -128,8 +128,10 @@ class EventPipeline:
         states = [await self.state.get_state(g) for g in groups]
         return await self._resolve(version, states), None
 
-    async def _resolve(self, version: RoomVersion, states: list[StateMap]) -> StateMap:
-        loaded: dict[str, Pdu] = {}
+    async def _resolve(self, version: RoomVersion, states: list[StateMap], new: Pdu | None = None) -> StateMap:
+        """`new`: an event in one of the states that is not stored yet (a federated event being
+        persisted): resolution must see it, or it would lose to the other side whatever it is."""
+        loaded: dict[str, Pdu] = {new.event_id: new} if new is not None else {}
 
         async def load_chain(ids_: Iterable[str]) -> set[str]:
             seen: set[str] = set()
@@ -137,11 +139,13 @@ class EventPipeline:
             while todo:
                 batch = [e for e in todo if e not in seen]
                 seen.update(batch)
-                found = await self.events.get_events(batch)
                 todo = []
-                for ev in found.values():
-                    loaded[ev.event_id] = ev.pdu
-                    todo += [a for a in ev.pdu.auth_event_ids if a not in seen]
+                pending = [e for e in batch if e not in loaded]
+                found = {e: loaded[e] for e in batch if e in loaded}
+                for ev in (await self.events.get_events(pending)).values() if pending else ():
+                    found[ev.event_id] = loaded[ev.event_id] = ev.pdu
+                for pdu in found.values():
+                    todo += [a for a in pdu.auth_event_ids if a not in seen]
             return seen
 
         chains = []
@@ -522,7 +526,7 @@ class EventPipeline:
                 ev = found.get(ext)
                 if ev is not None and ev.state_group is not None:
                     states.append(await self.state.get_state(ev.state_group))
-            new_current = await self._resolve(version, states) if len(states) > 1 else state_after
+            new_current = await self._resolve(version, states, pdu) if len(states) > 1 else state_after
         else:
             new_current = state_after
         current = await self.events.current_state_ids(room_id)
