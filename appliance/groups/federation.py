@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.services.federation.backfill import Backfiller
 from ..core.services.federation.client import FederationClient
 from ..core.services.federation.e2ee_keys import FederatedKeys
 from ..core.services.federation.joins import FederationJoins
@@ -35,6 +36,7 @@ class Federation:
     sender: FederationSender
     keys: FederatedKeys  # /keys/query and /keys/claim with other servers' users
     lookups: RemoteLookups  # other servers' profiles and aliases
+    backfill: Backfiller  # history from before we joined a room
 
 
 def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
@@ -57,5 +59,6 @@ def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
     e2ee.to_device.remote_messages.subscribe(sender.to_device)
     return Federation(client=client, keyring=keyring, receiver=receiver, reads=reads, joins=joins, sender=sender,
                       keys=FederatedKeys(name, e2ee.device_keys, client), lookups=RemoteLookups(client),
+                      backfill=Backfiller(name, events, core.pipeline, receiver, client),
                       transactions=TransactionReceiver(name, events, receiver, reading.typing, reading.receipts,
                                                        e2ee.to_device, e2ee.device_keys))

@@ -110,6 +110,22 @@ class User:
         return content.get("membership") if status == 200 else None
 
 
+def history(user: User, room_id: str) -> list[dict]:
+    """Every event of the room's timeline the user can page back to, oldest first."""
+    events: list[dict] = []
+    token = None
+    for _ in range(50):
+        params: dict[str, Any] = {"dir": "b", "limit": 50}
+        if token:
+            params["from"] = token
+        page = user.call("GET", f"/rooms/{quote(room_id)}/messages", **params)
+        events = page["chunk"][::-1] + events
+        token = page.get("end")
+        if not token or not page["chunk"]:
+            break
+    return events
+
+
 def register(base: str, name: str) -> User:
     body = {"username": name, "password": "correct horse battery", "auth": {"type": "m.login.dummy"},
             "inhibit_login": False}
@@ -260,6 +276,11 @@ def test_hearth_joins_a_synapse_room(pair):
     bob.send(room, "before alice")
     alice.call("POST", f"/join/{quote(room)}", {}, server_name=pair.synapse_name)
     assert alice.membership(room, alice.user_id) == "join"
+    # History from before the join, backfilled from Synapse back to the room's creation.
+    past = history(alice, room)
+    assert past[0]["type"] == "m.room.create", [e["type"] for e in past]
+    assert [e["content"].get("body") for e in past if e["type"] == "m.room.message"] == ["before alice"]
+    assert past[-1]["type"] == "m.room.member" and past[-1]["state_key"] == alice.user_id
     assert alice.state(room, "m.room.name")[1].get("name") == "Synapse room"
     eventually(lambda: bob.membership(room, alice.user_id) == "join", "alice's join on Synapse")
     alice.send(room, "alice in synapse room")
