@@ -199,6 +199,7 @@ class Pair:
             "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1, "reject_limit": 1000,
                               "concurrent": 1000},
             "presence": {"enabled": False}, "url_preview_enabled": False, "enable_metrics": False,
+            "caches": {"sync_response_cache_duration": 0},  # a repeated /sync sees what is new
         }
         (d / "homeserver.yaml").write_text(json.dumps(config))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
@@ -361,6 +362,31 @@ def test_invites_both_ways(pair):
     eventually(lambda: alice.membership(room2, dave.user_id) == "join", "dave's join on Hearth")
     dave.send(room2, "thanks for the invite")
     eventually(lambda: "thanks for the invite" in alice.bodies(room2), "dave's message on Hearth")
+
+
+def test_knocks_both_ways(pair):
+    alice, carol, bob, dave = pair.alice, pair.carol, pair.bob, pair.dave
+    # A Hearth user knocks on a Synapse room and is let in.
+    room = bob.call("POST", "/createRoom", {"preset": "private_chat", "name": "Knock on Synapse",
+                                           "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                                                              "content": {"join_rule": "knock"}}]})["room_id"]
+    carol.call("POST", f"/knock/{quote(room)}", {"reason": "it's carol"}, server_name=pair.synapse_name)
+    eventually(lambda: bob.membership(room, carol.user_id) == "knock", "carol's knock on Synapse")
+    eventually(lambda: room in carol.call("GET", "/sync", timeout=0)["rooms"].get("knock", {}), "the knock in carol's sync")
+    bob.call("POST", f"/rooms/{quote(room)}/invite", {"user_id": carol.user_id})
+    eventually(lambda: room in carol.call("GET", "/sync", timeout=0)["rooms"].get("invite", {}), "carol let in")
+    carol.call("POST", f"/rooms/{quote(room)}/join", {})
+    eventually(lambda: bob.membership(room, carol.user_id) == "join", "carol's join on Synapse")
+    # A Synapse user knocks on a Hearth room and is let in.
+    room2 = alice.call("POST", "/createRoom", {"preset": "private_chat", "name": "Knock on Hearth",
+                                              "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                                                                 "content": {"join_rule": "knock"}}]})["room_id"]
+    dave.call("POST", f"/knock/{quote(room2)}", {}, server_name=pair.hearth_name)
+    eventually(lambda: alice.membership(room2, dave.user_id) == "knock", "dave's knock on Hearth")
+    alice.call("POST", f"/rooms/{quote(room2)}/invite", {"user_id": dave.user_id})
+    eventually(lambda: room2 in dave.call("GET", "/sync", timeout=0)["rooms"].get("invite", {}), "dave let in")
+    dave.call("POST", f"/rooms/{quote(room2)}/join", {})
+    eventually(lambda: alice.membership(room2, dave.user_id) == "join", "dave's join on Hearth")
 
 
 def test_profile_and_directory_lookups_both_ways(pair):

@@ -128,5 +128,13 @@ async def unban(me: Requester, path: RoomPath, body: TargetBody, hearth: Hearth)
           forbid_suspended=True)
 async def knock_room(me: Requester, path: RoomOrAliasPath, query: ViaQuery, body: ReasonBody,
                      hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled:  # a room held elsewhere: knocked on through its servers
+        joins, room_id, via = hearth.federation.joins, path.room_id_or_alias, _via(query)
+        if room_id.startswith("#") and _is_remote(hearth, room_id):
+            room_id, servers = await hearth.federation.lookups.alias(room_id)
+            via = [*via, *servers]
+        if room_id.startswith("!") and not await joins.holds_room(room_id):
+            await hearth.rooms.membership.membership_check(room_id, me.user_id, "knock")
+            return {"room_id": await joins.knock(me.user_id, room_id, via, body.reason)}
     room_id = await hearth.rooms.membership.knock(me.user_id, path.room_id_or_alias, reason=body.reason)
     return {"room_id": room_id}

@@ -44,3 +44,16 @@ async def send_leave(room_id: str, event_id: str, body: dict, hearth: Hearth) ->
 async def invite(room_id: str, event_id: str, body: dict, hearth: Hearth) -> dict:
     origin = await federation_origin(hearth, body)
     return await hearth.federation.joins.receive_invite(origin, room_id, event_id, body)
+
+
+@endpoint(bp, "GET", "/make_knock/{room_id}/{user_id}", auth=NO_AUTH, prefixes=FEDERATION_V1, rate_limited=False)
+async def make_knock(room_id: str, user_id: str, raw_args: Any, hearth: Hearth) -> dict:
+    origin = await federation_origin(hearth)
+    versions = raw_args.getlist("ver") or ["1"]
+    return await hearth.federation.joins.make_membership(origin, room_id, user_id, "knock", versions)
+
+
+@endpoint(bp, "PUT", "/send_knock/{room_id}/{event_id}", auth=NO_AUTH, prefixes=FEDERATION_V1, rate_limited=False)
+async def send_knock(room_id: str, event_id: str, body: dict, hearth: Hearth) -> dict:
+    origin = await federation_origin(hearth, body)
+    return await hearth.federation.joins.send_membership(origin, room_id, event_id, body, "knock")

@@ -72,6 +72,9 @@ class FederationJoins:
         version = await self.events.room_version(room_id)
         if version is None or await self.events.current_state_event_id(room_id, "m.room.create", "") is None:
             raise NotFound("Unknown room")
+        if membership == "knock" and not version.auth.knocking:
+            raise IncompatibleRoomVersion(f"Room version {version.id} does not support knocking",
+                                          room_version=version.id)
         if versions is not None and version.id not in versions:
             raise IncompatibleRoomVersion(f"Room version {version.id} is not supported by {origin}",
                                           room_version=version.id)
@@ -152,6 +155,8 @@ class FederationJoins:
             existing = await self.events.get_event(event_id)
         if existing is None or existing.rejected:
             raise Forbidden(f"The {membership} was refused: {existing.rejected if existing else 'not stored'}")
+        if membership == "knock":
+            return {"knock_room_state": await self._stripped(room_id)}
         if membership != "join":
             return {}
         state = await self.reads._state_at(room_id, event_id)
@@ -203,11 +208,12 @@ class FederationJoins:
         if isinstance(stripped, list):
             unsigned["invite_room_state"] = [e for e in stripped if isinstance(e, dict)][:50]
         kept["unsigned"] = unsigned
-        await self._keep_invite(Pdu(pdu.event_id, version, kept))
+        await self._keep_membership(Pdu(pdu.event_id, version, kept))
         return {"event": signed}
 
-    async def _keep_invite(self, pdu: Pdu) -> None:
-        """The invite as an outlier, and the invitee's membership: their /sync shows it."""
+    async def _keep_membership(self, pdu: Pdu) -> None:
+        """An invite (or our own knock) on a room held elsewhere, as an outlier, and the user's
+        membership: their /sync shows it."""
         from ...protocol.canonical_json import encode_canonical_json
 
         text = encode_canonical_json(pdu.data).decode()
@@ -224,7 +230,7 @@ class FederationJoins:
             current = conn.execute("SELECT membership FROM room_memberships WHERE user_id = ? AND room_id = ?",
                                    (invitee, pdu.room_id)).fetchone()
             if current is None or current[0] != "join":
-                events.set_membership_job(conn, invitee, pdu.room_id, "invite", pdu.event_id, pos)
+                events.set_membership_job(conn, invitee, pdu.room_id, pdu.membership or "invite", pdu.event_id, pos)
             return pos
 
         pos = await self.pipeline.db.write(job)
@@ -290,7 +296,7 @@ class FederationJoins:
                           status=404 if not errors else 403, errcode="M_NOT_FOUND" if not errors else "M_FORBIDDEN")
 
     async def _make(self, server: str, room_id: str, user_id: str, membership: str) -> tuple[RoomVersion, dict]:
-        query = {"ver": list(SUPPORTED_VERSIONS)} if membership == "join" else None
+        query = {"ver": list(SUPPORTED_VERSIONS)} if membership in ("join", "knock") else None
         status, body = await self._ask(server, "GET", f"/_matrix/federation/v1/make_{membership}/{room_id}/{user_id}",
                                        query=query)
         if status != 200 or not isinstance(body, dict) or not isinstance(body.get("event"), dict):
@@ -453,6 +459,40 @@ class FederationJoins:
 
         self._advance(await self.pipeline.db.write(job), [user_id, room_id])
 
+    async def _stripped(self, room_id: str) -> list[dict[str, Any]]:
+        """The room's stripped state for an invite or a knock (whole events: stripped state's
+        fields and more; newer servers check them as events)."""
+        out = []
+        for t in ("m.room.create", "m.room.name", "m.room.avatar", "m.room.join_rules", "m.room.canonical_alias",
+                  "m.room.encryption", "m.room.topic"):
+            s = await self.events.current_state_event(room_id, t)
+            if s is not None:
+                out.append(s.data)
+        return out
+
+    async def knock(self, user_id: str, room_id: str, via: list[str], reason: str | None) -> str:
+        """A local user knocks on a room held elsewhere; the knock is kept with the room's
+        stripped state (their /sync shows it) until they are let in or refused."""
+        errors = []
+        for server in await self._candidates(room_id, via):
+            try:
+                version, template = await self._make(server, room_id, user_id, "knock")
+                pdu = self._sign(template, version, user_id, "knock", {"reason": reason} if reason else {})
+                status, body = await self._ask(server, "PUT", f"/_matrix/federation/v1/send_knock/{room_id}/{pdu.event_id}",
+                                               content=pdu.data)
+                if status != 200 or not isinstance(body, dict):
+                    error = body.get("error") if isinstance(body, dict) else None
+                    raise Forbidden(f"send_knock answered {status}: {error or body!r}")
+                state = [e for e in body.get("knock_room_state") or [] if isinstance(e, dict)][:50]
+                kept = {**pdu.data, "unsigned": {"knock_room_state": state}}
+                await self._keep_membership(Pdu(pdu.event_id, version, kept))
+                return room_id
+            except (MatrixError, PduDropped) as e:
+                log.info("knocking on %s through %s failed: %s", room_id, server, e)
+                errors.append(f"{server}: {getattr(e, 'error', e)}")
+        raise MatrixError("No server took the knock: " + ("; ".join(errors) or "no server to ask"),
+                          status=404 if not errors else 403, errcode="M_NOT_FOUND" if not errors else "M_FORBIDDEN")
+
     async def send_invite(self, room_id: str, invitee: str) -> None:
         """A local user's invite of a remote user, already in the room: sent to the invitee's
         server, whose counter-signed event we keep (it may refuse: the client is told)."""
@@ -460,12 +500,7 @@ class FederationJoins:
         ev = await self.events.get_event(event_id) if event_id else None
         if ev is None or ev.pdu.membership != "invite":
             raise NotFound("No invite to send")
-        stripped = []
-        for t in ("m.room.create", "m.room.name", "m.room.avatar", "m.room.join_rules", "m.room.canonical_alias",
-                  "m.room.encryption", "m.room.topic"):
-            s = await self.events.current_state_event(room_id, t)
-            if s is not None:  # whole events: stripped state's fields and more (newer servers check them)
-                stripped.append(s.data)
+        stripped = await self._stripped(room_id)
         inviter = await self.events.current_state_event(room_id, "m.room.member", ev.pdu.sender)
         if inviter is not None:
             stripped.append(inviter.data)
