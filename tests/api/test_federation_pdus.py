@@ -138,6 +138,28 @@ async def test_event_failing_auth_is_rejected(joined):
     assert event_id not in await _timeline(joined)
 
 
+async def test_event_allowed_before_but_not_now_is_soft_failed(joined):
+    """Built before bob's ban (its state before allows it), received after: kept, not shown."""
+    hs, alice, room = joined["hs"], joined["alice"], joined["room"]
+    await hs.ok("POST", f"/rooms/{room}/ban", alice, {"user_id": BOB, "reason": "no"})
+    event_id, pdu = _sign(_message(joined, "sneaking in"))
+    status, answer = await _send(hs, pdu)
+    assert status == 200 and answer["pdus"] == {event_id: {}}  # soft failure is not the sender's business
+    stored = await hs.hearth.core.event_store.get_event(event_id)
+    assert stored is not None and not stored.rejected
+    assert event_id not in await _timeline(joined)
+    assert event_id not in await hs.hearth.core.event_store.forward_extremities(room)
+
+
+async def test_event_after_an_unfillable_gap_is_dropped(joined):
+    """Its prev_events are unknown and its server cannot be asked (not reachable): not kept."""
+    hs = joined["hs"]
+    event_id, pdu = _sign(_message(joined, "from the future", prev=["$unknownEventIdXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"]))
+    status, answer = await _send(hs, pdu)
+    assert status == 200 and "prev_events" in answer["pdus"][event_id]["error"]
+    assert await hs.hearth.core.event_store.get_event(event_id) is None
+
+
 async def test_request_signed_by_the_wrong_key_is_refused(joined):
     hs = joined["hs"]
     _, pdu = _sign(_message(joined, "whatever"))
@@ -175,6 +197,8 @@ ENDPOINTS = [
     ("GET", "/_matrix/federation/v1/make_leave/{room}/{x}"),
     ("PUT", "/_matrix/federation/v2/send_leave/{room}/{x}"),
     ("PUT", "/_matrix/federation/v2/invite/{room}/{x}"),
+    ("GET", "/_matrix/federation/v1/make_knock/{room}/{x}"),
+    ("PUT", "/_matrix/federation/v1/send_knock/{room}/{x}"),
     ("GET", "/_matrix/federation/v1/query/directory?room_alias={x}"),
     ("GET", "/_matrix/federation/v1/query/profile?user_id={x}"),
     ("GET", "/_matrix/federation/v1/publicRooms?limit={x}"),
@@ -198,3 +222,22 @@ async def test_junk_gets_a_clear_error_never_a_500(joined, method, template):
             assert status < 500, (method, path, body, status, answer)
             if status >= 400:
                 assert isinstance(answer, dict) and answer.get("errcode", "").startswith("M_"), (path, body, answer)
+
+
+async def test_our_events_wait_on_disk_for_a_server_that_cannot_be_reached(joined):
+    """The sender's queue for remote.example (which does not exist) holds alice's message, in
+    the database: a restart, or the server coming back, sends it from there."""
+    import asyncio
+
+    from appliance.core.storage.stores.federation_outbox import FederationOutboxStore
+
+    hs = joined["hs"]
+    event_id = await hs.send(joined["alice"], joined["room"], {"msgtype": "m.text", "body": "are you there?"})
+    outbox = FederationOutboxStore(hs.hearth.core.db)
+    for _ in range(100):
+        queued = [e for _, e in await outbox.next_batch(ORIGIN, 50)]
+        if event_id in queued:
+            break
+        await asyncio.sleep(0.05)
+    assert event_id in queued
+    assert joined["join"] not in queued  # bob's own events are not sent back to his server
