@@ -160,6 +160,28 @@ async def test_event_after_an_unfillable_gap_is_dropped(joined):
     assert await hs.hearth.core.event_store.get_event(event_id) is None
 
 
+async def test_server_acl_is_enforced(joined):
+    hs, alice, room = joined["hs"], joined["alice"], joined["room"]
+    await hs.ok("PUT", f"/rooms/{room}/state/m.room.server_acl/", alice,
+                {"allow": ["*"], "deny": [ORIGIN], "allow_ip_literals": False})
+    event_id, pdu = _sign(_message(joined, "denied"))
+    status, answer = await _send(hs, pdu)
+    assert status == 200 and "server ACL" in answer["pdus"][event_id]["error"]
+    assert await hs.hearth.core.event_store.get_event(event_id) is None
+    status, body = await _fed(hs, "GET", f"/_matrix/federation/v1/state_ids/{quote(room)}?event_id={quote(joined['join'])}")
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    status, body = await _fed(hs, "GET", f"/_matrix/federation/v1/make_join/{quote(room)}/{quote(BOB)}?ver=10")
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+
+
+async def test_timestamp_to_event(joined):
+    hs, room = joined["hs"], quote(joined["room"])
+    status, body = await _fed(hs, "GET", f"/_matrix/federation/v1/timestamp_to_event/{room}?ts=0&dir=f")
+    assert status == 200 and body["event_id"].startswith("$")
+    status, body = await _fed(hs, "GET", f"/_matrix/federation/v1/timestamp_to_event/{room}?ts=1&dir=b")
+    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
+
+
 async def test_request_signed_by_the_wrong_key_is_refused(joined):
     hs = joined["hs"]
     _, pdu = _sign(_message(joined, "whatever"))
@@ -198,6 +220,7 @@ ENDPOINTS = [
     ("PUT", "/_matrix/federation/v2/send_leave/{room}/{x}"),
     ("PUT", "/_matrix/federation/v2/invite/{room}/{x}"),
     ("GET", "/_matrix/federation/v1/make_knock/{room}/{x}"),
+    ("GET", "/_matrix/federation/v1/timestamp_to_event/{room}?ts={x}&dir=q"),
     ("PUT", "/_matrix/federation/v1/send_knock/{room}/{x}"),
     ("GET", "/_matrix/federation/v1/query/directory?room_alias={x}"),
     ("GET", "/_matrix/federation/v1/query/profile?user_id={x}"),

@@ -75,3 +75,12 @@ async def get_missing_events(room_id: str, body: dict, hearth: Hearth) -> dict:
     if not isinstance(limit, int) or not isinstance(min_depth, int) or isinstance(limit, bool):
         raise BadJson("limit and min_depth must be integers")
     return await hearth.federation.reads.get_missing_events(origin, room_id, earliest, latest, limit, min_depth)
+
+
+@endpoint(bp, "GET", "/timestamp_to_event/{room_id}", auth=NO_AUTH, prefixes=FEDERATION_V1, rate_limited=False)
+async def get_timestamp_to_event(room_id: str, raw_args: Any, hearth: Hearth) -> dict:
+    origin = await federation_origin(hearth)
+    if raw_args.get("ts") is None:
+        raise MissingParam("ts is required")
+    ts = _int(raw_args.get("ts"), "ts", 0)
+    return await hearth.federation.reads.timestamp_to_event(origin, room_id, ts, raw_args.get("dir") or "f")

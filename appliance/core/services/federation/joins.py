@@ -80,6 +80,7 @@ class FederationJoins:
                                           room_version=version.id)
         if not await self.reads.server_in_room(self.server_name, room_id):
             raise NotFound("We are no longer in this room")
+        await self.reads.check_acl(origin, room_id)
         content: dict[str, Any] = {"membership": membership}
         async with self.pipeline.room_lock(room_id):
             prevs = (await self.pipeline.extremities_now(room_id))[-10:]
@@ -143,6 +144,7 @@ class FederationJoins:
             raise BadJson(f"Not a {membership} event of its sender")
         if ids.server_name_of(pdu.sender) != origin:
             raise Forbidden(f"{origin} may only send its own users' {membership}s")
+        await self.reads.check_acl(origin, room_id)
         data = pdu.data
         authoriser = pdu.content.get("join_authorised_via_users_server")
         if membership == "join" and isinstance(authoriser, str) and ids.server_name_of(authoriser) == self.server_name:
@@ -198,6 +200,7 @@ class FederationJoins:
         if known is not None and known.id != version.id:
             raise BadJson("The room version does not match the room's")
         if known is not None and await self.reads.server_in_room(self.server_name, room_id):
+            await self.reads.check_acl(origin, room_id)
             membership = await self.events.membership(room_id, pdu.state_key)
             if membership == "ban":
                 raise Forbidden("That user is banned from the room")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ...protocol.auth_rules import auth_types_for_event, servers_required_to_sign
 from ...protocol.events import Pdu, StateKey
+from ...protocol.federation_peers import server_acl_allows
 from ...protocol.pdu_checks import Outcome, PduDropped, check_format, check_pdu, check_signatures
 from ...protocol.room_versions import RoomVersion
 from ...protocol.signing import SignatureError
@@ -102,6 +103,9 @@ class PduReceiver:
             return Received(str(raw.get("event_id", "")), str(e))
         if await self.events.get_event(pdu.event_id) is not None:
             return Received(pdu.event_id)  # seen before: a retried transaction
+        acl = await self.events.current_state_event(room_id, "m.room.server_acl")
+        if not server_acl_allows(acl.content if acl is not None else None, origin):
+            return Received(pdu.event_id, f"{origin} is denied by the room's server ACL")
         try:
             return await self._receive(origin, pdu, fill_gaps)
         except PduDropped as e:

@@ -16,6 +16,7 @@ from typing import Any
 from ...protocol import ids
 from ...protocol.errors import Forbidden, InvalidParam, NotFound
 from ...protocol.events import Pdu
+from ...protocol.federation_peers import server_acl_allows
 from ...protocol.redaction import redact
 from ...storage.stores.events import EventStore, StoredEvent
 from ...storage.stores.state import StateStore
@@ -51,9 +52,19 @@ class FederationRoomReads:
                 return True
         return False
 
+    async def acl_allows(self, origin: str, room_id: str) -> bool:
+        """The room's server ACL (m.room.server_acl) lets `origin` take part."""
+        acl = await self.events.current_state_event(room_id, "m.room.server_acl")
+        return server_acl_allows(acl.content if acl is not None else None, origin)
+
+    async def check_acl(self, origin: str, room_id: str) -> None:
+        if not await self.acl_allows(origin, room_id):
+            raise Forbidden(f"{origin} is denied by the room's server ACL")
+
     async def _check_access(self, origin: str, room_id: str) -> None:
         if await self.events.room_version(room_id) is None:
             raise NotFound("Unknown room")
+        await self.check_acl(origin, room_id)
         if not await self.server_in_room(origin, room_id, ("join", "invite", "knock")):
             raise Forbidden(f"{origin} is not in room {room_id}")
 
@@ -152,6 +163,16 @@ class FederationRoomReads:
                     out.append(ev)
                 frontier += [p for p in ev.pdu.prev_event_ids if p not in seen]
         return {"origin": self.server_name, "origin_server_ts": now_ms, "pdus": [wire(e) for e in out]}
+
+    async def timestamp_to_event(self, origin: str, room_id: str, ts: int, direction: str) -> dict[str, Any]:
+        """The event nearest `ts` in direction `dir` (server-server timestamp_to_event)."""
+        if direction not in ("b", "f"):
+            raise InvalidParam("dir must be 'b' or 'f'")
+        await self._check_access(origin, room_id)
+        evs = await self.events.live_near_timestamp(room_id, ts, 2**62, forwards=direction == "f", offset=0, limit=1)
+        if not evs:
+            raise NotFound(f"Unable to find event from {ts} in direction {direction}")
+        return {"event_id": evs[0].event_id, "origin_server_ts": evs[0].pdu.origin_server_ts}
 
     async def get_missing_events(self, origin: str, room_id: str, earliest: list[str], latest: list[str],
                                  limit: int, min_depth: int) -> dict[str, Any]:

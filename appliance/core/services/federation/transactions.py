@@ -18,6 +18,7 @@ from typing import Any
 
 from ...protocol import ids
 from ...protocol.errors import BadJson
+from ...protocol.federation_peers import server_acl_allows
 from ...storage.stores.events import EventStore
 from ..device_keys import DeviceKeyService
 from ..receipts import ReceiptService
@@ -89,9 +90,15 @@ class TransactionReceiver:
         if handler is not None:
             await handler(origin, content)
 
+    async def _acl_allows(self, origin: str, room_id: str) -> bool:
+        acl = await self.events.current_state_event(room_id, "m.room.server_acl")
+        return server_acl_allows(acl.content if acl is not None else None, origin)
+
     async def _typing(self, origin: str, content: dict) -> None:
         room_id, user_id = content.get("room_id"), content.get("user_id")
         if not isinstance(room_id, str) or not self._from_origin(origin, user_id):
+            return
+        if not await self._acl_allows(origin, room_id):
             return
         if await self.events.membership(room_id, user_id) != "join":
             return
@@ -99,7 +106,7 @@ class TransactionReceiver:
 
     async def _receipt(self, origin: str, content: dict) -> None:
         for room_id, by_type in content.items():
-            if not isinstance(by_type, dict):
+            if not isinstance(by_type, dict) or not await self._acl_allows(origin, room_id):
                 continue
             for receipt_type, by_user in by_type.items():
                 if receipt_type != "m.read" or not isinstance(by_user, dict):
