@@ -20,7 +20,7 @@ from ..storage.stores.state import StateMap, StateStore
 from ..stream import Stream
 from .client_events import ClientEventFormatter
 from .filtering import EventFilter
-from .tokens import make_token, parse_token
+from .tokens import HISTORY_FLOOR, make_token, parse_token
 from .visibility import WORLD_READABLE, Visibility
 
 MUTUAL_ROOMS_BATCH = 100  # rooms per /mutual_rooms answer
@@ -304,7 +304,7 @@ class RoomReadService:
             limit = min(limit, efilter.limit)
         limit = max(1, min(limit, 1000))
         if backwards:
-            bound = parse_token(to, "to").stream if to is not None else 0
+            bound = parse_token(to, "to").stream if to is not None else HISTORY_FLOOR
             page = await self.scan(room_id, user_id, after=bound, upto=start, limit=limit, efilter=efilter)
         else:
             bound = min(parse_token(to, "to").stream, acc.upto) if to is not None else acc.upto
@@ -333,7 +333,7 @@ class RoomReadService:
         limit = max(0, min(limit, 1000))
         n_before = limit // 2
         n_after = limit - n_before
-        before = await self.scan(room_id, user_id, after=0, upto=ev.stream_pos - 1, limit=n_before,
+        before = await self.scan(room_id, user_id, after=HISTORY_FLOOR, upto=ev.stream_pos - 1, limit=n_before,
                                  efilter=efilter) if n_before else Page([], ev.stream_pos - 1, True)
         after = await self.scan(room_id, user_id, after=ev.stream_pos, upto=acc.upto, limit=n_after,
                                 efilter=efilter, backwards=False) if n_after else Page([], ev.stream_pos, True)

@@ -427,8 +427,10 @@ class SyncService:
             return []
         if ev.pdu.sender in ignored:
             return None
-        given = ev.pdu.data.get("unsigned", {}).get("invite_room_state") if isinstance(
-            ev.pdu.data.get("unsigned"), dict) else None
+        unsigned = ev.pdu.data.get("unsigned")
+        # What the room's server gave with an invite, or with a knock on a room held elsewhere.
+        given = (unsigned.get("invite_room_state") or unsigned.get("knock_room_state")) if isinstance(
+            unsigned, dict) else None
         out: list[dict[str, Any]] = []
         if isinstance(given, list):
             out = [e for e in given if isinstance(e, dict)]

@@ -37,6 +37,8 @@ class QueryKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/query", auth=ACCESS_TOKEN, rate_limited=False)
 async def query_keys(me: Requester, body: QueryKeysBody, hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled:  # other servers' users asked of their servers
+        return await hearth.federation.keys.query_keys(me.user_id, body.device_keys, body.timeout)
     return await hearth.e2ee.device_keys.query_keys(me.user_id, body.device_keys)
 
 
@@ -47,6 +49,8 @@ class ClaimKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/claim", auth=ACCESS_TOKEN, rate_limited=False)
 async def claim_keys(me: Requester, body: ClaimKeysBody, hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled:
+        return await hearth.federation.keys.claim_keys(body.one_time_keys, body.timeout)
     return await hearth.e2ee.device_keys.claim_keys(body.one_time_keys)
 
 

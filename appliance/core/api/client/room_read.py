@@ -124,9 +124,23 @@ async def get_room_events(me: Requester, path: RoomPath, raw_args: MultiDict, he
     """Access before parameters: a room the user may not read answers 403 whatever was asked."""
     await hearth.reading.rooms.access(me.user_id, path.room_id)
     query = validate_query(MessagesQuery, raw_args)
-    return await hearth.reading.rooms.messages(
-        me.user_id, me.device_id, path.room_id, from_=query.from_, to=query.to, direction=query.dir,
-        limit=query.limit or 10, efilter=parse_room_event_filter(query.filter))
+    efilter = parse_room_event_filter(query.filter)
+    limit = query.limit or 10
+
+    async def page() -> dict:
+        return await hearth.reading.rooms.messages(
+            me.user_id, me.device_id, path.room_id, from_=query.from_, to=query.to, direction=query.dir,
+            limit=limit, efilter=efilter)
+
+    result = await page()
+    # Paging back past the oldest event held: older history is asked of the room's other servers
+    # (a few rounds at most per request; the client's next page asks again).
+    for _ in range(3):
+        if not (hearth.settings.federation_enabled and query.dir == "b" and "end" not in result and query.to is None
+                and await hearth.federation.backfill.backfill(path.room_id, max(limit, 20))):
+            break
+        result = await page()
+    return result
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/context/{event_id}")

@@ -58,7 +58,7 @@ class Membership:
 
     # -- building member events (the only place) -------------------------------------------
 
-    async def _member_content(self, user_id: str, membership: str, reason: str | None) -> dict[str, Any]:
+    async def member_content(self, user_id: str, membership: str, reason: str | None) -> dict[str, Any]:
         """A membership event's content with the user's profile (joins, invites, knocks)."""
         content: dict[str, Any] = {"membership": membership}
         if membership in IN_ROOM and is_local(user_id, self.server_name):
@@ -83,7 +83,7 @@ class Membership:
         and knocks) without the checks of the endpoints below: for the room services that
         have made their own (creation, upgrades). `client_keys`: a client's own keys, under
         the server's. Returns the event ID."""
-        content = {**(client_keys or {}), **await self._member_content(target, membership, reason)}
+        content = {**(client_keys or {}), **await self.member_content(target, membership, reason)}
         if is_direct:
             content["is_direct"] = True
         if extra:
@@ -112,7 +112,7 @@ class Membership:
             guest = await self.lookup.state(room_id, "m.room.guest_access")
             if guest is None or guest.content.get("guest_access") != "can_join":
                 raise GuestAccessForbidden("Guests may not join this room")
-        content = {**client_extra(extra), **await self._member_content(user_id, "join", reason)}
+        content = {**client_extra(extra), **await self.member_content(user_id, "join", reason)}
         rules = await self.lookup.state(room_id, "m.room.join_rules")
         join_rule = rules.content.get("join_rule") if rules else None
         if current != "invite":

@@ -460,6 +460,20 @@ class EventStore:
             (user_id, room_id, membership, event_id, stream_pos))
 
     @staticmethod
+    def apply_current_state_changes_job(conn: sqlite3.Connection, room_id: str,
+                                        changes: dict[StateKey, tuple[str, str | None] | None], pos: int) -> None:
+        """Current state moved by more than one key (state resolution after a federated event):
+        each key set to (event ID, membership) or removed (None); memberships follow."""
+        for key, change in changes.items():
+            if change is None:
+                conn.execute("DELETE FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?",
+                             (room_id, key[0], key[1]))
+                continue
+            EventStore.set_current_state_job(conn, room_id, key, change[0], change[1])
+            if key[0] == "m.room.member":
+                EventStore.set_membership_job(conn, key[1], room_id, change[1] or "leave", change[0], pos)
+
+    @staticmethod
     def mark_redacted_job(conn: sqlite3.Connection, target_id: str, redaction_id: str) -> None:
         conn.execute("UPDATE events SET redacted_by = ? WHERE event_id = ? AND redacted_by IS NULL",
                      (redaction_id, target_id))
