@@ -66,6 +66,7 @@ def eager_blueprints() -> list[tuple[Blueprint, str, str]]:
     Imports every handler module: for the generator and the tests, not for a start."""
     from .core.api.admin import blueprints as admin_blueprints
     from .core.api.client import blueprints as client_blueprints
+    from .core.api import acme_challenge
     from .core.api.federation import keys as federation_keys
     from .core.api.federation import openid as federation_openid
     from .core.api.federation import queries as federation_queries
@@ -75,7 +76,7 @@ def eager_blueprints() -> list[tuple[Blueprint, str, str]]:
                         me_bridges, oauth_pages)
 
     found = [*client_blueprints(), *admin_blueprints(), federation_openid.bp, federation_keys.bp,
-             federation_queries.bp, wizard_routes.bp, layout.bp, join.bp, account_pages.bp, admin_pages.bp,
+             federation_queries.bp, acme_challenge.bp, wizard_routes.bp, layout.bp, join.bp, account_pages.bp, admin_pages.bp,
              admin_backups.bp, admin_backups.state_bp, admin_bridges.bp, admin_external_bridges.bp, me_bridges.bp, oauth_pages.bp]
     out = []
     for bp in found:
