@@ -14,7 +14,8 @@ import pytest
 from appliance.app import create_app
 from appliance.core.protocol import acme as A
 from appliance.core.services.reach.acme_client import AcmeClient
-from tests.conftest import free_port, start_server, test_settings
+from tests.conftest import free_port, start_server
+from tests.conftest import test_settings as make_settings
 from tests.pebble import start_pebble
 
 DOMAIN = "home.hearth-family.test"
@@ -34,20 +35,21 @@ def _settings(tmp_path: Path, pebble, **more):
     values["reach_ip_echo_url"] = None
     values.update(dict(reach_mode="domain", reach_domain=DOMAIN, acme_challenge="dns-01",
                        reach_dns_provider="challtestsrv", acme_check_interval_s=3600), **more)
-    return test_settings(tmp_path / "data", **values)
+    return make_settings(tmp_path / "data", **values)
 
 
-def _verify_chain(pebble, chain: bytes, tmp_path: Path) -> None:
-    """The chain leads to the root Pebble signs with, for DOMAIN (as a phone would check it)."""
-    root = tmp_path / "pebble-root.pem"
-    root.write_text(pebble.root_pem())
-    ctx = ssl.create_default_context(cafile=str(root))
-    leaf_and_chain = tmp_path / "chain.pem"
-    leaf_and_chain.write_bytes(chain)
+def _verify_chain(pebble, chain: bytes) -> None:
+    """The chain leads to the root Pebble signs with, for DOMAIN, as a phone checks it."""
     from cryptography import x509
-    certs = x509.load_pem_x509_certificates(chain)
-    assert len(certs) >= 2  # the leaf and the intermediate
-    assert certs[0].issuer == certs[1].subject
+    from cryptography.x509.verification import PolicyBuilder, Store
+
+    root = x509.load_pem_x509_certificate(pebble.root_pem().encode())
+    leaf, *intermediates = x509.load_pem_x509_certificates(chain)
+    verifier = PolicyBuilder().store(Store([root])).build_server_verifier(x509.DNSName(DOMAIN))
+    verifier.verify(leaf, intermediates)  # raises VerificationError otherwise
+    wrong = PolicyBuilder().store(Store([root])).build_server_verifier(x509.DNSName("other." + DOMAIN))
+    with pytest.raises(Exception):
+        wrong.verify(leaf, intermediates)
 
 
 async def test_account_is_created_once_with_a_generated_key(tmp_path, pebble):
@@ -95,42 +97,62 @@ async def test_dns01_through_the_test_provider_and_renewal_by_the_background_tas
         chain = certs.chain_path.read_bytes()
         assert A.chain_matches_key(chain, certs.key_path.read_bytes())
         assert oct(certs.key_path.stat().st_mode & 0o777) == "0o600"
-        _verify_chain(pebble, chain, tmp_path)
+        _verify_chain(pebble, chain)
         status = (await certs.status()).public()
         assert status["certificate"]["names"] == [DOMAIN] and status["last"]["ok"] is True
 
 
-def test_http01_served_by_hearth_then_tls_on_443_and_8448(tmp_path, pebble):
-    """Hearth answers the CA's HTTP-01 request itself; with the certificate it restarts and serves
-    TLS on HEARTH_TLS_BIND and the federation port, with the chain a phone would verify."""
+def _tls_serial(port: int, ctx: ssl.SSLContext) -> int:
+    """The serial of the certificate served on `port` (verified for DOMAIN), after a request."""
+    from cryptography import x509
+
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+        with ctx.wrap_socket(raw, server_hostname=DOMAIN) as tls:
+            assert tls.getpeercert()["subjectAltName"] == (("DNS", DOMAIN),)
+            tls.sendall(f"GET /_matrix/client/versions HTTP/1.1\r\nHost: {DOMAIN}\r\nConnection: close\r\n\r\n"
+                        .encode())
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200") and b"versions" in answer
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
+
+
+def _wait_for(what: str, probe, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = probe()
+            if result is not None:
+                return result
+        except (OSError, ssl.SSLError):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen in {timeout} s")
+        time.sleep(0.3)
+
+
+def test_http01_served_by_hearth_then_tls_on_443_and_8448_and_renewals_served_live(tmp_path, pebble):
+    """Hearth answers the CA's HTTP-01 request itself; with the first certificate it restarts and
+    serves TLS on HEARTH_TLS_BIND and the federation port, with a chain that verifies to the CA's
+    root for the name; a renewal is then served by the running listeners, without a restart."""
     tls_port, fed_port = free_port(), free_port()
     srv = start_server(tmp_path / "data", port=pebble.http_port, **pebble.env(),
                        HEARTH_REACH_MODE="domain", HEARTH_REACH_DOMAIN=DOMAIN, HEARTH_ACME_CHALLENGE="http-01",
                        HEARTH_TLS_BIND=f"127.0.0.1:{tls_port}", HEARTH_FEDERATION_ENABLED="true",
-                       HEARTH_FEDERATION_BIND=f"127.0.0.1:{fed_port}")
+                       HEARTH_FEDERATION_BIND=f"127.0.0.1:{fed_port}", HEARTH_ACME_CHECK_INTERVAL_S="3",
+                       HEARTH_ACME_RENEW_DAYS="90")  # every certificate is due again: renewed every 3 s
     try:
         root = tmp_path / "root.pem"
         root.write_text(pebble.root_pem())
         ctx = ssl.create_default_context(cafile=str(root))
-        for port in (tls_port, fed_port):
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
-                        with ctx.wrap_socket(raw, server_hostname=DOMAIN) as tls:
-                            assert tls.getpeercert()["subjectAltName"] == (("DNS", DOMAIN),)
-                            tls.sendall(f"GET /_matrix/client/versions HTTP/1.1\r\nHost: {DOMAIN}\r\n"
-                                        "Connection: close\r\n\r\n".encode())
-                            answer = b""
-                            while chunk := tls.recv(65536):
-                                answer += chunk
-                            assert answer.startswith(b"HTTP/1.1 200") and b"versions" in answer
-                    break
-                except (OSError, ssl.SSLError):
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"no TLS on {port}; see {tmp_path}/server-*.log")
-                    time.sleep(0.3)
-        log = next(tmp_path.glob("server-*.log")).read_text()
-        assert "Certificate for home.hearth-family.test" in log or "restarting" in log
+        first = _wait_for("TLS on the HTTPS port", lambda: _tls_serial(tls_port, ctx))
+        assert _tls_serial(fed_port, ctx) == first
+        log = lambda: next(tmp_path.glob("server-*.log")).read_text()  # noqa: E731
+        assert "GET /.well-known/acme-challenge/" in log()  # Pebble fetched it from Hearth
+        renewed = _wait_for("a renewal served", lambda: (s := _tls_serial(tls_port, ctx)) != first and s or None)
+        assert _wait_for("the renewal on 8448", lambda: _tls_serial(fed_port, ctx) != first or None)
+        assert renewed != first
+        assert log().count("WARNING hearth: restarting") == 1  # only the first certificate restarted
     finally:
         srv.stop()

@@ -50,13 +50,14 @@ class SelfTest:
         try:
             addresses = await lookups.addresses(domain, s.reach_dns_resolver)
         except lookups.LookupFailed as exc:
-            return [Check("dns", "DNS", False, f"DNS could not be asked about {domain} ({exc}). Is the box online?")]
+            return [Check("dns", "DNS", False, f"DNS could not be asked about {domain} ({exc}). Is the box online?"),
+                    self._check_certificate(domain)[0]]
         if not addresses:
             hint = ("Hearth updates it by itself: check the provider's token below." if s.reach_mode == "dyndns"
                     else "Create an A record for it at your domain's DNS provider, pointing to your home's "
                          "internet address.")
             return [Check("dns", "DNS", False, f"The name {domain} does not exist in DNS yet (it has no address). "
-                                               + hint)]
+                                               + hint), self._check_certificate(domain)[0]]
         home = await lookups.home_address(self.certificates.http(), s.reach_ip_echo_url)
         lan = [a for a in addresses if lookups.is_home_network(a)]
         if lan:
@@ -73,9 +74,15 @@ class SelfTest:
         else:
             checks.append(Check("dns", "DNS", True, f"{domain} points to {', '.join(addresses)}"
                                 + (", your home's internet address." if home else ".")))
+        cert_check, fingerprint = self._check_certificate(domain)
+        ports = [("http", "Port 80"), ("https", "Port 443")]
+        if s.federation_enabled:
+            ports.append(("federation", "Port 8448 (other Matrix servers)"))
+        if checks[-1].ok is False:  # the ports of some other address say nothing about the home's
+            return [*checks, *(Check(i, t, None, "Not checked: first make the name point home.") for i, t in ports),
+                    cert_check]
         target = addresses[0]
         checks.append(await self._check_http(domain, target))
-        cert_check, fingerprint = self._check_certificate(domain)
         checks.append(cert_check)
         checks.append(await self._check_tls("https", "Port 443", s.reach_https_port, domain, target, fingerprint))
         if s.federation_enabled:
