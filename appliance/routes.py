@@ -72,12 +72,12 @@ def eager_blueprints() -> list[tuple[Blueprint, str, str]]:
     from .core.api.federation import queries as federation_queries
     from .setup_wizard import restore as _wizard_restore  # noqa: F401  (its pages join the wizard's blueprint)
     from .setup_wizard import routes as wizard_routes
-    from .webui import (account_pages, admin_backups, admin_bridges, admin_external_bridges, admin_pages, join, layout,
-                        me_bridges, oauth_pages)
+    from .webui import (account_pages, admin_backups, admin_bridges, admin_external_bridges, admin_pages, admin_reach, join,
+                        layout, me_bridges, oauth_pages)
 
     found = [*client_blueprints(), *admin_blueprints(), federation_openid.bp, federation_keys.bp,
              federation_queries.bp, acme_challenge.bp, wizard_routes.bp, layout.bp, join.bp, account_pages.bp, admin_pages.bp,
-             admin_backups.bp, admin_backups.state_bp, admin_bridges.bp, admin_external_bridges.bp, me_bridges.bp, oauth_pages.bp]
+             admin_backups.bp, admin_backups.state_bp, admin_bridges.bp, admin_external_bridges.bp, admin_reach.bp, me_bridges.bp, oauth_pages.bp]
     out = []
     for bp in found:
         module = sys.modules[bp.import_name]

@@ -88,6 +88,12 @@ def test_whole_wizard_in_a_browser_then_a_family_member_registers(tmp_path):
             shot("features")
             page.click("button[type=submit]")
 
+            assert page.url.endswith("/setup/reach")
+            assert page.is_checked("#reach_mode-lan")  # at home only, unless the family chooses more
+            assert not page.is_visible("#reach_domain")
+            shot("reach")
+            page.click("button[type=submit]")
+
             assert page.url.endswith("/setup/bridges")
             shot("bridges")
             page.click("button[type=submit]")

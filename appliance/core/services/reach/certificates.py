@@ -66,6 +66,7 @@ class CertificateStatus:
     attempts: list[AcmeAttempt]
     next_check: float | None      # epoch seconds
     serving: bool                 # this process's TLS listeners are open
+    address_problem: str | None = None
 
     @property
     def expired(self) -> bool:
@@ -82,7 +83,7 @@ class CertificateStatus:
                 "issuer": c.issuer},
             "last": None if last is None else {"ok": last.ok, "message": last.message,
                                                "finished_ts": last.finished_ts},
-            "serving": self.serving,
+            "serving": self.serving, "address_problem": self.address_problem,
         }
 
 
@@ -97,6 +98,8 @@ class CertificateService:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._progress = Progress()
+        self._force = False
+        self.address_problem: str | None = None  # the last dynamic-DNS update failed: why
         self._next_check: float | None = None
         self._acme_http: httpx.AsyncClient | None = None
         self._http: httpx.AsyncClient | None = None
@@ -179,7 +182,8 @@ class CertificateService:
     async def status(self) -> CertificateStatus:
         s = self.settings
         return CertificateStatus(s.reach_mode, s.reach_domain, s.acme_challenge, self.certificate(), self._progress,
-                                 await self.store.recent_attempts(10), self._next_check, tls_contexts.serving())
+                                 await self.store.recent_attempts(10), self._next_check, tls_contexts.serving(),
+                                 self.address_problem)
 
     def due(self) -> str | None:
         """Why a certificate is needed now (the attempt's reason), or None."""
@@ -195,8 +199,9 @@ class CertificateService:
             return "renewal"
         return None
 
-    def kick(self) -> None:
-        """Check now (the admin saved the settings or asked for a certificate)."""
+    def kick(self, force: bool = False) -> None:
+        """Check now (the admin saved the settings); `force`: get a certificate whatever the dates say."""
+        self._force = self._force or force
         self._wake.set()
 
     # -- the background task ---------------------------------------------------------------
@@ -212,8 +217,14 @@ class CertificateService:
             self._wake.clear()
             delay = self.settings.acme_check_interval_s
             try:
-                await self.update_dynamic_address()
-                reason = self.due()
+                try:
+                    await self.update_dynamic_address()
+                    self.address_problem = None
+                except DnsProviderError as exc:
+                    self.address_problem = str(exc)
+                    log.warning("dynamic DNS: %s", exc)
+                forced, self._force = self._force, False
+                reason = "by hand" if forced and _reachable(self.settings) else self.due()
                 if reason is not None:
                     await self.obtain(reason)
             except asyncio.CancelledError:
@@ -341,6 +352,10 @@ class CertificateService:
                 pass
             await asyncio.sleep(2.0)
         progress.step("The record is not visible yet; asking the certificate authority to check anyway")
+
+
+def _reachable(settings) -> bool:
+    return settings.reach_mode != "lan" and bool(settings.reach_domain)
 
 
 def _port(port: int, default: int) -> str:
