@@ -106,6 +106,15 @@ def configure_listeners(config, settings: Settings) -> None:
     config.certfile, config.keyfile = str(files[0]), str(files[1])
 
 
+def _apply_stored_listener_settings(settings: Settings) -> None:
+    """Outside access and federation as the admin pages stored them: the listeners are opened
+    before the app (which reads every stored setting) is built."""
+    from .core.storage.stores.server_settings import ServerSettingsStore
+
+    stored = ServerSettingsStore.read_file(settings.database_path) if settings.database_path.exists() else {}
+    settings.apply_stored({k: v for k, v in stored.items() if k.startswith(("reach_", "acme_", "federation_", "tls_"))})
+
+
 def listener_config():
     """hypercorn's Config, whose TLS contexts take a renewed certificate without a restart
     (core/services/reach/tls_contexts.py)."""
@@ -139,6 +148,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     config = listener_config()
     host, port = settings.host_port
+    _apply_stored_listener_settings(settings)
     configure_listeners(config, settings)
     config.accesslog = None
     config.graceful_timeout = 3

@@ -140,6 +140,12 @@ class CertificateInfo:
     issuer: str
     serial: int
 
+    @property
+    def issuer_name(self) -> str:
+        """The issuer's organisation (or common name), as a person would say it."""
+        parts = dict(p.split("=", 1) for p in self.issuer.split(",") if "=" in p)
+        return parts.get("O") or parts.get("CN") or self.issuer
+
     def days_left(self, now: datetime | None = None) -> float:
         now = now or datetime.now(timezone.utc)
         return (self.not_after - now).total_seconds() / 86400

@@ -143,7 +143,7 @@ class SelfTest:
                          f"The certificate expires soon ({when}) and renewing it keeps failing; see the attempts "
                          "below."), fingerprint
         return Check("certificate", "Certificate", True,
-                     f"Valid until {when}, from {_issuer_name(cert.issuer)}. Hearth renews it by itself."), fingerprint
+                     f"Valid until {when}, from {cert.issuer_name}. Hearth renews it by itself."), fingerprint
 
     async def _check_tls(self, check_id: str, title: str, port: int, domain: str, address: str,
                          fingerprint: bytes | None) -> Check:
@@ -166,13 +166,3 @@ class SelfTest:
         return Check(check_id, title, False,
                      f"Something else answers on port {port} at {address}: it does not show Hearth's certificate. "
                      "The port is forwarded to another device, or Hearth has no certificate yet.")
-
-
-def _issuer_name(rfc4514: str) -> str:
-    for part in rfc4514.split(","):
-        if part.startswith("O="):
-            return part[2:]
-    for part in rfc4514.split(","):
-        if part.startswith("CN="):
-            return part[3:]
-    return rfc4514
