@@ -13,7 +13,7 @@ import pytest
 
 from appliance.app import create_app
 from appliance.core.protocol import acme as A
-from appliance.core.services.reach.acme_client import AcmeClient
+from appliance.core.services.reach.acme_client import AcmeClient, AcmeError
 from tests.conftest import free_port, start_server
 from tests.conftest import test_settings as make_settings
 from tests.pebble import start_pebble
@@ -156,3 +156,79 @@ def test_http01_served_by_hearth_then_tls_on_443_and_8448_and_renewals_served_li
         assert log().count("WARNING hearth: restarting") == 1  # only the first certificate restarted
     finally:
         srv.stop()
+
+
+async def test_failures_are_recorded_in_words(tmp_path, pebble):
+    # Nobody answers on Pebble's HTTP-01 port here (this app is not served): the CA's check fails.
+    app = create_app(_settings(tmp_path, pebble, acme_challenge="http-01", reach_mode="lan"))
+    async with app.test_app():
+        h = app.config["HEARTH"]
+        h.settings.reach_mode = "domain"  # as the admin page stores it
+        certs = h.reach.certificates
+        with pytest.raises(AcmeError) as failed:
+            await certs.obtain()
+        assert str(failed.value).startswith("The certificate authority could not confirm the name:")
+        assert "connection refused" in str(failed.value).lower()
+        attempt = next(a for a in await certs.store.recent_attempts(5) if a.reason == "by hand")
+        assert attempt.ok is False and attempt.message == str(failed.value)
+        status = (await certs.status()).public()
+        assert status["steps"][-1].startswith("Failed: The certificate authority could not confirm the name")
+        assert status["running"] is False and status["certificate"] is None
+        h.settings.acme_directory_url = f"https://127.0.0.1:{free_port()}/dir"  # a CA that is not there
+        with pytest.raises(AcmeError, match=r"^Could not reach the certificate authority \(no connection\)$"):
+            await certs.obtain()
+        assert await certs.store.failures_in_a_row() >= 2  # (the task's own first try may fail too)
+
+
+async def test_renewal_is_due_30_days_before_the_end(tmp_path, pebble):
+    from tests.reach.test_self_test import _write_certificate
+
+    app = create_app(_settings(tmp_path, pebble, reach_mode="lan"))
+    async with app.test_app():
+        h = app.config["HEARTH"]
+        certs, s = h.reach.certificates, h.settings
+        assert certs.due() is None  # at home only: nothing to get
+        s.reach_mode = "domain"
+        assert certs.due() == "first"
+        _write_certificate(s.tls_dir, DOMAIN, -60, 31)
+        assert certs.due() is None
+        _write_certificate(s.tls_dir, DOMAIN, -60, 29)
+        assert certs.due() == "renewal"
+        _write_certificate(s.tls_dir, "old." + DOMAIN, -1, 80)
+        assert certs.due() == "new name"
+
+
+async def test_a_dynamic_dns_name_follows_the_home_address(tmp_path, pebble):
+    """The free-name choice: the background task points the name at the home's address (as the
+    echo service sees it) through the provider, then gets the certificate through DNS-01."""
+    from appliance.core.services.reach import lookups
+    import http.server
+    import threading
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"127.0.0.9")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert await lookups.addresses(DOMAIN, pebble.dns_server) == ["127.0.0.1"]  # the test DNS's default
+        app = create_app(_settings(tmp_path, pebble, reach_mode="dyndns",
+                                   reach_ip_echo_url=f"http://127.0.0.1:{server.server_port}/"))
+        async with app.test_app():
+            certs = app.config["HEARTH"].reach.certificates
+            for _ in range(100):
+                if certs.certificate() is not None:
+                    break
+                await asyncio.sleep(0.2)
+            assert await lookups.addresses(DOMAIN, pebble.dns_server) == ["127.0.0.9"]
+            assert certs.certificate().names == (DOMAIN,)
+            assert (await certs.status()).public()["address_problem"] is None
+    finally:
+        server.shutdown()
