@@ -98,3 +98,4 @@ async def test_a_refused_token_is_said_in_words():
             await make_provider("desec", http, "tok", None).set_txt("_acme-challenge.x.dedyn.io", "v")
         with pytest.raises(DnsProviderError, match="Give the Cloudflare token first"):
             make_provider("cloudflare", http, None, None)
+
