@@ -67,6 +67,10 @@ def _step_values(step: S.Step, progress: dict[str, Any]) -> dict[str, Any]:
         stored = stored["form"]
     if step.id == "join" and "registration" not in stored and "registration" in settings.explicit_fields:
         stored["registration"] = settings.registration
+    if step.id == "reach" and not stored:  # a server name from the internet's DNS is the likely name
+        name = progress["data"].get("server_name", {}).get("server_name", settings.server_name)
+        if "." in name and not name.endswith(".local") and ":" not in name:
+            stored = {"reach_domain": name}
     if step.id == "join" and "public_baseurl" not in stored:
         stored["public_baseurl"] = _suggested_address()
     return stored

@@ -17,6 +17,7 @@ async def test_the_default_is_at_home_only(tmp_path):
         status, html = await page(client, "/setup/reach")
         assert status == 200 and "Reach Hearth from outside the home" in html
         assert 'id="reach_mode-lan" name="reach_mode" value="lan" checked' in html
+        assert 'name="reach_domain" value="family.example"' in html  # the server name, should they choose more
         await run_steps(client, csrf, STEPS[len(_before_reach()):])
         status, html = await page(client, "/setup/summary")
         assert "At home only" in html

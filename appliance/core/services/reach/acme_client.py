@@ -202,12 +202,12 @@ class AcmeClient:
         return _order(order.url, r.json())
 
     async def wait_order(self, order: Order) -> Order:
-        """After finalize: poll while the CA is issuing (`processing`) until `valid`."""
+        """After finalize: poll while the CA is issuing (`processing`) until `valid` with a certificate URL."""
         deadline = time.monotonic() + POLL_LIMIT_S
         while order.status == "processing" or (order.status == "valid" and not order.certificate):
             r = await self.post(order.url, None)
             order = _order(order.url, r.json())
-            if order.status == "processing":
+            if order.status != "valid" or not order.certificate:
                 await self._wait(r, deadline, "issuing the certificate")
         if order.status != "valid" or not order.certificate:
             reason = str(order.error) if order.error else f"the order is {order.status}"

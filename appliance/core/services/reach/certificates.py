@@ -290,7 +290,13 @@ class CertificateService:
         progress.step("Contacting the certificate authority")
         client = await self.account()
         progress.step(f"Asking for a certificate for {domain}")
-        order = await client.new_order([domain])
+        try:
+            order = await client.new_order([domain])
+        except AcmeError as exc:  # the CA lost the account (a test CA restarted): the same key signs up again
+            if exc.problem is None or exc.problem.name != "accountDoesNotExist":
+                raise
+            await self.store.set_kid(self.settings.acme_directory_url, await client.register(self.settings.acme_email))
+            order = await client.new_order([domain])
         for url in order.authorizations:
             authz = await client.authorization(url)
             if authz.status == "valid":
