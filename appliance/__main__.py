@@ -81,8 +81,17 @@ def tls_files(settings: Settings) -> tuple[Path, Path] | None:
     if settings.federation_tls_cert is not None:
         return settings.federation_tls_cert, settings.federation_tls_key
     chain, key = settings.tls_dir / "fullchain.pem", settings.tls_dir / "privkey.pem"
-    if settings.reach_mode != "lan" and chain.is_file() and key.is_file():
-        return chain, key
+    if settings.reach_mode == "lan" or not (chain.is_file() and key.is_file()):
+        return None
+    from .core.protocol.acme import chain_matches_key
+
+    try:  # a power cut between the two files' replacement: serve plain HTTP until the next certificate
+        if chain_matches_key(chain.read_bytes(), key.read_bytes()):
+            return chain, key
+    except (OSError, ValueError):
+        pass
+    logging.getLogger("hearth").warning("the certificate in %s does not match its key: not serving TLS until the "
+                                        "next one", settings.tls_dir)
     return None
 
 

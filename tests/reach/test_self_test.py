@@ -189,3 +189,24 @@ async def test_certificate_expired_and_for_another_name(tmp_path, pebble, echo):
         _write_certificate(settings.tls_dir, DOMAIN, -1, 60)
         checks = _by_id(await h.reach.self_test.run())
         assert checks["certificate"].ok is True and "Hearth renews it by itself" in checks["certificate"].message
+
+
+def test_a_certificate_that_does_not_match_its_key_opens_no_tls_listener(tmp_path):
+    """A power cut between writing the key and the chain: plain HTTP until the next certificate."""
+    from appliance.__main__ import configure_listeners, tls_files
+    from appliance.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, bind="127.0.0.1:0", tls_bind="127.0.0.1:0", reach_mode="domain",
+                        reach_domain=DOMAIN)
+    _write_certificate(settings.tls_dir, DOMAIN, -1, 60)
+    assert tls_files(settings) == (settings.tls_dir / "fullchain.pem", settings.tls_dir / "privkey.pem")
+    config = Config()
+    configure_listeners(config, settings)
+    assert config.bind == ["127.0.0.1:0"] and config.insecure_bind == ["127.0.0.1:0"] and config.ssl_enabled
+    key = (settings.tls_dir / "privkey.pem").read_bytes()
+    _write_certificate(settings.tls_dir, DOMAIN, -1, 60)
+    (settings.tls_dir / "privkey.pem").write_bytes(key)  # the old key beside the new chain
+    assert tls_files(settings) is None
+    config = Config()
+    configure_listeners(config, settings)
+    assert not config.ssl_enabled and config.bind == ["127.0.0.1:0"]

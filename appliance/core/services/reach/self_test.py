@@ -81,7 +81,7 @@ class SelfTest:
         if checks[-1].ok is False:  # the ports of some other address say nothing about the home's
             return [*checks, *(Check(i, t, None, "Not checked: first make the name point home.") for i, t in ports),
                     cert_check]
-        target = addresses[0]
+        target = sorted(addresses, key=lambda a: ":" in a)[0]  # IPv4 first: most homes have no IPv6 forward
         checks.append(await self._check_http(domain, target))
         checks.append(cert_check)
         checks.append(await self._check_tls("https", "Port 443", s.reach_https_port, domain, target, fingerprint))
