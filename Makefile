@@ -56,9 +56,10 @@ irc-server:
 # there) into a cache outside the repository.
 PEBBLE_VERSION := v2.10.3
 TOOLS_DIR ?= $(HOME)/.cache/hearth-tools
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 pebble:
 	@[ -x $(TOOLS_DIR)/bin/pebble ] && [ -x $(TOOLS_DIR)/bin/pebble-challtestsrv ] || \
-	  { command -v go >/dev/null && GOBIN=$(TOOLS_DIR)/bin go install \
+	  { [ -x "$(GO)" ] && GOBIN=$(TOOLS_DIR)/bin $(GO) install \
 	      github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION) \
 	      github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION); } || \
 	  echo "pebble missing and not installable (no Go?): the outside-access tests will be skipped"
