@@ -14,8 +14,10 @@ process has no TLS listener yet, restarts it (`hearth run`) so that the listener
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -137,8 +139,6 @@ class CertificateService:
     def acme_http(self) -> httpx.AsyncClient:
         if self._acme_http is None:
             bundle = self.settings.acme_ca_bundle
-            import ssl
-
             verify = ssl.create_default_context(cafile=str(bundle)) if bundle else True
             self._acme_http = httpx.AsyncClient(verify=verify, timeout=20.0,
                                                 headers={"User-Agent": "Hearth ACME client"})
@@ -158,14 +158,10 @@ class CertificateService:
     async def dns_token(self) -> str | None:
         if self.settings.reach_dns_token is not None:
             return self.settings.reach_dns_token.get_secret_value()
-        import json
-
         raw = await self.settings_store.get(TOKEN_KEY)
         return json.loads(raw) if raw else None
 
     async def store_dns_token(self, token: str | None) -> None:
-        import json
-
         if token:
             await self.settings_store.set_many({TOKEN_KEY: json.dumps(token)})
         else:
