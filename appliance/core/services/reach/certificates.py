@@ -2,7 +2,7 @@
 where the TLS listeners read it.
 
 `run()` is the background task: every `acme_check_interval_s` (or at once, when the admin pages
-`kick()` it) it points a dynamic-DNS name at the home, and gets a certificate when there is none,
+`kick()` it) it points a dynamic-DNS name at the home (every 10 minutes for such a name), and gets a certificate when there is none,
 it is for another name, or it expires within `acme_renew_days`. A failure is retried with a
 backoff (5 min, doubling, at most the check interval). Each attempt is recorded
 (`acme_attempts`) and its steps are shown while it runs (`status()`).
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 TOKEN_KEY = "reach.dns_token"  # the DNS provider's token, as stored from the admin page
 FIRST_RETRY_S = 300.0
 TXT_WAIT_S = 120.0
+DYNDNS_INTERVAL_S = 600.0  # a dynamic-DNS name is pointed at the home this often (providers allow ~1/min)
 
 
 class CertificateProblem(Exception):
@@ -212,6 +213,8 @@ class CertificateService:
                 pass
             self._wake.clear()
             delay = self.settings.acme_check_interval_s
+            if self.settings.reach_mode == "dyndns":  # the home's address may change any time
+                delay = min(delay, DYNDNS_INTERVAL_S)
             try:
                 try:
                     await self.update_dynamic_address()
