@@ -2,9 +2,9 @@
 where the TLS listeners read it.
 
 `run()` is the background task: every `acme_check_interval_s` (or at once, when the admin pages
-`kick()` it) it points a dynamic-DNS name at the home (every 10 minutes for such a name), and gets a certificate when there is none,
-it is for another name, or it expires within `acme_renew_days`. A failure is retried with a
-backoff (5 min, doubling, at most the check interval). Each attempt is recorded
+`kick()` it) it points a dynamic-DNS name at the home (such a name every 10 minutes), and gets a
+certificate when there is none, it is for another name, or it expires within `acme_renew_days`.
+A failure is retried with a backoff (5 min, doubling, at most the check interval). Each attempt is recorded
 (`acme_attempts`) and its steps are shown while it runs (`status()`).
 
 The files: `<data>/tls/fullchain.pem` and `privkey.pem` (0600), replaced atomically; a new
