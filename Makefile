@@ -12,7 +12,7 @@ HASH   := $(shell cat pyproject.toml | md5sum | cut -c1-8)
 STAMP  := $(VENV)/.installed-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: run test venv clean system-tools browser irc-server bench soak image image-test image-tools rust-sdk-test
+.PHONY: run test venv clean system-tools browser irc-server pebble bench soak image image-test image-tools rust-sdk-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,10 +51,23 @@ irc-server:
 	    { systemctl disable --now ngircd >/dev/null 2>&1 || true; }; } || \
 	  echo "ngircd missing and not installable: the IRC bridge tests will be skipped"
 
+# The outside-access tests get certificates from Let's Encrypt's test CA, Pebble, and its test DNS
+# server, started by the tests on loopback: Go programs, installed with `go install` (when Go is
+# there) into a cache outside the repository.
+PEBBLE_VERSION := v2.10.3
+TOOLS_DIR ?= $(HOME)/.cache/hearth-tools
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+pebble:
+	@[ -x $(TOOLS_DIR)/bin/pebble ] && [ -x $(TOOLS_DIR)/bin/pebble-challtestsrv ] || \
+	  { [ -x "$(GO)" ] && GOBIN=$(TOOLS_DIR)/bin $(GO) install \
+	      github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION) \
+	      github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION); } || \
+	  echo "pebble missing and not installable (no Go?): the outside-access tests will be skipped"
+
+# pytest exits 5 when it collected no test: that is not a failure of the suite.
 # The federation interop test (tests/federation/test_synapse_interop.py) starts a real Synapse
 # from its own venv, the one `make bench` uses.
-# pytest exits 5 when it collected no test: that is not a failure of the suite.
-test: $(TEST_STAMP) system-tools browser irc-server bench/.venv-synapse/.installed
+test: $(TEST_STAMP) system-tools browser irc-server pebble bench/.venv-synapse/.installed
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 # make bench: Hearth beside Synapse (README "Benchmark"); Synapse gets its own venv. BENCH_ARGS="--reps 3"
