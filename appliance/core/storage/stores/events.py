@@ -154,6 +154,36 @@ class EventStore:
             f" AND {_LIVE} ORDER BY stream_pos {order} LIMIT ?", (room_id, after, upto, int(limit)))
         return await self._rows_to_events(rows)
 
+    # -- federation backfill (core/services/federation/backfill.py) -----------------------
+
+    async def oldest_live(self, room_id: str) -> tuple[int, str, int | None] | None:
+        """(stream position, event ID, state group) of the room's oldest live, accepted event."""
+        row = await self.db.fetchone(
+            "SELECT stream_pos, event_id, state_group FROM events WHERE room_id = ? AND outlier = 0"
+            " AND rejected IS NULL ORDER BY stream_pos LIMIT 1", (room_id,))
+        return (row[0], row[1], row[2]) if row is not None else None
+
+    async def live_among(self, event_ids: list[str]) -> set[str]:
+        """Those of `event_ids` held as live (not outlier) events."""
+        if not event_ids:
+            return set()
+        rows = await self.db.fetchall(
+            f"SELECT event_id FROM events WHERE outlier = 0 AND event_id IN ({','.join('?' * len(event_ids))})",
+            tuple(event_ids))
+        return {r[0] for r in rows}
+
+    @staticmethod
+    def lowest_position_job(conn: sqlite3.Connection) -> int:
+        """The lowest stream position of any event (backfilled history goes below it)."""
+        return conn.execute("SELECT MIN(stream_pos) FROM events").fetchone()[0] or 0
+
+    @staticmethod
+    def promote_outlier_job(conn: sqlite3.Connection, event_id: str, pos: int, group: int | None,
+                            rejected: str | None) -> None:
+        """A held outlier becomes part of the room's history at `pos` (backfill)."""
+        conn.execute("UPDATE events SET outlier = 0, stream_pos = ?, state_group = ?, rejected = ?"
+                     " WHERE event_id = ? AND outlier = 1", (pos, group, rejected, event_id))
+
     async def live_events_between(self, after: int, upto: int, limit: int, room_id: str | None = None,
                                   ) -> list[StoredEvent]:
         """Up to `limit` live events in (after, upto], oldest first, of every room or of one."""
