@@ -319,10 +319,14 @@ def test_unread_counts_per_thread_and_threaded_receipts(base_url):
     bob.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(d)}", {})
     assert counts(False) == ((2, 0), None)
     assert counts(True) == ((1, 0), {a: (1, 0)})
-    # Read the thread to its end: no thread has anything unread, so no per-thread counts.
+    # Read the thread to its end, on a reaction to its last reply (in the thread by relation, two
+    # hops): no thread has anything unread, so no per-thread counts.
     thread_events = alice.call("GET", f"/_matrix/client/v1/rooms/{quote(room)}/relations/{quote(a)}/m.thread")
-    bob.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(thread_events['chunk'][0]['event_id'])}",
-             {"thread_id": a})
+    reaction = alice.call("PUT", f"/rooms/{quote(room)}/send/m.reaction/r1", {"m.relates_to": {
+        "rel_type": "m.annotation", "event_id": thread_events["chunk"][0]["event_id"], "key": "+1"}})["event_id"]
+    bob.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(reaction)}", {"thread_id": a})
+    # An event of the main timeline is not in the thread (receipts.yaml: 400).
+    bob.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(f)}", {"thread_id": a}, status=400)
     assert counts(False) == ((1, 0), None)
     assert counts(True) == ((1, 0), None)
 
