@@ -515,10 +515,11 @@ class SlidingSyncService:
         initial_rooms: set[str] = set()
         own_receipts: set[str] = set()
         if prev is not None:
-            candidates = [r for r in want if r in index.entries and index.entries[r].membership == "join" and r in sent]
-            if candidates:
-                own_receipts = {rc.room_id for rc in await self.receipts.changed(candidates, prev.at.stream, upto.stream)
-                                if rc.user_id == user}
+            candidates = [r for r in want if r in sent and r in index.entries
+                          and index.entries[r].membership == "join"]
+            if candidates:  # the person's own receipts move the unread counts
+                changed = await self.receipts.changed(candidates, prev.at.stream, upto.stream)
+                own_receipts = {rc.room_id for rc in changed if rc.user_id == user}
 
         todo: list[tuple[str, RoomSent | None, bool]] = []  # (room, what was sent, timeline from scratch)
         for room_id, w in want.items():
@@ -529,7 +530,8 @@ class SlidingSyncService:
             if e.membership in ("invite", "knock"):
                 if was is not None and was.membership == e.membership and was.pos >= e.membership_pos:
                     continue
-                stripped = await self.sync_v2.stripped_state(e.member_event_id, await self.account_data.ignored_users(user))
+                ignored = await self.account_data.ignored_users(user)
+                stripped = await self.sync_v2.stripped_state(e.member_event_id, ignored)
                 if stripped is None:
                     continue
                 # A knock's stripped state goes in `invite_state` too (as Synapse sends it); its
@@ -577,7 +579,7 @@ class SlidingSyncService:
             if limit > 0 and afters[r] < ends[r]:
                 by_limit.setdefault(limit, []).append((r, afters[r], ends[r]))
             else:
-                timelines[r] = ([], afters[r] < ends[r] and limit == 0 and afters[r] > 0, ends[r])
+                timelines[r] = ([], False, ends[r])  # no timeline asked for, or nothing new
         for limit, ranges in by_limit.items():
             first = await self.events.latest_in_rooms(ranges, limit + 1)
             for r, after, end in ranges:
@@ -601,8 +603,8 @@ class SlidingSyncService:
             senders = {ev.pdu.sender for ev in timelines[r][0]}
             if was is None or not was.required_state.covers(w.required_state):
                 chosen = w.required_state.select(now, senders)
-                lazy_sent = frozenset(s for s in senders if ("m.room.member", s) in now) if w.required_state.lazy_members \
-                    else frozenset()
+                lazy_sent = frozenset(s for s in senders if ("m.room.member", s) in now
+                                      and w.required_state.lazy_members)
             else:
                 before = await self.reader.state_at_group(groups[(r, was.pos)])
                 delta = {k: v for k, v in now.items() if before.get(k) != v}
