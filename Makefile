@@ -51,8 +51,10 @@ irc-server:
 	    { systemctl disable --now ngircd >/dev/null 2>&1 || true; }; } || \
 	  echo "ngircd missing and not installable: the IRC bridge tests will be skipped"
 
+# The federation interop test (tests/federation/test_synapse_interop.py) starts a real Synapse
+# from its own venv, the one `make bench` uses.
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
-test: $(TEST_STAMP) system-tools browser irc-server
+test: $(TEST_STAMP) system-tools browser irc-server bench/.venv-synapse/.installed
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 # make bench: Hearth beside Synapse (README "Benchmark"); Synapse gets its own venv. BENCH_ARGS="--reps 3"

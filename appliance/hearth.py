@@ -68,12 +68,14 @@ class Hearth:
     @property
     def background(self) -> tuple[Background, ...]:
         """What runs while the server serves (app.py starts each as a task, cancels it at the end)."""
-        return (*self.appservices.background, *self.accounts.background, *self.push.background, *self.reading.background,
+        federation = (self.federation.sender.run,) if self.settings.federation_enabled else ()
+        return (*federation, *self.appservices.background, *self.accounts.background, *self.push.background, *self.reading.background,
                 *self.web.background, *self.bridges.background)
 
     async def close(self) -> None:
         await self.core.backups.stop()
         if self.built_federation.built:  # federation (issue 18): its HTTP connections
+            await self.federation.sender.stop()
             await self.federation.client.aclose()
         await self.core.db.close()
 
@@ -100,7 +102,7 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
                   bridges=build_bridges(core, rooms, accounts, reading, web), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)),
-                  built_federation=OnFirstUse(lambda: _build_federation(core)))
+                  built_federation=OnFirstUse(lambda: _build_federation(core, e2ee, reading)))
 
 
 def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: Accounts, reading: Reading,
@@ -116,7 +118,7 @@ def _build_media(core: Core) -> Media:
     return build_media(core)
 
 
-def _build_federation(core: Core) -> Federation:
+def _build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
     from .groups.federation import build_federation
 
-    return build_federation(core)
+    return build_federation(core, e2ee, reading)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ...cache import LruCache
@@ -369,6 +369,21 @@ class EventStore:
             "SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = ?",
             (room_id, membership)) or 0
 
+    async def membership_history(self, user_id: str, room_ids: Collection[str]) -> dict[str, list[tuple[int, str]]]:
+        """room_id → the user's live membership events there as (stream_pos, membership), oldest
+        first (index events_member_history, migration 0190)."""
+        out: dict[str, list[tuple[int, str]]] = {}
+        ids = list(room_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = await self.db.fetchall(
+                "SELECT room_id, stream_pos, json_extract(json, '$.content.membership') FROM events"
+                f" WHERE type = 'm.room.member' AND state_key = ? AND room_id IN ({','.join('?' * len(chunk))})"
+                f" AND {_LIVE} ORDER BY stream_pos", (user_id, *chunk))
+            for room_id, pos, membership in rows:
+                out.setdefault(room_id, []).append((pos, membership if isinstance(membership, str) else ""))
+        return out
+
     async def membership(self, room_id: str, user_id: str) -> str | None:
         return await self.db.fetchval(
             "SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?",
@@ -443,6 +458,20 @@ class EventStore:
             " membership = excluded.membership, event_id = excluded.event_id,"
             " stream_pos = excluded.stream_pos, forgotten = 0",
             (user_id, room_id, membership, event_id, stream_pos))
+
+    @staticmethod
+    def apply_current_state_changes_job(conn: sqlite3.Connection, room_id: str,
+                                        changes: dict[StateKey, tuple[str, str | None] | None], pos: int) -> None:
+        """Current state moved by more than one key (state resolution after a federated event):
+        each key set to (event ID, membership) or removed (None); memberships follow."""
+        for key, change in changes.items():
+            if change is None:
+                conn.execute("DELETE FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?",
+                             (room_id, key[0], key[1]))
+                continue
+            EventStore.set_current_state_job(conn, room_id, key, change[0], change[1])
+            if key[0] == "m.room.member":
+                EventStore.set_membership_job(conn, key[1], room_id, change[1] or "leave", change[0], pos)
 
     @staticmethod
     def mark_redacted_job(conn: sqlite3.Connection, target_id: str, redaction_id: str) -> None:

@@ -15,6 +15,7 @@ class MembershipRow:
     membership: str
     event_id: str
     stream_pos: int
+    forgotten: bool = False
 
 
 class MembershipStore:
@@ -23,9 +24,9 @@ class MembershipStore:
 
     async def of(self, user_id: str, room_id: str) -> MembershipRow | None:
         row = await self.db.fetchone(
-            "SELECT membership, event_id, stream_pos FROM room_memberships WHERE user_id = ? AND room_id = ?",
-            (user_id, room_id))
-        return MembershipRow(room_id, row[0], row[1], row[2]) if row else None
+            "SELECT membership, event_id, stream_pos, forgotten FROM room_memberships"
+            " WHERE user_id = ? AND room_id = ?", (user_id, room_id))
+        return MembershipRow(room_id, row[0], row[1], row[2], bool(row[3])) if row else None
 
     async def not_forgotten(self, user_id: str) -> list[MembershipRow]:
         """Every room the user has a membership in and has not forgotten (what /sync reports)."""
