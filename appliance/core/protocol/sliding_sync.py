@@ -117,6 +117,8 @@ class RoomEntry:
     encrypted: bool
     is_dm: bool
     left_self: bool = False  # a leave the person sent themselves
+    sender: str = ""         # who sent the membership event (the inviter of an invite)
+    hidden: bool = False     # an invite the person does not see: invites blocked, or an ignored inviter
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -139,6 +141,8 @@ class ListFilters:
 
     def allows(self, e: RoomEntry, space_children: frozenset[str] | None = None,
                room_tags: frozenset[str] = frozenset()) -> bool:
+        if e.hidden:
+            return False
         if self.is_dm is not None and e.is_dm != self.is_dm:
             return False
         if self.is_encrypted is not None and e.encrypted != self.is_encrypted:

@@ -43,6 +43,7 @@ from .filtering import EventFilter
 from .presence import PresenceService
 from .push import PushService
 from .receipts import ReceiptService, receipt_content
+from .rooms.invite_permission import INVITE_PERMISSION_CONFIG, blocks_invites
 from .room_read import RoomReadService
 from .sync import SyncService
 from .tokens import make_token, parse_token
@@ -127,7 +128,21 @@ class RoomIndex:
     last_activity: dict[str, int]                # room → newest event seen since the index was built
     dm_rooms: frozenset[str]
     tags: dict[str, frozenset[str]]
+    invites_blocked: bool = False                # m.invite_permission_config (invite_permission.md)
+    ignored: frozenset[str] = frozenset()        # m.ignored_user_list
+    hidden: set[str] = field(default_factory=set)  # invites hidden by those two
     views: dict[str, ListView] = field(default_factory=dict)
+
+    def hide_unwanted_invite(self, e: RoomEntry) -> bool:
+        """Hide an invite the person blocks or whose inviter they ignore; whether that changed."""
+        hidden = e.membership == "invite" and (self.invites_blocked or e.sender in self.ignored)
+        changed = hidden != e.hidden
+        e.hidden = hidden
+        if hidden:
+            self.hidden.add(e.room_id)
+        else:
+            self.hidden.discard(e.room_id)
+        return changed
 
 
 @dataclass(slots=True)
@@ -265,7 +280,7 @@ class SlidingSyncService:
             in_list[name] = window
             for room_id in window:
                 self._merge(want, room_id, lreq.config.timeline_limit, rs)
-        subscribed = [r for r in req.room_subscriptions if r in index.entries]
+        subscribed = [r for r in req.room_subscriptions if r in index.entries and not index.entries[r].hidden]
         for room_id in subscribed:
             cfg = req.room_subscriptions[room_id]
             self._merge(want, room_id, cfg.timeline_limit, RequiredState.parse(cfg.required_state, user))
@@ -361,6 +376,7 @@ class SlidingSyncService:
             # Rooms left by the person themselves before the connection began are not listed.
             entries = [e for e in await self._entries(user, rows, top, dm_rooms) if not e.left_self]
             index = conn.index = RoomIndex(top, {e.room_id: e for e in entries}, {}, dm_rooms, await self._tags(user))
+            await self._read_invite_rules(index, user)
             return index
         if upto <= index.upto:
             return index
@@ -372,6 +388,9 @@ class SlidingSyncService:
         if dm_changed:
             index.dm_rooms = await self._dm_rooms(user)
         changed: set[str] = set()
+        if ("", INVITE_PERMISSION_CONFIG) in ad or ("", "m.ignored_user_list") in ad:
+            await self._read_invite_rules(index, user)
+            changed |= {r for r, e in index.entries.items() if e.membership == "invite"}
         if any(t == "m.tag" for _, t in ad):
             index.tags = await self._tags(user)
             changed |= {r for r, t in ad if t == "m.tag"}
@@ -386,6 +405,7 @@ class SlidingSyncService:
                 del index.entries[r.room_id]
                 changed.add(r.room_id)
         for e in await self._entries(user, rows, top, index.dm_rooms):
+            index.hide_unwanted_invite(e)
             index.entries[e.room_id] = e
             index.last_activity[e.room_id] = max(index.last_activity.get(e.room_id, 0), e.membership_pos)
             changed.add(e.room_id)
@@ -432,6 +452,12 @@ class SlidingSyncService:
                 if ev is not None and isinstance(ev.pdu.content.get("via"), list) and ev.pdu.content["via"]:
                     out.add(state_key)
         return frozenset(out)
+
+    async def _read_invite_rules(self, index: RoomIndex, user: str) -> None:
+        index.invites_blocked = blocks_invites(await self.account_data.get(user, INVITE_PERMISSION_CONFIG))
+        index.ignored = await self.account_data.ignored_users(user)
+        for e in index.entries.values():
+            index.hide_unwanted_invite(e)
 
     async def _dm_rooms(self, user: str) -> frozenset[str]:
         content = await self.account_data.get(user, "m.direct") or {}
@@ -492,7 +518,8 @@ class SlidingSyncService:
                 out.append(RoomEntry(
                     r.room_id, r.membership, r.stream_pos, r.event_id, r.stream_pos,
                     create.get("type") if isinstance(create, dict) else None, "m.room.encryption" in types,
-                    r.room_id in dm_rooms or bool(member and member.pdu.content.get("is_direct") is True)))
+                    r.room_id in dm_rooms or bool(member and member.pdu.content.get("is_direct") is True),
+                    sender=member.pdu.sender if member else ""))
                 continue
             rtype = room_type.get(r.room_id)
             if r.room_id not in room_type and r.membership != "join":
@@ -501,7 +528,8 @@ class SlidingSyncService:
             out.append(RoomEntry(
                 r.room_id, r.membership, r.stream_pos, r.event_id, bumps.get(r.room_id) or r.stream_pos,
                 rtype if isinstance(rtype, str) else None, r.room_id in encrypted, r.room_id in dm_rooms,
-                left_self=bool(r.membership == "leave" and member and member.pdu.sender == user)))
+                left_self=bool(r.membership == "leave" and member and member.pdu.sender == user),
+                sender=member.pdu.sender if member else ""))
         return out
 
     # -- rooms ----------------------------------------------------------------------------------
@@ -511,14 +539,17 @@ class SlidingSyncService:
                      ) -> tuple[dict[str, Any], dict[str, RoomSent], set[str]]:
         user = req.user_id
         sent = dict(prev.sent) if prev else {}
+        for room_id in index.hidden:  # sent again in full if it comes back
+            sent.pop(room_id, None)
         out: dict[str, Any] = {}
         initial_rooms: set[str] = set()
         own_receipts: set[str] = set()
         if prev is not None:
-            candidates = [r for r in want if r in index.entries and index.entries[r].membership == "join" and r in sent]
-            if candidates:
-                own_receipts = {rc.room_id for rc in await self.receipts.changed(candidates, prev.at.stream, upto.stream)
-                                if rc.user_id == user}
+            candidates = [r for r in want if r in sent and r in index.entries
+                          and index.entries[r].membership == "join"]
+            if candidates:  # the person's own receipts move the unread counts
+                changed = await self.receipts.changed(candidates, prev.at.stream, upto.stream)
+                own_receipts = {rc.room_id for rc in changed if rc.user_id == user}
 
         todo: list[tuple[str, RoomSent | None, bool]] = []  # (room, what was sent, timeline from scratch)
         for room_id, w in want.items():
@@ -529,7 +560,8 @@ class SlidingSyncService:
             if e.membership in ("invite", "knock"):
                 if was is not None and was.membership == e.membership and was.pos >= e.membership_pos:
                     continue
-                stripped = await self.sync_v2.stripped_state(e.member_event_id, await self.account_data.ignored_users(user))
+                ignored = await self.account_data.ignored_users(user)
+                stripped = await self.sync_v2.stripped_state(e.member_event_id, ignored)
                 if stripped is None:
                     continue
                 # A knock's stripped state goes in `invite_state` too (as Synapse sends it); its
@@ -577,7 +609,7 @@ class SlidingSyncService:
             if limit > 0 and afters[r] < ends[r]:
                 by_limit.setdefault(limit, []).append((r, afters[r], ends[r]))
             else:
-                timelines[r] = ([], afters[r] < ends[r] and limit == 0 and afters[r] > 0, ends[r])
+                timelines[r] = ([], False, ends[r])  # no timeline asked for, or nothing new
         for limit, ranges in by_limit.items():
             first = await self.events.latest_in_rooms(ranges, limit + 1)
             for r, after, end in ranges:
@@ -601,8 +633,8 @@ class SlidingSyncService:
             senders = {ev.pdu.sender for ev in timelines[r][0]}
             if was is None or not was.required_state.covers(w.required_state):
                 chosen = w.required_state.select(now, senders)
-                lazy_sent = frozenset(s for s in senders if ("m.room.member", s) in now) if w.required_state.lazy_members \
-                    else frozenset()
+                lazy_sent = frozenset(s for s in senders if ("m.room.member", s) in now
+                                      and w.required_state.lazy_members)
             else:
                 before = await self.reader.state_at_group(groups[(r, was.pos)])
                 delta = {k: v for k, v in now.items() if before.get(k) != v}
