@@ -19,6 +19,7 @@ from .groups.core import Background, Core, build_core
 from .groups.e2ee import E2ee, build_e2ee
 from .groups.on_first_use import OnFirstUse
 from .groups.push import Push, build_push
+from .groups.reach import Reach, build_reach
 from .groups.reading import Reading, build_reading
 from .groups.rooms import Rooms, build_rooms
 from .groups.web import Process, Web, build_web, build_web_sessions
@@ -41,6 +42,7 @@ class Hearth:
     reading: Reading
     web: Web
     bridges: Bridges
+    reach: Reach  # outside access: the certificate and its renewal (issue 18)
     built_admin: OnFirstUse[Admin]
     built_media: OnFirstUse[Media]
     built_federation: OnFirstUse[Federation]  # federation (issue 18)
@@ -69,11 +71,12 @@ class Hearth:
     def background(self) -> tuple[Background, ...]:
         """What runs while the server serves (app.py starts each as a task, cancels it at the end)."""
         federation = (self.federation.sender.run,) if self.settings.federation_enabled else ()
-        return (*federation, *self.appservices.background, *self.accounts.background, *self.push.background, *self.reading.background,
-                *self.web.background, *self.bridges.background)
+        return (*federation, *self.appservices.background, *self.accounts.background, *self.push.background,
+                *self.reading.background, *self.web.background, *self.bridges.background, *self.reach.background)
 
     async def close(self) -> None:
         await self.core.backups.stop()
+        await self.reach.certificates.aclose()
         if self.built_federation.built:  # federation (issue 18): its HTTP connections
             await self.federation.sender.stop()
             await self.federation.client.aclose()
@@ -102,7 +105,8 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
     federation: OnFirstUse[Federation] = OnFirstUse(lambda: _build_federation(core, e2ee, reading))
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
-                  bridges=build_bridges(core, rooms, accounts, reading, web), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core, federation)),
+                  bridges=build_bridges(core, rooms, accounts, reading, web), reach=build_reach(core, web),
+                  built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core, federation)),
                   built_federation=federation)
 
 

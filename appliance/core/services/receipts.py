@@ -109,7 +109,10 @@ def receipt_content(receipts: list[Receipt], viewer: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"ts": r.ts}
         if r.thread_id:
             entry["thread_id"] = r.thread_id
-        content.setdefault(r.event_id, {}).setdefault(r.receipt_type, {})[r.user_id] = entry
+        by_user = content.setdefault(r.event_id, {}).setdefault(r.receipt_type, {})
+        if r.thread_id and r.user_id in by_user and "thread_id" not in by_user[r.user_id]:
+            continue  # one entry per user and event: an unthreaded receipt wins (MSC4102)
+        by_user[r.user_id] = entry
     return content
 
 

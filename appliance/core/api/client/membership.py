@@ -9,6 +9,7 @@ from ....hearth import Hearth
 from ...protocol import ids
 from ...protocol.errors import InvalidParam
 from ...services.auth import Requester
+from ...services.rooms.membership import client_extra
 from ..routing import ACCESS_TOKEN, PathModel, QueryModel, endpoint
 
 bp = Blueprint("client_membership", __name__)
@@ -28,7 +29,9 @@ class ViaQuery(QueryModel):
 
 
 class ReasonBody(BaseModel, extra="allow"):
+    """`reason`; a join keeps a client's other keys in its member event."""
     reason: str | None = None
+    third_party_signed: dict | None = None
 
 
 class TargetBody(BaseModel, extra="allow"):
@@ -43,7 +46,8 @@ def _is_remote(hearth: Hearth, identifier: str) -> bool:
         return False
 
 
-async def _join(hearth: Hearth, me: Requester, room_id_or_alias: str, via: list[str], reason: str | None) -> str:
+async def _join(hearth: Hearth, me: Requester, room_id_or_alias: str, via: list[str], reason: str | None,
+                extra: dict | None = None) -> str:
     """A room we hold is joined here; one held elsewhere through a resident server (federation)."""
     if hearth.settings.federation_enabled and not me.is_guest:
         joins = hearth.federation.joins
@@ -53,9 +57,10 @@ async def _join(hearth: Hearth, me: Requester, room_id_or_alias: str, via: list[
             via = [*via, *servers]
         if room_id.startswith("!") and not await joins.holds_room(room_id):
             await hearth.rooms.membership.membership_check(room_id, me.user_id, "join")
-            content = await hearth.rooms.membership.member_content(me.user_id, "join", reason)
+            content = {**client_extra(extra), **await hearth.rooms.membership.member_content(me.user_id, "join", reason)}
             return await joins.join(me.user_id, room_id, via, content)
-    return await hearth.rooms.membership.join(me.user_id, room_id_or_alias, reason=reason, is_guest=me.is_guest)
+    return await hearth.rooms.membership.join(me.user_id, room_id_or_alias, reason=reason, is_guest=me.is_guest,
+                                              extra=extra)
 
 
 def _via(query: ViaQuery) -> list[str]:
@@ -69,19 +74,20 @@ def _via(query: ViaQuery) -> list[str]:
 async def join_room_by_id(me: Requester, path: RoomPath, body: ReasonBody, hearth: Hearth) -> dict:
     if not path.room_id.startswith("!"):
         raise InvalidParam("This endpoint takes a room ID; use /join/{roomIdOrAlias} for aliases")
-    return {"room_id": await _join(hearth, me, path.room_id, [], body.reason)}
+    return {"room_id": await _join(hearth, me, path.room_id, [], body.reason, body.model_extra)}
 
 
 @endpoint(bp, "POST", "/join/{room_id_or_alias}", rate_limited=True, forbid_suspended=True)
 async def join_room(me: Requester, path: RoomOrAliasPath, query: ViaQuery, body: ReasonBody,
                     hearth: Hearth) -> dict:
     """`via` (and the older `server_name`) name servers to join a remote room through."""
-    return {"room_id": await _join(hearth, me, path.room_id_or_alias, _via(query), body.reason)}
+    return {"room_id": await _join(hearth, me, path.room_id_or_alias, _via(query), body.reason, body.model_extra)}
 
 
 @endpoint(bp, "POST", "/rooms/{room_id}/invite", rate_limited=True, allow_guest=False, forbid_suspended=True)
 async def invite_user(me: Requester, path: RoomPath, body: TargetBody, hearth: Hearth) -> dict:
-    await hearth.rooms.membership.invite(path.room_id, me.user_id, body.user_id, reason=body.reason)
+    await hearth.rooms.membership.invite(path.room_id, me.user_id, body.user_id, reason=body.reason,
+                                         extra=body.model_extra)
     if hearth.settings.federation_enabled and _is_remote(hearth, body.user_id):
         await hearth.federation.joins.send_invite(path.room_id, body.user_id)
     return {}

@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import Field
 from quart import Blueprint
+from werkzeug.datastructures import MultiDict
 
 from ....hearth import Hearth
 from ...services.auth import Requester
 from ...services.filtering import parse_room_event_filter
-from ..routing import PathModel, QueryModel, endpoint
+from ..routing import PathModel, QueryModel, endpoint, validate_query
 
 bp = Blueprint("client_room_read", __name__)
 V1 = ("/_matrix/client/v1",)
@@ -119,7 +120,10 @@ async def get_one_room_event(me: Requester, path: EventPath, hearth: Hearth) -> 
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/messages")
-async def get_room_events(me: Requester, path: RoomPath, query: MessagesQuery, hearth: Hearth) -> dict:
+async def get_room_events(me: Requester, path: RoomPath, raw_args: MultiDict, hearth: Hearth) -> dict:
+    """Access before parameters: a room the user may not read answers 403 whatever was asked."""
+    await hearth.reading.rooms.access(me.user_id, path.room_id)
+    query = validate_query(MessagesQuery, raw_args)
     efilter = parse_room_event_filter(query.filter)
     limit = query.limit or 10
 

@@ -45,19 +45,14 @@ class Backfiller:
 
     async def _oldest_live(self, room_id: str) -> tuple[int, list[str], int | None] | None:
         """(stream position, backward extremities, state group) of the room's oldest live event."""
-        row = await self.pipeline.db.fetchone(
-            "SELECT stream_pos, event_id, state_group FROM events WHERE room_id = ? AND outlier = 0"
-            " AND rejected IS NULL ORDER BY stream_pos LIMIT 1", (room_id,))
+        row = await self.events.oldest_live(room_id)
         if row is None:
             return None
         ev = await self.events.get_event(row[1])
         if ev is None:
             return None
         prevs = ev.pdu.prev_event_ids
-        live = await self.pipeline.db.fetchall(
-            f"SELECT event_id FROM events WHERE outlier = 0 AND event_id IN ({','.join('?' * len(prevs))})",
-            tuple(prevs)) if prevs else []
-        held = {r[0] for r in live}
+        held = await self.events.live_among(list(prevs))
         return row[0], [p for p in prevs if p not in held], row[2]
 
     async def backfill(self, room_id: str, limit: int = 50) -> int:
@@ -125,13 +120,11 @@ class Backfiller:
         events = self.events
 
         def job(conn: Any) -> int:
-            low = conn.execute("SELECT MIN(stream_pos) FROM events").fetchone()[0]
-            pos = min((low or 0), floor_pos, 0)
+            pos = min(events.lowest_position_job(conn), floor_pos, 0)
             for pdu, rejected, was_outlier in reversed(rows):  # newest first: positions go down
                 pos -= 1
                 if was_outlier:
-                    conn.execute("UPDATE events SET outlier = 0, stream_pos = ?, state_group = ?, rejected = ?"
-                                 " WHERE event_id = ? AND outlier = 1", (pos, group, rejected, pdu.event_id))
+                    events.promote_outlier_job(conn, pdu.event_id, pos, group, rejected)
                 else:
                     events.insert_event_job(conn, pdu, pos, group, encode_canonical_json(pdu.data).decode(), None,
                                             rejected=rejected)
