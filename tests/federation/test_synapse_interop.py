@@ -329,6 +329,23 @@ def test_concurrent_state_changes_converge(pair):
     eventually(same, "the same topic and name on both servers")
 
 
+def test_restricted_join_into_a_synapse_room(pair):
+    """A room open to the members of another room (join rule restricted, room version 10): the
+    resident server names one of its users as the authoriser and signs the join."""
+    alice, bob = pair.alice, pair.bob
+    space = pair.ctx["synapse_room"]  # alice is joined there
+    room = bob.call("POST", "/createRoom", {
+        "preset": "private_chat", "room_version": "10", "name": "Members only",
+        "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                           "content": {"join_rule": "restricted",
+                                       "allow": [{"type": "m.room_membership", "room_id": space}]}}]})["room_id"]
+    alice.call("POST", f"/join/{quote(room)}", {}, server_name=pair.synapse_name)
+    status, member = alice.state(room, "m.room.member", alice.user_id)
+    assert status == 200 and member["membership"] == "join"
+    assert member.get("join_authorised_via_users_server") == bob.user_id
+    eventually(lambda: bob.membership(room, alice.user_id) == "join", "alice's restricted join on Synapse")
+
+
 def test_remote_kick_and_ban(pair):
     alice, bob = pair.alice, pair.bob
     synapse_room, hearth_room = pair.ctx["synapse_room"], pair.ctx["hearth_room"]
@@ -508,15 +525,31 @@ def test_media_across(pair):
     assert missing.status_code == 404 and missing.json()["errcode"] == "M_NOT_FOUND"
 
 
+def test_restricted_join_into_a_hearth_room(pair):
+    alice, dave = pair.alice, pair.dave
+    members_of = pair.ctx["hearth_private"]  # dave is joined there
+    room = alice.call("POST", "/createRoom", {
+        "preset": "private_chat", "room_version": "10", "name": "Hearth members only",
+        "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                           "content": {"join_rule": "restricted",
+                                       "allow": [{"type": "m.room_membership", "room_id": members_of}]}}]})["room_id"]
+    dave.call("POST", f"/join/{quote(room)}", {}, server_name=pair.hearth_name)
+    status, member = alice.state(room, "m.room.member", dave.user_id)
+    assert status == 200 and member["membership"] == "join"
+    assert member.get("join_authorised_via_users_server") == alice.user_id
+
+
 def test_synapse_away_for_a_while_misses_nothing(pair):
-    """Hearth's queue for a peer that is down waits on disk; when the peer talks again, the
-    backoff is reset and the queue is sent (catch-up without loss)."""
+    """Hearth's queue for a peer that is down waits on disk, across a restart of Hearth; when the
+    peer talks again, the backoff is reset and the queue is sent (catch-up without loss)."""
     alice, dave, room = pair.alice, pair.dave, pair.ctx["hearth_private"]
     pair.synapse.stop()
     sent = [f"while synapse was away {i}" for i in range(3)]
     for text in sent:
         alice.send(room, text)
     time.sleep(3)  # a few failed attempts: the backoff grows
+    pair.hearth.stop()  # and Hearth restarts meanwhile: its queue for Synapse is on disk
+    pair.hearth.start()
     pair.synapse.start()
     dave.send(room, "synapse is back")  # Synapse talks to Hearth: Hearth retries at once
     eventually(lambda: "synapse is back" in alice.bodies(room), "Synapse's message after its restart")
