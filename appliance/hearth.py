@@ -103,10 +103,11 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     reading = build_reading(core, accounts, e2ee, push)
     appservices = build_appservices(core, appservice_client, appservice_queries, accounts, e2ee, reading)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
+    federation: OnFirstUse[Federation] = OnFirstUse(lambda: _build_federation(core, e2ee, reading))
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
                   bridges=build_bridges(core, rooms, accounts, reading, web), reach=build_reach(core, web),
-                  built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)),
-                  built_federation=OnFirstUse(lambda: _build_federation(core, e2ee, reading)))
+                  built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core, federation)),
+                  built_federation=federation)
 
 
 def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: Accounts, reading: Reading,
@@ -116,10 +117,16 @@ def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: A
     return build_admin(core, appservices, rooms, accounts, reading, web)
 
 
-def _build_media(core: Core) -> Media:
+def _build_media(core: Core, federation: OnFirstUse[Federation]) -> Media:
     from .groups.media import build_media
 
-    return build_media(core)
+    if not core.settings.federation_enabled:
+        return build_media(core)
+
+    async def fetch_remote(server_name: str, media_id: str) -> tuple[bytes, str | None, str | None]:
+        return await federation.get().media.fetch(server_name, media_id)
+
+    return build_media(core, fetch_remote)
 
 
 def _build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:

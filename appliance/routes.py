@@ -70,6 +70,7 @@ def eager_blueprints() -> list[tuple[Blueprint, str, str]]:
     from .core.api.federation import keys as federation_keys
     from .core.api.federation import openid as federation_openid
     from .core.api.federation import events as federation_events
+    from .core.api.federation import media as federation_media
     from .core.api.federation import membership as federation_membership
     from .core.api.federation import queries as federation_queries
     from .core.api.federation import transactions as federation_transactions
@@ -80,9 +81,9 @@ def eager_blueprints() -> list[tuple[Blueprint, str, str]]:
 
     found = [*client_blueprints(), *admin_blueprints(), federation_openid.bp, federation_keys.bp,
              federation_queries.bp, federation_transactions.bp, federation_events.bp, federation_membership.bp,
-             acme_challenge.bp, wizard_routes.bp, layout.bp, join.bp, account_pages.bp, admin_pages.bp,
-             admin_backups.bp, admin_backups.state_bp, admin_bridges.bp, admin_external_bridges.bp, admin_reach.bp,
-             me_bridges.bp, oauth_pages.bp]
+             federation_media.bp, acme_challenge.bp, wizard_routes.bp, layout.bp, join.bp, account_pages.bp,
+             admin_pages.bp, admin_backups.bp, admin_backups.state_bp, admin_bridges.bp, admin_external_bridges.bp,
+             admin_reach.bp, me_bridges.bp, oauth_pages.bp]
     out = []
     for bp in found:
         module = sys.modules[bp.import_name]

@@ -12,6 +12,7 @@ from ..core.services.federation.e2ee_keys import FederatedKeys
 from ..core.services.federation.joins import FederationJoins
 from ..core.services.federation.keyring import KeyRing
 from ..core.services.federation.lookups import RemoteLookups
+from ..core.services.federation.media import FederationMedia
 from ..core.services.federation.receiving import PduReceiver
 from ..core.services.federation.room_reads import FederationRoomReads
 from ..core.services.federation.sender import FederationSender
@@ -37,6 +38,7 @@ class Federation:
     keys: FederatedKeys  # /keys/query and /keys/claim with other servers' users
     lookups: RemoteLookups  # other servers' profiles and aliases
     backfill: Backfiller  # history from before we joined a room
+    media: FederationMedia  # other servers' media for our users
 
 
 def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
@@ -60,5 +62,6 @@ def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
     return Federation(client=client, keyring=keyring, receiver=receiver, reads=reads, joins=joins, sender=sender,
                       keys=FederatedKeys(name, e2ee.device_keys, client), lookups=RemoteLookups(client),
                       backfill=Backfiller(name, events, core.pipeline, receiver, client),
+                      media=FederationMedia(client),
                       transactions=TransactionReceiver(name, events, receiver, reading.typing, reading.receipts,
                                                        e2ee.to_device, e2ee.device_keys))

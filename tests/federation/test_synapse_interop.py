@@ -29,14 +29,16 @@ from tests.needs import unavailable
 from tests.tls_ca import TestCA
 
 REPO = Path(__file__).resolve().parents[2]
-SYNAPSE_PY = REPO / "bench" / ".venv-synapse" / "bin" / "python"
+# `make test` installs Synapse where `make bench` has it; HEARTH_SYNAPSE_VENV names another venv.
+SYNAPSE_PY = Path(os.environ.get("HEARTH_SYNAPSE_VENV") or REPO / "bench" / ".venv-synapse") / "bin" / "python"
 HEARTH_PY = REPO / ".venv" / "bin" / "python"
 WAIT_S = 30.0
 
 pytestmark = pytest.mark.timeout(300)
 
-if not SYNAPSE_PY.exists():
-    unavailable("Synapse is not installed in bench/.venv-synapse (make bench or make test installs it)")
+if not SYNAPSE_PY.exists() or subprocess.run([str(SYNAPSE_PY), "-c", "import synapse"], capture_output=True,
+                                              timeout=60).returncode != 0:
+    unavailable(f"Synapse is not installed in {SYNAPSE_PY.parent.parent} (make bench or make test installs it)")
 
 
 def _port() -> int:
@@ -327,6 +329,23 @@ def test_concurrent_state_changes_converge(pair):
     eventually(same, "the same topic and name on both servers")
 
 
+def test_restricted_join_into_a_synapse_room(pair):
+    """A room open to the members of another room (join rule restricted, room version 10): the
+    resident server names one of its users as the authoriser and signs the join."""
+    alice, bob = pair.alice, pair.bob
+    space = pair.ctx["synapse_room"]  # alice is joined there
+    room = bob.call("POST", "/createRoom", {
+        "preset": "private_chat", "room_version": "10", "name": "Members only",
+        "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                           "content": {"join_rule": "restricted",
+                                       "allow": [{"type": "m.room_membership", "room_id": space}]}}]})["room_id"]
+    alice.call("POST", f"/join/{quote(room)}", {}, server_name=pair.synapse_name)
+    status, member = alice.state(room, "m.room.member", alice.user_id)
+    assert status == 200 and member["membership"] == "join"
+    assert member.get("join_authorised_via_users_server") == bob.user_id
+    eventually(lambda: bob.membership(room, alice.user_id) == "join", "alice's restricted join on Synapse")
+
+
 def test_remote_kick_and_ban(pair):
     alice, bob = pair.alice, pair.bob
     synapse_room, hearth_room = pair.ctx["synapse_room"], pair.ctx["hearth_room"]
@@ -481,15 +500,56 @@ def test_keys_to_device_typing_and_receipts_across(pair):
                "alice's receipt on Synapse")
 
 
+def test_media_across(pair):
+    alice, dave = pair.alice, pair.dave
+    ours = secrets.token_bytes(3000)
+    theirs = secrets.token_bytes(5000)
+
+    def upload(user: User, data: bytes) -> str:
+        r = user.http.post("/_matrix/media/v3/upload", content=data, params={"filename": "photo.bin"},
+                           headers={"Content-Type": "application/octet-stream"})
+        assert r.status_code == 200, r.text
+        return r.json()["content_uri"]
+
+    def download(user: User, mxc: str) -> httpx.Response:
+        server, media_id = mxc.removeprefix("mxc://").split("/", 1)
+        return user.http.get(f"/_matrix/client/v1/media/download/{quote(server)}/{media_id}")
+
+    mxc_ours, mxc_theirs = upload(alice, ours), upload(dave, theirs)
+    got = download(dave, mxc_ours)  # Synapse fetches it from Hearth
+    assert got.status_code == 200 and got.content == ours, got.text[:300]
+    got = download(alice, mxc_theirs)  # Hearth fetches it from Synapse
+    assert got.status_code == 200 and got.content == theirs, got.text[:300]
+    assert download(alice, mxc_theirs).content == theirs  # the second time from Hearth's cache
+    missing = download(alice, f"mxc://{pair.synapse_name}/nosuchmedia")
+    assert missing.status_code == 404 and missing.json()["errcode"] == "M_NOT_FOUND"
+
+
+def test_restricted_join_into_a_hearth_room(pair):
+    alice, dave = pair.alice, pair.dave
+    members_of = pair.ctx["hearth_private"]  # dave is joined there
+    room = alice.call("POST", "/createRoom", {
+        "preset": "private_chat", "room_version": "10", "name": "Hearth members only",
+        "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                           "content": {"join_rule": "restricted",
+                                       "allow": [{"type": "m.room_membership", "room_id": members_of}]}}]})["room_id"]
+    dave.call("POST", f"/join/{quote(room)}", {}, server_name=pair.hearth_name)
+    status, member = alice.state(room, "m.room.member", dave.user_id)
+    assert status == 200 and member["membership"] == "join"
+    assert member.get("join_authorised_via_users_server") == alice.user_id
+
+
 def test_synapse_away_for_a_while_misses_nothing(pair):
-    """Hearth's queue for a peer that is down waits on disk; when the peer talks again, the
-    backoff is reset and the queue is sent (catch-up without loss)."""
+    """Hearth's queue for a peer that is down waits on disk, across a restart of Hearth; when the
+    peer talks again, the backoff is reset and the queue is sent (catch-up without loss)."""
     alice, dave, room = pair.alice, pair.dave, pair.ctx["hearth_private"]
     pair.synapse.stop()
     sent = [f"while synapse was away {i}" for i in range(3)]
     for text in sent:
         alice.send(room, text)
     time.sleep(3)  # a few failed attempts: the backoff grows
+    pair.hearth.stop()  # and Hearth restarts meanwhile: its queue for Synapse is on disk
+    pair.hearth.start()
     pair.synapse.start()
     dave.send(room, "synapse is back")  # Synapse talks to Hearth: Hearth retries at once
     eventually(lambda: "synapse is back" in alice.bodies(room), "Synapse's message after its restart")

@@ -23,14 +23,7 @@ STORAGE = APPLIANCE / "core" / "storage"
 # Files that still hold SQL while their move into stores is under way on other branches. Each
 # entry must still hold SQL (see test_allow_list_does_not_rot): whoever moves a file's queries
 # into stores deletes its line here, and the list ends empty.
-# The federation branch (issue 18) landed with a few queries of its own still in its services:
-# the next session moves them into EventStore / a federation store and empties this list.
-ALLOWED: set[str] = {
-    "appliance/core/services/federation/backfill.py",
-    "appliance/core/services/federation/joins.py",
-    "appliance/core/services/federation/receiving.py",
-    "appliance/core/services/pipeline.py",
-}
+ALLOWED: set[str] = set()  # nothing outside the stores may hold SQL
 
 SQL_METHODS = frozenset({"execute", "executemany", "executescript", "fetchall", "fetchone", "fetchval",
                          "fetchmany"})

@@ -551,7 +551,7 @@ class EventPipeline:
         is_create = pdu.type == "m.room.create" and pdu.state_key == ""
 
         def job(conn: sqlite3.Connection) -> int:
-            if conn.execute("SELECT 1 FROM events WHERE event_id = ?", (pdu.event_id,)).fetchone():
+            if self.events.has_event_job(conn, pdu.event_id):
                 return 0
             pos = self.stream.allocate(conn)
             if is_create:
@@ -577,7 +577,7 @@ class EventPipeline:
                 self.events.insert_room_job(conn, room_id, version.id, create.sender, create.origin_server_ts)
             pos = 0
             for p, text in rows:
-                if conn.execute("SELECT 1 FROM events WHERE event_id = ?", (p.event_id,)).fetchone():
+                if self.events.has_event_job(conn, p.event_id):
                     continue
                 pos = self.stream.allocate(conn)
                 self.events.insert_event_job(conn, p, pos, None, text, None, outlier=True)

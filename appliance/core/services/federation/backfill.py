@@ -136,4 +136,4 @@ class Backfiller:
         return added
 
     async def _is_outlier(self, event_id: str) -> bool:
-        return bool(await self.pipeline.db.fetchval("SELECT outlier FROM events WHERE event_id = ?", (event_id,)))
+        return await self.events.is_outlier(event_id)

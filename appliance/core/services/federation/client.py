@@ -63,6 +63,16 @@ class FederationClient:
                       query: Mapping[str, str | Sequence[str]] | None = None,
                       content: Any = None) -> tuple[int, Any]:
         """Send a signed request; returns (status, decoded JSON body or None)."""
+        response = await self.request_raw(method, destination, path, query=query, content=content)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    async def request_raw(self, method: str, destination: str, path: str, *,
+                          query: Mapping[str, str | Sequence[str]] | None = None,
+                          content: Any = None) -> httpx.Response:
+        """Send a signed request; the response as it came (media is not JSON)."""
         settings = self._settings
         if not settings.federation_enabled:
             raise FederationRefused("federation is turned off")
@@ -79,11 +89,7 @@ class FederationClient:
         if content is not None:
             body = json.dumps(content, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
-        response = await self._send(method, target, uri, headers, body)
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            return response.status_code, None
+        return await self._send(method, target, uri, headers, body)
 
     async def _send(self, method: str, target: Destination, uri: str, headers: dict[str, str],
                     body: bytes | None) -> httpx.Response:

@@ -225,14 +225,12 @@ class FederationJoins:
         events, stream = self.events, self.pipeline.stream
 
         def job(conn: Any) -> int:
-            if conn.execute("SELECT 1 FROM events WHERE event_id = ?", (pdu.event_id,)).fetchone():
+            if events.has_event_job(conn, pdu.event_id):
                 return 0
             pos = stream.allocate(conn)
             events.insert_room_job(conn, pdu.room_id, pdu.room_version.id, pdu.sender, pdu.origin_server_ts)
             events.insert_event_job(conn, pdu, pos, None, text, None, outlier=True)
-            current = conn.execute("SELECT membership FROM room_memberships WHERE user_id = ? AND room_id = ?",
-                                   (invitee, pdu.room_id)).fetchone()
-            if current is None or current[0] != "join":
+            if events.membership_of_job(conn, invitee, pdu.room_id) != "join":
                 events.set_membership_job(conn, invitee, pdu.room_id, pdu.membership or "invite", pdu.event_id, pos)
             return pos
 
@@ -251,9 +249,8 @@ class FederationJoins:
         return await self.reads.server_in_room(self.server_name, room_id, ("join",))
 
     async def local_membership(self, room_id: str, user_id: str) -> str | None:
-        row = await self.pipeline.db.fetchone(
-            "SELECT membership FROM room_memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
-        return row[0] if row else None
+        found = await self.events.membership_event(user_id, room_id)
+        return found[0] if found else None
 
     async def _ask(self, server: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         try:
@@ -276,10 +273,7 @@ class FederationJoins:
         return [s for s in out if s != self.server_name and not (s in seen or seen.add(s))]
 
     async def _invite_sender_server(self, room_id: str) -> str | None:
-        rows = await self.pipeline.db.fetchall(
-            "SELECT e.sender FROM room_memberships m JOIN events e ON e.event_id = m.event_id"
-            " WHERE m.room_id = ? AND m.membership = 'invite'", (room_id,))
-        for (sender,) in rows:
+        for sender in await self.events.invite_senders(room_id):
             try:
                 return ids.server_name_of(sender)
             except ValueError:
@@ -438,7 +432,7 @@ class FederationJoins:
 
         def job(conn: Any) -> int:
             pos = stream.allocate(conn)
-            if not conn.execute("SELECT 1 FROM events WHERE event_id = ?", (pdu.event_id,)).fetchone():
+            if not events.has_event_job(conn, pdu.event_id):
                 events.insert_event_job(conn, pdu, pos, None, text, None, outlier=True)
             events.set_membership_job(conn, user, pdu.room_id, "leave", pdu.event_id, pos)
             return pos
@@ -446,18 +440,18 @@ class FederationJoins:
         self._advance(await self.pipeline.db.write(job), [user, pdu.room_id])
 
     async def _forget_invite(self, user_id: str, room_id: str) -> None:
-        row = await self.pipeline.db.fetchone(
-            "SELECT event_id FROM room_memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
-        if row is None:
+        found = await self.events.membership_event(user_id, room_id)
+        if found is None:
             return
-        event = await self.events.get_event(row[0])
+        event_id = found[1]
+        event = await self.events.get_event(event_id)
         if event is None:
             return
         events, stream = self.events, self.pipeline.stream
 
         def job(conn: Any) -> int:
             pos = stream.allocate(conn)
-            events.set_membership_job(conn, user_id, room_id, "leave", row[0], pos)
+            events.set_membership_job(conn, user_id, room_id, "leave", event_id, pos)
             return pos
 
         self._advance(await self.pipeline.db.write(job), [user_id, room_id])

@@ -248,8 +248,7 @@ class PduReceiver:
         """An outlier gets the state after it (a state group), and may be built upon."""
         def job(conn: Any) -> None:
             group = self.state.store_group_job(conn, room_id, state, None, None)
-            conn.execute("UPDATE events SET state_group = ? WHERE event_id = ? AND state_group IS NULL",
-                         (group, event_id))
+            self.events.set_state_group_job(conn, event_id, group)
 
         await self.pipeline.db.write(job)
         self.events.invalidate(event_id)

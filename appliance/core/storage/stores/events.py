@@ -177,6 +177,41 @@ class EventStore:
         """The lowest stream position of any event (backfilled history goes below it)."""
         return conn.execute("SELECT MIN(stream_pos) FROM events").fetchone()[0] or 0
 
+    async def is_outlier(self, event_id: str) -> bool:
+        return bool(await self.db.fetchval("SELECT outlier FROM events WHERE event_id = ?", (event_id,)))
+
+    # -- federation: outliers, invites and knocks of rooms held elsewhere ------------------
+
+    @staticmethod
+    def has_event_job(conn: sqlite3.Connection, event_id: str) -> bool:
+        return conn.execute("SELECT 1 FROM events WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+    @staticmethod
+    def set_state_group_job(conn: sqlite3.Connection, event_id: str, group: int) -> None:
+        """An outlier gets the state after it (fetched from its server), once."""
+        conn.execute("UPDATE events SET state_group = ? WHERE event_id = ? AND state_group IS NULL",
+                     (group, event_id))
+
+    @staticmethod
+    def membership_of_job(conn: sqlite3.Connection, user_id: str, room_id: str) -> str | None:
+        row = conn.execute("SELECT membership FROM room_memberships WHERE user_id = ? AND room_id = ?",
+                           (user_id, room_id)).fetchone()
+        return row[0] if row else None
+
+    async def membership_event(self, user_id: str, room_id: str) -> tuple[str, str] | None:
+        """(membership, event ID) of a user in a room as room_memberships has it: for rooms held
+        elsewhere too (an invite or a knock kept without the room's state)."""
+        row = await self.db.fetchone(
+            "SELECT membership, event_id FROM room_memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
+        return (row[0], row[1]) if row else None
+
+    async def invite_senders(self, room_id: str) -> list[str]:
+        """Senders of the invites our users hold to a room (whose servers can let them in)."""
+        rows = await self.db.fetchall(
+            "SELECT e.sender FROM room_memberships m JOIN events e ON e.event_id = m.event_id"
+            " WHERE m.room_id = ? AND m.membership = 'invite'", (room_id,))
+        return [r[0] for r in rows]
+
     @staticmethod
     def promote_outlier_job(conn: sqlite3.Connection, event_id: str, pos: int, group: int | None,
                             rejected: str | None) -> None:
