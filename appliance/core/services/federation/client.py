@@ -17,6 +17,7 @@ import json
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -34,6 +35,9 @@ if TYPE_CHECKING:  # the settings object is handed in by the wiring (groups), ne
 
 WELL_KNOWN_TTL_S = 24 * 3600  # spec: a sensible default is 24 hours
 WELL_KNOWN_ERROR_TTL_S = 3600  # spec: errors cached for up to an hour
+ADDRESS_LOOKUP_TIMEOUT_S = 5.0
+RESOLVED_TTL_S = 600  # where a server name leads (well-known, SRV) is asked again after this
+UNRESOLVABLE_TTL_S = 60  # a host name DNS gave no address for fails at once for this long
 
 
 class FederationRefused(Exception):
@@ -53,10 +57,20 @@ class FederationClient:
         # SRV records: dnspython with a timeout (srv.py); tests inject their own lookup.
         self._srv = srv_lookup or SrvResolver(timeout_s=min(5.0, timeout_s))
         self._well_known_cache: dict[str, tuple[float, ServerName | None]] = {}
+        # Without these, every request to a server whose DNS does not answer would wait out
+        # each lookup again (well-known, two SRV names, the address), many times over.
+        self._resolved: dict[str, tuple[float, Destination]] = {}
+        self._unresolvable: dict[str, tuple[float, str]] = {}
         self._http = httpx.AsyncClient(verify=_tls_verify(settings), timeout=self._timeout,
                                        follow_redirects=False, trust_env=False)
+        # The system resolver (getaddrinfo, so /etc/hosts counts) blocks a thread and cannot be
+        # cancelled: its own few threads, so a resolver that never answers holds neither the
+        # loop's shared executor nor the shutdown (aclose does not wait for them).
+        self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="federation-dns")
+        self._lookup_timeout = min(ADDRESS_LOOKUP_TIMEOUT_S, timeout_s)
 
     async def aclose(self) -> None:
+        self._lookups.shutdown(wait=False, cancel_futures=True)
         await self._http.aclose()
 
     async def request(self, method: str, destination: str, path: str, *,
@@ -78,10 +92,7 @@ class FederationClient:
             raise FederationRefused("federation is turned off")
         if not server_permitted(destination, settings.federation_allowed_servers, settings.federation_denied_servers):
             raise FederationRefused(f"{destination} is not allowed by this server's federation lists")
-        try:
-            target = await resolve_server_name(destination, self._well_known, self._srv)
-        except ValueError as e:
-            raise FederationRefused(str(e)) from None
+        target = await self._resolve(destination)
         uri = quote(path, safe="/:@!$&'()*+,;=-._~") + ("?" + urlencode(query, doseq=True) if query else "")
         auth = sign_request(self._key, method, uri, settings.server_name, destination, content)
         headers = {"Authorization": auth}
@@ -90,6 +101,17 @@ class FederationClient:
             body = json.dumps(content, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         return await self._send(method, target, uri, headers, body)
+
+    async def _resolve(self, destination: str) -> Destination:
+        cached = self._resolved.get(destination)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            target = await resolve_server_name(destination, self._well_known, self._srv)
+        except ValueError as e:
+            raise FederationRefused(str(e)) from None
+        self._resolved[destination] = (time.monotonic() + RESOLVED_TTL_S, target)
+        return target
 
     async def _send(self, method: str, target: Destination, uri: str, headers: dict[str, str],
                     body: bytes | None) -> httpx.Response:
@@ -107,15 +129,30 @@ class FederationClient:
 
     async def _checked_address(self, host: str, port: int) -> str:
         """The first address of `host` we may connect to; FederationRefused if none."""
+        failed = self._unresolvable.get(host)
+        if failed is not None and failed[0] > time.monotonic():
+            raise FederationUnavailable(failed[1])
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as e:
-            raise FederationUnavailable(f"cannot resolve {host}: {e}") from e
+            infos = await self._lookup(host, port)
+        except FederationUnavailable as e:
+            self._unresolvable[host] = (time.monotonic() + UNRESOLVABLE_TTL_S, str(e))
+            raise
         addresses = [info[4][0] for info in infos]
         for address in addresses:
             if self._settings.federation_allow_private_peers or address_is_public(address):
                 return address
         raise FederationRefused(f"{host} resolves only to private or loopback addresses ({', '.join(addresses)})")
+
+    async def _lookup(self, host: str, port: int) -> list:
+        lookup = asyncio.get_running_loop().run_in_executor(
+            self._lookups, lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        try:
+            infos = await asyncio.wait_for(lookup, self._lookup_timeout)
+        except TimeoutError:
+            raise FederationUnavailable(f"cannot resolve {host}: DNS did not answer in time") from None
+        except OSError as e:
+            raise FederationUnavailable(f"cannot resolve {host}: {e}") from e
+        return infos
 
     async def _well_known(self, hostname: str) -> ServerName | None:
         cached = self._well_known_cache.get(hostname)
