@@ -37,6 +37,7 @@ from unpaddedbase64 import encode_base64
 log = logging.getLogger(__name__)
 
 MAX_PREV_EVENTS = 10
+LONG_BATCH = 64  # events: a create_batch write larger than this runs off the event loop (Database.submit)
 
 
 @dataclass(slots=True)
@@ -269,7 +270,7 @@ class EventPipeline:
                 return positions
 
             try:
-                positions = await asyncio.shield(self.db.submit(job))
+                positions = await asyncio.shield(self.db.submit(job, long=len(built) > LONG_BATCH))
             except BaseException:
                 self._extremities.pop(room_id, None)  # the database is the truth again
                 raise
