@@ -113,6 +113,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from .core import log_output
 
     batched_log = log_output.install()  # log lines written in batches (one write per request was ~4%)
+    from . import h11_writes
+
+    h11_writes.install()  # one socket write per response: head and body together
 
     # Listen before the app starts, so READY=1 (sent once it has started) means "accepting".
     sockets = config.create_sockets()
