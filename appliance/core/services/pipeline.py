@@ -584,7 +584,7 @@ class EventPipeline:
                 self.events.insert_event_job(conn, p, pos, None, text, None, outlier=True)
             return pos
 
-        pos = await self.db.write(job)
+        pos = await self.db.write(job, long=len(rows) > LONG_BATCH)  # a big room's state: off the loop
         self.events.remember_room_version(room_id, version)
         if pos:
             self.stream.advance(pos)
