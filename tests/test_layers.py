@@ -21,7 +21,7 @@ ROOT = Path(appliance.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("settings", ("appliance.settings", "appliance.public_address", "appliance.core.cache", "appliance.core.memory",
                   "appliance.core.metrics",
-                  "appliance.core.interpreter", "appliance.sd_notify")),
+                  "appliance.core.interpreter", "appliance.core.log_output", "appliance.sd_notify")),
     ("protocol", ("appliance.core.protocol",)),
     ("storage", ("appliance.core.storage", "appliance.core.stream", "appliance.core.stream_consumer")),
     ("services", ("appliance.core.services", "appliance.core.signals", "appliance.lan_discovery",
@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("setup_wizard", ("appliance.setup_wizard",)),
     ("entry points", ("appliance.app", "appliance.routes", "appliance.route_table", "appliance.__main__",
                       "appliance.backup_cli", "appliance.maintenance_cli", "appliance.registration_secret_cli",
-                      "appliance.appservice_cli", "appliance.bridges_cli")),
+                      "appliance.appservice_cli", "appliance.bridges_cli", "appliance.h11_writes")),
 ]
 # The packages themselves (their __init__ holds a docstring): below everything.
 PACKAGES = frozenset({"appliance", "appliance.core"})

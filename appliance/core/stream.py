@@ -36,7 +36,7 @@ class Stream:
         self.current = 0          # every position <= current is committed
         self.ephemeral = 0
         self._last_change: dict[str, Position] = {}
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[asyncio.Future[bool]]] = {}
         self._moved: asyncio.Event | None = None  # set (and replaced) when `current` moves
         # Name → the StreamConsumer following the stream (weakly: one that is dropped is gone
         # from here too). The metrics read each one's lag behind `current`.
@@ -63,14 +63,19 @@ class Stream:
     # -- notification -----------------------------------------------------------------------
 
     def advance(self, pos: int, keys: Iterable[str] = ()) -> None:
-        """A write up to `pos` has committed; wake whoever waits on one of `keys`."""
+        """A write up to `pos` has committed; wake whoever waits on one of `keys`.
+
+        The clients' long-polls are woken before the stream consumers (push, search, bridges…),
+        so that their tasks run first: a consumer woken first did its reads, its evaluation and its
+        write job on the event loop while the /sync that the new event was for waited."""
+        moved = None
         if pos > self.current:
             self.current = pos
             moved = self._moved
-            if moved is not None:
-                self._moved = None
-                moved.set()
+            self._moved = None
         self._touch(keys)
+        if moved is not None:
+            moved.set()
 
     def bump_ephemeral(self, keys: Iterable[str]) -> None:
         self.ephemeral += 1
@@ -80,8 +85,9 @@ class Stream:
         now = Position(self.current, self.ephemeral)
         for key in keys:
             self._last_change[key] = now
-            for event in self._waiters.get(key, ()):
-                event.set()
+            for waiter in self._waiters.get(key, ()):
+                if not waiter.done():
+                    waiter.set_result(True)
 
     def changed_since(self, keys: Iterable[str], since: Position) -> bool:
         return any(
@@ -99,19 +105,22 @@ class Stream:
             return True
         if timeout <= 0:
             return False
-        event = asyncio.Event()
+        # A bare future and a timer: a change wakes the waiting task directly, in the order the
+        # changes touch it (asyncio.wait_for wrapped Event.wait in a task of its own per long-poll,
+        # and its wake-up took three turns of the loop).
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        timer = loop.call_later(timeout, _expire, waiter)
         for k in keys:
-            self._waiters.setdefault(k, set()).add(event)
+            self._waiters.setdefault(k, set()).add(waiter)
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except asyncio.TimeoutError:
-            return False
+            return await waiter
         finally:
+            timer.cancel()
             for k in keys:
                 waiters = self._waiters.get(k)
                 if waiters is not None:
-                    waiters.discard(event)
+                    waiters.discard(waiter)
                     if not waiters:
                         del self._waiters[k]
 
@@ -126,3 +135,8 @@ class Stream:
 
     def waiter_count(self) -> int:
         return sum(len(w) for w in self._waiters.values())
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)

@@ -48,6 +48,7 @@ class Batch(Generic[R]):
     upto: int
     # The consumer's own writes, run in the writer job that saves `upto`; None: nothing to write.
     write: Callable[[sqlite3.Connection], R] | None = None
+    long: bool = False  # the write may take long (Database.submit): off the event loop
 
 
 Prepare = Callable[[int, int], Awaitable[Batch[Any]]]
@@ -146,7 +147,7 @@ class StreamConsumer:
             self._pos = batch.upto
             return batch.upto
         assert self._saved is not None
-        fut = self.db.submit(partial(apply_job, name=self.name, after=self._saved, batch=batch))
+        fut = self.db.submit(partial(apply_job, name=self.name, after=self._saved, batch=batch), long=batch.long)
         # The bookkeeping rides on the job's outcome, not on this task: a caller cancelled while
         # the job is queued (it runs anyway) still leaves the consumer knowing where it stands.
         fut.add_done_callback(partial(self._committed, batch.upto))

@@ -3,6 +3,7 @@ authenticated endpoints, a dangerous file served as a sandboxed attachment, the 
 upload size limit hit with clear errors."""
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
@@ -131,8 +132,13 @@ async def test_quota_and_size_limit_give_clear_errors(tmp_path):
             # Each refusal reached the client the first time: answered only after the body
             # was read, not while nio was still sending it (it then saw a broken connection,
             # and retried with a growing back-off).
-            log = "\n".join(line for f in tmp_path.glob("server-*.log") for line in f.read_text().splitlines()
-                            if "/_matrix/media/v3/upload" in line)
+            # (The server writes its log lines in batches, every 0.2 s: appliance/core/log_output.py.)
+            for _ in range(50):
+                log = "\n".join(line for f in tmp_path.glob("server-*.log") for line in f.read_text().splitlines()
+                                if "/_matrix/media/v3/upload" in line)
+                if len(log.splitlines()) >= 5:  # two uploads, the refusals, the small one
+                    break
+                await asyncio.sleep(0.1)
             assert log.count(" 413 ") == 1 and log.count(" 403 ") == 1, log
         finally:
             await anna.close()

@@ -69,3 +69,47 @@ async def test_notifier_wakes_only_relevant_waiters():
     stream.advance(2, ["@b:x"])
     assert await stream.wait_for_change(["@b:x"], Position(1, 0), 5) is True
     assert stream.waiter_count() == 0
+
+
+async def test_jobs_run_on_the_loop_and_long_ones_in_the_writer_thread(db):
+    import threading
+
+    def where(c):
+        c.execute("INSERT INTO t (v) VALUES ('x')")
+        return threading.current_thread().name
+
+    assert await db.write(where) == threading.current_thread().name  # the event loop's
+    assert await db.write(where, long=True) == "db-writer"
+    # Queued together, they are one batch; holding a long job, it runs whole in the thread, in order.
+    got = await asyncio.gather(db.write(where), db.write(where, long=True), db.write(where))
+    assert got == ["db-writer"] * 3
+    assert [r[0] for r in await db.fetchall("SELECT k FROM t ORDER BY k")] == [1, 2, 3, 4, 5]
+
+
+async def test_a_write_waits_for_another_process_without_blocking_the_loop(db, tmp_path):
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process (a `hearth` command) holds the write lock
+    other.execute("INSERT INTO t VALUES (1, 'other')")
+    write = asyncio.ensure_future(db.write(lambda c: c.execute("INSERT INTO t VALUES (2, 'ours')").rowcount))
+    ticks = 0
+    for _ in range(20):  # the loop keeps running while the write waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not write.done()
+    other.execute("COMMIT")
+    other.close()
+    assert await asyncio.wait_for(write, 10) == 1
+    assert [r[0] for r in await db.fetchall("SELECT v FROM t ORDER BY k")] == ["other", "ours"]
+    assert await db.write(lambda c: c.execute("INSERT INTO t VALUES (3, 'loop')").rowcount) == 1
+
+
+async def test_close_writes_what_was_queued(tmp_path):
+    d = Database(tmp_path / "c.db")
+    await d.open()
+    d.run_unqueued(lambda c: c.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+    futs = [d.submit(lambda c, k=k: c.execute("INSERT INTO t VALUES (?)", (k,))) for k in range(50)]
+    await d.close()
+    assert all(f.done() and f.exception() is None for f in futs)
+    conn = sqlite3.connect(tmp_path / "c.db")
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 50
+    conn.close()

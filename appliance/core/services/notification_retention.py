@@ -93,6 +93,6 @@ class NotificationRetention:
                     read.append(pos)
             for i in range(0, len(read), DELETE_CHUNK):
                 deleted += await self.db.write(partial(PushStore.delete_notifications_job, user_nid=user_nid,
-                                                       positions=read[i:i + DELETE_CHUNK]))
+                                                       positions=read[i:i + DELETE_CHUNK]), long=True)
             if len(rows) < PAGE:
                 return deleted

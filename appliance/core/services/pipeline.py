@@ -37,6 +37,7 @@ from unpaddedbase64 import encode_base64
 log = logging.getLogger(__name__)
 
 MAX_PREV_EVENTS = 10
+LONG_BATCH = 64  # events: a create_batch write larger than this runs off the event loop (Database.submit)
 
 # How a room's current state changes: state key -> (event ID, membership) or None (removed).
 CurrentChanges = dict[StateKey, "tuple[str, str | None] | None"]
@@ -276,7 +277,7 @@ class EventPipeline:
                 return positions
 
             try:
-                positions = await asyncio.shield(self.db.submit(job))
+                positions = await asyncio.shield(self.db.submit(job, long=len(built) > LONG_BATCH))
             except BaseException:
                 self._extremities.pop(room_id, None)  # the database is the truth again
                 raise
@@ -583,7 +584,7 @@ class EventPipeline:
                 self.events.insert_event_job(conn, p, pos, None, text, None, outlier=True)
             return pos
 
-        pos = await self.db.write(job)
+        pos = await self.db.write(job, long=len(rows) > LONG_BATCH)  # a big room's state: off the loop
         self.events.remember_room_version(room_id, version)
         if pos:
             self.stream.advance(pos)

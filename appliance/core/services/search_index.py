@@ -65,4 +65,4 @@ class SearchIndexer:
         hi = min(upto, after + BATCH_EVENTS)
         if not await self.store.any_event_between(after, hi):  # receipts, account data…: nothing to index
             return Batch(hi)
-        return Batch(hi, partial(SearchStore.index_job, lo=after, hi=hi))
+        return Batch(hi, partial(SearchStore.index_job, lo=after, hi=hi), long=True)  # up to BATCH_EVENTS

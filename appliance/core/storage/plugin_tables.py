@@ -88,11 +88,13 @@ class PluginTables:
     async def fetchone(self, sql: str, params: Params = ()) -> tuple | None:
         return self._read_conn().execute(sql, params).fetchone()
 
+    # A plugin's statements run in the writer thread (long=True): however long one takes, it never
+    # holds up the event loop, which keeps serving whatever a plugin does.
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return await self.db.write(self._job([(sql, params)]))
+        return await self.db.write(self._job([(sql, params)]), long=True)
 
     async def execute_many(self, statements: Sequence[tuple[str, Params]]) -> None:
-        await self.db.write(self._job(list(statements)))
+        await self.db.write(self._job(list(statements)), long=True)
 
     def _job(self, statements: list[tuple[str, Params]]) -> Callable[[sqlite3.Connection], int]:
         auth = self._auth

@@ -130,7 +130,7 @@ class Backfiller:
                                             rejected=rejected)
             return len(rows)
 
-        added = await self.pipeline.db.write(job)
+        added = await self.pipeline.db.write(job, long=True)  # a page of history: off the event loop
         for pdu, _, _ in rows:
             events.invalidate(pdu.event_id)
         return added

@@ -221,7 +221,7 @@ class AdminStore:
             for table in _ROOM_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE room_id = ?", (room_id,))
             return event_ids
-        return await self.db.write(job)
+        return await self.db.write(job, long=True)  # a room's whole history: off the event loop
 
     # -- blocked rooms ----------------------------------------------------------------------
 
