@@ -12,7 +12,7 @@ HASH   := $(shell cat pyproject.toml | md5sum | cut -c1-8)
 STAMP  := $(VENV)/.installed-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: run test venv clean system-tools browser irc-server bench soak image image-test image-tools
+.PHONY: run test venv clean system-tools browser irc-server pebble bench soak image image-test image-tools rust-sdk-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,23 @@ irc-server:
 	    { systemctl disable --now ngircd >/dev/null 2>&1 || true; }; } || \
 	  echo "ngircd missing and not installable: the IRC bridge tests will be skipped"
 
+# The outside-access tests get certificates from Let's Encrypt's test CA, Pebble, and its test DNS
+# server, started by the tests on loopback: Go programs, installed with `go install` (when Go is
+# there) into a cache outside the repository.
+PEBBLE_VERSION := v2.10.3
+TOOLS_DIR ?= $(HOME)/.cache/hearth-tools
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+pebble:
+	@[ -x $(TOOLS_DIR)/bin/pebble ] && [ -x $(TOOLS_DIR)/bin/pebble-challtestsrv ] || \
+	  { [ -x "$(GO)" ] && GOBIN=$(TOOLS_DIR)/bin $(GO) install \
+	      github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION) \
+	      github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION); } || \
+	  echo "pebble missing and not installable (no Go?): the outside-access tests will be skipped"
+
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
-test: $(TEST_STAMP) system-tools browser irc-server
+# The federation interop test (tests/federation/test_synapse_interop.py) starts a real Synapse
+# from its own venv, the one `make bench` uses.
+test: $(TEST_STAMP) system-tools browser irc-server pebble bench/.venv-synapse/.installed
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 # make bench: Hearth beside Synapse (README "Benchmark"); Synapse gets its own venv. BENCH_ARGS="--reps 3"
@@ -68,6 +83,16 @@ bench: $(STAMP) bench/.venv-synapse/.installed
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# matrix-rust-sdk (Element X's SDK) chatting with encryption over sliding sync against Hearth.
+# Opt-in, not part of `make test`: the first build takes ~30 min on two shared cores (then cached
+# in RUST_SDK_CACHE). Needs cargo (rustup) and crates.io.
+RUST_SDK_CACHE ?= /var/cache/hearth-rust-sdk
+rust-sdk-test: $(TEST_STAMP)
+	@command -v cargo >/dev/null || { echo "cargo missing: install Rust (rustup) first"; exit 1; }
+	cd tests/rust_client && CARGO_TARGET_DIR=$(RUST_SDK_CACHE) cargo build --locked
+	HEARTH_RUST_SDK_CLIENT=$(RUST_SDK_CACHE)/debug/hearth-sdk-client \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_matrix_rust_sdk.py
 
 # The kill -9 durability test with many more cycles (SOAK_CYCLES, default 300): a long soak.
 SOAK_CYCLES ?= 300

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 # Hearth uses no pydantic plugins. Without this, the first model pydantic builds (the settings,
 # below) reads the metadata of every installed distribution looking for them: a few ms of every
@@ -79,23 +80,73 @@ def _host_port(host: str, port: int) -> str:
     return f"{'[' + host + ']' if ':' in host else host}:{port}"
 
 
+def tls_files(settings: Settings) -> tuple[Path, Path] | None:
+    """The certificate chain and key the TLS listeners use: the operator's
+    (HEARTH_FEDERATION_TLS_CERT/KEY), else the one Hearth got from the ACME CA for the family's
+    name (Admin → Outside access), else none."""
+    if settings.federation_tls_cert is not None:
+        return settings.federation_tls_cert, settings.federation_tls_key
+    chain, key = settings.tls_dir / "fullchain.pem", settings.tls_dir / "privkey.pem"
+    if settings.reach_mode == "lan" or not (chain.is_file() and key.is_file()):
+        return None
+    from .core.protocol.acme import chain_matches_key
+
+    try:  # a power cut between the two files' replacement: serve plain HTTP until the next certificate
+        if chain_matches_key(chain.read_bytes(), key.read_bytes()):
+            return chain, key
+    except (OSError, ValueError):
+        pass
+    logging.getLogger("hearth").warning("the certificate in %s does not match its key: not serving TLS until the "
+                                        "next one", settings.tls_dir)
+    return None
+
+
 def configure_listeners(config, settings: Settings) -> None:
-    """The client/web listener (plain HTTP, HEARTH_BIND) and, with federation on and a
-    certificate configured, the federation listener over TLS (HEARTH_FEDERATION_BIND): hypercorn
-    serves `bind` with TLS and `insecure_bind` without, from the same app."""
+    """The client/web listener (plain HTTP, HEARTH_BIND) and, with a certificate, the TLS
+    listeners: HTTPS (HEARTH_TLS_BIND, where the router's 443 arrives) once Hearth is reachable
+    from outside, and federation (HEARTH_FEDERATION_BIND) when federation is on. hypercorn serves
+    `bind` with TLS and `insecure_bind` without, from the same app, with one certificate."""
     client = _host_port(*settings.host_port)
-    if settings.federation_enabled and settings.federation_tls_cert is not None:
-        config.insecure_bind = [client]
-        config.bind = [_host_port(*settings.federation_host_port)]
-        config.certfile = str(settings.federation_tls_cert)
-        config.keyfile = str(settings.federation_tls_key)
-    else:
+    files = tls_files(settings) if (settings.federation_enabled or settings.reach_mode != "lan") else None
+    secure = []
+    if files is not None and settings.reach_mode != "lan":
+        secure.append(_host_port(*settings.tls_host_port))
+    if files is not None and settings.federation_enabled:
+        secure.append(_host_port(*settings.federation_host_port))
+    if not secure:
         config.bind = [client]
+        return
+    config.insecure_bind = [client]
+    config.bind = secure
+    config.certfile, config.keyfile = str(files[0]), str(files[1])
+
+
+def _apply_stored_listener_settings(settings: Settings) -> None:
+    """Outside access and federation as the admin pages stored them: the listeners are opened
+    before the app (which reads every stored setting) is built."""
+    from .core.storage.stores.server_settings import ServerSettingsStore
+
+    stored = ServerSettingsStore.read_file(settings.database_path) if settings.database_path.exists() else {}
+    settings.apply_stored({k: v for k, v in stored.items() if k.startswith(("reach_", "acme_", "federation_", "tls_"))})
+
+
+def listener_config():
+    """hypercorn's Config, whose TLS contexts take a renewed certificate without a restart
+    (core/services/reach/tls_contexts.py)."""
+    from hypercorn.config import Config
+
+    from .core.services.reach import tls_contexts
+
+    class ListenerConfig(Config):
+        def create_ssl_context(self):
+            context = super().create_ssl_context()
+            return tls_contexts.register(context) if context is not None else None
+
+    return ListenerConfig()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from hypercorn.asyncio.run import worker_serve
-    from hypercorn.config import Config
     from hypercorn.utils import wrap_app
 
     from .app import create_app
@@ -110,8 +161,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     except SystemExit as exc:
         print(exc, file=sys.stderr, flush=True)
         return 1
-    config = Config()
+    config = listener_config()
     host, port = settings.host_port
+    _apply_stored_listener_settings(settings)
     configure_listeners(config, settings)
     config.accesslog = None
     config.graceful_timeout = 3

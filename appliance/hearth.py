@@ -19,6 +19,7 @@ from .groups.core import Background, Core, build_core
 from .groups.e2ee import E2ee, build_e2ee
 from .groups.on_first_use import OnFirstUse
 from .groups.push import Push, build_push
+from .groups.reach import Reach, build_reach
 from .groups.reading import Reading, build_reading
 from .groups.rooms import Rooms, build_rooms
 from .groups.web import Process, Web, build_web, build_web_sessions
@@ -41,6 +42,7 @@ class Hearth:
     reading: Reading
     web: Web
     bridges: Bridges
+    reach: Reach  # outside access: the certificate and its renewal (issue 18)
     built_admin: OnFirstUse[Admin]
     built_media: OnFirstUse[Media]
     built_federation: OnFirstUse[Federation]  # federation (issue 18)
@@ -68,12 +70,15 @@ class Hearth:
     @property
     def background(self) -> tuple[Background, ...]:
         """What runs while the server serves (app.py starts each as a task, cancels it at the end)."""
-        return (*self.appservices.background, *self.accounts.background, *self.push.background, *self.reading.background,
-                *self.web.background, *self.bridges.background)
+        federation = (self.federation.sender.run,) if self.settings.federation_enabled else ()
+        return (*federation, *self.appservices.background, *self.accounts.background, *self.push.background,
+                *self.reading.background, *self.web.background, *self.bridges.background, *self.reach.background)
 
     async def close(self) -> None:
         await self.core.backups.stop()
+        await self.reach.certificates.aclose()
         if self.built_federation.built:  # federation (issue 18): its HTTP connections
+            await self.federation.sender.stop()
             await self.federation.client.aclose()
         await self.core.db.close()
 
@@ -98,9 +103,11 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     reading = build_reading(core, accounts, e2ee, push)
     appservices = build_appservices(core, appservice_client, appservice_queries, accounts, e2ee, reading)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
+    federation: OnFirstUse[Federation] = OnFirstUse(lambda: _build_federation(core, e2ee, reading))
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
-                  bridges=build_bridges(core, rooms, accounts, reading, web), built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core)),
-                  built_federation=OnFirstUse(lambda: _build_federation(core)))
+                  bridges=build_bridges(core, rooms, accounts, reading, web), reach=build_reach(core, web),
+                  built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core, federation)),
+                  built_federation=federation)
 
 
 def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: Accounts, reading: Reading,
@@ -110,13 +117,19 @@ def _build_admin(core: Core, appservices: AppServices, rooms: Rooms, accounts: A
     return build_admin(core, appservices, rooms, accounts, reading, web)
 
 
-def _build_media(core: Core) -> Media:
+def _build_media(core: Core, federation: OnFirstUse[Federation]) -> Media:
     from .groups.media import build_media
 
-    return build_media(core)
+    if not core.settings.federation_enabled:
+        return build_media(core)
+
+    async def fetch_remote(server_name: str, media_id: str) -> tuple[bytes, str | None, str | None]:
+        return await federation.get().media.fetch(server_name, media_id)
+
+    return build_media(core, fetch_remote)
 
 
-def _build_federation(core: Core) -> Federation:
+def _build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
     from .groups.federation import build_federation
 
-    return build_federation(core)
+    return build_federation(core, e2ee, reading)

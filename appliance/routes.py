@@ -66,17 +66,24 @@ def eager_blueprints() -> list[tuple[Blueprint, str, str]]:
     Imports every handler module: for the generator and the tests, not for a start."""
     from .core.api.admin import blueprints as admin_blueprints
     from .core.api.client import blueprints as client_blueprints
+    from .core.api import acme_challenge
     from .core.api.federation import keys as federation_keys
     from .core.api.federation import openid as federation_openid
+    from .core.api.federation import events as federation_events
+    from .core.api.federation import media as federation_media
+    from .core.api.federation import membership as federation_membership
     from .core.api.federation import queries as federation_queries
+    from .core.api.federation import transactions as federation_transactions
     from .setup_wizard import restore as _wizard_restore  # noqa: F401  (its pages join the wizard's blueprint)
     from .setup_wizard import routes as wizard_routes
-    from .webui import (account_pages, admin_backups, admin_bridges, admin_external_bridges, admin_pages, join, layout,
-                        me_bridges, oauth_pages)
+    from .webui import (account_pages, admin_backups, admin_bridges, admin_external_bridges, admin_pages, admin_reach, join,
+                        layout, me_bridges, oauth_pages)
 
     found = [*client_blueprints(), *admin_blueprints(), federation_openid.bp, federation_keys.bp,
-             federation_queries.bp, wizard_routes.bp, layout.bp, join.bp, account_pages.bp, admin_pages.bp,
-             admin_backups.bp, admin_backups.state_bp, admin_bridges.bp, admin_external_bridges.bp, me_bridges.bp, oauth_pages.bp]
+             federation_queries.bp, federation_transactions.bp, federation_events.bp, federation_membership.bp,
+             federation_media.bp, acme_challenge.bp, wizard_routes.bp, layout.bp, join.bp, account_pages.bp,
+             admin_pages.bp, admin_backups.bp, admin_backups.state_bp, admin_bridges.bp, admin_external_bridges.bp,
+             admin_reach.bp, me_bridges.bp, oauth_pages.bp]
     out = []
     for bp in found:
         module = sys.modules[bp.import_name]

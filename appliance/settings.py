@@ -12,7 +12,7 @@ from pathlib import Path
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -107,6 +107,34 @@ class Settings(BaseSettings):
     federation_denied_servers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Servers (comma-separated, `*` globs) never federated with.")
 
+    # Reaching Hearth from outside the home (issue 18): a certificate from an ACME CA, TLS listeners.
+    reach_mode: Literal["lan", "domain", "dyndns"] = Field(
+        "lan", description="lan: only at home; domain: your own domain; dyndns: a free dynamic-DNS name.")
+    reach_domain: str | None = Field(None, description="The name Hearth is reached by from outside (chat.example.org).")
+    acme_challenge: Literal["http-01", "dns-01"] = Field(
+        "http-01", description="How the CA checks the name: http-01 (port 80 forwarded) or dns-01 (a DNS provider).")
+    reach_dns_provider: Literal["desec", "duckdns", "cloudflare", "challtestsrv"] | None = Field(
+        None, description="The DNS provider for dns-01 and dynamic-DNS names.")
+    reach_dns_token: SecretStr | None = Field(
+        None, description="The DNS provider's API token (else the one stored from the admin page).")
+    reach_dns_api_url: str | None = Field(
+        None, description="Another API address for the DNS provider (the test DNS server's management URL).")
+    acme_directory_url: str = Field(
+        "https://acme-v02.api.letsencrypt.org/directory", description="The ACME CA's directory (Let's Encrypt).")
+    acme_ca_bundle: Path | None = Field(None, description="CA certificates (PEM) trusted for the ACME CA (tests).")
+    acme_email: str | None = Field(None, description="Contact address given to the CA (expiry warnings).")
+    acme_renew_days: float = Field(30.0, gt=0, description="Renew the certificate this many days before it expires.")
+    acme_check_interval_s: float = Field(
+        6 * 3600.0, gt=0, description="Seconds between checks whether the certificate needs renewing.")
+    tls_bind: str = Field("0.0.0.0:8443", description="host:port of the HTTPS listener (the router's 443 comes here).")
+    reach_http_port: int = Field(80, description="The public port the CA and the self-test use for HTTP (80).")
+    reach_https_port: int = Field(443, description="The public HTTPS port the self-test checks (443).")
+    reach_federation_port: int = Field(8448, description="The public federation port the self-test checks (8448).")
+    reach_dns_resolver: str | None = Field(
+        None, description="A DNS server (host:port) for the self-test's lookups; unset: the system's.")
+    reach_ip_echo_url: str | None = Field(
+        "https://checkipv4.dedyn.io/", description="Answers the home's internet address (the self-test); empty: none.")
+
     @field_validator("federation_allowed_servers", "federation_denied_servers", "bridges_enabled", mode="before")
     @classmethod
     def _server_lists(cls, v: Any) -> Any:
@@ -132,6 +160,16 @@ class Settings(BaseSettings):
             out.append("Federation may contact servers on loopback and private addresses "
                        "(HEARTH_FEDERATION_ALLOW_PRIVATE_PEERS=true).")
         return out
+
+    @property
+    def tls_host_port(self) -> tuple[str, int]:
+        host, _, port = self.tls_bind.rpartition(":")
+        return (host.strip("[]") or "0.0.0.0", int(port))
+
+    @property
+    def tls_dir(self) -> Path:
+        """The certificate from the ACME CA and its key (hypercorn reads files)."""
+        return self.data_dir / "tls"
 
     @property
     def federation_host_port(self) -> tuple[str, int]:

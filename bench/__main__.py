@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bg-senders", type=int, default=8, help="background senders during loaded delivery")
     p.add_argument("--sync-rooms", type=int, default=30, help="rooms of the syncing user")
     p.add_argument("--sync-history", type=int, default=20, help="messages in each of those rooms")
+    p.add_argument("--ss-rooms", type=int, default=200, help="rooms of the sliding-sync user")
     p.add_argument("--join-members", type=int, default=50, help="members of the room being joined")
     p.add_argument("--join-state", type=int, default=50, help="extra state events in that room")
     p.add_argument("--joiners", type=int, default=3, help="joins timed per repetition")
@@ -88,7 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.tiny:
         for k, v in dict(reps=1, register_users=2, register_concurrency=2, senders=3, rooms=2, messages=3,
                          delivery_samples=2, bg_senders=2, sync_rooms=2, sync_history=2, join_members=3,
-                         join_state=2, joiners=1, ingest_events=20, ingest_senders=2, settle=0.5,
+                         join_state=2, joiners=1, ss_rooms=3, ingest_events=20, ingest_senders=2, settle=0.5,
                          household_messages=300, household_images=5, backfill_events=200, irc_lines=50).items():
             setattr(args, k, v)
     if args.cold_starts is None:

@@ -98,6 +98,20 @@ class Api:
             params["filter"] = filter_
         return await self.call("GET", "/sync", user, params=params)
 
+    async def sliding_sync(self, user: User, body: dict, pos: str | None = None, timeout_ms: int = 0) -> dict:
+        """POST simplified sliding sync (MSC4186), as matrix-rust-sdk sends it."""
+        params: dict = {"timeout": str(timeout_ms)}
+        if pos:
+            params["pos"] = pos
+        target = SLIDING_SYNC + "?" + urlencode(params)
+        r = await self.http.request("POST", target, json.dumps(body).encode(), user.headers)
+        if r.status != 200:
+            raise ApiError(f"sliding sync: {r.status} {r.text[:300]}")
+        return r.json()
+
+
+SLIDING_SYNC = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync"
+
 
 def message_text(i: int) -> str:
     """The body of message i: the same size on both servers (about 60 bytes)."""

@@ -243,6 +243,75 @@ class SyncScenario(Scenario):
         return {"initial_sync_ms": initial * 1000, "incremental_sync_ms": incremental * 1000}
 
 
+# What Element X's room list asks for (matrix-rust-sdk's RoomListService: the "all_rooms" list,
+# the first page of 20, one event of timeline, its required_state).
+ELEMENT_X_REQUIRED_STATE = [
+    ["m.room.name", ""], ["m.room.encryption", ""], ["m.room.member", "$LAZY"], ["m.room.member", "$ME"],
+    ["m.room.topic", ""], ["m.room.avatar", ""], ["m.room.canonical_alias", ""], ["m.room.power_levels", ""],
+    ["org.matrix.msc3401.call.member", "*"], ["m.room.join_rules", ""], ["m.room.tombstone", ""],
+    ["m.room.create", ""], ["m.room.history_visibility", ""], ["io.element.functional_members", ""],
+    ["m.space.parent", "*"], ["m.space.child", "*"]]
+
+
+def element_x_room_list() -> dict:
+    return {"conn_id": "room-list",
+            "lists": {"all_rooms": {"ranges": [[0, 19]], "timeline_limit": 1,
+                                    "required_state": ELEMENT_X_REQUIRED_STATE}},
+            "extensions": {"account_data": {"enabled": True},
+                           "receipts": {"enabled": True, "rooms": ["*"]}, "typing": {"enabled": True}}}
+
+
+class SlidingSync(Scenario):
+    """Simplified sliding sync (MSC4186) as Element X uses it: a new device's first room list for
+    a person in many rooms, and a message's delivery to a waiting sliding-sync request."""
+
+    name = "sliding"
+
+    async def setup(self, ctx):
+        a = ctx.args
+        self.user = await ctx.user("slider")
+        self.sender = await ctx.user("slider_friend")
+        self.rooms = await bounded(4, [lambda: ctx.api.create_room(self.user) for _ in range(a.ss_rooms)])
+        await bounded(8, [lambda r=r: ctx.api.send(self.user, r, message_text(0)) for r in self.rooms])
+        self.room = self.rooms[0]
+        await ctx.api.join(self.sender, self.room)
+        self.serial = 0
+        # Untimed: the server's first sliding-sync request of its life (a phone has made many
+        # before a new one signs in) loads the handler's module on Hearth.
+        await ctx.api.sliding_sync(self.sender, element_x_room_list())
+
+    async def run(self, ctx, rep):
+        a = ctx.args
+        device = await ctx.api.login(self.user.user_id)
+        t0 = time.perf_counter()
+        first = await ctx.api.sliding_sync(device, element_x_room_list())
+        first_s = time.perf_counter() - t0
+        count = first.get("lists", {}).get("all_rooms", {}).get("count")
+        if count != len(self.rooms) or len(first.get("rooms", {})) != min(20, len(self.rooms)):
+            raise RuntimeError(f"first room list: count {count}, {len(first.get('rooms', {}))} rooms")
+        pos = first["pos"]
+        samples = []
+        body = element_x_room_list()
+        for _ in range(a.delivery_samples):
+            self.serial += 1
+            marker = f"sliding probe {self.serial}"
+            poll = asyncio.create_task(ctx.api.sliding_sync(device, body, pos, timeout_ms=30_000))
+            await asyncio.sleep(0.05)  # let the long-poll park on the server
+            t0 = time.perf_counter()
+            await ctx.api.send(self.sender, self.room, marker)
+            while True:
+                resp = await poll
+                pos = resp["pos"]
+                events = resp.get("rooms", {}).get(self.room, {}).get("timeline", [])
+                if any(e.get("content", {}).get("body") == marker for e in events):
+                    samples.append(time.perf_counter() - t0)
+                    break
+                poll = asyncio.create_task(ctx.api.sliding_sync(device, body, pos, timeout_ms=30_000))
+        return {"ss_first_list_ms": first_s * 1000,
+                "ss_delivery_p50_ms": percentile(samples, 50) * 1000,
+                "ss_delivery_p99_ms": percentile(samples, 99) * 1000}
+
+
 class Join(Scenario):
     """Joining a room that has many members and many state events."""
 
@@ -311,4 +380,4 @@ class Ingest(Scenario):
         }
 
 
-ALL = [Register, SendThroughput, Delivery, SyncScenario, Join, Ingest]
+ALL = [Register, SendThroughput, Delivery, SyncScenario, SlidingSync, Join, Ingest]

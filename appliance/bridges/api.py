@@ -284,6 +284,8 @@ class BridgePlugin:
     # plugin's own migration track. Table names must start with `<id>_`.
     migrations: ClassVar[str | None] = None
     commands: ClassVar[Sequence[Command]] = ()
+    # What the admin page asks for when an admin links an existing room (see `plumb_key`).
+    plumb_hint: ClassVar[str] = "The remote chat's name"
 
     async def start(self, ctx: BridgeContext) -> None:
         """Connect and be ready (return quickly; long work goes in ctx.spawn)."""
@@ -299,6 +301,14 @@ class BridgePlugin:
     async def on_ephemeral(self, event: EphemeralEvent) -> None:
         """Typing, read receipts and presence in the bridge's rooms (a courtesy: one that fails is
         logged and not given again)."""
+
+    def plumb_key(self, text: str) -> str | None:
+        """What an admin typed to name a remote chat (Admin → Bridges → link a room) → the portal
+        key, or None when it names none."""
+        return text.strip() or None
+
+    async def on_portal_linked(self, key: str, room_id: str) -> None:
+        """An admin linked an existing room to the remote chat `key` (the bot has joined it)."""
 
     async def on_alias_query(self, key: str) -> bool:
         """Someone looked up (or is joining) `#<id>_<key>`, a portal that does not exist yet:

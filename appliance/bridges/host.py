@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..core.metrics import Family
 from ..core.protocol.appservice import RegistrationError
+from ..core.protocol.errors import MatrixError
 from ..core.protocol.events import Pdu
 from ..core.storage.plugin_tables import PluginTables
 from ..core.stream_consumer import Batch, StreamConsumer
@@ -543,6 +544,38 @@ class BridgeHost:
     def status(self, bridge_id: str) -> BridgeStatus:
         runner = self.runners.get(bridge_id)
         return runner.status if runner is not None else BridgeStatus(bridge_id)
+
+    async def link_room(self, bridge_id: str, room: str, remote: str, admin_user_id: str) -> str:
+        """An admin links an existing room (ID or alias) to a remote chat: the admin invites the
+        bot, the bot joins, the plugin is told. The portal's key; ValueError saying what is wrong."""
+        runner = self.runners.get(bridge_id)
+        if runner is None or runner.plugin is None or runner.ctx is None:
+            raise ValueError("The bridge is not running: switch it on first.")
+        key = runner.plugin.plumb_key(remote)
+        if key is None:
+            raise ValueError(f"That does not name a chat {runner.info.name} knows.")
+        try:
+            room_id = await self.side.aliases.resolve_room(room.strip())
+        except MatrixError as exc:
+            raise ValueError(f"No such room here: {exc.error}") from None
+        if await runner.ctx.portals.by_room(room_id) is not None:
+            raise ValueError("That room is already linked.")
+        bot = runner.ctx.bot.user_id
+        if await self.side.events.membership(room_id, bot) not in ("join", "invite"):
+            try:
+                await self.side.membership.invite(room_id, admin_user_id, bot)
+            except MatrixError as exc:
+                raise ValueError(f"You cannot invite the bridge's bot there: {exc.error}") from None
+        await runner.ctx.portals.plumb(key, room_id)
+        await _call("on_portal_linked()", runner.plugin.on_portal_linked(key, room_id), runner.call_timeout)
+        return key
+
+    async def unlink_room(self, bridge_id: str, key: str) -> None:
+        runner = self.runners.get(bridge_id)
+        if runner is not None and runner.ctx is not None:
+            await runner.ctx.portals.unlink(key)
+        else:
+            await self.side.store.remove_portal(bridge_id, key)
 
     async def login_steps(self, bridge_id: str, user_id: str) -> list[LoginStep]:
         runner = self.runners.get(bridge_id)

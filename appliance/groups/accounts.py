@@ -49,6 +49,8 @@ class Accounts:
     reads: AccountReads  # what the web pages read of an account
     # After devices are deleted (logout, deletion, deactivation): listener(user_id, device_ids).
     devices_deleted: AsyncEvent[[str, list[str]]]
+    # After a device is made (by any path): listener(user_id, device_id).
+    device_added: AsyncEvent[[str, str]]
     account_data: AccountDataService
     filters: FilterService
     presence: PresenceService
@@ -65,6 +67,7 @@ def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Roo
     (every web session of the account ends); a failure propagates."""
     s, db, store = core.settings, core.db, core.account_store
     devices_deleted: AsyncEvent[[str, list[str]]] = AsyncEvent("devices deleted")
+    device_added: AsyncEvent[[str, str]] = AsyncEvent("device added")
     presence = PresenceService(db, PresenceStore(db), store, core.stream, s.server_name,
                                enabled=s.presence_enabled, max_sync_timeout_ms=s.sync_timeout_max_ms,
                                idle_after_ms=int(s.presence_idle_after_s * 1000),
@@ -74,8 +77,8 @@ def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Roo
                              s.login_lockout_minutes * 60)
     names = AccountNames(s.server_name, store, core.appservice_registry)
     passwords = PasswordCheck(store, core.auth, names, throttle)
-    uia = UserInteractiveAuth(UiaStore(db), passwords)
-    devices = Devices(store, core.auth, uia, devices_deleted)
+    uia = UserInteractiveAuth(UiaStore(db), passwords, s.base_url)
+    devices = Devices(store, core.auth, uia, devices_deleted, device_added)
     login = Login(s, store, core.auth, names, passwords, uia, devices, credentials_changed)
     registration = Registration(s, store, core.auth, names, uia, login)
     account_data = AccountDataService(db, AccountDataStore(db), core.stream)
@@ -93,6 +96,7 @@ def build_accounts(core: Core, appservice_queries: AppServiceQueries, rooms: Roo
             registration, store, core.auth, s.server_name),
         reads=AccountReads(store),
         devices_deleted=devices_deleted,
+        device_added=device_added,
         account_data=account_data,
         filters=FilterService(FilterStore(db)),
         presence=presence,

@@ -32,8 +32,9 @@ def build_e2ee(core: Core, accounts: Accounts) -> E2ee:
     to_device = ToDeviceService(core.db, to_device_store, core.stream, core.server_name)
     sync = E2eeService(device_keys, to_device)
     dehydrated = DehydratedDeviceService(DehydratedDeviceStore(core.db), to_device_store, core.account_store,
-                                         device_keys, accounts.devices.remove_devices)
+                                         device_keys, accounts.devices.remove_devices, accounts.devices.add)
     accounts.devices_deleted.subscribe(sync.on_devices_deleted)
+    accounts.device_added.subscribe(sync.on_device_created)
     accounts.devices_deleted.subscribe(dehydrated.forget)
     return E2ee(device_keys=device_keys, to_device=to_device, key_backup=KeyBackupService(KeyBackupStore(core.db)),
                 sync=sync, dehydrated_devices=dehydrated)

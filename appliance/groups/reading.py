@@ -10,6 +10,7 @@ from ..core.services.reports import ReportService
 from ..core.services.room_read import RoomReadService
 from ..core.services.search import SearchService
 from ..core.services.search_index import SearchIndexer
+from ..core.services.sliding_sync import BumpStamps, SlidingSyncService
 from ..core.services.sync import SyncService
 from ..core.services.typing import TypingService
 from ..core.services.visibility import Visibility
@@ -28,6 +29,7 @@ from .push import Push
 class Reading:
     rooms: RoomReadService  # messages, context, event, state, members
     sync: SyncService
+    sliding_sync: SlidingSyncService  # MSC4186, on the same pieces as `sync`
     receipts: ReceiptService
     typing: TypingService
     search: SearchService
@@ -45,11 +47,17 @@ def build_reading(core: Core, accounts: Accounts, e2ee: E2ee, push: Push) -> Rea
     rooms = RoomReadService(events, state, memberships, stream, formatter, visibility)
     search_store = SearchStore(db)
     indexer = SearchIndexer(db, stream, StreamConsumerStore(db), search_store)  # the stream wakes it
+    sync = SyncService(memberships, events, stream, rooms, formatter, visibility, accounts.account_data,
+                       receipts, typing, e2ee.sync, accounts.presence, push.service,
+                       max_timeout_ms=core.settings.sync_timeout_max_ms)
+    bumps = BumpStamps()
+    core.persisted.subscribe(bumps.on_persisted)
     return Reading(
         rooms=rooms,
-        sync=SyncService(memberships, events, stream, rooms, formatter, visibility, accounts.account_data,
-                         receipts, typing, e2ee.sync, accounts.presence, push.service,
-                         max_timeout_ms=core.settings.sync_timeout_max_ms),
+        sync=sync,
+        sliding_sync=SlidingSyncService(memberships, events, stream, rooms, formatter, sync, accounts.account_data,
+                                        receipts, typing, e2ee.sync, accounts.presence, push.service, bumps,
+                                        max_timeout_ms=core.settings.sync_timeout_max_ms),
         receipts=receipts,
         typing=typing,
         search=SearchService(search_store, events, rooms, indexer),

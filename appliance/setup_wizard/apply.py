@@ -65,10 +65,17 @@ async def apply_setup(hearth: Hearth, progress: dict[str, Any]) -> Applied:
     address = data["join"].get("public_baseurl")
     if address and not hearth.web.server_settings.overridden("public_baseurl"):
         values["public_baseurl"] = address  # confirmed in the wizard; the admin pages can correct it
+    reach = data.get("reach", {})
+    for key, value in reach.get("settings", {}).items():
+        if not hearth.web.server_settings.overridden(key):
+            values[key] = value
     for bridge_id, bridge in data.get("bridges", {}).get("bridges", {}).items():
         values[("bridge_" + re.sub(r"[^a-z0-9_]", "_", bridge_id.lower()))[:64]] = bridge
     await hearth.web.server_settings.store_values(values)
     hearth.admin.settings.apply_live()  # and in force now (media and previews read them at each use)
+    if reach.get("dns_token"):
+        await hearth.reach.certificates.store_dns_token(reach["dns_token"])
+    hearth.reach.certificates.kick()  # outside access: the certificate is fetched in the background
     tasks.append("Settings saved")
 
     token = expires = None

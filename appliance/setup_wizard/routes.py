@@ -12,13 +12,14 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, redirect, request
 
-from ..core.protocol.errors import LimitExceeded, MatrixError
+from ..core.protocol.errors import InvalidParam, LimitExceeded, MatrixError
 from ..core.services.login_throttle import wait_in_words
 from ..public_address import address_problem, suggestion
 from ..webui import session as web_session
 from ..webui.forms import form_fields, parse_form
 from ..webui.join import public_base_url, qr_svg
 from ..webui.layout import error_page, render_page
+from ..webui.reach_forms import token_problem
 from ..webui.security import client_ip, is_local_client
 from . import steps as S
 from .apply import apply_setup, name_taken
@@ -62,10 +63,14 @@ def _step_values(step: S.Step, progress: dict[str, Any]) -> dict[str, Any]:
     settings = _hearth().settings
     if step.id == "server_name" and "server_name" not in stored:
         stored["server_name"] = settings.server_name
-    if step.id == "features" and "form" in stored:
+    if step.id in ("features", "reach") and "form" in stored:
         stored = stored["form"]
     if step.id == "join" and "registration" not in stored and "registration" in settings.explicit_fields:
         stored["registration"] = settings.registration
+    if step.id == "reach" and not stored:  # a server name from the internet's DNS is the likely name
+        name = progress["data"].get("server_name", {}).get("server_name", settings.server_name)
+        if "." in name and not name.endswith(".local") and ":" not in name:
+            stored = {"reach_domain": name}
     if step.id == "join" and "public_baseurl" not in stored:
         stored["public_baseurl"] = _suggested_address()
     return stored
@@ -126,8 +131,16 @@ def _summary(progress: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("Largest file", f"{features.get('max_upload_mb', '?')} MB", "features"),
         ("Storage per person", "No limit" if quota == 0 else f"{quota} MB", "features"),
         ("Link previews", "On" if features.get("url_previews") else "Off", "features"),
+        ("Outside access", _reach_summary(d.get("reach", {}).get("settings", {})), "reach"),
         ("Bridges", ", ".join(bridges) or "None", "bridges"),
     ]
+
+
+def _reach_summary(reach: dict[str, Any]) -> str:
+    if reach.get("reach_mode", "lan") == "lan" or not reach.get("reach_domain"):
+        return "At home only"
+    how = "port 80" if reach.get("acme_challenge") == "http-01" else "DNS"
+    return f"From anywhere as {reach['reach_domain']} (certificate checked through {how})"
 
 
 # -- welcome: the setup code ------------------------------------------------------------------
@@ -245,6 +258,13 @@ async def _stored_values(step: S.Step, model, progress: dict[str, Any]) -> dict[
         return {"registration": model.registration, "public_baseurl": model.public_baseurl or _suggested_address()}
     if step.id == "features":
         return {"form": model.model_dump(), "settings": model.settings_values()}
+    if step.id == "reach":
+        stored_token = progress["data"].get("reach", {}).get("dns_token")
+        problem = token_problem(model, stored_token)
+        if problem:
+            raise InvalidParam(problem)
+        return {"form": model.model_dump(mode="json", exclude={"dns_token"}), "settings": model.settings_values(),
+                "dns_token": model.token() or stored_token}
     raise AssertionError(step.id)
 
 
@@ -265,7 +285,7 @@ def _parse_bridges(form) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
 
 
 async def _apply(progress: dict[str, Any]) -> Response:
-    missing = [s.title for s in S.STEPS[:-2] if s.id not in progress["data"]]
+    missing = [s.title for s in S.STEPS if s.id not in S.OPTIONAL and s.id not in progress["data"]]
     if missing:
         return await _render_step(S.step("summary"), progress, status=400,
                                   message="Some steps are not done yet: " + ", ".join(missing))

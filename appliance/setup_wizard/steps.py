@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 
 from ..core.protocol import ids
 from ..webui.passwords import MIN_PASSWORD_LENGTH, password_problem
+from ..webui.reach_forms import ReachForm
 from ..webui.server_forms import FeaturesStep, JoinStep
 
 log = logging.getLogger(__name__)
@@ -162,12 +163,16 @@ STEPS: tuple[Step, ...] = (
          "admin pages.", JoinStep, icon="users"),
     Step("features", "Features", "A few choices", "Sensible defaults are filled in; change them any time.",
          FeaturesStep, icon="sliders"),
+    Step("reach", "Outside access", "Reach Hearth from outside the home",
+         "At home, phones reach Hearth on the Wi-Fi. To chat from anywhere, Hearth needs a name on the internet "
+         "and a certificate phones accept; it gets one from Let's Encrypt for free.", ReachForm, icon="globe"),
     Step("bridges", "Bridges", "Bridges to other chat apps",
          "Bridges connect Hearth to other networks. You can add them later too.", None, icon="link"),
     Step("summary", "Summary", "Ready to set up", "Check your choices. Nothing is saved until you confirm.",
          None, button="Set up Hearth", icon="check"),
 )
 STEP_IDS = tuple(s.id for s in STEPS)
+OPTIONAL = ("reach", "bridges", "summary")  # setup can be applied without them (their defaults apply)
 
 
 def step(step_id: str) -> Step | None:

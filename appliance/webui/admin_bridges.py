@@ -11,7 +11,7 @@ from quart import Blueprint, Response, request
 from ..bridges.api import Health, InstalledBridge
 from .forms import form_fields, parse_form, validation_errors
 from .layout import error_page
-from .pages import flash, hearth, render, see_other, signed_in
+from .pages import current_viewer, flash, hearth, render, see_other, signed_in
 
 bp = Blueprint("webui_bridges", __name__, url_prefix="/admin/bridges", template_folder="templates")
 
@@ -48,8 +48,9 @@ async def _bridge_page(bridge: InstalledBridge, *, values=None, errors=None, sta
     model = bridge.factory.settings_model if bridge.factory is not None else None
     fields = form_fields(model, values if values is not None else row["entry"]["settings"], errors) if model else []
     portals = await hearth().bridges.host.portals(bridge.id)
+    hint = bridge.factory.plumb_hint if bridge.factory is not None else ""
     return await render("admin_bridge.html", section="admin", status=status, b=row, fields=fields, portals=portals,
-                        now_ms=int(time.time() * 1000))
+                        plumb_hint=hint, now_ms=int(time.time() * 1000))
 
 
 @bp.get("/<bridge_id>")
@@ -89,6 +90,29 @@ async def save_settings(bridge_id: str) -> Response:
     except ValidationError as exc:
         return await _bridge_page(bridge, values=raw, errors=validation_errors(exc), status=400)
     await flash("Settings saved. The bridge restarts with them.", "ok")
+    return see_other(f"/admin/bridges/{bridge_id}")
+
+
+@bp.post("/<bridge_id>/link")
+@signed_in(admin=True)
+async def link_room(bridge_id: str) -> Response:
+    form = await request.form
+    try:
+        key = await hearth().bridges.host.link_room(bridge_id, form.get("room", ""), form.get("remote", ""),
+                                                   (await current_viewer()).user_id)
+    except ValueError as exc:
+        await flash(str(exc), "error")
+    else:
+        await flash(f"Linked to {key}.", "ok")
+    return see_other(f"/admin/bridges/{bridge_id}")
+
+
+@bp.post("/<bridge_id>/unlink")
+@signed_in(admin=True)
+async def unlink_room(bridge_id: str) -> Response:
+    key = (await request.form).get("key", "")
+    await hearth().bridges.host.unlink_room(bridge_id, key)
+    await flash(f"{key} is no longer linked.", "ok")
     return see_other(f"/admin/bridges/{bridge_id}")
 
 

@@ -1,19 +1,21 @@
 """The browser half of the OAuth 2.0 API: the authorization page (sign in, then allow or deny
 an app), the device-link page (RFC 8628: type or scan the code a TV or a CLI shows), and the
-account management URL (`account_management_uri`) that sends each action to its /me page.
+account management URL (`account_management_uri`) that sends each action to its /me page, and
+the page where a person approves replacing their cross-signing keys (UIA's `m.oauth` stage).
 
 Signing in is the web UI's own sign-in (/login, with its brute-force limits); an app gets a code
 only after the signed-in person presses Allow on a page carrying the session's CSRF token.
 """
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from quart import Blueprint, Response, g, request
 
 from ..core.protocol.errors import LimitExceeded, MatrixError
 from ..core.protocol.oauth import OAuthError
+from ..core.services.accounts.uia import CROSS_SIGNING_RESET, cross_signing_request_key
 from ..core.services.login_throttle import wait_in_words
 from ..core.services.oauth import AuthorizationRequest, RedirectableError, normalise_user_code
 from .layout import error_page
@@ -122,7 +124,34 @@ ACTION_PAGES = {
 @signed_in()
 async def account_management() -> Response:
     """The account management URL: `?action=…&device_id=…` leads to the page for it."""
-    return see_other(ACTION_PAGES.get(request.args.get("action", ""), "/me"))
+    action = request.args.get("action", "")
+    if action == CROSS_SIGNING_RESET:
+        return see_other("/me/cross-signing-reset?" + urlencode({"session": request.args.get("session", "")}))
+    return see_other(ACTION_PAGES.get(action, "/me"))
+
+
+# -- approving a cross-signing reset (UIA's m.oauth stage) ----------------------------------------
+
+@bp.get("/me/cross-signing-reset")
+@signed_in()
+async def cross_signing_reset_page() -> Response:
+    return await render("me_cross_signing_reset.html", session_id=request.args.get("session", ""), done=False, message="")
+
+
+@bp.post("/me/cross-signing-reset")
+@signed_in()
+async def cross_signing_reset() -> Response:
+    """Completes the m.oauth stage of the session the app was given: only the signed-in person's
+    own session (it is bound to their cross-signing upload), while it lasts."""
+    form = await request.form
+    session_id = form.get("session", "")
+    viewer = await current_viewer()
+    uia = hearth().accounts.uia
+    if not session_id or not await uia.approve_oauth(session_id, cross_signing_request_key(viewer.user_id),
+                                                     viewer.user_id):
+        return await render("me_cross_signing_reset.html", status=400, session_id="", done=False,
+                            message="This request is not valid any more. Start again in your app.")
+    return await render("me_cross_signing_reset.html", session_id="", done=True, message="")
 
 
 # -- create an account (prompt=create) ----------------------------------------------------------

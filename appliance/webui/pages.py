@@ -112,7 +112,8 @@ async def take_flash() -> tuple[str, str] | None:
 ADMIN_MENU = (
     ("/admin", "Overview"), ("/admin/people", "People"), ("/admin/invites", "Invites"),
     ("/admin/rooms", "Rooms"), ("/admin/reports", "Reports"), ("/admin/announce", "Announce"),
-    ("/admin/settings", "Settings"), ("/admin/bridges", "Bridges"), ("/admin/backups", "Backups"),
+    ("/admin/settings", "Settings"), ("/admin/reach", "Outside access"), ("/admin/bridges", "Bridges"),
+    ("/admin/backups", "Backups"),
     ("/admin/logs", "Logs"),
 )
 

@@ -43,21 +43,33 @@ trap cleanup EXIT
 mount -t proc proc "$root/proc"; mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
 rm -f "$root/etc/resolv.conf"; cp /etc/resolv.conf "$root/etc/resolv.conf"
 
-log "Hearth wheel (runtime only: no test extras)"
-python3 -m pip wheel --quiet --no-deps --no-build-isolation -w "$work/wheel" "$repo" 2>/dev/null \
-  || python3 -m pip wheel --quiet --no-deps -w "$work/wheel" "$repo"
-mkdir -p "$root/opt/hearth"; cp "$work"/wheel/hearth-*.whl "$root/tmp/"
-log "virtualenv /opt/hearth/.venv (arm64 wheels from PyPI, emulated pip)"
-# pip inside the image trusts what the build machine trusts (a proxy's CA, say) for this step only;
-# a failed install fails the build (it once went on and shipped an image without Hearth).
-ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
-cp "$ca" "$root/tmp/build-ca.crt"
-chroot "$root" env PIP_CERT=/tmp/build-ca.crt SSL_CERT_FILE=/tmp/build-ca.crt sh -c 'set -e
+# The wheelhouse is made on the build machine, natively: Hearth's own wheel (runtime only: no
+# test extras) and the arm64 wheels of its dependencies for the image's Python. The emulated pip
+# in the image then installs offline: no network or TLS inside the chroot (a TLS-intercepting
+# proxy's CA is the build machine's business), and no emulated dependency resolution.
+pyver=$(basename "$(ls -d "$root"/usr/lib/python3.[0-9]* | sort -V | tail -1)" | sed 's/^python//')
+log "wheelhouse for Python $pyver on arm64 (runtime only: no test extras)"
+wheels=$work/wheelhouse
+python3 -m pip wheel --quiet --no-deps --no-build-isolation -w "$wheels" "$repo" 2>/dev/null \
+  || python3 -m pip wheel --quiet --no-deps -w "$wheels" "$repo"
+# manylinux up to the image's glibc (Debian 12: 2.36). Every dependency has such wheels today; one
+# that ships only an sdist fails here, by name (build it with `pip wheel` into the wheelhouse).
+env -u PIP_FIND_LINKS python3 -m pip download --quiet --dest "$wheels" --only-binary=:all: \
+    --implementation cp --python-version "$pyver" --abi "cp$(echo "$pyver" | tr -d .)" \
+    --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
+    --platform manylinux_2_34_aarch64 --platform linux_aarch64 \
+    "$wheels"/hearth-*.whl
+mkdir -p "$root/opt/hearth"; cp -r "$wheels" "$root/tmp/wheelhouse"
+log "virtualenv /opt/hearth/.venv from the wheelhouse (emulated pip, offline)"
+# A failed install fails the build (it once went on and shipped an image without Hearth).
+chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 sh -c 'set -e
   python3 -m venv /opt/hearth/.venv
-  /opt/hearth/.venv/bin/pip install --quiet --no-cache-dir --disable-pip-version-check /tmp/hearth-*.whl
-  /opt/hearth/.venv/bin/pip freeze > /opt/hearth/requirements.lock
-  /opt/hearth/.venv/bin/python -m compileall -q /opt/hearth/.venv >/dev/null'
-rm -f "$root"/tmp/hearth-*.whl "$root/tmp/build-ca.crt"
+  /opt/hearth/.venv/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
+      --no-index --find-links /tmp/wheelhouse hearth
+  /opt/hearth/.venv/bin/pip freeze --all > /opt/hearth/requirements.lock
+  /opt/hearth/.venv/bin/python -m compileall -q /opt/hearth/.venv >/dev/null
+  /opt/hearth/.venv/bin/python -m appliance.routes --write >/dev/null'
+rm -rf "$root/tmp/wheelhouse"
 test -x "$root/opt/hearth/.venv/bin/hearth" || { echo "Hearth is not installed in the image" >&2; exit 1; }
 
 # raspi-firmware's hook copies the kernel, initrd, device trees and the Pi firmware into
@@ -99,6 +111,8 @@ dd if="$work/boot.vfat" of="$img" bs=512 seek=$start conv=notrunc,sparse status=
 dd if="$work/root.ext4" of="$img" bs=512 seek=$((start + boot_s)) conv=notrunc,sparse status=none
 # The kernel and initrd beside the image: make image-test boots them directly under QEMU.
 cp "$root"/boot/vmlinuz-* "$OUT/$name.vmlinuz"; cp "$root"/boot/initrd.img-* "$OUT/$name.initrd"
+# What is in the image's virtualenv, version by version.
+cp "$root/opt/hearth/requirements.lock" "$OUT/$name.requirements.lock"
 rm -rf "$work"
 log "xz"
 xz -T2 -6 -k -f "$img"

@@ -18,10 +18,11 @@ async def test_versions_and_cors(client):
     assert r.status_code == 200
     body = await r.get_json()
     assert "v1.11" in body["versions"]
-    # docs/spec-versions.md: v1.12 (locking), v1.13 (suspension), v1.15 (room summary) are served;
-    # v1.16 waits for the room version 12 createRoom/upgrade work.
-    assert body["versions"][-4:] == ["v1.12", "v1.13", "v1.14", "v1.15"]
+    # docs/spec-versions.md: every version up to v1.19 is served (v1.16: room version 12 on
+    # createRoom and upgrades; v1.17: m.oauth; v1.18: invite blocking; v1.19: /mutual_rooms).
+    assert body["versions"][-8:] == ["v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18", "v1.19"]
     assert body["unstable_features"]["im.nheko.summary"] is True
+    assert body["unstable_features"]["uk.half-shot.msc2666.query_mutual_rooms"] is True
     assert r.headers["Access-Control-Allow-Origin"] == "*"
     r = await client.options("/_matrix/client/v3/login")
     assert r.status_code in (200, 204)

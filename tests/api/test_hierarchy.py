@@ -152,3 +152,26 @@ async def test_space_state_is_stored_as_sent(hs):
     assert parent == {"via": ["hearth.test"], "canonical": True}
     child = await hs.ok("GET", f"/rooms/{home}/state/m.space.child/{room}", alice)
     assert child == {"via": [hs.hearth.server_name], "order": "1"}
+
+
+async def test_suggested_only_considers_only_suggested_rooms_at_every_level(hs):
+    """suggested_only: the tree holds only rooms reached by suggested m.space.child links, and
+    each space's children_state only those links (as Synapse answers it)."""
+    alice = await hs.user("alice")
+    home = await space(hs, alice, "Home")
+    wing = await space(hs, alice, "Wing")
+    hall = await hs.create_room(alice, name="Hall")
+    attic = await hs.create_room(alice, name="Attic")
+    cellar = await hs.create_room(alice, name="Cellar")
+    await add_child(hs, alice, home, wing, suggested=True)
+    await add_child(hs, alice, home, hall)
+    await add_child(hs, alice, home, cellar, suggested="yes")  # not a boolean: not suggested
+    await add_child(hs, alice, wing, attic, suggested=True)
+    await add_child(hs, alice, wing, hall, suggested=False)
+    body = await hierarchy(hs, alice, home, suggested_only=True)
+    assert ids(body) == [home, wing, attic]
+    children = {r["room_id"]: sorted(c["state_key"] for c in r["children_state"]) for r in body["rooms"]}
+    assert children == {home: [wing], wing: [attic], attic: []}
+    everything = await hierarchy(hs, alice, home)
+    assert set(ids(everything)) == {home, wing, hall, attic, cellar}
+    assert len(everything["rooms"][0]["children_state"]) == 3

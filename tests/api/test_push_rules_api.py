@@ -11,7 +11,7 @@ async def test_get_all_rules_has_the_defaults(hs):
     bob = await hs.user("bob")
     body = await hs.ok("GET", "/pushrules/", bob)
     glob = body["global"]
-    assert set(glob) == {"override", "content", "room", "sender", "underride"}
+    assert set(glob) == {"override", "content", "postcontent", "room", "sender", "underride"}
     assert ids(glob["override"])[:2] == [".m.rule.master", ".m.rule.suppress_notices"]
     mention = next(r for r in glob["override"] if r["rule_id"] == ".m.rule.is_user_mention")
     assert mention["conditions"][0]["value"] == bob.user_id and mention["default"] is True
@@ -123,6 +123,23 @@ async def test_rules_of_one_kind_any_rule_id_and_actions_as_written(hs):
     assert r.status_code == 200
     assert [rule["rule_id"] for rule in await r.get_json()] == ["#alias:hearth.test"]
     await hs.error("GET", "/pushrules/global/bogus/", bob, None, "M_INVALID_PARAM", 400)
+
+
+async def test_postcontent_rules(hs):
+    """The `postcontent` kind of MSC4306 (Synapse serves it; the spec up to v1.19 has no such kind)."""
+    bob = await hs.user("bob")
+    assert (await hs.ok("GET", "/pushrules/", bob))["global"]["postcontent"] == []
+    cond = [{"kind": "event_match", "key": "content.body", "pattern": "hush"}]
+    await hs.ok("PUT", "/pushrules/global/postcontent/quiet", bob, {"actions": [], "conditions": cond})
+    await hs.ok("PUT", "/pushrules/global/postcontent/first?before=quiet", bob, {"actions": ["notify"]})
+    r = await hs.client.get(hs.PREFIX + "/pushrules/global/postcontent/", headers=bob.headers)
+    assert [rule["rule_id"] for rule in await r.get_json()] == ["first", "quiet"]
+    assert (await hs.ok("GET", "/pushrules/global/postcontent/quiet", bob)) == {
+        "rule_id": "quiet", "default": False, "enabled": True, "conditions": cond, "actions": []}
+    await hs.ok("PUT", "/pushrules/global/postcontent/quiet/enabled", bob, {"enabled": False})
+    assert (await hs.ok("GET", "/pushrules/global/postcontent/quiet/enabled", bob)) == {"enabled": False}
+    await hs.ok("DELETE", "/pushrules/global/postcontent/first", bob)
+    assert [r["rule_id"] for r in (await hs.ok("GET", "/pushrules/", bob))["global"]["postcontent"]] == ["quiet"]
 
 
 async def test_dont_notify_still_silences(hs):

@@ -181,3 +181,84 @@ async def test_user_directory(hs):
     limited = await hs.ok("POST", "/user_directory/search", alice, {"search_term": "", "limit": 1})
     assert len(limited["results"]) == 1 and limited["limited"] is True
     await hs.error("POST", "/user_directory/search", alice, {}, "M_BAD_JSON", 400)
+
+
+async def test_messages_checks_access_before_parameters(hs):
+    alice, bob, room = await room_with_bob(hs)
+    carol = await hs.user("carol")
+    for query in ("", "?dir=x", "?dir=b&limit=-1", "?dir=b&filter=nope"):
+        await hs.error("GET", f"/rooms/{room}/messages{query}", carol, None, "M_FORBIDDEN", 403)
+    await hs.error("GET", f"/rooms/!unknown:hearth.test/messages?dir=x", carol, None, "M_FORBIDDEN", 403)
+    # Someone who left still reads up to their leave, and gets the parameter errors; after
+    # forgetting the room, its history is closed to them.
+    await hs.ok("POST", f"/rooms/{room}/leave", bob, {})
+    await hs.error("GET", f"/rooms/{room}/messages?dir=x", bob, None, "M_INVALID_PARAM", 400)
+    assert (await hs.ok("GET", f"/rooms/{room}/messages?dir=b", bob))["chunk"]
+    await hs.ok("POST", f"/rooms/{room}/forget", bob, {})
+    await hs.error("GET", f"/rooms/{room}/messages?dir=b", bob, None, "M_FORBIDDEN", 403)
+    await hs.error("GET", f"/rooms/{room}/messages?dir=x", bob, None, "M_FORBIDDEN", 403)
+    await hs.error("GET", f"/rooms/{room}/messages", alice, None, "M_INVALID_PARAM", 400)
+
+
+async def test_an_event_the_user_may_not_see_is_not_found(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    carol = await hs.user("carol")
+    room = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("PUT", f"/rooms/{room}/state/m.room.history_visibility", alice, {"history_visibility": "joined"})
+    before = await hs.send(alice, room)
+    await hs.ok("POST", f"/join/{room}", bob, {})
+    after = await hs.send(alice, room)
+    assert (await hs.ok("GET", f"/rooms/{room}/event/{after}", bob))["event_id"] == after
+    # Sent before bob joined a `joined` room; a room carol never joined; a room that does not exist.
+    await hs.error("GET", f"/rooms/{room}/event/{before}", bob, None, "M_NOT_FOUND", 404)
+    await hs.error("GET", f"/rooms/{room}/event/{after}", carol, None, "M_NOT_FOUND", 404)
+    await hs.error("GET", f"/rooms/!nope:hearth.test/event/{after}", carol, None, "M_NOT_FOUND", 404)
+    # After leaving, what came later is not theirs to see.
+    await hs.ok("POST", f"/rooms/{room}/leave", bob, {})
+    later = await hs.send(alice, room)
+    await hs.error("GET", f"/rooms/{room}/event/{later}", bob, None, "M_NOT_FOUND", 404)
+    assert (await hs.ok("GET", f"/rooms/{room}/event/{after}", bob))["event_id"] == after
+
+
+async def test_members_at_a_point_in_the_timeline(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    room = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{room}", bob, {})
+    joined_token = (await hs.ok("GET", "/sync", alice))["next_batch"]
+    await hs.ok("POST", f"/rooms/{room}/leave", bob, {})
+    for i in range(3):
+        await hs.send(alice, room, {"msgtype": "m.text", "body": f"m{i}"})
+    now = {e["state_key"]: e["content"]["membership"]
+           for e in (await hs.ok("GET", f"/rooms/{room}/members", alice))["chunk"]}
+    assert now == {alice.user_id: "join", bob.user_id: "leave"}
+    then = {e["state_key"]: e["content"]["membership"]
+            for e in (await hs.ok("GET", f"/rooms/{room}/members?at={joined_token}", alice))["chunk"]}
+    assert then == {alice.user_id: "join", bob.user_id: "join"}
+    # A /messages token works as well: the point before the three messages is after the leave.
+    page = await hs.ok("GET", f"/rooms/{room}/messages?dir=b&limit=3", alice)
+    at_end = {e["state_key"]: e["content"]["membership"]
+              for e in (await hs.ok("GET", f"/rooms/{room}/members?at={page['end']}", alice))["chunk"]}
+    assert at_end == {alice.user_id: "join", bob.user_id: "leave"}
+    joined_only = (await hs.ok("GET", f"/rooms/{room}/members?at={joined_token}&membership=join", alice))["chunk"]
+    assert {e["state_key"] for e in joined_only} == {alice.user_id, bob.user_id}
+
+
+async def test_user_directory_follows_join_rule_changes(hs):
+    alice = await hs.user("alice", displayname="Alice")
+    bob = await hs.user("bob", displayname="Bobby")
+    carol = await hs.user("carol")
+    room = await hs.create_room(alice, preset="private_chat")
+    await hs.ok("POST", f"/rooms/{room}/invite", alice, {"user_id": bob.user_id})
+    await hs.ok("POST", f"/join/{room}", bob, {})
+
+    async def found() -> list[str]:
+        res = await hs.ok("POST", "/user_directory/search", carol, {"search_term": "bobby"})
+        return [r["user_id"] for r in res["results"]]
+
+    assert await found() == []  # a private room carol is not in
+    await hs.ok("PUT", f"/rooms/{room}/state/m.room.join_rules", alice, {"join_rule": "public"})
+    assert await found() == [bob.user_id]
+    await hs.ok("PUT", f"/rooms/{room}/state/m.room.join_rules", alice, {"join_rule": "invite"})
+    assert await found() == []

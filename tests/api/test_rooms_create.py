@@ -207,3 +207,26 @@ async def test_room_type_from_creation_content(hs):
     assert create.content["type"] == "m.space"
     assert create.content["m.federate"] is False
     assert "creator" not in create.content  # the server overwrites it; v12 has none
+
+
+async def test_v12_creation_errors_as_the_spec_gives_them(hs):
+    """createRoom's 400s for room version 12 (MSC4289/MSC4291): a create event that would fail its
+    auth rule is a malformed body (M_BAD_JSON); power levels naming a creator are an invalid
+    initial state (M_INVALID_ROOM_STATE); an unknown version is M_UNSUPPORTED_ROOM_VERSION."""
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    for bad in (["not-a-user"], "@bob:hearth.test", [3], [bob.user_id, "@"]):
+        await hs.error("POST", "/createRoom", alice, {"room_version": "12",
+                                                     "creation_content": {"additional_creators": bad}},
+                       "M_BAD_JSON", 400)
+    await hs.error("POST", "/createRoom", alice, {
+        "room_version": "12", "creation_content": {"additional_creators": [bob.user_id]},
+        "power_level_content_override": {"users": {bob.user_id: 50}}}, "M_INVALID_ROOM_STATE", 400)
+    await hs.error("POST", "/createRoom", alice, {"room_version": "13"}, "M_UNSUPPORTED_ROOM_VERSION", 400)
+    # Before v12, additional_creators means nothing to the auth rules: it is kept as given.
+    room_id = await hs.create_room(alice, room_version="11", creation_content={"additional_creators": ["x"]})
+    assert (await hs.state(room_id, "m.room.create")).content["additional_creators"] == ["x"]
+    # Upgrades check theirs the same way.
+    room_id = await hs.create_room(alice)
+    await hs.error("POST", f"/rooms/{room_id}/upgrade", alice, {"new_version": "12", "additional_creators": ["x"]},
+                   "M_BAD_JSON", 400)

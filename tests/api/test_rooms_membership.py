@@ -219,3 +219,21 @@ async def test_join_by_id_endpoint_needs_a_room_id(hs):
     alice = await hs.user("alice")
     await hs.create_room(alice, preset="public_chat", room_alias_name="pub")
     await hs.error("POST", "/rooms/%23pub:hearth.test/join", alice, {}, "M_INVALID_PARAM", 400)
+
+
+async def test_join_and_invite_keep_a_clients_extra_keys(hs):
+    alice = await hs.user("alice", displayname="Alice")
+    bob = await hs.user("bob", displayname="Bob")
+    carol = await hs.user("carol")
+    room_id = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{room_id}", bob, {"foo": "bar", "reason": "hi", "membership": "leave",
+                                                  "join_authorised_via_users_server": alice.user_id})
+    content = (await hs.state(room_id, "m.room.member", bob.user_id)).content
+    # The client's own key stays; the server's keys are the server's.
+    assert content == {"membership": "join", "displayname": "Bob", "reason": "hi", "foo": "bar"}
+    await hs.ok("POST", f"/rooms/{room_id}/invite", alice, {"user_id": carol.user_id, "org.example.note": [1]})
+    assert (await hs.state(room_id, "m.room.member", carol.user_id)).content == {
+        "membership": "invite", "org.example.note": [1]}
+    await hs.ok("POST", f"/rooms/{room_id}/join", carol, {"org.example.note": {"x": 2}})
+    assert (await hs.state(room_id, "m.room.member", carol.user_id)).content == {
+        "membership": "join", "org.example.note": {"x": 2}}

@@ -142,3 +142,28 @@ async def test_redaction_through_send(hs, version):
     else:
         assert pdu.content["redacts"] == bob_msg
     assert (await hs.hearth.core.event_store.get_event(bob_msg)).redacted_by == body["event_id"]
+
+
+async def test_setting_the_same_state_again_sends_nothing(hs):
+    alice = await hs.user("alice")
+    bob = await hs.user("bob")
+    room_id = await hs.create_room(alice, preset="public_chat")
+    await hs.ok("POST", f"/join/{room_id}", bob, {})
+    path = f"/rooms/{room_id}/state/org.example.thing/k"
+    first = (await hs.ok("PUT", path, alice, {"a": 1, "b": [True]}))["event_id"]
+    again = (await hs.ok("PUT", path, alice, {"b": [True], "a": 1}))["event_id"]  # key order does not matter
+    assert again == first
+    assert len(await hs.hearth.core.event_store.events_in_room(room_id, "org.example.thing")) == 1
+    topic = (await hs.ok("PUT", f"/rooms/{room_id}/state/m.room.topic", alice, {"topic": "t"}))["event_id"]
+    assert (await hs.ok("PUT", f"/rooms/{room_id}/state/m.room.topic/", alice, {"topic": "t"}))["event_id"] == topic
+    # Other content, or the same content from someone else, is a new event.
+    changed = (await hs.ok("PUT", path, alice, {"a": True, "b": [True]}))["event_id"]
+    assert changed != first
+    await hs.ok("PUT", f"/rooms/{room_id}/state/m.room.power_levels", alice, {
+        **(await hs.state(room_id, "m.room.power_levels")).content, "state_default": 0})
+    by_bob = (await hs.ok("PUT", path, bob, {"a": True, "b": [True]}))["event_id"]
+    assert by_bob != changed
+    assert len(await hs.hearth.core.event_store.events_in_room(room_id, "org.example.thing")) == 3
+    # Someone who left cannot have their old state echoed back: the send is refused as usual.
+    await hs.ok("POST", f"/rooms/{room_id}/leave", bob, {})
+    await hs.error("PUT", path, bob, {"a": True, "b": [True]}, "M_FORBIDDEN", 403)

@@ -25,7 +25,6 @@ NOT_SERVED = {
     "generateLoginToken": "not needed (issue 4)",
     "redirectToSSO": "no single sign-on",
     "redirectToIdP": "no single sign-on",
-    "getMutualRooms": "unstable in practice; clients fall back",
     "getEvents": "deprecated in favour of /sync",
     "peekEvents": "deprecated in favour of /sync",
     "getOneEvent": "deprecated in favour of /rooms/{roomId}/event/{eventId}",

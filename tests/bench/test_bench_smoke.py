@@ -23,7 +23,7 @@ def test_bench_harness_runs_against_hearth(tmp_path):
     expected = {
         "first_start_s", "cold_start_s", "idle_rss_start_mib", "register_users_per_s", "send_events_per_s",
         "send_p99_ms", "delivery_idle_p99_ms", "delivery_load_p99_ms", "initial_sync_ms",
-        "incremental_sync_ms", "join_ms", "ingest_seq_events_per_s", "ingest_concurrent_events_per_s",
+        "incremental_sync_ms", "ss_first_list_ms", "ss_delivery_p50_ms", "join_ms", "ingest_seq_events_per_s", "ingest_concurrent_events_per_s",
         "db_bytes_per_1000_messages", "written_bytes_per_message", "idle_rss_after_load_mib",
     }
     assert expected <= set(figures), expected - set(figures)

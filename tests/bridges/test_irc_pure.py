@@ -99,3 +99,19 @@ def test_a_repeated_text_is_not_mistaken_for_the_last_relayed_one():
     out += ch.heard("b", extra)   # only b heard it: a was already gone
     out += ch.left("a")
     assert out == [same, Line("x", "PRIVMSG", "then"), same, extra]
+
+
+def test_a_new_nominee_that_reads_the_channel_later_relays_nothing_twice():
+    ch = Channel()
+    ch.joined("alice")
+    ch.joined("bob")
+    lines = [Line("dave", "PRIVMSG", f"m{i}") for i in range(6)]
+    out = []
+    for line in lines[:4]:
+        out += ch.heard("alice", line)       # alice read m0..m3 and relayed them
+    out += ch.heard("bob", lines[0])         # bob has only read m0 so far
+    out += ch.left("alice")                  # alice drops: bob takes over while behind
+    assert out == lines[:4]
+    for line in lines[1:]:                   # bob reads on: m1..m3 were relayed already
+        out += ch.heard("bob", line)
+    assert out == lines                      # each once, in order

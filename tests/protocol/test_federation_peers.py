@@ -51,3 +51,20 @@ def test_permitted_lists() -> None:
 ])
 def test_address_is_public(address: str, public: bool) -> None:
     assert address_is_public(address) is public
+
+
+def test_server_acl():
+    from appliance.core.protocol.federation_peers import server_acl_allows
+
+    acl = {"allow": ["*"], "deny": ["evil.example", "*.bad.org"], "allow_ip_literals": False}
+    assert server_acl_allows(None, "anyone.example")
+    assert server_acl_allows(acl, "good.example:8448")
+    assert not server_acl_allows(acl, "evil.example")
+    assert not server_acl_allows(acl, "evil.example:443")  # the port does not matter
+    assert not server_acl_allows(acl, "x.bad.org")
+    assert not server_acl_allows(acl, "1.2.3.4:8448")
+    assert not server_acl_allows(acl, "[::1]:8448")
+    assert server_acl_allows({"allow": ["*"]}, "1.2.3.4")  # IP literals allowed unless said
+    assert not server_acl_allows({"deny": []}, "good.example")  # no allow: nobody
+    assert not server_acl_allows({"allow": ["*"], "deny": ["*"]}, "good.example")  # deny wins
+    assert not server_acl_allows("junk", "good.example")

@@ -344,3 +344,21 @@ def test_rules_left_out_by_event_type_are_only_those_that_could_not_match():
     for i in range(pr.CompiledRuleset.TYPES_KEPT * 2):  # types chosen by senders: the memo stays bounded
         assert pr.evaluate_compiled(rules, {**shouting, "type": f"x.{i}"}, GROUP) is None
     assert len(rules._by_type) <= pr.CompiledRuleset.TYPES_KEPT
+
+
+def test_postcontent_rules_come_after_content_and_before_room_rules():
+    """MSC4306's kind (not in the spec up to v1.19; Synapse serves it): rules with conditions."""
+    quiet = {"kind": "event_match", "key": "content.body", "pattern": "*quiet*"}
+    stored = {"global": {
+        "content": [{"rule_id": "cake", "pattern": "cake", "actions": ["notify", {"set_tweak": "highlight"}]}],
+        "postcontent": [{"rule_id": "hush", "conditions": [quiet], "actions": []}],
+        "room": [{"rule_id": ROOM, "actions": ["notify", {"set_tweak": "sound", "value": "x"}]}],
+    }}
+    rules = pr.build_ruleset(ME, stored)
+    assert rules["postcontent"] == [{"rule_id": "hush", "default": False, "enabled": True, "conditions": [quiet],
+                                     "actions": []}]
+    assert pr.default_rules(ME)["postcontent"] == []
+    assert run(msg("a quiet cake"), stored=stored)[0] == "cake"
+    assert run(msg("be quiet"), stored=stored) == ("hush", [])
+    assert run(msg("hello"), stored=stored)[0] == ROOM
+    assert pr.check_rule_body("postcontent", "r", {"actions": [], "conditions": [quiet]})["conditions"] == [quiet]

@@ -8,6 +8,8 @@ import os
 import shutil
 import time
 
+import httpx
+
 from tests.browser import Shots, launch, sign_in, sync_playwright, watch_problems
 from tests.conftest import ROOT, start_server
 
@@ -67,6 +69,36 @@ def test_switch_configure_check_and_switch_off_a_bridge(tmp_path):
                 assert time.monotonic() < deadline, page.content()
                 time.sleep(0.5)
             shot("bridge-checked")
+            # an existing room linked to the echo network: its messages are answered there
+            api = httpx.Client(base_url=srv.base_url, timeout=30)
+            token = api.post("/_matrix/client/v3/login", json={
+                "type": "m.login.password", "identifier": {"type": "m.id.user", "user": "admin"},
+                "password": ADMIN_PW}).json()["access_token"]
+            api.headers["Authorization"] = f"Bearer {token}"
+            room = api.post("/_matrix/client/v3/createRoom", json={"name": "Kitchen",
+                                                                 "room_alias_name": "kitchen"}).json()["room_id"]
+            page.fill("#room", "#kitchen:hearth.test")
+            page.fill("#remote", "kitchen-chat")
+            page.click("#link-button")
+            page.wait_for_url("**/admin/bridges/echo")
+            assert "Linked to kitchen-chat" in page.content()
+            assert "linked room" in page.inner_text("#portals")
+            shot("bridge-room-linked")
+            api.put(f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t1", json={"msgtype": "m.text", "body": "soup?"})
+            deadline = time.monotonic() + 20
+            while True:
+                chunk = api.get(f"/_matrix/client/v3/rooms/{room}/messages", params={"dir": "b"}).json()["chunk"]
+                if any(e["content"].get("body") == "hi: soup?" for e in chunk):
+                    break
+                assert time.monotonic() < deadline, [e["content"].get("body") for e in chunk]
+                time.sleep(0.3)
+            page.fill("#room", "#nowhere:hearth.test")
+            page.fill("#remote", "x")
+            page.click("#link-button")
+            assert "No such room here" in page.content()
+            page.click("#portals button:has-text('Unlink')")
+            page.wait_for_url("**/admin/bridges/echo")
+            assert "no longer linked" in page.content()
             page.click("#switch-button")
             page.wait_for_url("**/admin/bridges/echo")
             assert page.inner_text("#switched").startswith("Off")

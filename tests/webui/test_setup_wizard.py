@@ -59,6 +59,7 @@ STEPS = [
     ("admin", {"username": "mum", "password": STRONG, "password_confirm": STRONG}),
     ("join", {"registration": "token"}),
     ("features", {"max_upload_mb": "20", "media_quota_mb": "0", "presence_enabled": "on"}),
+    ("reach", {"reach_mode": "lan"}),
     ("bridges", {}),
 ]
 

@@ -88,6 +88,18 @@ def test_whole_wizard_in_a_browser_then_a_family_member_registers(tmp_path):
             shot("features")
             page.click("button[type=submit]")
 
+            assert page.url.endswith("/setup/reach")
+            assert page.is_checked("#reach_mode-lan")  # at home only, unless the family chooses more
+            assert not page.is_visible("#reach_domain")
+            shot("reach")
+            page.check("#reach_mode-dyndns")  # a free name: the name, its provider and token appear
+            assert page.is_visible("#reach_domain") and page.is_visible("#reach_dns_provider-duckdns")
+            page.check("#reach_dns_provider-duckdns")
+            assert page.is_visible("#dns_token")
+            shot("reach-free-name")
+            page.check("#reach_mode-lan")
+            page.click("button[type=submit]")
+
             assert page.url.endswith("/setup/bridges")
             shot("bridges")
             page.click("button[type=submit]")

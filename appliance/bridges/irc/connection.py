@@ -6,7 +6,8 @@ checks the link itself, joins the channels it is asked to and joins them again a
 reconnect. Reconnects with a backoff that doubles from 1 s up to 5 min. What is sent goes through
 an outbox drained at a flood-safe rate (a token bucket); lines wait there while the link is down
 and are sent once it is back; a line that waited longer than MAX_WAIT_S is given to `on_dropped`
-(the bridge tells the person) rather than lost without a word. Every outbound step has a timeout.
+(the bridge tells the person) rather than lost without a word. Lines from Matrix carry the row of
+the bridge's persisted outbox, deleted (`before_write`) just before the line is written. Every outbound step has a timeout.
 """
 from __future__ import annotations
 
@@ -80,7 +81,10 @@ class IrcConnection:
         self.registered = asyncio.Event()
         self._ready = asyncio.Event()        # registered and the channels asked for again: the outbox may flow
         self.closing = False
-        self._outbox: deque[tuple[str, float]] = deque()
+        self._outbox: deque[tuple[str, float, int | None]] = deque()  # (line, queued at, outbox row)
+        # Awaited with a persisted line's row just before the line is written (the row is deleted:
+        # a line is never written twice, and one never written survives a restart).
+        self.before_write: Callable[[int], Awaitable[None]] | None = None
         self._outbox_ready = asyncio.Event()
         self._bucket = TokenBucket(rate, burst)
         self._writer: asyncio.StreamWriter | None = None
@@ -246,9 +250,10 @@ class IrcConnection:
 
     # -- sending --------------------------------------------------------------------------------
 
-    def send(self, line: str) -> None:
-        """Queue a line (rate limited; kept while the link is down)."""
-        self._outbox.append((line, time.monotonic()))
+    def send(self, line: str, row: int | None = None, queued_at: float | None = None) -> None:
+        """Queue a line (rate limited; kept while the link is down). `row`: its outbox row, for
+        a line that must survive a restart."""
+        self._outbox.append((line, time.monotonic() if queued_at is None else queued_at, row))
         self._outbox_ready.set()
 
     def join(self, channel: str) -> None:
@@ -270,9 +275,11 @@ class IrcConnection:
             while not self._outbox:
                 self._outbox_ready.clear()
                 await self._outbox_ready.wait()
-            line, queued_at = self._outbox[0]
+            line, queued_at, row = self._outbox[0]
             if time.monotonic() - queued_at > MAX_WAIT_S:
                 self._outbox.popleft()
+                if row is not None and self.before_write is not None:
+                    await self.before_write(row)
                 if self.on_dropped is not None:
                     self.on_dropped(self, line)
                 continue
@@ -281,6 +288,8 @@ class IrcConnection:
                 await asyncio.sleep(wait)
                 continue
             self._bucket.take()
+            if row is not None and self.before_write is not None:
+                await self.before_write(row)
             writer.write((line + "\r\n").encode())
             async with asyncio.timeout(30):
                 await writer.drain()

@@ -36,6 +36,9 @@ class Channel:
         self._members: dict[str, _Member] = {}
         self._next = 0
         self.relayed: deque[Line] = deque(maxlen=RING)  # what went to Matrix, newest last
+        # After a takeover by a connection that had not yet read all the old nominee relayed:
+        # those lines, which it is about to hear and must not relay again.
+        self._skip: deque[Line] = deque()
 
     @property
     def nominee(self) -> str | None:
@@ -64,26 +67,40 @@ class Channel:
         member.ring.append(line)
         if conn != self.nominee:
             return []
+        if self._skip:
+            if self._skip[0] == line:
+                self._skip.popleft()
+                return []
+            self._skip.clear()  # it heard something else: the rings did not line up after all
         self.relayed.append(line)
         return [line]
 
     def _missed(self, ring: deque[Line]) -> list[Line]:
-        """The ring's lines after the last relayed one (all of them if the rings share none)."""
+        """What the new nominee must relay now, from its ring. Level with or ahead of the old
+        nominee: the ring's lines after the last relayed one (all of them if they share none).
+        Behind it (its connection reads the channel later): nothing now, and the relayed lines
+        it has yet to read are skipped when they come."""
         lines = list(ring)
         relayed = list(self.relayed)
+        self._skip.clear()
         if not relayed:
-            out = lines
-        else:
-            # the longest tail of `relayed` that appears in `lines`, matched at its latest place
-            out = lines
-            for size in range(min(len(relayed), len(lines)), 0, -1):
-                tail = relayed[-size:]
-                found = _last_index(lines, tail)
-                if found is not None:
-                    out = lines[found + size:]
-                    break
-        self.relayed.extend(out)
-        return out
+            self.relayed.extend(lines)
+            return lines
+        # level or ahead: the longest tail of what was relayed, found in the ring
+        for size in range(min(len(relayed), len(lines)), 0, -1):
+            found = _last_index(lines, relayed[-size:])
+            if found is not None:
+                out = lines[found + size:]
+                self.relayed.extend(out)
+                return out
+        # behind: the longest tail of the ring, found in what was relayed
+        for size in range(min(len(relayed), len(lines)), 0, -1):
+            at = _last_index(relayed, lines[-size:])
+            if at is not None:
+                self._skip.extend(relayed[at + size:])
+                return []
+        self.relayed.extend(lines)
+        return lines
 
 
 def _last_index(haystack: list[Line], needle: list[Line]) -> int | None:

@@ -31,6 +31,7 @@ from . import formatting
 from .connection import IrcConnection, Network
 from .nominate import Channel, Line
 from .protocol import Message, format_line, irc_lower, nick_from, split_text, valid_nick
+from .store import IrcStore
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,21 @@ class IrcBridge(BridgePlugin):
                       "https://en.wikipedia.org/wiki/IRC")
     settings_model = IrcSettings
     migrations = "appliance.bridges.irc.migrations"
+    plumb_hint = "The network and the channel, e.g. libera #hearth"
+
+    def plumb_key(self, text: str) -> str | None:
+        words = text.replace(",", " ").split()
+        if len(words) == 1 and self.networks and words[0][:1] in "#&":
+            words = [next(iter(self.networks)), words[0]]
+        if len(words) != 2 or words[0] not in self.networks or words[1][:1] not in "#&":
+            return None
+        return portal_key(words[0], words[1])
+
+    async def on_portal_linked(self, key: str, room_id: str) -> None:
+        network, channel = split_portal_key(key) or ("", "")
+        for user_id in await self.ctx.portals.members(key):
+            if self.ctx.is_local_user(user_id):
+                (await self._connection(user_id, network)).join(channel)
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -118,6 +134,7 @@ class IrcBridge(BridgePlugin):
         self.settings: IrcSettings = ctx.settings  # type: ignore[assignment]
         self.networks = self.settings.parsed()
         self.fernet = Fernet(base64.urlsafe_b64encode(ctx.secret()))
+        self.store = IrcStore(ctx.storage)
         self.conns: dict[tuple[str, str], IrcConnection] = {}      # (user_id, network) → connection
         self.users_by_conn: dict[str, tuple[str, str]] = {}          # connection key → (user_id, network)
         self.channels: dict[tuple[str, str], Channel] = {}          # (network, channel lowered) → nomination
@@ -130,7 +147,11 @@ class IrcBridge(BridgePlugin):
             ctx.set_health(Health.CONNECTED, "No IRC network is set up yet: add one in the settings.")
             return
         ctx.set_health(Health.CONNECTED, "")
-        # After a restart: everyone back in every channel they were in.
+        # After a restart: what was waiting to go out, then everyone back in every channel they were in.
+        for row, user_id, network, line, queued_ts in await self.store.pending():
+            if network in self.networks:
+                age = max(0.0, time.time() - queued_ts / 1000)
+                (await self._connection(user_id, network)).send(line, row, time.monotonic() - age)
         for portal in await ctx.portals.all():
             parts = split_portal_key(portal.key)
             if parts is None or parts[0] not in self.networks:
@@ -162,8 +183,7 @@ class IrcBridge(BridgePlugin):
     # -- people's connections -------------------------------------------------------------------
 
     async def _user_row(self, user_id: str, network: str) -> tuple[str | None, str | None]:
-        row = await self.ctx.storage.fetchone("SELECT nick, password FROM irc_users WHERE user_id = ? AND network = ?",
-                                              (user_id, network))
+        row = await self.store.user(user_id, network)
         if row is None:
             return None, None
         password = None
@@ -183,6 +203,7 @@ class IrcBridge(BridgePlugin):
         key = f"{network}:{user_id}"
         conn = IrcConnection(key, self.networks[network], nick, on_message=self._on_irc, on_state=self._state,
                              on_dropped=self._dropped, password=password, rate=self.settings.lines_per_second)
+        conn.before_write = self.store.unqueue
         self.conns[(user_id, network)] = conn
         self.users_by_conn[key] = (user_id, network)
         self.ctx.spawn(conn.run(), f"connection {key}")
@@ -244,7 +265,7 @@ class IrcBridge(BridgePlugin):
         return conn.nick if conn is not None else None
 
     async def _message_to_irc(self, event: MatrixEvent, network: str, target: str) -> None:
-        if await self.ctx.storage.fetchone("SELECT 1 FROM irc_sent WHERE event_id = ?", (event.event_id,)):
+        if await self.store.was_sent(event.event_id):
             return  # given again after a restart: it went out already
         content = dict(event.content)
         replied_to = replied_sender = None
@@ -257,12 +278,13 @@ class IrcBridge(BridgePlugin):
         lines, action = formatting.matrix_to_irc(content, media_url=media, replied_to=replied_to,
                                                  replied_sender=replied_sender)
         conn = await self._connection(event.sender, network)
-        for line in lines:
-            for part in split_text(line, "PRIVMSG", target):
-                text = f"\x01ACTION {part}\x01" if action else part
-                conn.send(format_line("PRIVMSG", target, text))
-        await self.ctx.storage.execute("INSERT OR IGNORE INTO irc_sent (event_id, sent_ts) VALUES (?, ?)",
-                                       (event.event_id, int(time.time() * 1000)))
+        if target[:1] in "#&":
+            conn.join(target)  # a plumbed room's member may not have joined the channel yet
+        out = [format_line("PRIVMSG", target, f"\x01ACTION {part}\x01" if action else part)
+               for line in lines for part in split_text(line, "PRIVMSG", target)]
+        # Queued and marked handled in one transaction: sent once, across a restart too.
+        for row, line in zip(await self.store.queue(event.event_id, event.sender, network, out), out):
+            conn.send(line, row)
 
     async def _levels_to_modes(self, event: MatrixEvent, network: str, channel: str) -> None:
         conn = self.conns.get((event.sender, network))
@@ -539,9 +561,7 @@ class IrcBridge(BridgePlugin):
             return "Usage: !nick NEWNICK [network]"
         if not valid_nick(args[0]):
             return f"{args[0]!r} is not a nick IRC accepts (letters, digits and []\\`_^{{|}}-, not starting with a digit)."
-        await self.ctx.storage.execute(
-            "INSERT INTO irc_users (user_id, network, nick) VALUES (?, ?, ?) "
-            "ON CONFLICT (user_id, network) DO UPDATE SET nick = excluded.nick", (user_id, network, args[0]))
+        await self.store.set_nick(user_id, network, args[0])
         conn = self.conns.get((user_id, network))
         if conn is not None:
             conn.wanted_nick = args[0]
@@ -624,9 +644,7 @@ class IrcBridge(BridgePlugin):
         if network is None or len(args) != 1:
             return "Usage: !storepass PASSWORD [network] (used for SASL, or NickServ, at the next connect)"
         token = self.fernet.encrypt(args[0].encode()).decode()
-        await self.ctx.storage.execute(
-            "INSERT INTO irc_users (user_id, network, password) VALUES (?, ?, ?) "
-            "ON CONFLICT (user_id, network) DO UPDATE SET password = excluded.password", (user_id, network, token))
+        await self.store.set_password(user_id, network, token)
         conn = self.conns.get((user_id, network))
         if conn is not None:
             conn.password = args[0]

@@ -153,6 +153,19 @@ def _validation_message(exc: Any) -> str:  # a pydantic ValidationError
     return "; ".join(parts)
 
 
+def validate_query(model: Any, args: Any) -> Any:
+    """The query string (a MultiDict) as `model`, or M_INVALID_PARAM. A handler that must check
+    something first (access before parameters) takes `raw_args` and calls this itself."""
+    from pydantic import ValidationError
+
+    raw = {k: vs[0] if len(vs) == 1 else vs for k, vs in args.lists()}
+    raw.pop("access_token", None)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidParam(_validation_message(exc)) from None
+
+
 def body_error(model: Any, exc: Any) -> MatrixError:
     """The error for a body that is not its model: M_BAD_JSON, unless the model's `body_errors`
     ({field or "*"[":missing"]: MatrixError class}) names another for its first wrong field."""
@@ -242,12 +255,7 @@ def endpoint(
                     except ValidationError as exc:
                         raise InvalidParam(_validation_message(exc)) from None
                 elif name == "query":
-                    raw = {k: vs[0] if len(vs) == 1 else vs for k, vs in request.args.lists()}
-                    raw.pop("access_token", None)
-                    try:
-                        kwargs["query"] = hint.model_validate(raw)
-                    except ValidationError as exc:
-                        raise InvalidParam(_validation_message(exc)) from None
+                    kwargs["query"] = validate_query(hint, request.args)
                 elif name == "body":
                     data = await read_json_body(hearth.settings.max_request_bytes)
                     if hint is dict or hint is Any or hint is None:

@@ -48,6 +48,7 @@ UnsupportedRoomVersion = _error("UnsupportedRoomVersion", 400, "M_UNSUPPORTED_RO
 IncompatibleRoomVersion = _error("IncompatibleRoomVersion", 400, "M_INCOMPATIBLE_ROOM_VERSION")
 UserDeactivated = _error("UserDeactivated", 403, "M_USER_DEACTIVATED")
 UserSuspended = _error("UserSuspended", 403, "M_USER_SUSPENDED")
+InviteBlocked = _error("InviteBlocked", 403, "M_INVITE_BLOCKED")
 WeakPassword = _error("WeakPassword", 400, "M_WEAK_PASSWORD")
 GuestAccessForbidden = _error("GuestAccessForbidden", 403, "M_GUEST_ACCESS_FORBIDDEN")
 ResourceLimitExceeded = _error("ResourceLimitExceeded", 403, "M_RESOURCE_LIMIT_EXCEEDED")

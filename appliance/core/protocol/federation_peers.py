@@ -42,3 +42,28 @@ def address_is_public(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_global and not ip.is_multicast
+
+
+def server_acl_allows(acl: object, server_name: str) -> bool:
+    """Whether a room's `m.room.server_acl` content lets `server_name` take part
+    (server-server-api.md "Server Access Control Lists"): an IP literal only if
+    `allow_ip_literals` (default true) is, then not matching `deny`, then matching `allow`
+    (missing: nobody). No ACL at all (None) allows everyone; the port is ignored."""
+    if acl is None:
+        return True
+    if not isinstance(acl, dict):
+        return False
+    host = server_name[1:].split("]", 1)[0] if server_name.startswith("[") else server_name.rsplit(":", 1)[0] \
+        if server_name.count(":") == 1 else server_name
+    allow_ip = acl.get("allow_ip_literals", True)
+    try:
+        ipaddress.ip_address(host)
+        if allow_ip is False:
+            return False
+    except ValueError:
+        pass
+    deny = acl.get("deny") if isinstance(acl.get("deny"), list) else []
+    allow = acl.get("allow") if isinstance(acl.get("allow"), list) else []
+    if any(isinstance(g, str) and server_matches(host, g) for g in deny):
+        return False
+    return any(isinstance(g, str) and server_matches(host, g) for g in allow)

@@ -1,8 +1,11 @@
 """Push rules (client-server-api "Push Notifications"): the server-default rule set, the
 user's ruleset as clients see it, rule validation and the evaluator. Pure: no I/O.
 
-A ruleset is the `global` object of `m.push_rules`: the five kinds in the order they are
-checked (override, content, room, sender, underride), each a list of rule dicts in spec JSON.
+A ruleset is the `global` object of `m.push_rules`: the kinds in the order they are checked
+(override, content, postcontent, room, sender, underride), each a list of rule dicts in spec
+JSON. `postcontent` is not in the spec (up to v1.19): it comes from MSC4306 (thread
+subscriptions), which Synapse serves, and is a kind of rules with conditions checked after the
+content rules. No default rule uses it; clients that do not know it ignore the key.
 `evaluate(ruleset, event, user_id, ctx)` returns the actions of the first enabled rule whose
 conditions hold, or None when no rule matches.
 """
@@ -17,7 +20,8 @@ from typing import Any
 
 from .errors import InvalidParam, MissingParam
 
-KINDS = ("override", "content", "room", "sender", "underride")
+KINDS = ("override", "content", "postcontent", "room", "sender", "underride")
+CONDITION_KINDS = frozenset({"override", "postcontent", "underride"})  # rules with `conditions`
 HISTORICAL_ACTIONS = frozenset({"dont_notify", "coalesce"})
 MASTER = ".m.rule.master"
 MAX_SAFE_INT = 2**53 - 1
@@ -132,7 +136,7 @@ def _user_rule(kind: str, r: Mapping[str, Any]) -> dict[str, Any]:
         "enabled": r.get("enabled") if isinstance(r.get("enabled"), bool) else True,
         "actions": list(r["actions"]) if isinstance(r.get("actions"), list) else [],
     }
-    if kind in ("override", "underride"):
+    if kind in CONDITION_KINDS:
         rule["conditions"] = list(r["conditions"]) if isinstance(r.get("conditions"), list) else []
     elif kind == "content" and isinstance(r.get("pattern"), str):
         rule["pattern"] = r["pattern"]
@@ -187,7 +191,7 @@ def check_rule_body(kind: str, rule_id: str, body: Mapping[str, Any]) -> dict[st
     if "actions" not in body:
         raise MissingParam("actions is required")
     rule: dict[str, Any] = {"rule_id": rule_id, "enabled": True, "actions": check_actions(body["actions"])}
-    if kind in ("override", "underride"):
+    if kind in CONDITION_KINDS:
         conditions = body.get("conditions", [])
         if not isinstance(conditions, list) or not all(
                 isinstance(c, dict) and isinstance(c.get("kind"), str) for c in conditions):
@@ -349,7 +353,7 @@ def condition_matches(cond: Mapping[str, Any], event: Mapping[str, Any], user_id
 
 def rule_matches(kind: str, rule: Mapping[str, Any], event: Mapping[str, Any], user_id: str,
                  ctx: EvalContext) -> bool:
-    if kind in ("override", "underride"):
+    if kind in CONDITION_KINDS:
         conditions = rule.get("conditions") or []
         return all(isinstance(c, Mapping) and condition_matches(c, event, user_id, ctx) for c in conditions)
     if kind == "content":
@@ -527,7 +531,7 @@ def _compile_rule(kind: str, rule: Mapping[str, Any]) -> CompiledRule:
     rule_id = rule["rule_id"]
     tests: tuple[tuple[Any, Test], ...]
     type_globs: tuple[re.Pattern[str], ...] = ()
-    if kind in ("override", "underride"):
+    if kind in CONDITION_KINDS:
         conditions = rule.get("conditions") or []
         tests = tuple(_compile_condition(c) for c in conditions)
         type_globs = tuple(glob_regex(c["pattern"], False) for c in conditions

@@ -2,11 +2,14 @@
 
 `unsigned` is built here and only here: `age`, `transaction_id` for the device that sent the
 event, `prev_content`/`replaces_state` for state events, `redacted_because` for redacted ones,
-and `m.relations` (threads, the latest edit, references) bundled from the relations index.
+`m.relations` (threads, the latest edit, references) bundled from the relations index, and
+`membership` (spec v1.11, MSC4115): the requesting user's membership in the state after the
+event, `leave` when they had none, for every event served to a client on someone's behalf.
 """
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -54,11 +57,15 @@ class ClientEventFormatter:
         redactions = await self._redactions(evs)
         replaced = await self._replaced_states(ev for ev in evs if ev.pdu.is_state)
         relations = await self._relations(evs, user_id, device_id) if bundle else {}
+        memberships = await self._memberships(evs, user_id) if user_id else {}
         out = []
         base = self._base
         prefix = self._txn_prefix(user_id, device_id)
         for ev in evs:
             d = base(ev, now, prefix, with_room_id)
+            membership = memberships.get(ev.event_id)
+            if membership is not None:
+                d["unsigned"]["membership"] = membership
             redacted_by = ev.redacted_by
             if redacted_by or relations or "state_key" in d:  # most messages have none of these
                 unsigned = d["unsigned"]
@@ -125,6 +132,23 @@ class ClientEventFormatter:
         if with_room_id:
             d["room_id"] = ev.pdu.room_id
         return d
+
+    async def _memberships(self, evs: Sequence[StoredEvent], user_id: str) -> dict[str, str]:
+        """event ID → `user_id`'s membership at the event, "including any changes caused by the
+        event": that of the user's latest membership event at or before it in stream order
+        (`leave` when there is none). One query for all the rooms, however many state groups
+        the events span (the `state` of an initial /sync has one per member event). Stream
+        order is the room's order for events this server persisted in turn; outliers get none."""
+        live = [ev for ev in evs if ev.state_group is not None]
+        if not live:
+            return {}
+        history = await self.events.membership_history(user_id, {ev.pdu.room_id for ev in live})
+        out: dict[str, str] = {}
+        for ev in live:
+            changes = history.get(ev.pdu.room_id, ())
+            i = bisect_right(changes, (ev.stream_pos, "\uffff")) - 1
+            out[ev.event_id] = changes[i][1] if i >= 0 and changes[i][1] else "leave"
+        return out
 
     async def _redactions(self, evs: Iterable[StoredEvent]) -> dict[str, StoredEvent]:
         ids = {ev.redacted_by for ev in evs if ev.redacted_by}

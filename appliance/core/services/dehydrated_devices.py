@@ -21,16 +21,18 @@ from .device_keys import DeviceKeyService
 EVENTS_PER_PAGE = 100
 
 RemoveDevices = Callable[[str, list[str]], Awaitable[None]]
+AddDevice = Callable[[str, str, str | None, str | None], Awaitable[None]]  # Devices.add
 
 
 class DehydratedDeviceService:
     def __init__(self, store: DehydratedDeviceStore, to_device: ToDeviceStore, accounts: AccountStore,
-                 device_keys: DeviceKeyService, remove_devices: RemoveDevices):
+                 device_keys: DeviceKeyService, remove_devices: RemoveDevices, add_device: AddDevice):
         self.store = store
         self.to_device = to_device
         self.accounts = accounts
         self.device_keys = device_keys
         self.remove_devices = remove_devices
+        self.add_device = add_device
 
     async def _current(self, user_id: str) -> tuple[str, dict] | None:
         return await self.store.get(user_id)
@@ -52,7 +54,7 @@ class DehydratedDeviceService:
         # Replacing a dehydrated device deletes the old one and everything waiting for it.
         if current is not None:
             await self.remove_devices(user_id, [current[0]])
-        await self.accounts.upsert_device(user_id, device_id, display_name or "Dehydrated device", None)
+        await self.add_device(user_id, device_id, display_name or "Dehydrated device", None)
         keys = {k: body[k] for k in ("device_keys", "one_time_keys", "fallback_keys") if body.get(k) is not None}
         if keys:
             await self.device_keys.upload_keys(user_id, device_id, keys)

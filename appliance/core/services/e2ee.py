@@ -25,17 +25,31 @@ class E2eeService:
 
     async def sync_e2ee(self, user_id: str, device_id: str, since_pos: int | None, to_pos: int) -> dict[str, Any]:
         events = await self.to_device.deliver(user_id, device_id, since_pos, to_pos)
-        if since_pos is None:
-            changed: list[str] = []
-            left: list[str] = []
-        else:
-            changed, left = await self.device_keys.device_list_changes(user_id, since_pos, to_pos)
+        changed, left = await self.device_list_changes(user_id, since_pos, to_pos)
         return {
             "to_device": {"events": events},
             "device_lists": {"changed": changed, "left": left},
+            **await self.key_counts(user_id, device_id),
+        }
+
+    async def device_list_changes(self, user_id: str, since_pos: int | None, to_pos: int,
+                                  ) -> tuple[list[str], list[str]]:
+        """(changed, left) for (since, to]; nothing for an initial sync (since None)."""
+        if since_pos is None:
+            return [], []
+        return await self.device_keys.device_list_changes(user_id, since_pos, to_pos)
+
+    async def key_counts(self, user_id: str, device_id: str) -> dict[str, Any]:
+        """The device's one-time key counts and unused fallback key types, as /sync names them."""
+        return {
             "device_one_time_keys_count": await self.device_keys.one_time_key_counts(user_id, device_id),
             "device_unused_fallback_key_types": await self.device_keys.unused_fallback_key_types(user_id, device_id),
         }
+
+    async def deliver_to_device(self, user_id: str, device_id: str, since_pos: int | None, to_pos: int,
+                                ) -> list[dict]:
+        """Pending to-device messages, after acknowledging those `since_pos` covered."""
+        return await self.to_device.deliver(user_id, device_id, since_pos, to_pos)
 
     async def has_pending_to_device(self, user_id: str, device_id: str) -> bool:
         return await self.to_device.has_pending(user_id, device_id)

@@ -32,7 +32,7 @@ USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # no vowels (no words), no look-ali
 # account_management_actions_supported: the stable names (spec) and the ones MSC4191 used first.
 ACCOUNT_ACTIONS = ("org.matrix.profile", "org.matrix.devices_list", "org.matrix.device_view",
                    "org.matrix.device_delete", "org.matrix.sessions_list", "org.matrix.session_view",
-                   "org.matrix.session_end")
+                   "org.matrix.session_end", "org.matrix.cross_signing_reset")
 
 
 def _now_ms() -> int:
@@ -261,6 +261,10 @@ class OAuthService:
         if await self.store.session_client(*owner) != client_id:
             raise OAuthError("unauthorized_client", "This token was not issued to this client")
         await self.end_session(*owner)
+
+    async def is_oauth_session(self, user_id: str, device_id: str | None) -> bool:
+        """Whether the device was signed in through the OAuth 2.0 API (UIA offers it m.oauth)."""
+        return device_id is not None and await self.store.session_client(user_id, device_id) is not None
 
     async def end_session(self, user_id: str, device_id: str) -> None:
         await self.devices.delete(user_id, [device_id])  # devices_deleted forgets the session

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 MAX_PREV_EVENTS = 10
 
+# How a room's current state changes: state key -> (event ID, membership) or None (removed).
+CurrentChanges = dict[StateKey, "tuple[str, str | None] | None"]
+
 
 @dataclass(slots=True)
 class _InFlight:
@@ -125,8 +128,10 @@ class EventPipeline:
         states = [await self.state.get_state(g) for g in groups]
         return await self._resolve(version, states), None
 
-    async def _resolve(self, version: RoomVersion, states: list[StateMap]) -> StateMap:
-        loaded: dict[str, Pdu] = {}
+    async def _resolve(self, version: RoomVersion, states: list[StateMap], new: Pdu | None = None) -> StateMap:
+        """`new`: an event in one of the states that is not stored yet (a federated event being
+        persisted): resolution must see it, or it would lose to the other side whatever it is."""
+        loaded: dict[str, Pdu] = {new.event_id: new} if new is not None else {}
 
         async def load_chain(ids_: Iterable[str]) -> set[str]:
             seen: set[str] = set()
@@ -134,11 +139,13 @@ class EventPipeline:
             while todo:
                 batch = [e for e in todo if e not in seen]
                 seen.update(batch)
-                found = await self.events.get_events(batch)
                 todo = []
-                for ev in found.values():
-                    loaded[ev.event_id] = ev.pdu
-                    todo += [a for a in ev.pdu.auth_event_ids if a not in seen]
+                pending = [e for e in batch if e not in loaded]
+                found = {e: loaded[e] for e in batch if e in loaded}
+                for ev in (await self.events.get_events(pending)).values() if pending else ():
+                    found[ev.event_id] = loaded[ev.event_id] = ev.pdu
+                for pdu in found.values():
+                    todo += [a for a in pdu.auth_event_ids if a not in seen]
             return seen
 
         chains = []
@@ -380,12 +387,16 @@ class EventPipeline:
 
     async def persist(self, pdu: Pdu, state_before: StateMap, before_group: int | None, *,
                       txn_key: str | None = None, json_text: str | None = None,
-                      on_queued: Any = None) -> Persisted:
+                      on_queued: Any = None, current_changes: CurrentChanges | None = None) -> Persisted:
         """Store an authorised event with the state after it, then advance the stream.
 
         `on_queued` (called with the room lock held by create_event) releases that lock as soon
         as a plain message event is queued to the writer; the event is remembered as in flight
-        until it is committed, so that the next event of the room can point at it."""
+        until it is committed, so that the next event of the room can point at it.
+
+        `current_changes`: how the room's current state changes, when that is not simply this
+        event's own state key (an event from federation on a fork: the current state is then the
+        resolution of the room's forward extremities' states, see `persist_remote`)."""
         started = time.perf_counter()
         room_id = pdu.room_id
         if json_text is None:
@@ -407,8 +418,9 @@ class EventPipeline:
             if target is not None and target.pdu.room_id == room_id and await self._may_apply_redaction(pdu, target.pdu, state_before):
                 redaction_target = redacts
         membership_change = None
-        if pdu.type == "m.room.member" and pdu.state_key is not None:
+        if current_changes is None and pdu.type == "m.room.member" and pdu.state_key is not None:
             membership_change = (pdu.state_key, pdu.membership or "leave")
+        changed_members = [k[1] for k in current_changes or () if k[0] == "m.room.member"]
 
         def job(conn: sqlite3.Connection) -> tuple[int, int]:
             pos = self.stream.allocate(conn)
@@ -421,7 +433,9 @@ class EventPipeline:
                 group = before_group
             self.events.insert_event_job(conn, pdu, pos, group, json_text, txn_key)
             self.events.set_forward_extremities_job(conn, room_id, pdu.event_id, pdu.prev_event_ids)
-            if pdu.is_state:
+            if current_changes is not None:
+                self.events.apply_current_state_changes_job(conn, room_id, current_changes, pos)
+            elif pdu.is_state:
                 self.events.set_current_state_job(conn, room_id, pdu.state_tuple, pdu.event_id, pdu.membership)
             if membership_change:
                 self.events.set_membership_job(conn, membership_change[0], room_id, membership_change[1],
@@ -431,7 +445,7 @@ class EventPipeline:
             return pos, group
 
         pipelined = (on_queued is not None and not pdu.is_state and before_group is not None
-                     and not redacts and membership_change is None and not is_create)
+                     and not redacts and membership_change is None and not is_create and not current_changes)
         flight = self._in_flight.get(room_id)
         if pipelined or flight is not None:
             # Extremities after this event, as the writer will leave them once it is committed.
@@ -473,7 +487,7 @@ class EventPipeline:
             self.state.remember(group, state_after if isinstance(state_after, dict) else dict(state_after))
         if redaction_target:
             self.events.invalidate(redaction_target)
-        keys = [room_id]
+        keys = [room_id, *changed_members]
         if membership_change:
             keys.append(membership_change[0])
         self.stream.advance(pos, keys)
@@ -481,6 +495,98 @@ class EventPipeline:
         persisted = Persisted(pdu, pos, group)
         self.persisted.emit(persisted)  # a listener never breaks a send that has landed
         return persisted
+
+    # -- events from federation -------------------------------------------------------------
+
+    async def extremities_now(self, room_id: str) -> list[str]:
+        """The room's forward extremities, counting events in flight (room lock held)."""
+        flight = self._in_flight.get(room_id)
+        if flight is not None and flight.extremities is not None:
+            return list(flight.extremities)
+        return await self._committed_extremities(room_id)
+
+    async def persist_remote(self, pdu: Pdu, state_before: StateMap, before_group: int | None,
+                             json_text: str | None = None) -> Persisted:
+        """An accepted event from another server (pdu_checks said so), with the room lock held:
+        persisted as a local one, except that the current state becomes the resolution of the
+        states after the forward extremities it leaves (an event on a fork of the DAG may lose
+        to the other side's state, and two servers must end with the same current state)."""
+        room_id = pdu.room_id
+        version = pdu.room_version
+        state_after = dict(state_before)
+        if pdu.is_state:
+            state_after[pdu.state_tuple] = pdu.event_id
+        old = await self.extremities_now(room_id)
+        prevs = set(pdu.prev_event_ids)
+        others = [e for e in old if e not in prevs and e != pdu.event_id]
+        if others:
+            found = await self._get_prev_events(room_id, others)
+            states = [state_after]
+            for ext in others:
+                ev = found.get(ext)
+                if ev is not None and ev.state_group is not None:
+                    states.append(await self.state.get_state(ev.state_group))
+            new_current = await self._resolve(version, states, pdu) if len(states) > 1 else state_after
+        else:
+            new_current = state_after
+        current = await self.events.current_state_ids(room_id)
+        changes_ids = {k: v for k, v in new_current.items() if current.get(k) != v}
+        members = await self.events.get_events([v for k, v in changes_ids.items() if k[0] == "m.room.member"])
+        changes: CurrentChanges = {
+            k: (v, members[v].pdu.membership if v in members else (pdu.membership if v == pdu.event_id else None))
+            for k, v in changes_ids.items()}
+        for k in current:
+            if k not in new_current:
+                changes[k] = None
+        return await self.persist(pdu, state_before, before_group, json_text=json_text, current_changes=changes)
+
+    async def persist_unlive(self, pdu: Pdu, *, rejected: str | None = None, outlier: bool = False,
+                             state: StateMap | None = None) -> int:
+        """An event from federation that is not part of the live timeline: rejected (kept, with
+        why), soft-failed or an outlier (auth and state events fetched for a join or a check).
+        It gets a stream position (the events table's key) but no extremity and no current state;
+        `state`: the state after it, stored as a group (soft-failed events may be built upon)."""
+        room_id = pdu.room_id
+        json_text = encode_canonical_json(pdu.data).decode()
+        is_create = pdu.type == "m.room.create" and pdu.state_key == ""
+
+        def job(conn: sqlite3.Connection) -> int:
+            if self.events.has_event_job(conn, pdu.event_id):
+                return 0
+            pos = self.stream.allocate(conn)
+            if is_create:
+                self.events.insert_room_job(conn, room_id, pdu.room_version.id, pdu.sender, pdu.origin_server_ts)
+            group = self.state.store_group_job(conn, room_id, state, None, None) if state is not None else None
+            self.events.insert_event_job(conn, pdu, pos, group, json_text, None, rejected=rejected, outlier=outlier)
+            return pos
+
+        pos = await self.db.write(job)
+        self.events.remember_room_version(room_id, pdu.room_version)
+        if pos:
+            self.stream.advance(pos)
+        return pos
+
+    async def persist_outliers(self, room_id: str, version: RoomVersion, pdus: list[Pdu]) -> None:
+        """Many outliers of one room in one write job (a join's state and auth chain); events
+        already stored are left as they are; the room is recorded (its version) if new."""
+        rows = [(p, encode_canonical_json(p.data).decode()) for p in pdus]
+        create = next((p for p in pdus if p.type == "m.room.create" and p.state_key == ""), None)
+
+        def job(conn: sqlite3.Connection) -> int:
+            if create is not None:
+                self.events.insert_room_job(conn, room_id, version.id, create.sender, create.origin_server_ts)
+            pos = 0
+            for p, text in rows:
+                if self.events.has_event_job(conn, p.event_id):
+                    continue
+                pos = self.stream.allocate(conn)
+                self.events.insert_event_job(conn, p, pos, None, text, None, outlier=True)
+            return pos
+
+        pos = await self.db.write(job)
+        self.events.remember_room_version(room_id, version)
+        if pos:
+            self.stream.advance(pos)
 
     async def _may_apply_redaction(self, redaction: Pdu, target: Pdu, state: StateMap) -> bool:
         """Spec "Handling redactions": applied if the redacter may redact others' events or

@@ -130,10 +130,16 @@ class PresenceService:
 
     async def sync_events(self, user_id: str, after: int | None, upto: int) -> list[dict[str, Any]]:
         """m.presence events for /sync: users sharing a joined room (and oneself) whose presence
-        changed in (after, upto]; everyone's current presence on an initial sync (after None)."""
+        changed in (after, upto]; everyone's current presence on an initial sync (after None).
+        Incrementally, also the current presence of whoever came to share a room with the user
+        in that range (their presence may not have changed for months: the user has never been
+        sent it), as Synapse does and Complement's "Newly joined room includes presence"."""
         if not self.enabled:
             return []
         rows = await self.store.changed_for(user_id, after or 0, upto)
+        if after is not None:
+            seen = {r.user_id for r in rows}
+            rows += [r for r in await self.store.newly_sharing(user_id, after, upto) if r.user_id not in seen]
         now = _now_ms()
         out = []
         for row in rows:

@@ -21,6 +21,7 @@ READ = "m.read"
 READ_PRIVATE = "m.read.private"
 FULLY_READ = "m.fully_read"
 RECEIPT_TYPES = (READ, READ_PRIVATE, FULLY_READ)
+THREAD_HOPS = 3  # "a maximum of 3 hops is recommended"
 
 
 class ReceiptService:
@@ -50,12 +51,29 @@ class ReceiptService:
         await self._check(user_id, room_id, event_id)
         if thread_id is not None and thread_id != "main":
             ev = await self.events.get_event(event_id)
-            if ev is not None and ev.event_id != thread_id and _thread_of(ev.pdu.content) != thread_id:
+            if ev is not None and ev.event_id != thread_id and await self._thread_of(ev.pdu.content) != thread_id:
                 raise InvalidParam("The event is not related to the thread")
         if receipt_type == FULLY_READ:
             await self.account_data.set(user_id, FULLY_READ, {"event_id": event_id}, room_id)
             return
         await self._put(user_id, room_id, receipt_type, event_id, thread_id or "")
+
+    async def _thread_of(self, content: dict[str, Any]) -> str | None:
+        """The thread root an event is in (receipts.md "Threaded read receipts"): its own
+        m.thread relation, or its parent's, following relations at most THREAD_HOPS times (a
+        reaction to a reply in a thread is in the thread)."""
+        for _ in range(THREAD_HOPS):
+            root = _thread_of(content)
+            if root is not None:
+                return root
+            rel = content.get("m.relates_to")
+            if not isinstance(rel, dict) or not isinstance(rel.get("event_id"), str):
+                return None
+            parent = await self.events.get_event(rel["event_id"])
+            if parent is None:
+                return None
+            content = parent.pdu.content
+        return None
 
     async def set_read_markers(self, user_id: str, room_id: str, body: dict[str, Any]) -> None:
         """POST /read_markers: any of m.fully_read, m.read, m.read.private."""
@@ -109,7 +127,10 @@ def receipt_content(receipts: list[Receipt], viewer: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"ts": r.ts}
         if r.thread_id:
             entry["thread_id"] = r.thread_id
-        content.setdefault(r.event_id, {}).setdefault(r.receipt_type, {})[r.user_id] = entry
+        by_user = content.setdefault(r.event_id, {}).setdefault(r.receipt_type, {})
+        if r.thread_id and r.user_id in by_user and "thread_id" not in by_user[r.user_id]:
+            continue  # one entry per user and event: an unthreaded receipt wins (MSC4102)
+        by_user[r.user_id] = entry
     return content
 
 

@@ -8,9 +8,11 @@ current state, someone who left sees the room as it was when they left, anyone m
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
+from ..protocol import ids
 from ..protocol.errors import Forbidden, InvalidParam, NotFound
 from ..storage.stores.events import EventStore, StoredEvent
 from ..storage.stores.memberships import MembershipRow, MembershipStore
@@ -18,9 +20,10 @@ from ..storage.stores.state import StateMap, StateStore
 from ..stream import Stream
 from .client_events import ClientEventFormatter
 from .filtering import EventFilter
-from .tokens import make_token, parse_token
+from .tokens import HISTORY_FLOOR, make_token, parse_token
 from .visibility import WORLD_READABLE, Visibility
 
+MUTUAL_ROOMS_BATCH = 100  # rooms per /mutual_rooms answer
 SCAN_CAP = 2000  # events looked at per page before giving up on a restrictive filter
 
 
@@ -68,16 +71,21 @@ class RoomReadService:
 
     async def scan(self, room_id: str, user_id: str | None, *, after: int, upto: int, limit: int,
                    efilter: EventFilter, backwards: bool = True,
-                   first_batch: tuple[list[StoredEvent], int] | None = None) -> Page:
+                   first_batch: tuple[list[StoredEvent], int] | None = None,
+                   current_state: bool = False) -> Page:
         """Up to `limit` visible events in (after, upto] that pass the filter. `first_batch`: the
         newest rows of the range (backwards) and how many were asked for, read beforehand for
-        many rooms at once (EventStore.latest_in_rooms); `limit + 1` rows answer most rooms."""
+        many rooms at once (EventStore.latest_in_rooms); `limit + 1` rows answer most rooms.
+        `current_state`: state events that are part of the room's current state are kept even
+        where history visibility hides them (a /sync timeline of a joined room, see
+        `_with_current_state`)."""
         collected: list[StoredEvent] = []
         scanned = 0
         lo, hi = after, upto
         batch_size = max(limit * 2, 20)
         more = False
         every = efilter.allows_every_event
+        current_ids: set[str] = set()  # the room's current state event IDs, read once if needed
         while len(collected) < limit and lo < hi:
             asked = batch_size
             if first_batch is not None and backwards:
@@ -89,6 +97,8 @@ class RoomReadService:
             scanned += len(batch)
             passing = batch if every else [e for e in batch if efilter.allows_event(e.pdu)]
             visible = await self.visibility.filter_events(user_id, passing)
+            if current_state and len(visible) < len(passing):
+                visible = await self._with_current_state(room_id, passing, visible, current_ids)
             for ev in visible:
                 if len(collected) == limit:
                     more = True
@@ -117,6 +127,25 @@ class RoomReadService:
             more = await self.events.any_live_in(room_id, lo, hi)
         return Page(collected, hi if backwards else lo, more)
 
+    async def _with_current_state(self, room_id: str, passing: list[StoredEvent], visible: list[StoredEvent],
+                                  current: set[str]) -> list[StoredEvent]:
+        """`visible` plus the hidden state events of `passing` that are in the current state, in
+        `passing`'s order. A member who joined a `joined`-history room while the syncing user had
+        left it is current state the user must learn of: it is neither in the state delta (it
+        comes after the timeline's start) nor, by the visibility rules, in the timeline, so
+        without this the client would never know of them (as Synapse; sytest "Current state
+        appears in timeline in private history")."""
+        shown = {e.event_id for e in visible}
+        hidden = [e for e in passing if e.pdu.is_state and not e.rejected and e.event_id not in shown]
+        if not hidden:
+            return visible
+        if not current:
+            current.update((await self.events.current_state_ids(room_id)).values())
+        extra = {e.event_id for e in hidden if e.event_id in current}
+        if not extra:
+            return visible
+        return [e for e in passing if e.event_id in shown or e.event_id in extra]
+
     async def member_events_for_senders(self, evs: list[StoredEvent], skip: set[str] = frozenset(),
                                         ) -> list[StoredEvent]:
         """Lazy-loading members: each sender's membership at the event they sent."""
@@ -144,7 +173,8 @@ class RoomReadService:
             return Access("join", max(current, row.stream_pos), None)
         if await self.visibility.history_visibility(room_id) == WORLD_READABLE:
             return Access(row.membership if row else None, current, None)
-        if row is not None and row.membership in ("leave", "ban"):
+        if row is not None and row.membership in ("leave", "ban") and not row.forgotten:
+            # A forgotten room's history is gone for them (POST /forget).
             return Access(row.membership, row.stream_pos, row.event_id)
         raise Forbidden("You are not allowed to view this room")
 
@@ -217,6 +247,27 @@ class RoomReadService:
     async def joined_rooms(self, user_id: str) -> list[str]:
         return await self.memberships.joined_room_ids(user_id)
 
+    async def mutual_rooms(self, user_id: str, other: str, from_: str | None) -> dict[str, Any]:
+        """GET /v1/mutual_rooms (mutual_rooms.yaml): the rooms both have joined, in room ID order,
+        MUTUAL_ROOMS_BATCH at a time; `next_batch` is the last room ID given, encoded."""
+        if not ids.is_valid_user_id(other) or other == user_id:
+            raise InvalidParam("user_id must be another user's ID")
+        after = ""
+        if from_ is not None:
+            try:
+                after = base64.urlsafe_b64decode(from_.encode("ascii")).decode("utf-8")
+            except (ValueError, UnicodeError):
+                raise InvalidParam("Unknown from token") from None
+            if not after.startswith("!"):
+                raise InvalidParam("Unknown from token")
+        mine = set(await self.memberships.joined_room_ids(user_id))
+        shared = sorted(mine.intersection(await self.memberships.joined_room_ids(other)))
+        page = [r for r in shared if r > after][:MUTUAL_ROOMS_BATCH]
+        out: dict[str, Any] = {"joined": page, "count": len(shared)}
+        if page and page[-1] != shared[-1]:
+            out["next_batch"] = base64.urlsafe_b64encode(page[-1].encode()).decode("ascii")
+        return out
+
     # -- single events ----------------------------------------------------------------------
 
     async def _visible_event(self, user_id: str, room_id: str, event_id: str) -> StoredEvent:
@@ -229,7 +280,12 @@ class RoomReadService:
         return ev
 
     async def get_event(self, user_id: str, device_id: str | None, room_id: str, event_id: str) -> dict[str, Any]:
-        ev = await self._visible_event(user_id, room_id, event_id)
+        """GET /rooms/{roomId}/event/{eventId}: an event the user may not read, in a room they
+        may not read either, is not found (rooms.yaml: 404, never 403)."""
+        try:
+            ev = await self._visible_event(user_id, room_id, event_id)
+        except Forbidden:
+            raise NotFound("Event not found.") from None
         return await self.formatter.serialize_one(ev, user_id=user_id, device_id=device_id)
 
     # -- /messages --------------------------------------------------------------------------
@@ -248,7 +304,7 @@ class RoomReadService:
             limit = min(limit, efilter.limit)
         limit = max(1, min(limit, 1000))
         if backwards:
-            bound = parse_token(to, "to").stream if to is not None else 0
+            bound = parse_token(to, "to").stream if to is not None else HISTORY_FLOOR
             page = await self.scan(room_id, user_id, after=bound, upto=start, limit=limit, efilter=efilter)
         else:
             bound = min(parse_token(to, "to").stream, acc.upto) if to is not None else acc.upto
@@ -277,7 +333,7 @@ class RoomReadService:
         limit = max(0, min(limit, 1000))
         n_before = limit // 2
         n_after = limit - n_before
-        before = await self.scan(room_id, user_id, after=0, upto=ev.stream_pos - 1, limit=n_before,
+        before = await self.scan(room_id, user_id, after=HISTORY_FLOOR, upto=ev.stream_pos - 1, limit=n_before,
                                  efilter=efilter) if n_before else Page([], ev.stream_pos - 1, True)
         after = await self.scan(room_id, user_id, after=ev.stream_pos, upto=acc.upto, limit=n_after,
                                 efilter=efilter, backwards=False) if n_after else Page([], ev.stream_pos, True)

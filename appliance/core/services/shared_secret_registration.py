@@ -31,7 +31,7 @@ from pathlib import Path
 from ..protocol.errors import Forbidden, InvalidParam, MatrixError
 from ..storage.stores.accounts import AccountStore
 from .accounts.registration import Registration
-from .auth import AuthService, ClientInfo, new_device_id
+from .auth import AuthService, ClientInfo
 
 NONCE_TTL_S = 60.0    # Synapse's lifetime of a nonce
 MAX_NONCES = 1000     # outstanding at once; the oldest go first (bounded memory)
@@ -117,8 +117,7 @@ class SharedSecretRegistration:
         user_id = await self.registration.create_user(req.username, req.password, admin=req.admin)
         if req.displayname:
             await self.accounts.set_profile_field(user_id, "displayname", req.displayname)
-        device_id = new_device_id()
-        await self.accounts.upsert_device(user_id, device_id, None, client.ip)
-        issued = await self.auth.issue_tokens(user_id, device_id)
+        # A new device as any sign-in makes one (Login.sign_in: the device-added listeners hear of it).
+        issued = await self.registration.login.sign_in(user_id, None, None, False, client)
         return {"access_token": issued.access_token, "user_id": user_id, "home_server": self.server_name,
                 "device_id": issued.device_id}

@@ -151,6 +151,8 @@ class SpaceHierarchyService:
                 continue
             is_space = (await self._content(current, "m.room.create")).get("type") == "m.space"
             children = await self.children(current) if is_space else []
+            if suggested_only:  # only suggested rooms are considered, in the tree and in children_state
+                children = [c for c in children if c.content.get("suggested") is True]
             listed += 1
             if listed > skip:
                 if len(rooms) == limit:
@@ -163,8 +165,7 @@ class SpaceHierarchyService:
                     for c in children]
                 rooms.append(entry)
             if depth < depth_limit:
-                wanted = [c for c in children if not suggested_only or c.content.get("suggested") is True]
-                for c in reversed(wanted):
+                for c in reversed(children):
                     if c.room_id not in done:
                         stack.append((c.room_id, depth + 1))
         out: dict[str, Any] = {"rooms": rooms}

@@ -34,6 +34,7 @@ from .presence import PresenceService
 from .push import PushService
 from .receipts import ReceiptService, receipt_content
 from .room_read import RoomReadService
+from .rooms.invite_permission import INVITE_PERMISSION_CONFIG, blocks_invites
 from .tokens import make_token, parse_token
 from .typing import TypingService
 from .visibility import Visibility
@@ -167,15 +168,20 @@ class SyncService:
         invite_out: dict[str, Any] = {}
         knock_out: dict[str, Any] = {}
         leave_out: dict[str, Any] = {}
+        invites_blocked: bool | None = None  # read at the first invite (invite_permission.md)
         for room_id, membership, event_id, mpos in rows:
             if not f.room.allows_room(room_id) or (since is not None and mpos <= after):
                 continue
             if membership == "invite":
-                stripped = await self._stripped_state(event_id, ignored)
+                if invites_blocked is None:
+                    invites_blocked = blocks_invites(await self.account_data.get(user, INVITE_PERMISSION_CONFIG))
+                if invites_blocked:
+                    continue
+                stripped = await self.stripped_state(event_id, ignored)
                 if stripped is not None:
                     invite_out[room_id] = {"invite_state": {"events": stripped}}
             elif membership == "knock":
-                stripped = await self._stripped_state(event_id, frozenset())
+                stripped = await self.stripped_state(event_id, frozenset())
                 if stripped is not None:
                     knock_out[room_id] = {"knock_state": {"events": stripped}}
             elif membership in ("leave", "ban"):
@@ -217,14 +223,16 @@ class SyncService:
     # -- sections ---------------------------------------------------------------------------
 
     async def _timeline(self, p: SyncParams, room_id: str, after: int, upto: int,
-                        first_batch: tuple[list[StoredEvent], int] | None = None,
+                        first_batch: tuple[list[StoredEvent], int] | None = None, joined: bool = False,
                         ) -> tuple[list[StoredEvent], bool, int]:
+        """`joined`: the room is one the user is in, whose current state events are never hidden
+        from the timeline (RoomReadService.scan)."""
         tf = p.filter.room.timeline
         limit = tf.limit or DEFAULT_TIMELINE_LIMIT
         if tf.blocks_everything or not tf.allows_room(room_id):
             return [], False, upto
         page = await self.reader.scan(room_id, p.user_id, after=after, upto=upto, limit=limit, efilter=tf,
-                                      first_batch=first_batch)
+                                      first_batch=first_batch, current_state=joined)
         evs = list(reversed(page.events))
         prev = evs[0].stream_pos - 1 if evs else upto
         if page.more:
@@ -234,10 +242,16 @@ class SyncService:
     async def _state_section(self, p: SyncParams, room_id: str, timeline: list[StoredEvent], start: int,
                              since: Position | None, full: bool, sent: dict[str, dict[str, str]],
                              end: int, now_state: StateMap | None = None, before: StateMap | None = None,
-                             ) -> tuple[str, list[StoredEvent]]:
+                             limited: bool = False) -> tuple[str, list[StoredEvent]]:
         """The `state` (or `state_after`) events for a room, as StoredEvents. `now_state` (the state
         at the timeline's start, or its end for state_after) and `before` (at `since`) may be
-        handed in when they were read for many rooms at once."""
+        handed in when they were read for many rooms at once.
+
+        Lazy-loading members: the member events of the timeline's senders (and the user's own)
+        the device has not been sent; and, when an incremental timeline is `limited`, every
+        membership that changed in the gap, redundant or not (sync.yaml: "the server MUST return
+        membership events for events in the gap ... This ensures that joins/leaves and profile
+        changes which occur during the gap are not lost")."""
         sf = p.filter.room.state
         point = end if p.use_state_after else start
         if now_state is None:
@@ -255,9 +269,15 @@ class SyncService:
         room_sent = sent.setdefault(room_id, {})
         wanted: dict[StateKey, str] = {}
         if lazy:
-            senders = {ev.pdu.sender for ev in timeline} | {p.user_id}
+            senders = {ev.pdu.sender for ev in timeline}
+            if full or since is None:
+                # "servers MUST include the syncing user's own membership event when they join a
+                # room, or when the full state of rooms is requested"; otherwise it is one more
+                # member (with include_redundant_members, only when they sent something).
+                senders.add(p.user_id)
+            gapped = limited and since is not None and not full
             for k, v in delta.items():
-                if k[0] != "m.room.member":
+                if k[0] != "m.room.member" or gapped:
                     wanted[k] = v
             for s in senders:
                 eid = now_state.get(("m.room.member", s))
@@ -298,10 +318,15 @@ class SyncService:
         batch = (tf.limit or DEFAULT_TIMELINE_LIMIT) + 1
         first = await self.events.latest_in_rooms(ranges, batch) if ranges else {}
         timelines: dict[str, tuple[list[StoredEvent], bool, int]] = {}
-        for room_id, _ in todo:
+        for room_id, initial in todo:
             got = first.get(room_id)
-            timelines[room_id] = await self._timeline(p, room_id, afters[room_id], upto.stream,
-                                                      None if got is None else (got, batch))
+            timelines[room_id] = evs, limited, prev = await self._timeline(
+                p, room_id, afters[room_id], upto.stream, None if got is None else (got, batch), joined=True)
+            if initial and since is not None and not limited and not (evs and evs[0].pdu.type == "m.room.create"):
+                # Newly joined: the timeline does not hold every event of the room (a filter
+                # or history visibility left the first ones out), so it is a gap the client
+                # may paginate, as Synapse marks every newly joined room.
+                timelines[room_id] = evs, True, prev
 
         starts = {r: (tl[0][0].stream_pos - 1 if tl[0] else upto.stream) for r, tl in timelines.items()}
         points = {r: upto.stream if p.use_state_after else starts[r] for r, _ in todo}
@@ -318,7 +343,7 @@ class SyncService:
                 groups[(room_id, since.stream)])  # type: ignore[union-attr]
             sections[room_id] = await self._state_section(
                 p, room_id, timelines[room_id][0], starts[room_id], None if initial else since, full, sent,
-                upto.stream, now_state=now_state, before=before)
+                upto.stream, now_state=now_state, before=before, limited=timelines[room_id][1])
 
         fmt = {"user_id": user, "device_id": p.device_id, "with_room_id": False,
                "event_format": p.filter.event_format, "event_fields": p.filter.event_fields}
@@ -357,7 +382,7 @@ class SyncService:
             by_thread = p.filter.room.timeline.unread_thread_notifications
             counts, threads = await self.push.unread_counts(user, room_id, upto.stream, by_thread)
             room["unread_notifications"] = counts
-            if by_thread:
+            if by_thread and threads:  # "If no threads have notification counts, this whole object can be omitted."
                 room["unread_thread_notifications"] = threads
             out[room_id] = room
         return out
@@ -396,14 +421,16 @@ class SyncService:
             }
         return out
 
-    async def _stripped_state(self, member_event_id: str, ignored: frozenset[str]) -> list[dict[str, Any]] | None:
+    async def stripped_state(self, member_event_id: str, ignored: frozenset[str]) -> list[dict[str, Any]] | None:
         ev = await self.events.get_event(member_event_id)
         if ev is None:
             return []
         if ev.pdu.sender in ignored:
             return None
-        given = ev.pdu.data.get("unsigned", {}).get("invite_room_state") if isinstance(
-            ev.pdu.data.get("unsigned"), dict) else None
+        unsigned = ev.pdu.data.get("unsigned")
+        # What the room's server gave with an invite, or with a knock on a room held elsewhere.
+        given = (unsigned.get("invite_room_state") or unsigned.get("knock_room_state")) if isinstance(
+            unsigned, dict) else None
         out: list[dict[str, Any]] = []
         if isinstance(given, list):
             out = [e for e in given if isinstance(e, dict)]
@@ -429,8 +456,11 @@ class SyncService:
         start = timeline[0].stream_pos - 1 if timeline else leave_pos
         was_joined = since is not None and await self._was_joined(room_id, p.user_id, since.stream)
         key, state_evs = await self._state_section(p, room_id, timeline, start, since if was_joined else None,
-                                                   not was_joined or p.full_state, sent, leave_pos)
-        if not was_joined:
+                                                   not was_joined or p.full_state, sent, leave_pos, limited=limited)
+        # Someone who was in the room up to the leave (joined and left within this batch too)
+        # had its state; someone who only rejected an invite, or was kicked or banned before
+        # joining, sees only the state that history visibility lets them see.
+        if not was_joined and not await self._was_joined(room_id, p.user_id, leave_pos - 1):
             state_evs = await self.visibility.filter_events(p.user_id, state_evs, ignore=False)
         fmt = {"user_id": p.user_id, "device_id": p.device_id, "with_room_id": False,
                "event_format": p.filter.event_format, "event_fields": p.filter.event_fields}

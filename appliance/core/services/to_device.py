@@ -14,6 +14,7 @@ from typing import Any
 
 from ..protocol.errors import BadJson, InvalidParam
 from ..protocol.ids import is_valid_user_id, server_name_of
+from ..signals import Event
 from ..storage.database import Database
 from ..storage.stores.to_device import ToDeviceStore
 from ..stream import Stream
@@ -29,17 +30,21 @@ class ToDeviceService:
         self.store = store
         self.stream = stream
         self.server_name = server_name
+        # (sender, type, message ID, {server: {user: {device: content}}}): messages for other
+        # servers' users; the federation sender sends them (without federation, nobody listens).
+        self.remote_messages: Event[[str, str, str, dict[str, dict[str, Any]]]] = Event("remote to-device")
 
     async def send(self, sender: str, sender_device: str, event_type: str, txn_id: str,
                    messages: Mapping[str, Any]) -> None:
         targets: list[tuple[str, str, dict]] = []
+        remote: dict[str, dict[str, Any]] = {}  # server -> {user: {device: content}}
         for user_id, by_device in messages.items():
             if not is_valid_user_id(user_id):
                 raise InvalidParam(f"Invalid user ID {user_id!r}")
             if not isinstance(by_device, dict) or not all(isinstance(c, dict) for c in by_device.values()):
                 raise BadJson("messages must map user IDs to {device ID: content object}")
             if server_name_of(user_id) != self.server_name:
-                log.info("dropping to-device message for remote user %s: no federation", user_id)
+                remote.setdefault(server_name_of(user_id), {})[user_id] = by_device
                 continue
             for device_id, content in by_device.items():
                 targets.append((user_id, device_id, {"sender": sender, "type": event_type, "content": content}))
@@ -62,6 +67,8 @@ class ToDeviceService:
         if done is not None:
             pos, users = done
             self.stream.advance(pos, users)
+            if remote:  # sent once, as the transaction ID was claimed once (federation, if on)
+                self.remote_messages.emit(sender, event_type, f"{sender_device}/{txn_id}", remote)
 
     async def deliver(self, user_id: str, device_id: str, since_pos: int | None, to_pos: int) -> list[dict]:
         """Acknowledge what the sync token `since_pos` covered, then return what is pending."""

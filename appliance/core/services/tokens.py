@@ -9,11 +9,16 @@ from __future__ import annotations
 from ..protocol.errors import InvalidParam
 from ..stream import Position
 
+# History backfilled from other servers (federation) sits below position 0, oldest lowest:
+# it is older than anything this server saw happen. Pagination tokens may point down there;
+# sync tokens never do.
+HISTORY_FLOOR = -(2**62)
+
 
 def make_token(pos: Position | int, ephemeral: int = 0) -> str:
     if isinstance(pos, Position):
         return f"s{pos.stream}_{pos.ephemeral}"
-    return f"s{max(pos, 0)}_{ephemeral}"
+    return f"s{max(pos, HISTORY_FLOOR)}_{ephemeral}"
 
 
 def parse_token(token: str, name: str = "token") -> Position:
@@ -24,6 +29,6 @@ def parse_token(token: str, name: str = "token") -> Position:
         e = int(eph) if eph else 0
     except ValueError:
         raise InvalidParam(f"Invalid {name}") from None
-    if s < 0 or e < 0:
+    if s < (HISTORY_FLOOR if name in ("from", "to") else 0) or e < 0:
         raise InvalidParam(f"Invalid {name}")
     return Position(s, e)

@@ -59,8 +59,20 @@ async def set_room_alias(me: Requester, path: AliasPath, body: SetAliasBody, hea
     return {}
 
 
+def _remote(hearth: Hearth, alias: str) -> bool:
+    from ...protocol import ids
+
+    try:
+        return ids.server_name_of(alias) != hearth.server_name
+    except ValueError:
+        return False
+
+
 @endpoint(bp, "GET", "/directory/room/{room_alias}", auth=NO_AUTH)
 async def get_room_id_by_alias(path: AliasPath, hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled and _remote(hearth, path.room_alias):
+        room_id, servers = await hearth.federation.lookups.alias(path.room_alias)
+        return {"room_id": room_id, "servers": servers}
     room_id, servers = await hearth.rooms.aliases.resolve_alias(path.room_alias)
     return {"room_id": room_id, "servers": servers}
 

@@ -7,14 +7,13 @@ from pydantic import BaseModel
 from quart import Blueprint
 
 from ...protocol.errors import MissingParam
+from ...services.accounts.uia import OAUTH, PASSWORD, cross_signing_request_key
 from ...services.auth import Requester, require_device
 from ...services.tokens import parse_token
 from ..routing import ACCESS_TOKEN, endpoint
 from ....hearth import Hearth
 
 bp = Blueprint("client_keys", __name__)
-
-PASSWORD = "m.login.password"
 
 
 class UploadKeysBody(BaseModel, extra="allow"):
@@ -38,6 +37,8 @@ class QueryKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/query", auth=ACCESS_TOKEN, rate_limited=False)
 async def query_keys(me: Requester, body: QueryKeysBody, hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled:  # other servers' users asked of their servers
+        return await hearth.federation.keys.query_keys(me.user_id, body.device_keys, body.timeout)
     return await hearth.e2ee.device_keys.query_keys(me.user_id, body.device_keys)
 
 
@@ -48,6 +49,8 @@ class ClaimKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/claim", auth=ACCESS_TOKEN, rate_limited=False)
 async def claim_keys(me: Requester, body: ClaimKeysBody, hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled:
+        return await hearth.federation.keys.claim_keys(body.one_time_keys, body.timeout)
     return await hearth.e2ee.device_keys.claim_keys(body.one_time_keys)
 
 
@@ -71,12 +74,14 @@ class CrossSigningKeysBody(BaseModel, extra="allow"):
 
 @endpoint(bp, "POST", "/keys/device_signing/upload", auth=ACCESS_TOKEN)
 async def upload_cross_signing_keys(me: Requester, body: CrossSigningKeysBody, hearth: Hearth) -> dict:
-    """UIA (m.login.password) unless the user has no master key yet or nothing new is uploaded."""
+    """UIA unless the user has no master key yet or nothing new is uploaded: m.login.password,
+    or m.oauth (approval on the account management page) for a device signed in through OAuth."""
     keys = body.model_dump(exclude_unset=True)
     session = None
     if me.appservice_id is None and await hearth.e2ee.device_keys.cross_signing_upload_needs_auth(me.user_id, keys):
+        oauth = await hearth.accounts.oauth.is_oauth_session(me.user_id, me.device_id)
         session = await hearth.accounts.login.uia.run(
-            body.auth, [[PASSWORD]], f"POST /keys/device_signing/upload {me.user_id}", user_id=me.user_id)
+            body.auth, [[OAUTH]] if oauth else [[PASSWORD]], cross_signing_request_key(me.user_id), user_id=me.user_id)
     await hearth.e2ee.device_keys.upload_cross_signing_keys(me.user_id, keys)
     if session is not None:
         await hearth.accounts.login.uia.finish(session.session_id)

@@ -22,11 +22,24 @@ class FieldPath(PathModel):
 
 @endpoint(bp, "GET", "/profile/{user_id}", auth=OPTIONAL)
 async def get_user_profile(path: UserPath, hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled and _remote(hearth, path.user_id):
+        return await hearth.federation.lookups.profile(path.user_id)
     return await hearth.accounts.profiles.get_profile(path.user_id)
+
+
+def _remote(hearth: Hearth, identifier: str) -> bool:
+    from ...protocol import ids
+
+    try:
+        return ids.server_name_of(identifier) != hearth.server_name
+    except ValueError:
+        return False
 
 
 @endpoint(bp, "GET", "/profile/{user_id}/{key_name}", auth=OPTIONAL)
 async def get_profile_field(path: FieldPath, hearth: Hearth) -> dict:
+    if hearth.settings.federation_enabled and _remote(hearth, path.user_id):
+        return await hearth.federation.lookups.profile(path.user_id, path.key_name)
     return await hearth.accounts.profiles.get_profile_field(path.user_id, path.key_name)
 
 

@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import Field
 from quart import Blueprint
+from werkzeug.datastructures import MultiDict
 
 from ....hearth import Hearth
 from ...services.auth import Requester
 from ...services.filtering import parse_room_event_filter
-from ..routing import PathModel, QueryModel, endpoint
+from ..routing import PathModel, QueryModel, endpoint, validate_query
 
 bp = Blueprint("client_room_read", __name__)
 V1 = ("/_matrix/client/v1",)
@@ -119,10 +120,27 @@ async def get_one_room_event(me: Requester, path: EventPath, hearth: Hearth) -> 
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/messages")
-async def get_room_events(me: Requester, path: RoomPath, query: MessagesQuery, hearth: Hearth) -> dict:
-    return await hearth.reading.rooms.messages(
-        me.user_id, me.device_id, path.room_id, from_=query.from_, to=query.to, direction=query.dir,
-        limit=query.limit or 10, efilter=parse_room_event_filter(query.filter))
+async def get_room_events(me: Requester, path: RoomPath, raw_args: MultiDict, hearth: Hearth) -> dict:
+    """Access before parameters: a room the user may not read answers 403 whatever was asked."""
+    await hearth.reading.rooms.access(me.user_id, path.room_id)
+    query = validate_query(MessagesQuery, raw_args)
+    efilter = parse_room_event_filter(query.filter)
+    limit = query.limit or 10
+
+    async def page() -> dict:
+        return await hearth.reading.rooms.messages(
+            me.user_id, me.device_id, path.room_id, from_=query.from_, to=query.to, direction=query.dir,
+            limit=limit, efilter=efilter)
+
+    result = await page()
+    # Paging back past the oldest event held: older history is asked of the room's other servers
+    # (a few rounds at most per request; the client's next page asks again).
+    for _ in range(3):
+        if not (hearth.settings.federation_enabled and query.dir == "b" and "end" not in result and query.to is None
+                and await hearth.federation.backfill.backfill(path.room_id, max(limit, 20))):
+            break
+        result = await page()
+    return result
 
 
 @endpoint(bp, "GET", "/rooms/{room_id}/context/{event_id}")

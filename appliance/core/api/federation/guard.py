@@ -28,6 +28,8 @@ async def federation_origin(hearth: Hearth, content: object = None) -> str:
         if data:
             raise NotJson("A body was sent but not read as JSON")
     s = hearth.settings
-    return await authenticate_request(hearth.federation.keyring, s.server_name, s.federation_allowed_servers,
-                                      s.federation_denied_servers, request.method, uri, content,
-                                      request.headers.get("Authorization"))
+    origin = await authenticate_request(hearth.federation.keyring, s.server_name, s.federation_allowed_servers,
+                                        s.federation_denied_servers, request.method, uri, content,
+                                        request.headers.get("Authorization"))
+    hearth.federation.sender.peer_is_back(origin)  # it answers again: retry what it missed now
+    return origin

@@ -1,5 +1,8 @@
-"""Devices (device_management.yaml): listing, naming, deleting; deleting signs a device out and
-tells the listeners (device keys, dehydrated devices, pushers)."""
+"""Devices (device_management.yaml): adding, listing, naming, deleting. Every new device, by
+whatever path it is made (password or OAuth sign-in, registration, an appservice, a dehydrated
+device), goes through `add`, which tells the device-added listeners (device-list tracking, so that
+the people sharing a room re-query the user's keys); deleting signs a device out and tells the
+devices-deleted listeners (device keys, dehydrated devices, pushers)."""
 from __future__ import annotations
 
 import json
@@ -12,17 +15,25 @@ from ..auth import AuthService, Requester
 from .uia import PASSWORD, UserInteractiveAuth
 
 DevicesDeleted = AsyncEvent[[str, list[str]]]
+DeviceAdded = AsyncEvent[[str, str]]
 
 
 class Devices:
     def __init__(self, accounts: AccountStore, auth: AuthService, uia: UserInteractiveAuth,
-                 devices_deleted: DevicesDeleted):
+                 devices_deleted: DevicesDeleted, device_added: DeviceAdded):
         self.accounts = accounts
         self.auth = auth
         self.uia = uia
         # Emitted after devices are deleted (logout, device deletion, deactivation), e.g. for the
         # keys service to drop their device keys: listener(user_id, device_ids).
         self.devices_deleted = devices_deleted
+        # Emitted after a device is made: listener(user_id, device_id).
+        self.device_added = device_added
+
+    async def add(self, user_id: str, device_id: str, display_name: str | None, ip: str | None) -> None:
+        """Make a new device (the caller knows it does not exist) and tell the listeners."""
+        await self.accounts.upsert_device(user_id, device_id, display_name, ip)
+        await self.device_added.emit(user_id, device_id)  # a failing listener is logged
 
     async def remove_devices(self, user_id: str, device_ids: list[str]) -> None:
         """Delete devices without user-interactive auth (for the server's own use)."""
@@ -53,7 +64,7 @@ class Devices:
         """Rename a device; an appservice may also create one this way (spec v1.17, MSC4190)."""
         if await self.accounts.get_device(user_id, device_id) is None:
             if by_appservice:
-                await self.accounts.upsert_device(user_id, device_id, display_name, None)
+                await self.add(user_id, device_id, display_name, None)
                 return
             raise NotFound("No such device")
         if has_display_name:

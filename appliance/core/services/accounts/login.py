@@ -113,7 +113,7 @@ class Login:
             await self.accounts.touch_device(user_id, device_id, client.ip, now_ms())
         else:
             device_id = device_id or new_device_id()
-            await self.accounts.upsert_device(user_id, device_id, display_name, client.ip)
+            await self.devices.add(user_id, device_id, display_name, client.ip)
         return await self.auth.issue_tokens(user_id, device_id, refresh=refresh)
 
     async def refresh(self, refresh_token: str) -> dict:

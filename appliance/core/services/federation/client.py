@@ -27,6 +27,7 @@ from ...protocol.federation_peers import address_is_public, server_permitted
 from ...protocol.server_discovery import Destination, ServerName, parse_well_known, resolve_server_name
 from ...protocol.signing import SigningKey
 from ...protocol.x_matrix import sign_request
+from .srv import SrvResolver
 
 if TYPE_CHECKING:  # the settings object is handed in by the wiring (groups), never imported here
     from ....settings import Settings
@@ -49,9 +50,8 @@ class FederationClient:
         self._settings = settings
         self._key = signing_key
         self._timeout = httpx.Timeout(timeout_s)
-        # SRV records: injected (no DNS SRV resolver is bundled yet; without one, discovery
-        # goes on to port 8448 as when no record exists).
-        self._srv = srv_lookup or _no_srv
+        # SRV records: dnspython with a timeout (srv.py); tests inject their own lookup.
+        self._srv = srv_lookup or SrvResolver(timeout_s=min(5.0, timeout_s))
         self._well_known_cache: dict[str, tuple[float, ServerName | None]] = {}
         self._http = httpx.AsyncClient(verify=_tls_verify(settings), timeout=self._timeout,
                                        follow_redirects=False, trust_env=False)
@@ -63,6 +63,16 @@ class FederationClient:
                       query: Mapping[str, str | Sequence[str]] | None = None,
                       content: Any = None) -> tuple[int, Any]:
         """Send a signed request; returns (status, decoded JSON body or None)."""
+        response = await self.request_raw(method, destination, path, query=query, content=content)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    async def request_raw(self, method: str, destination: str, path: str, *,
+                          query: Mapping[str, str | Sequence[str]] | None = None,
+                          content: Any = None) -> httpx.Response:
+        """Send a signed request; the response as it came (media is not JSON)."""
         settings = self._settings
         if not settings.federation_enabled:
             raise FederationRefused("federation is turned off")
@@ -79,11 +89,7 @@ class FederationClient:
         if content is not None:
             body = json.dumps(content, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
-        response = await self._send(method, target, uri, headers, body)
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            return response.status_code, None
+        return await self._send(method, target, uri, headers, body)
 
     async def _send(self, method: str, target: Destination, uri: str, headers: dict[str, str],
                     body: bytes | None) -> httpx.Response:
@@ -124,10 +130,6 @@ class FederationClient:
         ttl = WELL_KNOWN_TTL_S if delegated is not None else WELL_KNOWN_ERROR_TTL_S
         self._well_known_cache[hostname] = (time.monotonic() + ttl, delegated)
         return delegated
-
-
-async def _no_srv(name: str) -> list[tuple[str, int]]:
-    return []
 
 
 def _tls_verify(settings: Settings) -> ssl.SSLContext | bool:

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +61,24 @@ class MediaLimits:
     info_uri: str             # where a user reads about their quota (M_USER_LIMIT_EXCEEDED)
 
 
+# (server name, media ID) -> (bytes, content type, upload name) of another server's media, or
+# NotFound: federation's fetcher (services/federation/media.py), or one that always says NotFound.
+RemoteFetch = Callable[[str, str], Awaitable[tuple[bytes, str | None, str | None]]]
+
+
+async def no_remote_media(server_name: str, media_id: str) -> tuple[bytes, str | None, str | None]:
+    raise NotFound("Remote media is not available on this server")
+
+
 class MediaService:
     def __init__(self, store: MediaStore, files: ContentFiles, server_name: str,
-                 limits: MediaLimits | Callable[[], MediaLimits]):
+                 limits: MediaLimits | Callable[[], MediaLimits], fetch_remote: RemoteFetch = no_remote_media):
         self.store = store
         self.files = files
         self.server_name = server_name
         self._limits = limits
+        self._fetch_remote = fetch_remote
+        self._remote_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._commit_lock = asyncio.Lock()                      # quota check + row insert
         # media ID -> (set when its bytes arrive, how many downloads wait for it)
         self._uploaded: dict[str, tuple[asyncio.Event, int]] = {}
@@ -229,7 +240,7 @@ class MediaService:
         if not MEDIA_ID.match(media_id):
             raise NotFound("Invalid media ID")
         if server_name != self.server_name:
-            raise NotFound("Remote media is not available on this server")
+            return await self._remote_record(server_name, media_id)
         record = await self.store.get(media_id)
         if record is None:
             raise NotFound("Media not found")
@@ -258,6 +269,30 @@ class MediaService:
         if record is None or not record.uploaded:
             raise NotYetUploaded("Content has not yet been uploaded")
         return record
+
+    async def _remote_record(self, server_name: str, media_id: str) -> MediaRecord:
+        """Another server's media: from our cache, else fetched once (one fetch at a time per
+        item) and kept as a content-addressed file like our own."""
+        key = (server_name, media_id)
+        lock = self._remote_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                record = await self.store.get_remote(server_name, media_id)
+                if record is not None and record.sha256 and self.files.content_path(record.sha256).exists():
+                    return record
+                data, content_type, upload_name = await self._fetch_remote(server_name, media_id)
+                self._check_size(len(data))
+                sha = hashlib.sha256(data).hexdigest()
+                await asyncio.to_thread(self.files.write_atomically, self.files.content_path(sha), data)
+                await self.store.put_remote(server_name, media_id, sha, len(data), clean_content_type(content_type),
+                                            upload_name if upload_name and valid_upload_name(upload_name) else None,
+                                            _now_ms())
+                record = await self.store.get_remote(server_name, media_id)
+                assert record is not None
+                return record
+        finally:
+            if not lock.locked() and self._remote_locks.get(key) is lock:
+                del self._remote_locks[key]
 
     # -- thumbnails -------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@
 - `messages.RoomMessages`: sending messages and state, redaction, transaction IDs;
 - `upgrade.RoomUpgrades`: POST /rooms/{roomId}/upgrade;
 - `aliases.RoomAliases`: room aliases, the published room directory, /publicRooms;
-- `lookup.RoomLookup`: the small current-state lookups they share.
+- `lookup.RoomLookup`: the small current-state lookups they share;
+- `invite_permission.InvitePermission`: invitees who block invites (spec v1.18).
 
 Every event goes through the pipeline, which runs the auth rules; the checks here exist to
 give the spec's error for the common cases (banned, not invited, unknown room) before

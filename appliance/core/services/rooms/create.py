@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import ids, room_versions
-from ...protocol.errors import Forbidden, InvalidParam, InvalidRoomState, MatrixError, RoomInUse, UnsupportedRoomVersion
+from ...protocol.errors import BadJson, Forbidden, InviteBlocked, InvalidParam, InvalidRoomState, MatrixError, RoomInUse, UnsupportedRoomVersion
 from ...protocol.room_versions import RoomVersion
 from ...protocol.topics import topic_content
 from ...storage.stores.rooms import AliasTaken, RoomStore
@@ -47,13 +47,14 @@ class CreateRoomRequest:
 
 
 async def send_create(pipeline: EventPipeline, server_name: str, creator: str, version: RoomVersion,
-                      content: dict[str, Any]) -> str:
-    """Send a new room's m.room.create; returns the room ID (from v12, the event's hash)."""
+                      content: dict[str, Any], room_id: str | None = None) -> str:
+    """Send a new room's m.room.create; returns the room ID (from v12, the event's hash;
+    before, `room_id` if the caller chose it already, else a new one)."""
     if version.event_format.room_id_is_create_hash:
         persisted = await pipeline.create_event(None, creator, "m.room.create", content,
                                                 state_key="", version=version)
         return persisted.pdu.room_id
-    room_id = ids.make_room_id(server_name)
+    room_id = room_id or ids.make_room_id(server_name)
     await pipeline.create_event(room_id, creator, "m.room.create", content, state_key="", version=version)
     return room_id
 
@@ -135,7 +136,8 @@ class RoomCreation:
         if version.auth.privileged_creators:
             extra = create_content.get("additional_creators", [])
             if not isinstance(extra, list) or not all(isinstance(u, str) and ids.is_valid_user_id(u) for u in extra):
-                raise InvalidParam("additional_creators must be a list of user IDs")
+                # The create event would fail its auth rule (v12 1.4): a malformed body.
+                raise BadJson("creation_content.additional_creators must be a list of user IDs")
             if preset == "trusted_private_chat":
                 extra = extra + invitees
             extra = [u for u in dict.fromkeys(extra) if u != creator]
@@ -185,11 +187,20 @@ class RoomCreation:
             if alias is not None:  # the room is unusable; do not leave a name pointing at it
                 await self.store.delete_alias(alias)
             raise InvalidRoomState(exc.error) from None
-        # 8. Invites.
+        # 8. Invites; an invitee who blocks invites is skipped, and the answer is their 403 once
+        # the room is made (invite_permission.md: the creation as a whole succeeds).
+        blocked: InviteBlocked | None = None
         for user_id in invitees:
+            try:
+                await self.membership.invite_permission.check(user_id)
+            except InviteBlocked as exc:
+                blocked = blocked or exc
+                continue
             await self.membership.send_member(room_id, creator, user_id, "invite", is_direct=request.is_direct)
         if request.visibility == "public":
             await self.store.set_public(room_id, True)
+        if blocked is not None:
+            raise blocked
         return room_id
 
     async def _state_event(self, room_id: str, sender: str, type_: str, state_key: str,

@@ -23,11 +23,20 @@ from ...storage.stores.events import EventStore
 from ...storage.stores.rooms import RoomStore
 from ..pipeline import EventPipeline
 from .aliases import RoomAliases
+from .invite_permission import InvitePermission
 from .lookup import IN_ROOM, RoomLookup, is_local
 
 log = logging.getLogger(__name__)
 
 PROFILE_FIELDS = ("displayname", "avatar_url")
+# Keys of a member event's content that a client's extra keys never set: the server's own.
+SERVER_MEMBER_KEYS = frozenset({"membership", "join_authorised_via_users_server", "third_party_invite"})
+
+
+def client_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
+    """The keys a client added to a join or invite body beyond the spec's, which the member
+    event keeps (clients put their own data there, as they may in any event content)."""
+    return {k: v for k, v in (extra or {}).items() if k not in SERVER_MEMBER_KEYS}
 
 # check(room_id, user_id, membership) raises to refuse a join, invite or knock.
 MembershipCheck = Callable[[str, str, str], Awaitable[None]]
@@ -35,7 +44,8 @@ MembershipCheck = Callable[[str, str, str], Awaitable[None]]
 
 class Membership:
     def __init__(self, server_name: str, events: EventStore, pipeline: EventPipeline, accounts: AccountStore,
-                 store: RoomStore, aliases: RoomAliases, lookup: RoomLookup, membership_check: MembershipCheck):
+                 store: RoomStore, aliases: RoomAliases, lookup: RoomLookup, membership_check: MembershipCheck,
+                 invite_permission: InvitePermission):
         self.server_name = server_name
         self.events = events
         self.pipeline = pipeline
@@ -44,10 +54,11 @@ class Membership:
         self.aliases = aliases
         self.lookup = lookup
         self.membership_check = membership_check  # the admin service refuses blocked rooms
+        self.invite_permission = invite_permission  # invitees who block invites
 
     # -- building member events (the only place) -------------------------------------------
 
-    async def _member_content(self, user_id: str, membership: str, reason: str | None) -> dict[str, Any]:
+    async def member_content(self, user_id: str, membership: str, reason: str | None) -> dict[str, Any]:
         """A membership event's content with the user's profile (joins, invites, knocks)."""
         content: dict[str, Any] = {"membership": membership}
         if membership in IN_ROOM and is_local(user_id, self.server_name):
@@ -67,11 +78,12 @@ class Membership:
 
     async def send_member(self, room_id: str, sender: str, target: str, membership: str, *,
                           reason: str | None = None, is_direct: bool = False,
-                          extra: dict[str, Any] | None = None) -> str:
+                          extra: dict[str, Any] | None = None, client_keys: dict[str, Any] | None = None) -> str:
         """Build and send `target`'s m.room.member event (with their profile for joins, invites
         and knocks) without the checks of the endpoints below: for the room services that
-        have made their own (creation, upgrades). Returns the event ID."""
-        content = await self._member_content(target, membership, reason)
+        have made their own (creation, upgrades). `client_keys`: a client's own keys, under
+        the server's. Returns the event ID."""
+        content = {**(client_keys or {}), **await self.member_content(target, membership, reason)}
         if is_direct:
             content["is_direct"] = True
         if extra:
@@ -84,7 +96,7 @@ class Membership:
     # -- the endpoints ----------------------------------------------------------------------
 
     async def join(self, user_id: str, room_id_or_alias: str, *, reason: str | None = None,
-                   is_guest: bool = False) -> str:
+                   is_guest: bool = False, extra: dict[str, Any] | None = None) -> str:
         """POST /join/{roomIdOrAlias} and /rooms/{roomId}/join; returns the room ID."""
         if room_id_or_alias.startswith("!"):  # a blocked room may be unknown here, or purged
             await self._check_membership(room_id_or_alias, user_id, "join")
@@ -100,7 +112,7 @@ class Membership:
             guest = await self.lookup.state(room_id, "m.room.guest_access")
             if guest is None or guest.content.get("guest_access") != "can_join":
                 raise GuestAccessForbidden("Guests may not join this room")
-        content = await self._member_content(user_id, "join", reason)
+        content = {**client_extra(extra), **await self.member_content(user_id, "join", reason)}
         rules = await self.lookup.state(room_id, "m.room.join_rules")
         join_rule = rules.content.get("join_rule") if rules else None
         if current != "invite":
@@ -140,7 +152,7 @@ class Membership:
         return best[1] if best else None
 
     async def invite(self, room_id: str, inviter: str, invitee: str, *, reason: str | None = None,
-                     is_direct: bool = False) -> None:
+                     is_direct: bool = False, extra: dict[str, Any] | None = None) -> None:
         """POST /rooms/{roomId}/invite. Inviting someone already invited succeeds."""
         if not ids.is_valid_user_id(invitee):
             raise InvalidParam("Not a user ID")
@@ -157,7 +169,9 @@ class Membership:
             raise Forbidden(f"{invitee} is banned from the room")
         if is_local(invitee, self.server_name) and not await self.accounts.user_exists(invitee):
             raise Forbidden(f"{invitee} does not exist")
-        await self.send_member(room_id, inviter, invitee, "invite", reason=reason, is_direct=is_direct)
+        await self.invite_permission.check(invitee)
+        await self.send_member(room_id, inviter, invitee, "invite", reason=reason, is_direct=is_direct,
+                               client_keys=client_extra(extra))
 
     async def leave(self, room_id: str, user_id: str, *, reason: str | None = None) -> None:
         """POST /rooms/{roomId}/leave: leave, reject an invite or retract a knock."""

@@ -6,18 +6,30 @@ import asyncio
 from typing import Any
 
 from ...protocol import ids
+from ...protocol.canonical_json import encode_canonical_json
 from ...protocol.errors import BadAlias, BadJson, Forbidden, InvalidParam, NotFound
 from ...protocol.events import Pdu
 from ...protocol.power_levels import can_redact
 from ...storage.stores.events import EventStore
 from ...storage.stores.rooms import RoomStore
 from ..pipeline import EventPipeline
+from .invite_permission import InvitePermission
 from .lookup import RoomLookup
 
 
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal as canonical JSON (so 1 and true differ); content without an encoding is never equal."""
+    try:
+        return encode_canonical_json(a) == encode_canonical_json(b)
+    except (TypeError, ValueError):
+        return False
+
+
 class RoomMessages:
-    def __init__(self, events: EventStore, pipeline: EventPipeline, store: RoomStore, lookup: RoomLookup):
+    def __init__(self, events: EventStore, pipeline: EventPipeline, store: RoomStore, lookup: RoomLookup,
+                 invite_permission: InvitePermission):
         self.events = events
+        self.invite_permission = invite_permission
         self.pipeline = pipeline
         self.store = store
         self.lookup = lookup
@@ -80,10 +92,21 @@ class RoomMessages:
 
     async def set_state(self, room_id: str, sender: str, event_type: str, state_key: str,
                         content: dict[str, Any], ts: int | None = None) -> str:
-        """PUT /rooms/{roomId}/state/{eventType}/{stateKey}; returns the event ID."""
+        """PUT /rooms/{roomId}/state/{eventType}/{stateKey}; returns the event ID.
+
+        Setting what is already there (same sender, type, key and content, by someone still in
+        the room) sends nothing and answers the current event's ID: clients retry state PUTs and
+        expect them to be idempotent."""
         await self.lookup.version(room_id)
+        current = await self.lookup.state(room_id, event_type, state_key)
+        if (current is not None and current.sender == sender
+                and _same_json(current.content, content)
+                and await self.events.membership(room_id, sender) == "join"):
+            return current.event_id
         if event_type == "m.room.canonical_alias":
             await self._check_canonical_alias(room_id, content)
+        if event_type == "m.room.member" and content.get("membership") == "invite" and state_key != sender:
+            await self.invite_permission.check(state_key)
         persisted = await self.pipeline.create_event(room_id, sender, event_type, content, state_key=state_key,
                                                      extra={"origin_server_ts": ts} if ts is not None else None)
         return persisted.pdu.event_id

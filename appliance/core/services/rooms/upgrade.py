@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...protocol import ids, room_versions
-from ...protocol.errors import Forbidden, InvalidParam, UnsupportedRoomVersion
+from ...protocol.errors import BadJson, Forbidden, UnsupportedRoomVersion
 from ...protocol.power_levels import can_send, creators, get_named_level, normalised_power_levels
 from ...storage.stores.events import EventStore
 from ...storage.stores.rooms import RoomStore
@@ -45,16 +45,22 @@ class RoomUpgrades:
             raise Forbidden("You cannot upgrade this room")
         extra_creators = list(dict.fromkeys(additional_creators or []))
         if not all(ids.is_valid_user_id(u) for u in extra_creators):
-            raise InvalidParam("additional_creators must be user IDs")
+            raise BadJson("additional_creators must be user IDs")
 
-        # 2. The replacement room, with predecessor and the old room's type.
+        # 2. The replacement room, with predecessor and the old room's type. Its `event_id` is
+        # the tombstone, the old room's last event: sent first, to the room ID chosen for the
+        # new room. From v12 the new room's ID is its create event's hash, which the tombstone
+        # must name: there the tombstone comes last and `event_id` is left out (m.room.create,
+        # "MAY be omitted" since v1.16).
         create_content: dict[str, Any] = {
             "room_version": version.id,
             "predecessor": {"room_id": room_id},
         }
-        last = await self.store.last_event_id(room_id)
-        if last is not None:
-            create_content["predecessor"]["event_id"] = last
+        chosen_id = None
+        if not version.event_format.room_id_is_create_hash:
+            chosen_id = ids.make_room_id(self.server_name)
+            tombstone = await self._tombstone(room_id, user_id, chosen_id)
+            create_content["predecessor"]["event_id"] = tombstone
         old_create = create.content if create else {}
         if "type" in old_create:
             create_content["type"] = old_create["type"]
@@ -66,7 +72,7 @@ class RoomUpgrades:
             if extra_creators:
                 create_content["additional_creators"] = extra_creators
                 new_creators.update(extra_creators)
-        new_room = await send_create(self.pipeline, self.server_name, user_id, version, create_content)
+        new_room = await send_create(self.pipeline, self.server_name, user_id, version, create_content, chosen_id)
         await self.membership.send_member(new_room, user_id, user_id, "join")
 
         # 3. Transferable state; power levels first, raised for the upgrader while copying.
@@ -120,9 +126,9 @@ class RoomUpgrades:
             await self.store.set_public(new_room, True)
             await self.store.set_public(room_id, False)
 
-        # 5. The tombstone.
-        await self._state_event(room_id, user_id, "m.room.tombstone", "",
-                                {"body": "This room has been replaced", "replacement_room": new_room})
+        # 5. The tombstone (v12 and later: now that the new room's ID is known).
+        if chosen_id is None:
+            await self._tombstone(room_id, user_id, new_room)
         # 6. Restrict the old room: events_default and invite to max(50, users_default + 1).
         if pl is not None and can_send(user_id, "m.room.power_levels", "", pl, create):
             users_default = get_named_level(pl, "users_default")
@@ -136,6 +142,11 @@ class RoomUpgrades:
                 except Forbidden:
                     pass
         return new_room
+
+    async def _tombstone(self, room_id: str, sender: str, replacement: str) -> str:
+        persisted = await self._state_event(room_id, sender, "m.room.tombstone", "",
+                                            {"body": "This room has been replaced", "replacement_room": replacement})
+        return persisted.pdu.event_id
 
     async def _state_event(self, room_id: str, sender: str, type_: str, state_key: str,
                            content: dict[str, Any]) -> Persisted:

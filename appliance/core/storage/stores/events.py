@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ...cache import LruCache
@@ -154,6 +154,71 @@ class EventStore:
             f" AND {_LIVE} ORDER BY stream_pos {order} LIMIT ?", (room_id, after, upto, int(limit)))
         return await self._rows_to_events(rows)
 
+    # -- federation backfill (core/services/federation/backfill.py) -----------------------
+
+    async def oldest_live(self, room_id: str) -> tuple[int, str, int | None] | None:
+        """(stream position, event ID, state group) of the room's oldest live, accepted event."""
+        row = await self.db.fetchone(
+            "SELECT stream_pos, event_id, state_group FROM events WHERE room_id = ? AND outlier = 0"
+            " AND rejected IS NULL ORDER BY stream_pos LIMIT 1", (room_id,))
+        return (row[0], row[1], row[2]) if row is not None else None
+
+    async def live_among(self, event_ids: list[str]) -> set[str]:
+        """Those of `event_ids` held as live (not outlier) events."""
+        if not event_ids:
+            return set()
+        rows = await self.db.fetchall(
+            f"SELECT event_id FROM events WHERE outlier = 0 AND event_id IN ({','.join('?' * len(event_ids))})",
+            tuple(event_ids))
+        return {r[0] for r in rows}
+
+    @staticmethod
+    def lowest_position_job(conn: sqlite3.Connection) -> int:
+        """The lowest stream position of any event (backfilled history goes below it)."""
+        return conn.execute("SELECT MIN(stream_pos) FROM events").fetchone()[0] or 0
+
+    async def is_outlier(self, event_id: str) -> bool:
+        return bool(await self.db.fetchval("SELECT outlier FROM events WHERE event_id = ?", (event_id,)))
+
+    # -- federation: outliers, invites and knocks of rooms held elsewhere ------------------
+
+    @staticmethod
+    def has_event_job(conn: sqlite3.Connection, event_id: str) -> bool:
+        return conn.execute("SELECT 1 FROM events WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+    @staticmethod
+    def set_state_group_job(conn: sqlite3.Connection, event_id: str, group: int) -> None:
+        """An outlier gets the state after it (fetched from its server), once."""
+        conn.execute("UPDATE events SET state_group = ? WHERE event_id = ? AND state_group IS NULL",
+                     (group, event_id))
+
+    @staticmethod
+    def membership_of_job(conn: sqlite3.Connection, user_id: str, room_id: str) -> str | None:
+        row = conn.execute("SELECT membership FROM room_memberships WHERE user_id = ? AND room_id = ?",
+                           (user_id, room_id)).fetchone()
+        return row[0] if row else None
+
+    async def membership_event(self, user_id: str, room_id: str) -> tuple[str, str] | None:
+        """(membership, event ID) of a user in a room as room_memberships has it: for rooms held
+        elsewhere too (an invite or a knock kept without the room's state)."""
+        row = await self.db.fetchone(
+            "SELECT membership, event_id FROM room_memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
+        return (row[0], row[1]) if row else None
+
+    async def invite_senders(self, room_id: str) -> list[str]:
+        """Senders of the invites our users hold to a room (whose servers can let them in)."""
+        rows = await self.db.fetchall(
+            "SELECT e.sender FROM room_memberships m JOIN events e ON e.event_id = m.event_id"
+            " WHERE m.room_id = ? AND m.membership = 'invite'", (room_id,))
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def promote_outlier_job(conn: sqlite3.Connection, event_id: str, pos: int, group: int | None,
+                            rejected: str | None) -> None:
+        """A held outlier becomes part of the room's history at `pos` (backfill)."""
+        conn.execute("UPDATE events SET outlier = 0, stream_pos = ?, state_group = ?, rejected = ?"
+                     " WHERE event_id = ? AND outlier = 1", (pos, group, rejected, event_id))
+
     async def live_events_between(self, after: int, upto: int, limit: int, room_id: str | None = None,
                                   ) -> list[StoredEvent]:
         """Up to `limit` live events in (after, upto], oldest first, of every room or of one."""
@@ -209,6 +274,44 @@ class EventStore:
             for room_id, pos, group in rows:
                 out[(room_id, pos)] = group
         return out
+
+    async def latest_of_types(self, points: Sequence[tuple[str, int]], types: Sequence[str]) -> dict[str, int | None]:
+        """For each (room_id, upto): the stream position of the room's newest live event of one of
+        `types` at or before `upto` (sliding sync's bump stamps; one query per 100 rooms)."""
+        out: dict[str, int | None] = {room_id: None for room_id, _ in points}
+        in_types = ",".join("?" * len(types))
+        term = (f"SELECT ?, (SELECT stream_pos FROM events WHERE room_id = ? AND stream_pos <= ? AND {_LIVE}"
+                f" AND type IN ({in_types}) ORDER BY stream_pos DESC LIMIT 1)")
+        todo = list(points)
+        for i in range(0, len(todo), 100):
+            chunk = todo[i:i + 100]
+            rows = await self.db.fetchall(" UNION ALL ".join([term] * len(chunk)),
+                                          tuple(x for r, pos in chunk for x in (r, r, pos, *types)))
+            for room_id, pos in rows:
+                out[room_id] = pos
+        return out
+
+    async def current_state_ids_of_types(self, room_ids: Sequence[str], types: Sequence[str],
+                                         ) -> list[tuple[str, str, str, str]]:
+        """(room_id, type, state_key, event_id) of the current state of many rooms, only `types`
+        (500 rooms per query)."""
+        out: list[tuple[str, str, str, str]] = []
+        room_ids = list(room_ids)
+        for i in range(0, len(room_ids), 500):
+            chunk = room_ids[i:i + 500]
+            rows = await self.db.fetchall(
+                "SELECT room_id, type, state_key, event_id FROM current_state"
+                f" WHERE room_id IN ({','.join('?' * len(chunk))}) AND type IN ({','.join('?' * len(types))})",
+                (*chunk, *types))
+            out += [(r[0], r[1], r[2], r[3]) for r in rows]
+        return out
+
+    async def newest_event_per_room_between(self, after: int, upto: int) -> dict[str, int]:
+        """Room → stream position of its newest event in (after, upto], for the rooms that have one."""
+        rows = await self.db.fetchall(
+            "SELECT room_id, MAX(stream_pos) FROM events WHERE stream_pos > ? AND stream_pos <= ? GROUP BY room_id",
+            (after, upto))
+        return {r[0]: r[1] for r in rows}
 
     async def room_ids_with_events_between(self, after: int, upto: int) -> set[str]:
         rows = await self.db.fetchall(
@@ -331,6 +434,21 @@ class EventStore:
             "SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = ?",
             (room_id, membership)) or 0
 
+    async def membership_history(self, user_id: str, room_ids: Collection[str]) -> dict[str, list[tuple[int, str]]]:
+        """room_id → the user's live membership events there as (stream_pos, membership), oldest
+        first (index events_member_history, migration 0190)."""
+        out: dict[str, list[tuple[int, str]]] = {}
+        ids = list(room_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = await self.db.fetchall(
+                "SELECT room_id, stream_pos, json_extract(json, '$.content.membership') FROM events"
+                f" WHERE type = 'm.room.member' AND state_key = ? AND room_id IN ({','.join('?' * len(chunk))})"
+                f" AND {_LIVE} ORDER BY stream_pos", (user_id, *chunk))
+            for room_id, pos, membership in rows:
+                out.setdefault(room_id, []).append((pos, membership if isinstance(membership, str) else ""))
+        return out
+
     async def membership(self, room_id: str, user_id: str) -> str | None:
         return await self.db.fetchval(
             "SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?",
@@ -405,6 +523,20 @@ class EventStore:
             " membership = excluded.membership, event_id = excluded.event_id,"
             " stream_pos = excluded.stream_pos, forgotten = 0",
             (user_id, room_id, membership, event_id, stream_pos))
+
+    @staticmethod
+    def apply_current_state_changes_job(conn: sqlite3.Connection, room_id: str,
+                                        changes: dict[StateKey, tuple[str, str | None] | None], pos: int) -> None:
+        """Current state moved by more than one key (state resolution after a federated event):
+        each key set to (event ID, membership) or removed (None); memberships follow."""
+        for key, change in changes.items():
+            if change is None:
+                conn.execute("DELETE FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?",
+                             (room_id, key[0], key[1]))
+                continue
+            EventStore.set_current_state_job(conn, room_id, key, change[0], change[1])
+            if key[0] == "m.room.member":
+                EventStore.set_membership_job(conn, key[1], room_id, change[1] or "leave", change[0], pos)
 
     @staticmethod
     def mark_redacted_job(conn: sqlite3.Connection, target_id: str, redaction_id: str) -> None:

@@ -71,6 +71,22 @@ class MediaStore:
             "SELECT COUNT(*) FROM media WHERE user_id = ? AND sha256 IS NULL AND unused_expires_at > ?",
             (user_id, now_ms))
 
+    async def get_remote(self, server_name: str, media_id: str) -> MediaRecord | None:
+        """Another server's media fetched before (remote_media, migration 0251)."""
+        row = await self.db.fetchone(
+            "SELECT media_id, sha256, size, content_type, upload_name, fetched_ts FROM remote_media"
+            " WHERE server_name = ? AND media_id = ?", (server_name, media_id))
+        if row is None:
+            return None
+        return MediaRecord(row[0], "", row[5], None, row[1], row[2], row[3], row[4], row[5], True)
+
+    async def put_remote(self, server_name: str, media_id: str, sha256: str, size: int, content_type: str | None,
+                         upload_name: str | None, now_ms: int) -> None:
+        await self.db.write(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO remote_media (server_name, media_id, sha256, size, content_type, upload_name,"
+            " fetched_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (server_name, media_id, sha256, size, content_type, upload_name, now_ms)))
+
     async def is_referenced(self, sha256: str) -> bool:
         return await self.db.fetchval("SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", (sha256,)) is not None
 

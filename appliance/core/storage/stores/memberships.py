@@ -15,6 +15,7 @@ class MembershipRow:
     membership: str
     event_id: str
     stream_pos: int
+    forgotten: bool = False
 
 
 class MembershipStore:
@@ -23,9 +24,9 @@ class MembershipStore:
 
     async def of(self, user_id: str, room_id: str) -> MembershipRow | None:
         row = await self.db.fetchone(
-            "SELECT membership, event_id, stream_pos FROM room_memberships WHERE user_id = ? AND room_id = ?",
-            (user_id, room_id))
-        return MembershipRow(room_id, row[0], row[1], row[2]) if row else None
+            "SELECT membership, event_id, stream_pos, forgotten FROM room_memberships"
+            " WHERE user_id = ? AND room_id = ?", (user_id, room_id))
+        return MembershipRow(room_id, row[0], row[1], row[2], bool(row[3])) if row else None
 
     async def not_forgotten(self, user_id: str) -> list[MembershipRow]:
         """Every room the user has a membership in and has not forgotten (what /sync reports)."""
@@ -33,6 +34,14 @@ class MembershipStore:
             "SELECT room_id, membership, event_id, stream_pos FROM room_memberships"
             " WHERE user_id = ? AND forgotten = 0", (user_id,))
         return [MembershipRow(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def changed_since(self, user_id: str, after: int) -> list[MembershipRow]:
+        """The user's memberships set after stream position `after`, forgotten ones included (a
+        sliding-sync connection's room index follows these)."""
+        rows = await self.db.fetchall(
+            "SELECT room_id, membership, event_id, stream_pos, forgotten FROM room_memberships"
+            " WHERE user_id = ? AND stream_pos > ?", (user_id, after))
+        return [MembershipRow(r[0], "forgotten" if r[4] else r[1], r[2], r[3]) for r in rows]
 
     async def joined_room_ids(self, user_id: str) -> list[str]:
         """The rooms the user is joined to, in the order they joined."""

@@ -37,6 +37,23 @@ class PresenceStore:
             " ORDER BY stream_pos", (after, upto, user_id, user_id))
         return [PresenceRow(*r) for r in rows]
 
+    async def newly_sharing(self, user_id: str, after: int, upto: int) -> list[PresenceRow]:
+        """Current rows of the people who came to share a joined room with the user in
+        (after, upto]: the members of rooms the user joined then, and those who joined the
+        user's rooms then (the user excluded)."""
+        # Two indexed halves (the user's rooms by their join position; the others' joins by
+        # room_memberships_room_pos) rather than one OR that reads every member of every room.
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM presence WHERE user_id != ? AND user_id IN ("
+            "  SELECT m2.user_id FROM room_memberships m1 JOIN room_memberships m2 ON m2.room_id = m1.room_id"
+            "  WHERE m1.user_id = ? AND m1.membership = 'join' AND m1.stream_pos > ? AND m1.stream_pos <= ?"
+            "  AND m2.membership = 'join'"
+            "  UNION SELECT m2.user_id FROM room_memberships m1 JOIN room_memberships m2 ON m2.room_id = m1.room_id"
+            "  WHERE m1.user_id = ? AND m1.membership = 'join' AND m2.stream_pos > ? AND m2.stream_pos <= ?"
+            "  AND m2.membership = 'join')"
+            " ORDER BY stream_pos", (user_id, user_id, after, upto, user_id, after, upto))
+        return [PresenceRow(*r) for r in rows]
+
     async def changed_between(self, after: int, upto: int, limit: int = 1000) -> list[PresenceRow]:
         """Everyone's rows changed in (after, upto], in stream order (appservice transactions)."""
         rows = await self.db.fetchall(f"SELECT {_COLS} FROM presence WHERE stream_pos > ? AND stream_pos <= ?"

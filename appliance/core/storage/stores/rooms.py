@@ -89,8 +89,3 @@ class RoomStore:
     async def forget(self, user_id: str, room_id: str) -> None:
         await self.db.write(lambda c: c.execute(
             "UPDATE room_memberships SET forgotten = 1 WHERE user_id = ? AND room_id = ?", (user_id, room_id)))
-
-    async def last_event_id(self, room_id: str) -> str | None:
-        return await self.db.fetchval(
-            "SELECT event_id FROM events WHERE room_id = ? AND outlier = 0 ORDER BY stream_pos DESC LIMIT 1",
-            (room_id,))

@@ -15,6 +15,21 @@ class ServerSettingsStore:
         self.db = db
 
     @staticmethod
+    def read_file(path) -> dict[str, str]:
+        """The stored values, read before the server starts (which listeners to open); {} for a
+        database not made yet."""
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return {}
+        try:
+            return ServerSettingsStore.load_job(conn)
+        except sqlite3.Error:
+            return {}
+        finally:
+            conn.close()
+
+    @staticmethod
     def load_job(conn: sqlite3.Connection) -> dict[str, str]:
         return {k: v for k, v in conn.execute("SELECT key, value FROM server_settings")}
 
