@@ -13,7 +13,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .settings import Settings
+# Hearth uses no pydantic plugins. Without this, the first model pydantic builds (the settings,
+# below) reads the metadata of every installed distribution looking for them: a few ms of every
+# start and ~0.6 MiB kept for the life of the process (tracemalloc: pydantic/plugin/_loader.py).
+# An operator who wants a plugin can still set the variable to something else.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from .settings import Settings  # noqa: E402  (after the variable above)
 
 
 def _parse_expiry(value: str | None) -> int | None:

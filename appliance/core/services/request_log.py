@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-DEFAULT_REQUESTS = 2000
+DEFAULT_REQUESTS = 500  # ~0.25 MiB when full (2000 held ~1 MiB: record, path, tag, user)
 DEFAULT_ERRORS = 200
 
 
