@@ -18,8 +18,6 @@ INVALID = [
     {"room": {"timeline": {"rooms": [5]}}},
     {"account_data": {"types": [1]}},
     {"room": {"timeline": {"limit": "ten"}}},
-    # "must be an integer greater than 0" (event_filter.yaml)
-    {"room": {"timeline": {"limit": 0}}},
     {"room": {"timeline": {"limit": -1}}},
     {"room": {"include_leave": "yes"}},
     {"room": {"timeline": {"lazy_load_members": 1}}},
@@ -35,6 +33,8 @@ VALID = [
     {"presence": {"not_senders": ["@bob:hearth.test"]}, "account_data": {"types": ["m.*"]},
      "event_fields": ["type", "content.body"], "event_format": "client"},
     {"room": {"timeline": {"unread_thread_notifications": True, "contains_url": False}}},
+    # event_filter.yaml says "greater than 0"; 0 is taken as Synapse takes it (issue 13)
+    {"room": {"timeline": {"limit": 0}}},
 ]
 
 
@@ -61,3 +61,23 @@ async def test_messages_filter_param(hs):
     await hs.error("GET", f"/rooms/{room}/messages?dir=b&filter={bad}", alice, None, "M_INVALID_PARAM", 400)
     good = quote(json.dumps({"senders": [alice.user_id], "limit": 5}))
     await hs.ok("GET", f"/rooms/{room}/messages?dir=b&filter={good}", alice)
+
+
+async def test_timeline_limit_zero_syncs_rooms_without_their_events(hs):
+    """limit 0: the room is there, its timeline empty and `limited` with a prev_batch to page back
+    from; the next sync after a message says the same; one with nothing new has no room."""
+    alice = await hs.user("alice")
+    room = await hs.create_room(alice, name="quiet")
+    zero = quote(json.dumps({"room": {"timeline": {"limit": 0}}}))
+    first = await hs.ok("GET", f"/sync?filter={zero}&timeout=0", alice)
+    joined = first["rooms"]["join"][room]
+    assert joined["timeline"]["events"] == [] and joined["timeline"]["limited"] is True
+    assert any(e["type"] == "m.room.name" for e in joined["state"]["events"])
+    back = await hs.ok("GET", f"/rooms/{room}/messages?dir=b&limit=50&from={joined['timeline']['prev_batch']}", alice)
+    assert any(e["type"] == "m.room.create" for e in back["chunk"])
+    await hs.send(alice, room)
+    second = await hs.ok("GET", f"/sync?filter={zero}&timeout=0&since={first['next_batch']}", alice)
+    timeline = second["rooms"]["join"][room]["timeline"]
+    assert timeline["events"] == [] and timeline["limited"] is True
+    third = await hs.ok("GET", f"/sync?filter={zero}&timeout=0&since={second['next_batch']}", alice)
+    assert room not in third.get("rooms", {}).get("join", {})

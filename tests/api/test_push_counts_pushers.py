@@ -102,6 +102,27 @@ async def test_thread_counts_with_unread_thread_notifications(hs):
     assert "unread_thread_notifications" not in (await sync(hs, bob))["rooms"]["join"][room]
 
 
+async def test_a_reply_in_a_thread_reads_that_thread_only(hs):
+    """What the user sends reads the thread it is in (MSC3771): a reply in a thread clears that
+    thread's count, not the main timeline's; a message in the main timeline clears the main one."""
+    alice, bob, _carol, room = await three_in_room(hs)
+    root = await hs.send(alice, room, {"msgtype": "m.text", "body": "root"})
+    in_thread = {"msgtype": "m.text", "body": "reply", "m.relates_to": {"rel_type": "m.thread", "event_id": root}}
+    await hs.send(alice, room, in_thread)
+    await hs.send(alice, room, {"msgtype": "m.text", "body": "main again"})
+    threaded = {"room": {"timeline": {"unread_thread_notifications": True}}}
+    joined = (await sync(hs, bob, filter_=threaded))["rooms"]["join"][room]
+    assert joined["unread_notifications"]["notification_count"] == 2
+    assert joined["unread_thread_notifications"][root]["notification_count"] == 1
+    await hs.send(bob, room, {**in_thread, "body": "me too"})
+    joined = (await sync(hs, bob, filter_=threaded))["rooms"]["join"][room]
+    assert joined["unread_notifications"]["notification_count"] == 2  # the main timeline is still unread
+    assert root not in joined.get("unread_thread_notifications", {})
+    assert counts(await sync(hs, bob), room)["notification_count"] == 2
+    await hs.send(bob, room, {"msgtype": "m.text", "body": "and here"})
+    assert counts(await sync(hs, bob), room)["notification_count"] == 0
+
+
 async def test_notifications_endpoint(hs):
     alice, bob, _carol, room = await three_in_room(hs)
     e1 = await hs.send(alice, room, {"msgtype": "m.text", "body": "one"})

@@ -111,6 +111,26 @@ async def test_history_visibility_shared_shows_earlier_messages(hs):
     assert "shared past" in bodies(joined["timeline"]["events"])
 
 
+async def test_history_visibility_shared_stays_readable_after_leaving(hs):
+    """Rule 3: shared history is visible to whoever joined at any point after it, so someone
+    who joined late and left still reads what came before their join (up to their leave, not
+    after it); someone only invited does not."""
+    alice, bob, carol = await hs.user("alice"), await hs.user("bob"), await hs.user("carol")
+    room = await visibility_room(hs, alice, "shared")
+    await hs.send(alice, room, {"msgtype": "m.text", "body": "before bob"})
+    await hs.ok("POST", f"/join/{room}", bob)
+    await hs.send(alice, room, {"msgtype": "m.text", "body": "with bob"})
+    await hs.ok("POST", f"/rooms/{room}/leave", bob, {})
+    await hs.send(alice, room, {"msgtype": "m.text", "body": "after bob"})
+    page = await hs.ok("GET", f"/rooms/{room}/messages?dir=b&limit=50", bob)
+    assert [b for b in bodies(page["chunk"])] == ["with bob", "before bob"]
+    early = next(e for e in (await hs.ok("GET", f"/rooms/{room}/messages?dir=b&limit=50", alice))["chunk"]
+                 if e.get("content", {}).get("body") == "before bob")
+    await hs.ok("GET", f"/rooms/{room}/event/{early['event_id']}", bob)
+    await hs.ok("POST", f"/rooms/{room}/invite", alice, {"user_id": carol.user_id})
+    await hs.error("GET", f"/rooms/{room}/event/{early['event_id']}", carol, None, "M_NOT_FOUND", 404)
+
+
 async def test_world_readable_room_readable_by_non_member(hs):
     alice = await hs.user("alice")
     eve = await hs.user("eve")

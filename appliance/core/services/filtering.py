@@ -81,8 +81,10 @@ class EventFilter:
             raise BadJson(f"{name} must be an object")
         limit = data.get("limit")
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-                raise BadJson(f"{name}.limit must be a positive integer")
+            # The schema says "greater than 0"; 0 is taken too (as Synapse does, and clients send
+            # it for a sync of rooms without their timelines): nothing, marked `limited`.
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise BadJson(f"{name}.limit must be a non-negative integer")
             limit = min(limit, MAX_LIMIT)
         for flag in ("contains_url", "lazy_load_members", "include_redundant_members",
                      "unread_thread_notifications"):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,17 +226,27 @@ class PushService:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    async def read_points(self, user_id: str, room_id: str) -> dict[str, int]:
-        """Thread ('' unthreaded, 'main', or a thread root) → stream position read up to."""
+    async def read_points(self, user_id: str, room_id: str, threads: Collection[str] | None = None) -> dict[str, int]:
+        """Thread ('' unthreaded, 'main', or a thread root) → stream position read up to: the
+        user's receipts, and their own events, each of which reads its own thread only (a reply
+        in a thread leaves the rest of the room unread, MSC3771). `threads`: the thread roots
+        whose own-event points are wanted (None: all)."""
+        points = await self._receipt_points(user_id, room_id)
+        return await self._with_own_points(points, user_id, room_id, threads)
+
+    async def _receipt_points(self, user_id: str, room_id: str) -> dict[str, int]:
         receipts = await self.store.read_receipts(user_id, room_id)
         evs = await self.events.get_events({r[2] for r in receipts})
         points: dict[str, int] = {}
         for _room, thread, eid in receipts:
             if eid in evs:
                 points[thread] = max(points.get(thread, 0), evs[eid].stream_pos)
-        own = await self.store.latest_own_event(user_id, room_id)
-        if own:
-            points[""] = max(points.get("", 0), own)
+        return points
+
+    async def _with_own_points(self, points: dict[str, int], user_id: str, room_id: str,
+                               threads: Collection[str] | None) -> dict[str, int]:
+        for thread, pos in (await self.store.own_read_points(user_id, room_id, threads)).items():
+            points[thread] = max(points.get(thread, 0), pos)
         return points
 
     async def unread_counts(self, user_id: str, room_id: str, upto: int, by_thread: bool = False
@@ -244,16 +254,19 @@ class PushService:
         """`unread_notifications` for the room and, when by_thread, `unread_thread_notifications`
         (the room's counts then cover the main timeline only)."""
         pending = await self._unrecorded(user_id, room_id, upto)
-        points = await self.read_points(user_id, room_id)
-        base = points.get("", 0)
+        points = await self._receipt_points(user_id, room_id)
+        base = points.get("", 0)  # an unthreaded receipt reads everything before it
         room = {"notification_count": 0, "highlight_count": 0}
         threads: dict[str, dict[str, int]] = {}
         rows = await self.store.room_notifications(user_id, room_id, base, upto)
         recorded = {r[0] for r in rows}  # the evaluator may have committed some of `pending` since
         rows += [(n.stream_pos, n.thread_id, n.highlight) for n in pending
                  if n.stream_pos > base and n.stream_pos not in recorded]
+        if not rows:
+            return room, threads
+        points = await self._with_own_points(points, user_id, room_id, {t for _, t, _ in rows if t})
         for pos, thread, highlight in rows:
-            if pos <= points.get(thread or MAIN, 0):
+            if pos <= max(base, points.get(thread or MAIN, 0)):
                 continue
             counts = threads.setdefault(thread, {"notification_count": 0, "highlight_count": 0}) \
                 if by_thread and thread else room

@@ -228,7 +228,7 @@ class SyncService:
         """`joined`: the room is one the user is in, whose current state events are never hidden
         from the timeline (RoomReadService.scan)."""
         tf = p.filter.room.timeline
-        limit = tf.limit or DEFAULT_TIMELINE_LIMIT
+        limit = DEFAULT_TIMELINE_LIMIT if tf.limit is None else tf.limit
         if tf.blocks_everything or not tf.allows_room(room_id):
             return [], False, upto
         page = await self.reader.scan(room_id, p.user_id, after=after, upto=upto, limit=limit, efilter=tf,
@@ -315,7 +315,7 @@ class SyncService:
         ranges = [(r, afters[r], upto.stream) for r, _ in todo if not tf.blocks_everything and tf.allows_room(r)]
         # limit + 1 newest events per room: enough to fill the timeline and know it is limited,
         # unless filters or history visibility drop some (the scan then reads on).
-        batch = (tf.limit or DEFAULT_TIMELINE_LIMIT) + 1
+        batch = (DEFAULT_TIMELINE_LIMIT if tf.limit is None else tf.limit) + 1
         first = await self.events.latest_in_rooms(ranges, batch) if ranges else {}
         timelines: dict[str, tuple[list[StoredEvent], bool, int]] = {}
         for room_id, initial in todo:
@@ -473,5 +473,6 @@ class SyncService:
 
 
 def _has_content(room: dict[str, Any]) -> bool:
-    return bool(room["timeline"]["events"] or room.get("state", room.get("state_after", {})).get("events")
+    # `limited` alone: a timeline.limit of 0 hides new events, yet the room has news
+    return bool(room["timeline"]["events"] or room["timeline"]["limited"] or room.get("state", room.get("state_after", {})).get("events")
                 or room["ephemeral"]["events"] or room["account_data"]["events"])

@@ -5,8 +5,9 @@ Each event is judged against the state after it (its state group): the room's
 
 - the user's own membership events are always visible;
 - `world_readable`: visible to anyone;
-- `shared`: visible to current members (not to someone peeking or who has left), plus
-  whatever they saw while joined;
+- `shared`: visible to current members, and to anyone who joined at any point after the
+  event (rule 3: someone who joined, read back and left keeps what they could see; not
+  someone peeking or only invited);
 - `invited`: visible if the user was invited or joined at the event;
 - `joined`: visible only if the user was joined at the event.
 
@@ -58,6 +59,7 @@ class Visibility:
             return []
         ignored = await self.account_data.ignored_users(user_id) if ignore and user_id else frozenset()
         current: dict[str, str | None] = {}
+        last_join: dict[str, int | None] = {}  # stream position of the user's latest join
         per_group: dict[int, tuple[str, str | None]] = {}
         out = []
         for ev in evs:
@@ -86,6 +88,13 @@ class Visibility:
                 if room not in current:
                     current[room] = await self.events.membership(room, user_id)
                 if current[room] == "join":
+                    out.append(ev)
+                    continue
+                if room not in last_join:
+                    history = (await self.events.membership_history(user_id, [room])).get(room, [])
+                    last_join[room] = max((pos for pos, m in history if m == "join"), default=None)
+                joined_after = last_join[room]
+                if joined_after is not None and joined_after > ev.stream_pos:
                     out.append(ev)
         return out
 

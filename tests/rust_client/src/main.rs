@@ -7,6 +7,9 @@
 //! Usage: hearth-sdk-client <homeserver URL> <alice> <alice password> <bob> <bob password>
 //! Prints "OK" and exits 0 when the conversation went through; a failure says which step.
 
+// The SDK's futures are deep: rustc's default query depth (128) overflows computing their layout.
+#![recursion_limit = "256"]
+
 use std::{env, future::Future, time::Duration};
 
 use anyhow::{anyhow, bail, Context, Result};

@@ -1,6 +1,8 @@
 """Push: notification rows, what push evaluation and retention read around them, and pushers."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -156,10 +158,31 @@ class PushStore:
             params = (user_id, room_id)
         return [(r[0], r[1], r[2]) for r in await self.db.fetchall(sql, params)]
 
-    async def latest_own_event(self, user_id: str, room_id: str) -> int | None:
-        """The stream position of the user's latest event in the room (a read point of theirs)."""
-        return await self.db.fetchval(
-            "SELECT MAX(stream_pos) FROM events WHERE room_id = ? AND sender = ?", (room_id, user_id))
+    async def own_read_points(self, user_id: str, room_id: str,
+                              thread_roots: Collection[str] | None) -> dict[str, int]:
+        """The user's latest event in the room's main timeline ('main') and in each thread
+        (its root), by stream position: what they sent, they have read. `thread_roots`: the
+        threads asked about; None for every thread they wrote in."""
+        points: dict[str, int] = {}
+        main = await self.db.fetchval(
+            "SELECT stream_pos FROM events WHERE sender = ? AND room_id = ?"
+            " AND (rel_type IS NULL OR rel_type != 'm.thread') ORDER BY stream_pos DESC LIMIT 1", (user_id, room_id))
+        if main is not None:
+            points["main"] = main
+        if thread_roots is None:
+            rows = await self.db.fetchall(
+                "SELECT relates_to, MAX(stream_pos) FROM events WHERE sender = ? AND room_id = ?"
+                " AND rel_type = 'm.thread' GROUP BY relates_to", (user_id, room_id))
+        elif thread_roots:
+            roots = list(thread_roots)
+            rows = await self.db.fetchall(
+                f"SELECT relates_to, MAX(stream_pos) FROM events WHERE relates_to IN ({','.join('?' * len(roots))})"
+                " AND rel_type = 'm.thread' AND sender = ? AND room_id = ? GROUP BY relates_to",
+                (*roots, user_id, room_id))
+        else:
+            rows = []
+        points.update({r[0]: r[1] for r in rows})
+        return points
 
     async def joined_rooms(self, user_id: str) -> list[str]:
         rows = await self.db.fetchall(
