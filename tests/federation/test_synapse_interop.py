@@ -539,6 +539,89 @@ def test_restricted_join_into_a_hearth_room(pair):
     assert member.get("join_authorised_via_users_server") == alice.user_id
 
 
+async def test_encrypted_chat_across_with_matrix_nio(pair, tmp_path):
+    """matrix-nio (vodozemac) on each server: an encrypted room made on Hearth and joined from
+    Synapse; each side decrypts the other's message (keys queried and one-time keys claimed
+    across, room keys sent to-device across); a new device on Synapse reaches Hearth's device
+    list and gets the keys of the next message."""
+    from nio import AsyncClient, AsyncClientConfig, JoinResponse, KeysQueryResponse, LoginResponse, MegolmEvent
+    from nio import RegisterResponse
+    from nio import RoomCreateResponse, RoomMessageText, RoomSendResponse, SyncResponse
+    from nio.api import RoomPreset
+
+    password = "correct horse battery staple"
+
+    def client(base: str, name: str, device: str) -> AsyncClient:
+        store = tmp_path / device
+        store.mkdir()
+        return AsyncClient(base, name, store_path=str(store),
+                           config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True))
+
+    async def settle(c: AsyncClient) -> SyncResponse:
+        resp = await c.sync(timeout=500)
+        assert isinstance(resp, SyncResponse), resp
+        if c.should_upload_keys:
+            await c.keys_upload()
+        if c.should_query_keys:
+            assert isinstance(await c.keys_query(), KeysQueryResponse)
+        return resp
+
+    async def until(c: AsyncClient, check, what: str, timeout: float = WAIT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check(await settle(c)):
+                return
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def got_text(room_id: str, body: str):
+        def check(resp: SyncResponse) -> bool:
+            joined = resp.rooms.join.get(room_id)
+            events = joined.timeline.events if joined else []
+            assert not [e for e in events if isinstance(e, MegolmEvent)], "a message that could not be decrypted"
+            return any(isinstance(e, RoomMessageText) and e.body == body for e in events)
+        return check
+
+    async def send(c: AsyncClient, room_id: str, body: str) -> None:
+        resp = await c.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body},
+                                 tx_id=secrets.token_hex(8), ignore_unverified_devices=True)
+        assert isinstance(resp, RoomSendResponse), resp
+
+    nina = client(pair.hearth.url, "nina", "nina")  # on Hearth
+    ed = client(pair.synapse.url, "ed", "ed")       # on Synapse
+    ed2 = client(pair.synapse.url, "ed", "ed2")     # Ed's second device, later
+    try:
+        for c, name in ((nina, "nina"), (ed, "ed")):
+            assert isinstance(await c.register(name, password), RegisterResponse)
+            await settle(c)
+        created = await nina.room_create(name="Across", invite=[ed.user_id], preset=RoomPreset.private_chat,
+                                         initial_state=[{"type": "m.room.encryption", "state_key": "",
+                                                         "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+        assert isinstance(created, RoomCreateResponse), created
+        room_id = created.room_id
+        await until(ed, lambda r: room_id in r.rooms.invite, "the invite on Synapse")
+        assert isinstance(await ed.join(room_id), JoinResponse)
+        await until(ed, lambda r: room_id in r.rooms.join, "Ed joined")
+        await until(nina, lambda r: room_id in nina.rooms and ed.user_id in nina.rooms[room_id].users,
+                    "Ed's join on Hearth")
+        await until(nina, lambda r: ed.device_id in {d.id for d in nina.device_store.active_user_devices(ed.user_id)},
+                    "Ed's device keys on Hearth")
+
+        await send(nina, room_id, "hello from the family server")
+        await until(ed, got_text(room_id, "hello from the family server"), "Nina's message decrypted on Synapse")
+        await send(ed, room_id, "hello from the cousin's server")
+        await until(nina, got_text(room_id, "hello from the cousin's server"), "Ed's message decrypted on Hearth")
+
+        assert isinstance(await ed2.login(password, device_name="ed's laptop"), LoginResponse)
+        await settle(ed2)
+        await until(nina, lambda r: ed2.device_id in {d.id for d in nina.device_store.active_user_devices(ed.user_id)},
+                    "Ed's new device in Hearth's device list")
+        await send(nina, room_id, "hello laptop")
+        await until(ed2, got_text(room_id, "hello laptop"), "the message decrypted on Ed's new device")
+    finally:
+        for c in (nina, ed, ed2):
+            await c.close()
+
+
 def test_synapse_away_for_a_while_misses_nothing(pair):
     """Hearth's queue for a peer that is down waits on disk, across a restart of Hearth; when the
     peer talks again, the backoff is reset and the queue is sent (catch-up without loss)."""

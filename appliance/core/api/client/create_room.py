@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field
 from quart import Blueprint
 
 from ....hearth import Hearth
+from ...protocol import ids
+from ...protocol.errors import MatrixError
 from ...services.auth import Requester
 from ...services.rooms.create import CreateRoomRequest, InitialStateEvent
 from ..routing import ACCESS_TOKEN, endpoint
@@ -51,4 +53,23 @@ async def create_room(me: Requester, body: CreateRoomBody, hearth: Hearth) -> di
         is_direct=body.is_direct,
         power_level_content_override=body.power_level_content_override,
     )
-    return {"room_id": await hearth.rooms.creation.create_room(me.user_id, request, appservice_id=me.appservice_id)}
+    room_id = await hearth.rooms.creation.create_room(me.user_id, request, appservice_id=me.appservice_id,
+                                                      on_created=lambda r, invited: _invite_remote(hearth, r, invited))
+    return {"room_id": room_id}
+
+
+async def _invite_remote(hearth: Hearth, room_id: str, invitees: list[str]) -> None:
+    """The invites of people on other servers go to their servers, as POST /invite sends them.
+    The room is made either way; the first refusal is the answer (as for a blocked invite)."""
+    if not hearth.settings.federation_enabled:
+        return
+    refused: MatrixError | None = None
+    for user_id in invitees:
+        if ids.server_name_of(user_id) == hearth.server_name:
+            continue
+        try:
+            await hearth.federation.joins.send_invite(room_id, user_id)
+        except MatrixError as exc:
+            refused = refused or exc
+    if refused is not None:
+        raise refused

@@ -1,6 +1,7 @@
 """Creating rooms: POST /createRoom (create_room.yaml), the events in the spec's order."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,9 +100,12 @@ class RoomCreation:
         self.store = store
         self.membership = membership
 
-    async def create_room(self, creator: str, request: CreateRoomRequest, *, appservice_id: str | None = None) -> str:
+    async def create_room(self, creator: str, request: CreateRoomRequest, *, appservice_id: str | None = None,
+                          on_created: Callable[[str, list[str]], Awaitable[None]] | None = None) -> str:
         """POST /createRoom: the events in the spec's order; returns the room ID. `appservice_id`:
-        the appservice creating it (its alias must be in its namespace)."""
+        the appservice creating it (its alias must be in its namespace). `on_created`: run with
+        the room ID and the people invited, once every event is in, before a blocked invite's
+        error is raised."""
         version_id = request.room_version or self.settings.default_room_version
         version = room_versions.get(version_id)
         if version is None:
@@ -190,6 +194,7 @@ class RoomCreation:
         # 8. Invites; an invitee who blocks invites is skipped, and the answer is their 403 once
         # the room is made (invite_permission.md: the creation as a whole succeeds).
         blocked: InviteBlocked | None = None
+        invited: list[str] = []
         for user_id in invitees:
             try:
                 await self.membership.invite_permission.check(user_id)
@@ -197,8 +202,11 @@ class RoomCreation:
                 blocked = blocked or exc
                 continue
             await self.membership.send_member(room_id, creator, user_id, "invite", is_direct=request.is_direct)
+            invited.append(user_id)
         if request.visibility == "public":
             await self.store.set_public(room_id, True)
+        if on_created is not None:  # the API's part once the room is made (invites over federation)
+            await on_created(room_id, invited)
         if blocked is not None:
             raise blocked
         return room_id
