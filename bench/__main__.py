@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--servers", default="hearth,synapse", help="comma-separated: hearth, synapse")
     p.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(s.name for s in ALL)
-                   + ",backfill,irc,household")
+                   + ",backfill,irc,household,federation")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each scenario per server")
     p.add_argument("--register-users", type=int, default=20, help="users registered per repetition")
     p.add_argument("--register-concurrency", type=int, default=4)
@@ -67,6 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sync-rooms", type=int, default=30, help="rooms of the syncing user")
     p.add_argument("--sync-history", type=int, default=20, help="messages in each of those rooms")
     p.add_argument("--ss-rooms", type=int, default=200, help="rooms of the sliding-sync user")
+    p.add_argument("--fed-state", type=int, default=2000, help="state events of the remote room joined (federation)")
     p.add_argument("--join-members", type=int, default=50, help="members of the room being joined")
     p.add_argument("--join-state", type=int, default=50, help="extra state events in that room")
     p.add_argument("--joiners", type=int, default=3, help="joins timed per repetition")
@@ -90,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         for k, v in dict(reps=1, register_users=2, register_concurrency=2, senders=3, rooms=2, messages=3,
                          delivery_samples=2, bg_senders=2, sync_rooms=2, sync_history=2, join_members=3,
                          join_state=2, joiners=1, ss_rooms=3, ingest_events=20, ingest_senders=2, settle=0.5,
-                         household_messages=300, household_images=5, backfill_events=200, irc_lines=50).items():
+                         household_messages=300, household_images=5, backfill_events=200, irc_lines=50, fed_state=20).items():
             setattr(args, k, v)
     if args.cold_starts is None:
         args.cold_starts = args.reps
@@ -149,6 +150,14 @@ async def run(args: argparse.Namespace, progress: Progress) -> dict:
             for instance in instances.values():
                 if hasattr(instance, "close"):
                     instance.close()
+
+        if (not only or "federation" in only) and set(names) == {"hearth", "synapse"}:
+            # Three servers of its own (two Synapses and a Hearth, with TLS): bench/federation.py.
+            from .federation import run_federation
+
+            for n, figures in (await run_federation(args, progress, work)).items():
+                for key, values in figures.items():
+                    raw[n][key] += values
 
         progress(f"idle for {args.settle:g} s before reading memory")
         await asyncio.sleep(args.settle)

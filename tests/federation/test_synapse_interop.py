@@ -539,6 +539,35 @@ def test_restricted_join_into_a_hearth_room(pair):
     assert member.get("join_authorised_via_users_server") == alice.user_id
 
 
+@pytest.mark.parametrize("upgrader", ["hearth", "synapse"])
+def test_room_upgrade_followed_across(pair, upgrader):
+    """A room on one server, with someone from the other in it, is upgraded (v10 → v11): the
+    tombstone reaches the other server, whose user follows it into the new room through the
+    upgrading server; the new room names its predecessor and carries the old name and power
+    levels; messages go both ways in it."""
+    if upgrader == "hearth":
+        owner, guest, owner_server = pair.alice, pair.dave, pair.hearth_name
+    else:
+        owner, guest, owner_server = pair.dave, pair.carol, pair.synapse_name
+    old = owner.call("POST", "/createRoom", {"preset": "public_chat", "name": f"Before the upgrade ({upgrader})",
+                                             "room_version": "10"})["room_id"]
+    guest.call("POST", f"/join/{quote(old)}", {}, server_name=owner_server)
+    eventually(lambda: owner.membership(old, guest.user_id) == "join", "the guest's join")
+    new = owner.call("POST", f"/rooms/{quote(old)}/upgrade", {"new_version": "11"})["replacement_room"]
+    tombstone = eventually(lambda: guest.state(old, "m.room.tombstone")[1].get("replacement_room"),
+                           "the tombstone on the guest's server")
+    assert tombstone == new
+    guest.call("POST", f"/join/{quote(new)}", {}, server_name=owner_server)
+    eventually(lambda: owner.membership(new, guest.user_id) == "join", "the guest in the new room")
+    create = guest.state(new, "m.room.create")[1]
+    assert create["predecessor"]["room_id"] == old and create["room_version"] == "11"
+    assert guest.state(new, "m.room.name")[1].get("name") == f"Before the upgrade ({upgrader})"
+    guest.send(new, f"followed the upgrade ({upgrader})")
+    eventually(lambda: f"followed the upgrade ({upgrader})" in owner.bodies(new), "the guest's message")
+    owner.send(new, f"welcome back ({upgrader})")
+    eventually(lambda: f"welcome back ({upgrader})" in guest.bodies(new), "the owner's message")
+
+
 async def test_encrypted_chat_across_with_matrix_nio(pair, tmp_path):
     """matrix-nio (vodozemac) on each server: an encrypted room made on Hearth and joined from
     Synapse; each side decrypts the other's message (keys queried and one-time keys claimed
