@@ -103,7 +103,7 @@ async def build_hearth(settings: Settings, process: Process | None = None) -> He
     reading = build_reading(core, accounts, e2ee, push)
     appservices = build_appservices(core, appservice_client, appservice_queries, accounts, e2ee, reading)
     web = build_web(core, accounts, reading, sessions, process or Process.alone())
-    federation: OnFirstUse[Federation] = OnFirstUse(lambda: _build_federation(core, e2ee, reading))
+    federation: OnFirstUse[Federation] = OnFirstUse(lambda: _build_federation(core, e2ee, reading, accounts))
     return Hearth(core=core, appservices=appservices, rooms=rooms, accounts=accounts, e2ee=e2ee, push=push, reading=reading, web=web,
                   bridges=build_bridges(core, rooms, accounts, reading, web), reach=build_reach(core, web),
                   built_admin=admin, built_media=OnFirstUse(lambda: _build_media(core, federation)),
@@ -129,7 +129,7 @@ def _build_media(core: Core, federation: OnFirstUse[Federation]) -> Media:
     return build_media(core, fetch_remote)
 
 
-def _build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
+def _build_federation(core: Core, e2ee: E2ee, reading: Reading, accounts: Accounts) -> Federation:
     from .groups.federation import build_federation
 
-    return build_federation(core, e2ee, reading)
+    return build_federation(core, e2ee, reading, accounts.presence)

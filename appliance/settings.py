@@ -106,6 +106,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Only these servers (comma-separated, `*` globs) may federate; empty: all.")
     federation_denied_servers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Servers (comma-separated, `*` globs) never federated with.")
+    federation_presence: bool = Field(
+        False, description="Tell other servers who of ours is online, and show theirs (off: presence stays at home).")
 
     # Reaching Hearth from outside the home (issue 18): a certificate from an ACME CA, TLS listeners.
     reach_mode: Literal["lan", "domain", "dyndns"] = Field(

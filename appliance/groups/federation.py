@@ -17,6 +17,7 @@ from ..core.services.federation.receiving import PduReceiver
 from ..core.services.federation.room_reads import FederationRoomReads
 from ..core.services.federation.sender import FederationSender
 from ..core.services.federation.transactions import TransactionReceiver
+from ..core.services.presence import PresenceService
 from ..core.storage.stores.e2e_keys import E2eKeyStore
 from ..core.storage.stores.receipts import ReceiptStore
 from ..core.storage.stores.remote_server_keys import RemoteServerKeyStore
@@ -41,8 +42,12 @@ class Federation:
     media: FederationMedia  # other servers' media for our users
 
 
-def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
+def build_federation(core: Core, e2ee: E2ee, reading: Reading, presence: PresenceService) -> Federation:
     client = FederationClient(core.settings, core.signing_key)
+    settings = core.settings
+
+    def share_presence() -> bool:  # Admin → Outside access may switch it while Hearth runs
+        return settings.federation_presence
 
     async def fetch_keys(server_name: str) -> object:
         status, body = await client.request("GET", server_name, "/_matrix/key/v2/server")
@@ -57,11 +62,13 @@ def build_federation(core: Core, e2ee: E2ee, reading: Reading) -> Federation:
     joins = FederationJoins(name, core.signing_key, events, core.pipeline, core.account_store, receiver, reads,
                             client.request, core.stream.advance)
     sender = FederationSender(name, core.db, core.stream, StreamConsumerStore(core.db), events, ReceiptStore(core.db),
-                              E2eKeyStore(core.db), reading.typing, client)
+                              E2eKeyStore(core.db), reading.typing, client, presence=presence,
+                              share_presence=share_presence)
     e2ee.to_device.remote_messages.subscribe(sender.to_device)
     return Federation(client=client, keyring=keyring, receiver=receiver, reads=reads, joins=joins, sender=sender,
                       keys=FederatedKeys(name, e2ee.device_keys, client), lookups=RemoteLookups(client),
                       backfill=Backfiller(name, events, core.pipeline, receiver, client),
                       media=FederationMedia(client),
                       transactions=TransactionReceiver(name, events, receiver, reading.typing, reading.receipts,
-                                                       e2ee.to_device, e2ee.device_keys))
+                                                       e2ee.to_device, e2ee.device_keys, presence=presence,
+                                                       share_presence=share_presence))

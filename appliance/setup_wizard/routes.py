@@ -140,7 +140,8 @@ def _reach_summary(reach: dict[str, Any]) -> str:
     if reach.get("reach_mode", "lan") == "lan" or not reach.get("reach_domain"):
         return "At home only"
     how = "port 80" if reach.get("acme_challenge") == "http-01" else "DNS"
-    return f"From anywhere as {reach['reach_domain']} (certificate checked through {how})"
+    others = "; talks with other Matrix servers" if reach.get("federation_enabled") else ""
+    return f"From anywhere as {reach['reach_domain']} (certificate checked through {how}){others}"
 
 
 # -- welcome: the setup code ------------------------------------------------------------------

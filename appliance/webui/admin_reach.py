@@ -13,7 +13,8 @@ from quart import Blueprint, Response, request
 from ..core.protocol.errors import MatrixError
 from .forms import form_fields, parse_form
 from .pages import current_viewer, flash, hearth, render, see_other, signed_in
-from .reach_forms import FIELDS, ReachForm, current_values, token_problem
+from .reach_forms import (FEDERATION_FIELDS, FIELDS, FederationForm, ReachForm, current_federation_values,
+                          current_values, token_problem)
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,27 @@ def https_address() -> str | None:
     return f"https://{s.reach_domain}" + ("" if port == 443 else f":{port}")
 
 
-async def _page(*, fields=None, checks=None, status: int = 200) -> Response:
+def _federation_locked() -> tuple[str, ...]:
+    svc = hearth().web.server_settings
+    if any(svc.overridden(f) for f in FEDERATION_FIELDS[:2]):
+        return ("federation_peers", "federation_servers", *(("federation_presence",)
+                                                              if svc.overridden("federation_presence") else ()))
+    return ("federation_presence",) if svc.overridden("federation_presence") else ()
+
+
+async def _page(*, fields=None, federation_fields=None, checks=None, status: int = 200) -> Response:
     h = hearth()
     certs = h.reach.certificates
     cert_status = await certs.status()
     locked = _locked()
     address = https_address()
+    federation_locked = _federation_locked()
     return await render(
         "admin_reach.html", section="admin", status=status,
         fields=fields or form_fields(ReachForm, current_values(h.settings), readonly=locked), locked=bool(locked),
+        federation_fields=federation_fields or form_fields(
+            FederationForm, current_federation_values(h.settings), prefix="fed-", readonly=federation_locked),
+        federation_on=h.settings.federation_enabled,
         cert=cert_status, status_json=json.dumps(cert_status.public()), checks=checks,
         token_stored=bool(await certs.dns_token()), address=address,
         address_in_use=bool(address) and h.settings.base_url() == address,
@@ -74,6 +87,7 @@ async def save_reach() -> Response:
         raw.pop("dns_token", None)
         return await _page(fields=form_fields(ReachForm, raw, errors, readonly=locked), status=400)
     values = {k: v for k, v in model.settings_values().items() if k not in locked}
+    federation_switched = values.get("federation_enabled", h.settings.federation_enabled) != h.settings.federation_enabled
     try:
         await h.web.server_settings.store_values(values)
     except MatrixError as exc:
@@ -88,6 +102,39 @@ async def save_reach() -> Response:
         await flash("Saved: Hearth is reached at home only.")
     else:
         await flash(f"Saved. Hearth is getting a certificate for {model.reach_domain}: follow it below.")
+    if federation_switched:  # the federation port, the sender: opened or closed by a restart
+        log.info("federation turned %s: restarting", "on" if model.federation_enabled else "off")
+        await flash("Hearth restarts to " + ("start talking with" if model.federation_enabled else "stop talking with")
+                    + " other servers: back in a few seconds.")
+        await h.web.process.control.restart()
+    return see_other("/admin/reach")
+
+
+@bp.post("/federation")
+@signed_in(admin=True)
+async def save_federation() -> Response:
+    """Which servers may federate, and whether presence is shared: taken at once (no restart)."""
+    h = hearth()
+    form = await request.form
+    locked = _federation_locked()
+    model, errors = parse_form(FederationForm, form, prefix="fed-")
+    if model is None:
+        raw = {name: form.get(f"fed-{name}") for name in FederationForm.model_fields}
+        raw["federation_servers"] = (form.get("fed-federation_servers") or "").splitlines()
+        return await _page(federation_fields=form_fields(FederationForm, raw, errors, prefix="fed-", readonly=locked),
+                           status=400)
+    current = current_federation_values(h.settings)
+    values = model.settings_values()
+    if "federation_servers" in locked:
+        values.pop("federation_allowed_servers"), values.pop("federation_denied_servers")
+    if "federation_presence" in locked:
+        values.pop("federation_presence")
+    await h.web.server_settings.store_values(values)
+    log.info("%s set the servers Hearth federates with to %s (%s), presence shared: %s",
+             (await current_viewer()).user_id, model.federation_peers, ", ".join(model.federation_servers) or "-",
+             model.federation_presence)
+    changed = current != current_federation_values(h.settings)
+    await flash("Saved." if changed else "Nothing changed.")
     return see_other("/admin/reach")
 
 

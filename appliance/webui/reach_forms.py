@@ -51,6 +51,11 @@ class ReachForm(BaseModel):
             "duckdns": ("DuckDNS", "Free names under duckdns.org."),
             "cloudflare": ("Cloudflare", "Domains whose DNS is at Cloudflare."),
         }})
+    federation_enabled: bool = Field(
+        False, title="Talk with other Matrix servers",
+        description="Relatives on matrix.org or on a server of their own can join your family's rooms, and you "
+                    "theirs. Needs Hearth reachable from outside, under a server name from the internet's DNS. "
+                    "Forward port 8448 too.")
     dns_token: SecretStr | None = Field(
         None, title="The provider's token", max_length=400,
         description="deSEC: a token from Token management. DuckDNS: the token at the top of your page. "
@@ -79,6 +84,9 @@ class ReachForm(BaseModel):
                 "type": "value_error", "loc": (name,), "input": "", "ctx": {"error": ValueError(message)}}])
 
         if self.reach_mode == "lan":
+            if self.federation_enabled:
+                raise on("federation_enabled", "Other servers reach Hearth from the internet: choose your own "
+                                               "domain or a free name above first")
             return self
         if self.reach_mode == "dyndns":
             if self.reach_dns_provider not in DYNDNS:
@@ -99,20 +107,22 @@ class ReachForm(BaseModel):
         return {"reach_mode": self.reach_mode,
                 "reach_domain": self.reach_domain if self.reach_mode != "lan" else None,
                 "acme_challenge": self.acme_challenge,
-                "reach_dns_provider": None if self.reach_dns_provider == "none" else self.reach_dns_provider}
+                "reach_dns_provider": None if self.reach_dns_provider == "none" else self.reach_dns_provider,
+                "federation_enabled": self.federation_enabled}
 
     def token(self) -> str | None:
         return (self.dns_token.get_secret_value().strip() or None) if self.dns_token else None
 
 
-FIELDS = ("reach_mode", "reach_domain", "acme_challenge", "reach_dns_provider")
+FIELDS = ("reach_mode", "reach_domain", "acme_challenge", "reach_dns_provider", "federation_enabled")
 
 
 def current_values(settings) -> dict[str, Any]:
     provider = settings.reach_dns_provider
     return {"reach_mode": settings.reach_mode, "reach_domain": settings.reach_domain or "",
             "acme_challenge": settings.acme_challenge,
-            "reach_dns_provider": provider if provider in ("desec", "duckdns", "cloudflare") else "none"}
+            "reach_dns_provider": provider if provider in ("desec", "duckdns", "cloudflare") else "none",
+            "federation_enabled": settings.federation_enabled}
 
 
 def token_problem(form: ReachForm, stored_token: str | None) -> str | None:
@@ -124,3 +134,61 @@ def token_problem(form: ReachForm, stored_token: str | None) -> str | None:
     if form.token() or stored_token:
         return None
     return f"Give the {PROVIDERS[form.reach_dns_provider].name} token: Hearth needs it to set the DNS records"
+
+
+class FederationForm(BaseModel):
+    """Admin → Outside access, "Other Matrix servers": which servers, and presence."""
+
+    federation_peers: Literal["all", "allow", "deny"] = Field(
+        "all", title="Which servers may talk with Hearth?",
+        json_schema_extra={"choices": {
+            "all": ("Any server", "Anyone your family shares a room with, wherever their account is."),
+            "allow": ("Only the servers listed", "Everything else is refused."),
+            "deny": ("Any server except the ones listed", ""),
+        }})
+    federation_servers: list[str] = Field(
+        default_factory=list, title="Servers",
+        description="One server name per line, like matrix.org; * stands for any part of a name (*.example.org).",
+        json_schema_extra={"placeholder": "matrix.org", "autocomplete": "off", "autocapitalize": "none",
+                           "spellcheck": "false"})
+    federation_presence: bool = Field(
+        False, title="Tell other servers who is online",
+        description="People on other servers see whether yours are online, and you theirs. Off keeps it at home.")
+
+    @field_validator("federation_servers")
+    @classmethod
+    def _servers(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for line in v:
+            name = line.strip().lower()
+            if not name:
+                continue
+            if not ids.is_valid_server_name(name.replace("*", "x")):
+                raise ValueError(f"{line.strip()!r} is not a server name (like matrix.org or *.example.org)")
+            out.append(name)
+        if len(out) > 200:
+            raise ValueError("List at most 200 servers")
+        return list(dict.fromkeys(out))
+
+    @model_validator(mode="after")
+    def _listed(self) -> FederationForm:
+        if self.federation_peers != "all" and not self.federation_servers:
+            raise ValidationError.from_exception_data("FederationForm", [{
+                "type": "value_error", "loc": ("federation_servers",), "input": "",
+                "ctx": {"error": ValueError("List at least one server")}}])
+        return self
+
+    def settings_values(self) -> dict[str, Any]:
+        return {"federation_allowed_servers": self.federation_servers if self.federation_peers == "allow" else [],
+                "federation_denied_servers": self.federation_servers if self.federation_peers == "deny" else [],
+                "federation_presence": self.federation_presence}
+
+
+FEDERATION_FIELDS = ("federation_allowed_servers", "federation_denied_servers", "federation_presence")
+
+
+def current_federation_values(settings) -> dict[str, Any]:
+    allowed, denied = list(settings.federation_allowed_servers), list(settings.federation_denied_servers)
+    peers = "allow" if allowed else ("deny" if denied else "all")
+    return {"federation_peers": peers, "federation_servers": allowed or denied,
+            "federation_presence": settings.federation_presence}

@@ -264,3 +264,29 @@ async def test_our_events_wait_on_disk_for_a_server_that_cannot_be_reached(joine
         await asyncio.sleep(0.05)
     assert event_id in queued
     assert joined["join"] not in queued  # bob's own events are not sent back to his server
+
+
+@pytest.mark.parametrize("shared", [False, True])
+async def test_presence_from_other_servers_only_when_shared(joined, shared):
+    """m.presence EDUs are dropped while the admin keeps presence at home (the default), and
+    shown to our users who share a room with the remote user once presence is shared."""
+    hs, alice = joined["hs"], joined["alice"]
+    hs.hearth.settings.federation_presence = shared
+    first = await hs.ok("GET", "/sync?timeout=0", alice)
+    edu = {"edu_type": "m.presence", "content": {"push": [
+        {"user_id": BOB, "presence": "online", "status_msg": "at the allotment", "last_active_ago": 5000,
+         "currently_active": True},
+        {"user_id": "@mallory:elsewhere.example", "presence": "online"},  # not the origin's user: dropped
+    ]}}
+    status, answer = await _fed(hs, "PUT", "/_matrix/federation/v1/send/p1",
+                                {"origin": ORIGIN, "origin_server_ts": 1, "pdus": [], "edus": [edu]})
+    assert status == 200, answer
+    later = await hs.ok("GET", f"/sync?timeout=0&since={first['next_batch']}", alice)
+    seen = {e["sender"]: e["content"] for e in later.get("presence", {}).get("events", [])}
+    got = await hs.ok("GET", f"/presence/{BOB}/status", alice)
+    if shared:
+        assert seen[BOB]["presence"] == "online" and seen[BOB]["status_msg"] == "at the allotment"
+        assert got["presence"] == "online" and got["status_msg"] == "at the allotment"
+    else:
+        assert BOB not in seen and got == {"presence": "offline"}
+    assert "@mallory:elsewhere.example" not in seen

@@ -200,7 +200,7 @@ class Pair:
             "rc_login": {"address": high, "account": high, "failed_attempts": high},
             "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1, "reject_limit": 1000,
                               "concurrent": 1000},
-            "presence": {"enabled": False}, "url_preview_enabled": False, "enable_metrics": False,
+            "presence": {"enabled": True}, "url_preview_enabled": False, "enable_metrics": False,
             "caches": {"sync_response_cache_duration": 0},  # a repeated /sync sees what is new
         }
         (d / "homeserver.yaml").write_text(json.dumps(config))
@@ -219,6 +219,7 @@ class Pair:
             "HEARTH_FEDERATION_ENABLED": "true", "HEARTH_FEDERATION_BIND": f"127.0.0.1:{self.h_fed}",
             "HEARTH_FEDERATION_TLS_CERT": str(cert), "HEARTH_FEDERATION_TLS_KEY": str(key),
             "HEARTH_FEDERATION_CA_BUNDLE": str(ca), "HEARTH_FEDERATION_ALLOW_PRIVATE_PEERS": "true",
+            "HEARTH_FEDERATION_PRESENCE": "true",  # test_presence_both_ways_when_shared
         })
         python = HEARTH_PY if HEARTH_PY.exists() else Path(sys.executable)
         return Proc("hearth", [str(python), "-m", "appliance", "run"], env, self.tmp / "hearth.log",
@@ -498,6 +499,21 @@ def test_keys_to_device_typing_and_receipts_across(pair):
     alice.call("POST", f"/rooms/{quote(room)}/receipt/m.read/{quote(mine)}", {})
     eventually(ephemeral(dave, "m.receipt", lambda c: alice.user_id in c.get(mine, {}).get("m.read", {})),
                "alice's receipt on Synapse")
+
+
+def test_presence_both_ways_when_shared(pair):
+    """With presence shared with other servers (HEARTH_FEDERATION_PRESENCE, off by default),
+    each side sees the other's status through m.presence EDUs."""
+    alice, bob = pair.alice, pair.bob  # they share the Hearth room
+    alice.call("PUT", f"/presence/{quote(alice.user_id)}/status", {"presence": "online", "status_msg": "baking"})
+    eventually(lambda: bob.call("GET", f"/presence/{quote(alice.user_id)}/status").get("status_msg") == "baking",
+               "alice's status on Synapse")
+    bob.call("PUT", f"/presence/{quote(bob.user_id)}/status", {"presence": "unavailable", "status_msg": "gardening"})
+
+    def bobs() -> bool:
+        got = alice.call("GET", f"/presence/{quote(bob.user_id)}/status")
+        return got.get("presence") == "unavailable" and got.get("status_msg") == "gardening"
+    eventually(bobs, "bob's status on Hearth")
 
 
 def test_media_across(pair):

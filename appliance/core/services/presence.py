@@ -84,6 +84,8 @@ class PresenceService:
         now = now if now is not None else _now_ms()
         if row.state == "offline":
             return "offline"
+        if not self._is_local(row.user_id):
+            return row.state  # another server's user: their server decides (m.presence EDUs)
         # Seen = the last /sync or action in this process (or its start, for those online
         # before it: `_load_watched`); a stored time from before a restart says nothing about a
         # live connection.
@@ -128,6 +130,10 @@ class PresenceService:
     async def share_a_room(self, a: str, b: str) -> bool:
         return await self.store.share_a_room(a, b)
 
+    async def shares_with_local(self, user_id: str) -> bool:
+        """Whether someone of ours is joined to a room `user_id` is joined to."""
+        return await self.store.shares_with_server(user_id, self.server_name)
+
     async def sync_events(self, user_id: str, after: int | None, upto: int) -> list[dict[str, Any]]:
         """m.presence events for /sync: users sharing a joined room (and oneself) whose presence
         changed in (after, upto]; everyone's current presence on an initial sync (after None).
@@ -156,6 +162,38 @@ class PresenceService:
         now = _now_ms()
         return [{"type": "m.presence", "sender": row.user_id, "content": self._content(row, row.user_id, now)}
                 for row in await self.store.changed_between(after, upto)]
+
+    async def local_changes(self, after: int, upto: int) -> list[tuple[str, dict[str, Any]]]:
+        """(user ID, m.presence content) of our own users whose presence changed in (after, upto]
+        (the federation sender's m.presence EDUs)."""
+        if not self.enabled:
+            return []
+        now = _now_ms()
+        return [(row.user_id, self._content(row, row.user_id, now))
+                for row in await self.store.changed_between(after, upto) if self._is_local(row.user_id)]
+
+    async def receive_remote(self, user_id: str, content: dict[str, Any]) -> bool:
+        """Another server's word on one of its users (an m.presence EDU's `push` entry); stored
+        when it changes what others see. False if it is malformed or changes nothing."""
+        state, status_msg, ago = content.get("presence"), content.get("status_msg"), content.get("last_active_ago")
+        if not self.enabled or self._is_local(user_id) or state not in STATES:
+            return False
+        if status_msg is not None and (not isinstance(status_msg, str) or len(status_msg) > MAX_STATUS_MSG_CHARS):
+            return False
+        now = _now_ms()
+        last_active = now - ago if isinstance(ago, int) and not isinstance(ago, bool) and 0 <= ago < now else now
+        old = await self._row(user_id)
+        if old is not None and old.state == state and old.status_msg == status_msg \
+                and abs(old.last_active_ts - last_active) < CURRENTLY_ACTIVE_MS:
+            return False
+        await self._store(PresenceRow(user_id, state, status_msg, last_active, 0))
+        return True
+
+    def _is_local(self, user_id: str) -> bool:
+        try:
+            return ids.parse_user_id(user_id)[1] == self.server_name
+        except ValueError:
+            return False
 
     async def joined_rooms(self, user_id: str) -> list[str]:
         return await self.store.joined_rooms(user_id)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ...protocol import ids
 from ...storage.database import Database
@@ -32,6 +32,9 @@ from ...stream_consumer import Batch, StreamConsumer
 from ..typing import TypingService
 from .client import FederationClient, FederationRefused
 
+if TYPE_CHECKING:
+    from ..presence import PresenceService
+
 log = logging.getLogger(__name__)
 
 MAX_PDUS = 50
@@ -42,8 +45,12 @@ BATCH_EVENTS = 500
 class FederationSender:
     def __init__(self, server_name: str, db: Database, stream: Stream, consumers: StreamConsumerStore,
                  events: EventStore, receipts: ReceiptStore, device_lists: E2eKeyStore, typing: TypingService,
-                 client: FederationClient, *, min_backoff: float = 1.0, max_backoff: float = 300.0) -> None:
+                 client: FederationClient, *, presence: PresenceService | None = None,
+                 share_presence: Callable[[], bool] = lambda: False,
+                 min_backoff: float = 1.0, max_backoff: float = 300.0) -> None:
         self.server_name = server_name
+        self.presence = presence
+        self.share_presence = share_presence  # read at each change: the admin may switch it
         self.events = events
         self.receipts = receipts
         self.device_lists = device_lists
@@ -137,6 +144,12 @@ class FederationSender:
             # No prev_id: the other server asks for the whole list again (user/devices).
             self.queue_edu(servers, "m.device_list_update",
                            {"user_id": user_id, "device_id": "", "stream_id": upto, "prev_id": [], "deleted": False})
+        if self.presence is not None and self.share_presence():
+            for user_id, content in await self.presence.local_changes(after, upto):
+                servers = set()
+                for room_id in await self.presence.joined_rooms(user_id):
+                    servers |= await self._servers_in(room_id)
+                self.queue_edu(servers, "m.presence", {"push": [{"user_id": user_id, **content}]})
 
     def _typing_changed(self, room_id: str) -> None:
         now = {u for u in self.typing.typing_users(room_id) if self._is_ours(u)}

@@ -6,8 +6,9 @@ ignored otherwise (an EDU has no answer).
 EDUs: `m.typing` and `m.receipt` from the origin's own users who are joined to the room;
 `m.direct_to_device` to our users' devices; `m.device_list_update` and
 `m.signing_key_update` mark the remote user's keys as changed for our users who share a room
-with them (their clients query them again); `m.presence` is accepted and dropped (a home keeps
-presence local: issue 18's default).
+with them (their clients query them again); `m.presence` for the origin's users who share a room
+with ours, only while the admin shares presence with other servers (off by default: a home keeps
+presence local).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ...protocol.errors import BadJson
 from ...protocol.federation_peers import server_acl_allows
 from ...storage.stores.events import EventStore
 from ..device_keys import DeviceKeyService
+from ..presence import PresenceService
 from ..receipts import ReceiptService
 from ..to_device import ToDeviceService
 from ..typing import TypingService
@@ -30,12 +32,16 @@ log = logging.getLogger(__name__)
 
 MAX_PDUS = 50
 MAX_EDUS = 100
+MAX_PRESENCE_PUSH = 100
 
 
 class TransactionReceiver:
     def __init__(self, server_name: str, events: EventStore, receiver: PduReceiver, typing: TypingService,
-                 receipts: ReceiptService, to_device: ToDeviceService, device_keys: DeviceKeyService) -> None:
+                 receipts: ReceiptService, to_device: ToDeviceService, device_keys: DeviceKeyService, *,
+                 presence: PresenceService | None = None, share_presence: Callable[[], bool] = lambda: False) -> None:
         self.server_name = server_name
+        self.presence = presence
+        self.share_presence = share_presence
         self.events = events
         self.receiver = receiver
         self.typing = typing
@@ -86,6 +92,7 @@ class TransactionReceiver:
             "m.direct_to_device": self._to_device,
             "m.device_list_update": self._device_list,
             "m.signing_key_update": self._signing_keys,
+            "m.presence": self._presence,
         }.get(kind)  # type: ignore[arg-type]
         if handler is not None:
             await handler(origin, content)
@@ -93,6 +100,18 @@ class TransactionReceiver:
     async def _acl_allows(self, origin: str, room_id: str) -> bool:
         acl = await self.events.current_state_event(room_id, "m.room.server_acl")
         return server_acl_allows(acl.content if acl is not None else None, origin)
+
+    async def _presence(self, origin: str, content: dict) -> None:
+        """Taken only while the admin shares presence with other servers (off by default), and
+        only for the origin's users who share a room with one of ours."""
+        if self.presence is None or not self.share_presence():
+            return
+        push = content.get("push")
+        for item in push[:MAX_PRESENCE_PUSH] if isinstance(push, list) else []:
+            user_id = item.get("user_id") if isinstance(item, dict) else None
+            if not self._from_origin(origin, user_id) or not await self.presence.shares_with_local(user_id):
+                continue
+            await self.presence.receive_remote(user_id, item)
 
     async def _typing(self, origin: str, content: dict) -> None:
         room_id, user_id = content.get("room_id"), content.get("user_id")

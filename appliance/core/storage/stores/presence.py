@@ -81,6 +81,14 @@ class PresenceStore:
             " WHERE m1.user_id = ? AND m2.user_id = ? AND m1.membership = 'join' AND m2.membership = 'join'"
             " LIMIT 1", (a, b)) is not None
 
+    async def shares_with_server(self, user_id: str, server_name: str) -> bool:
+        """Whether a user of `server_name` is joined to a room `user_id` is joined to."""
+        suffix = ":" + server_name
+        return await self.db.fetchval(
+            "SELECT 1 FROM room_memberships m1 JOIN room_memberships m2 ON m1.room_id = m2.room_id"
+            " WHERE m1.user_id = ? AND m1.membership = 'join' AND m2.membership = 'join'"
+            " AND substr(m2.user_id, -?) = ? LIMIT 1", (user_id, len(suffix), suffix)) is not None
+
     async def joined_rooms(self, user_id: str) -> list[str]:
         rows = await self.db.fetchall(
             "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'", (user_id,))
