@@ -3,6 +3,7 @@ server-side search, and reports of events (the reporter must be able to see the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.services.client_events import ClientEventFormatter
 from ..core.services.receipts import ReceiptService
@@ -10,7 +11,6 @@ from ..core.services.reports import ReportService
 from ..core.services.room_read import RoomReadService
 from ..core.services.search import SearchService
 from ..core.services.search_index import SearchIndexer
-from ..core.services.sliding_sync import BumpStamps, SlidingSyncService
 from ..core.services.sync import SyncService
 from ..core.services.typing import TypingService
 from ..core.services.visibility import Visibility
@@ -22,6 +22,10 @@ from ..core.storage.stores.stream_consumers import StreamConsumerStore
 from .accounts import Accounts
 from .core import Background, Core
 from .e2ee import E2ee
+from .on_first_use import OnFirstUse
+
+if TYPE_CHECKING:
+    from ..core.services.sliding_sync import SlidingSyncService
 from .push import Push
 
 
@@ -29,12 +33,18 @@ from .push import Push
 class Reading:
     rooms: RoomReadService  # messages, context, event, state, members
     sync: SyncService
-    sliding_sync: SlidingSyncService  # MSC4186, on the same pieces as `sync`
+    built_sliding_sync: OnFirstUse[SlidingSyncService]  # MSC4186, on the same pieces as `sync`
     receipts: ReceiptService
     typing: TypingService
     search: SearchService
     reports: ReportService
     background: tuple[Background, ...]
+
+    @property
+    def sliding_sync(self) -> SlidingSyncService:
+        """Built at the first sliding-sync request (only Element X and its SDK's apps ask): its
+        modules are not imported by a server nobody syncs with that way."""
+        return self.built_sliding_sync.get()
 
 
 def build_reading(core: Core, accounts: Accounts, e2ee: E2ee, push: Push) -> Reading:
@@ -50,14 +60,21 @@ def build_reading(core: Core, accounts: Accounts, e2ee: E2ee, push: Push) -> Rea
     sync = SyncService(memberships, events, stream, rooms, formatter, visibility, accounts.account_data,
                        receipts, typing, e2ee.sync, accounts.presence, push.service,
                        max_timeout_ms=core.settings.sync_timeout_max_ms)
-    bumps = BumpStamps()
-    core.persisted.subscribe(bumps.on_persisted)
+
+    def sliding_sync() -> SlidingSyncService:
+        from ..core.services.sliding_sync import BumpStamps, SlidingSyncService
+
+        # Rooms bumped before this was built are read from the database once (BumpStamps).
+        bumps = BumpStamps()
+        core.persisted.subscribe(bumps.on_persisted)
+        return SlidingSyncService(memberships, events, stream, rooms, formatter, sync, accounts.account_data,
+                                  receipts, typing, e2ee.sync, accounts.presence, push.service, bumps,
+                                  max_timeout_ms=core.settings.sync_timeout_max_ms)
+
     return Reading(
         rooms=rooms,
         sync=sync,
-        sliding_sync=SlidingSyncService(memberships, events, stream, rooms, formatter, sync, accounts.account_data,
-                                        receipts, typing, e2ee.sync, accounts.presence, push.service, bumps,
-                                        max_timeout_ms=core.settings.sync_timeout_max_ms),
+        built_sliding_sync=OnFirstUse(sliding_sync),
         receipts=receipts,
         typing=typing,
         search=SearchService(search_store, events, rooms, indexer),

@@ -14,24 +14,47 @@ process has no TLS listener yet, restarts it (`hearth run`) so that the listener
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from ...protocol import acme as A
 from ...storage.stores.reach import AcmeAttempt, ReachStore
 from ...storage.stores.server_settings import ServerSettingsStore
 from . import lookups, tls_contexts
-from .acme_client import AcmeClient, AcmeError
-from .dns_providers import PROVIDERS, DnsProvider, DnsProviderError, make_provider
 from .http01 import Http01Challenges
+
+if TYPE_CHECKING:
+    from .acme_client import AcmeClient
+    from .dns_providers import DnsProvider
+
+
+class _OnUse:
+    """A module imported at its first attribute read. ACME, its client and the DNS providers
+    bring `cryptography` (~25 ms and ~4 MiB of every start): a box reached at home only, the
+    default, never loads them; an `except` naming their errors reads them only when it runs."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: Any = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name, __package__)
+        return getattr(self._module, attr)
+
+
+A = _OnUse("...protocol.acme")
+_client = _OnUse(".acme_client")
+_dns = _OnUse(".dns_providers")
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +194,8 @@ class CertificateService:
     async def provider(self) -> DnsProvider:
         pid = self.settings.reach_dns_provider
         if pid is None:
-            raise DnsProviderError("Choose a DNS provider first")
-        return make_provider(pid, self.http(), await self.dns_token(), self.settings.reach_dns_api_url)
+            raise _dns.DnsProviderError("Choose a DNS provider first")
+        return _dns.make_provider(pid, self.http(), await self.dns_token(), self.settings.reach_dns_api_url)
 
     # -- status ----------------------------------------------------------------------------
 
@@ -219,7 +242,7 @@ class CertificateService:
                 try:
                     await self.update_dynamic_address()
                     self.address_problem = None
-                except DnsProviderError as exc:
+                except _dns.DnsProviderError as exc:
                     self.address_problem = str(exc)
                     log.warning("dynamic DNS: %s", exc)
                 forced, self._force = self._force, False
@@ -228,7 +251,7 @@ class CertificateService:
                     await self.obtain(reason)
             except asyncio.CancelledError:
                 raise
-            except (CertificateProblem, AcmeError, DnsProviderError) as exc:
+            except (CertificateProblem, _client.AcmeError, _dns.DnsProviderError) as exc:
                 failures = await self.store.failures_in_a_row()
                 delay = min(FIRST_RETRY_S * 2 ** max(failures - 1, 0), self.settings.acme_check_interval_s)
                 log.warning("certificate: %s (next try in %d s)", exc, delay)
@@ -256,7 +279,7 @@ class CertificateService:
             attempt = await self.store.start_attempt(domain, challenge, reason)
             try:
                 info = await self._obtain(domain, challenge, progress)
-            except (AcmeError, DnsProviderError, CertificateProblem) as exc:
+            except (_client.AcmeError, _dns.DnsProviderError, CertificateProblem) as exc:
                 progress.step(f"Failed: {exc}")
                 await self.store.finish_attempt(attempt, False, str(exc))
                 raise
@@ -279,7 +302,7 @@ class CertificateService:
         stored = await self.store.account(url)
         if stored is None:  # generated here, once per CA; never a default
             stored = await self.store.add_account_key(url, A.key_to_pem(A.new_key()).decode())
-        client = AcmeClient(url, A.key_from_pem(stored.key_pem.encode()), self.acme_http(), kid=stored.kid)
+        client = _client.AcmeClient(url, A.key_from_pem(stored.key_pem.encode()), self.acme_http(), kid=stored.kid)
         if client.kid is None:
             kid = await client.register(self.settings.acme_email)
             await self.store.set_kid(url, kid)
@@ -291,7 +314,7 @@ class CertificateService:
         progress.step(f"Asking for a certificate for {domain}")
         try:
             order = await client.new_order([domain])
-        except AcmeError as exc:  # the CA lost the account (a test CA restarted): the same key signs up again
+        except _client.AcmeError as exc:  # the CA lost the account (a test CA restarted): the same key signs up again
             if exc.problem is None or exc.problem.name != "accountDoesNotExist":
                 raise
             await self.store.set_kid(self.settings.acme_directory_url, await client.register(self.settings.acme_email))
@@ -332,7 +355,7 @@ class CertificateService:
     async def _dns01(self, client: AcmeClient, domain: str, authz_url: str, ch, progress: Progress) -> None:
         provider = await self.provider()
         record, value = A.dns01_record_name(domain), A.dns01_txt_value(ch.token, client.key)
-        progress.step(f"Setting the DNS record {record} at {PROVIDERS[provider.id].name}")
+        progress.step(f"Setting the DNS record {record} at {_dns.PROVIDERS[provider.id].name}")
         await provider.set_txt(record, value)
         try:
             await self._wait_for_txt(record, value, progress)
@@ -342,7 +365,7 @@ class CertificateService:
         finally:
             try:
                 await provider.clear_txt(record, value)
-            except DnsProviderError as exc:
+            except _dns.DnsProviderError as exc:
                 log.warning("certificate: could not remove %s: %s", record, exc)
 
     async def _wait_for_txt(self, record: str, value: str, progress: Progress) -> None:
