@@ -2,7 +2,7 @@
 #   make run   creates .venv if missing, installs Hearth, starts it and prints the wizard's URL
 #   make test  installs what the tests need and runs the whole suite
 #   make image       the Raspberry Pi image (root; images/raspberrypi/build.sh, README "Put it on a Raspberry Pi")
-#   make image-test  boots that image under QEMU and checks it from the host (not part of make test)
+#   make image-test  boots that image under QEMU and checks it from the host (not part of make test; .ci/run runs both after it)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -112,7 +112,7 @@ image-tools:
 image: image-tools
 	OUT=$(abspath $(IMAGE_OUT)) images/raspberrypi/build.sh
 
-# Boots the image built by `make image` (about 15 min emulated on 2 cores: see README).
+# Boots the image built by `make image` (about 2–4 min emulated on 2 cores: see README).
 image-test: image-tools
 	@test -f $(IMAGE_OUT)/$(IMAGE_NAME).img || { echo "no $(IMAGE_OUT)/$(IMAGE_NAME).img: run make image first"; exit 1; }
 	$(PYTHON) images/raspberrypi/image_test.py $(IMAGE_OUT) $(IMAGE_NAME)
