@@ -208,8 +208,10 @@ class Household(Scenario):
                 "algorithm": "m.megolm.v1.aes-sha2", "sender_key": "x" * 43, "device_id": me.device_id,
                 "session_id": f"s{a.room}", "ciphertext": "A" * random.Random(a.seq).randint(150, 600)}
         elif a.kind == "reaction" and previous:
+            # A person reacts to a message once per key (servers refuse the same reaction twice:
+            # M_DUPLICATE_ANNOTATION); the sequence number makes each key new.
             ev_type, content = "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": previous[-1],
-                                                               "key": "👍"}}
+                                                               "key": f"👍 {a.seq}"}}
         elif a.kind == "edit" and previous:
             ev_type, content = "m.room.message", {
                 "msgtype": "m.text", "body": f"* corrected {a.seq}",

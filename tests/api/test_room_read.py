@@ -262,3 +262,20 @@ async def test_user_directory_follows_join_rule_changes(hs):
     assert await found() == [bob.user_id]
     await hs.ok("PUT", f"/rooms/{room}/state/m.room.join_rules", alice, {"join_rule": "invite"})
     assert await found() == []
+
+
+async def test_a_second_identical_reaction_is_refused(hs):
+    """event_annotations.md: the same user, event, type and key twice is 400 M_DUPLICATE_ANNOTATION;
+    a retried transaction still answers the first event; another key, another user, or the same
+    one after the first was redacted is fine."""
+    alice, bob, room = await room_with_bob(hs)
+    target = await hs.send(alice, room, {"msgtype": "m.text", "body": "cake?"})
+    thumbs = {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": "👍"}}
+    first = await hs.ok("PUT", f"/rooms/{room}/send/m.reaction/r1", bob, thumbs)
+    assert (await hs.ok("PUT", f"/rooms/{room}/send/m.reaction/r1", bob, thumbs)) == first  # a retry
+    await hs.error("PUT", f"/rooms/{room}/send/m.reaction/r2", bob, thumbs, "M_DUPLICATE_ANNOTATION", 400)
+    heart = {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": "❤️"}}
+    await hs.ok("PUT", f"/rooms/{room}/send/m.reaction/r3", bob, heart)
+    await hs.ok("PUT", f"/rooms/{room}/send/m.reaction/r4", alice, thumbs)
+    await hs.ok("PUT", f"/rooms/{room}/redact/{first['event_id']}/x1", bob, {})
+    await hs.ok("PUT", f"/rooms/{room}/send/m.reaction/r5", bob, thumbs)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...protocol import ids
 from ...protocol.canonical_json import encode_canonical_json
-from ...protocol.errors import BadAlias, BadJson, Forbidden, InvalidParam, NotFound
+from ...protocol.errors import BadAlias, BadJson, Forbidden, InvalidParam, MatrixError, NotFound
 from ...protocol.events import Pdu
 from ...protocol.power_levels import can_redact
 from ...storage.stores.events import EventStore
@@ -85,10 +85,24 @@ class RoomMessages:
             return pdu.room_id == room_id and pdu.type == event_type and not pdu.is_state
 
         async def send(key: str | None) -> str:
+            await self._check_not_duplicate_annotation(sender, event_type, content)
             p = await self.pipeline.create_event(room_id, sender, event_type, content, txn_key=key, extra=extra)
             return p.pdu.event_id
 
         return await self._send_once(txn_key, matches, send)
+
+    async def _check_not_duplicate_annotation(self, sender: str, event_type: str, content: dict[str, Any]) -> None:
+        """event_annotations.md: a second annotation of an event by the same user with the same
+        type and key (the first not redacted) is refused. A retried transaction never gets here:
+        it answers the first event's ID."""
+        rel = content.get("m.relates_to")
+        if not isinstance(rel, dict) or rel.get("rel_type") != "m.annotation":
+            return
+        target, key = rel.get("event_id"), rel.get("key")
+        if isinstance(target, str) and isinstance(key, str) and await self.events.has_annotation(
+                target, sender, event_type, key):
+            raise MatrixError("You already reacted with this to that event", errcode="M_DUPLICATE_ANNOTATION",
+                              status=400)
 
     async def set_state(self, room_id: str, sender: str, event_type: str, state_key: str,
                         content: dict[str, Any], ts: int | None = None) -> str:

@@ -434,6 +434,14 @@ class EventStore:
             "SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = ?",
             (room_id, membership)) or 0
 
+    async def has_annotation(self, relates_to: str, sender: str, event_type: str, key: str) -> bool:
+        """Whether `sender` already annotated `relates_to` with an unredacted `event_type`
+        event of this key (index events_relates)."""
+        return await self.db.fetchval(
+            "SELECT 1 FROM events WHERE relates_to = ? AND rel_type = 'm.annotation' AND sender = ? AND type = ?"
+            f" AND redacted_by IS NULL AND {_LIVE} AND json_extract(json, '$.content.\"m.relates_to\".key') = ?"
+            " LIMIT 1", (relates_to, sender, event_type, key)) is not None
+
     async def membership_history(self, user_id: str, room_ids: Collection[str]) -> dict[str, list[tuple[int, str]]]:
         """room_id → the user's live membership events there as (stream_pos, membership), oldest
         first (index events_member_history, migration 0190)."""
