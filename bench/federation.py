@@ -11,21 +11,21 @@ moment, so the Hearth column is Hearth's figure and the Synapse column is B's.
   and B's user each send and the time until A's client sees it (outbound: the sending server's
   queue and transaction to A).
 
-The CA and the process handling are the benchmark's own (not the tests'): a bench run needs
-nothing from tests/.
+The throwaway CA is the tests' (`tests/tls_ca.py`, as bench/bridges.py takes their IRC server);
+`synapse_federation_config` is shared the other way: the Synapse interop test uses it.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
-import ipaddress
 import json
 import secrets
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from tests.tls_ca import TestCA
 
 from .client import Api, User, q
 from .scenarios import bounded, percentile
@@ -42,41 +42,6 @@ def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _ca_and_leaf(directory: Path) -> tuple[Path, Path, Path]:
-    """(CA certificate, leaf certificate, leaf key) for localhost and 127.0.0.1."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-
-    def name(cn: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("bench CA")).issuer_name(name("bench CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = directory / "ca.pem", directory / "leaf.pem", directory / "leaf.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
 
 
 class Peer:
@@ -120,23 +85,26 @@ class Peer:
                 self.proc.wait()
 
 
-def synapse_peer(label: str, d: Path, ca: Path, cert: Path, key: Path) -> Peer:
-    d.mkdir(parents=True)
-    client, fed = _port(), _port()
+def synapse_federation_config(d: Path, client_port: int, fed_port: int, ca: Path, cert: Path, key: Path, *,
+                              server_name: str | None = None, rate: int = HIGH, presence: bool = False,
+                              log_level: str = "WARNING") -> dict:
+    """A Synapse on loopback that federates with TLS from a test CA: its homeserver.yaml as a dict
+    (its signing key and log configuration are written into `d`). Named `localhost:<port>` unless
+    told: a Synapse contacting another Synapse refuses an IP-literal name in its blocklist, allow
+    list or not."""
     seed = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    (d / "signing.key").write_text(f"ed25519 a_bench {seed}\n")
+    (d / "signing.key").write_text(f"ed25519 a_test {seed}\n")
     (d / "log.yaml").write_text(json.dumps({
         "version": 1, "formatters": {"f": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
         "handlers": {"c": {"class": "logging.StreamHandler", "formatter": "f"}},
-        "root": {"level": "WARNING", "handlers": ["c"]}, "disable_existing_loggers": False}))
-    high = {"per_second": HIGH, "burst_count": HIGH}
-    server_name = f"localhost:{fed}"  # by name: Synapse refuses IP-literal peers in its blocklist, allow list or not
-    config = {
-        "server_name": server_name, "pid_file": str(d / "pid"),
+        "root": {"level": log_level, "handlers": ["c"]}, "disable_existing_loggers": False}))
+    high = {"per_second": rate, "burst_count": rate}
+    return {
+        "server_name": server_name or f"localhost:{fed_port}", "pid_file": str(d / "pid"),
         "listeners": [
-            {"port": client, "tls": False, "type": "http", "bind_addresses": ["127.0.0.1"],
+            {"port": client_port, "tls": False, "type": "http", "bind_addresses": ["127.0.0.1"],
              "resources": [{"names": ["client"], "compress": False}]},
-            {"port": fed, "tls": True, "type": "http", "bind_addresses": ["127.0.0.1"],
+            {"port": fed_port, "tls": True, "type": "http", "bind_addresses": ["127.0.0.1"],
              "resources": [{"names": ["federation", "keys"], "compress": False}]},
         ],
         "tls_certificate_path": str(cert), "tls_private_key_path": str(key),
@@ -151,13 +119,19 @@ def synapse_peer(label: str, d: Path, ca: Path, cert: Path, key: Path) -> Peer:
         "rc_message": high, "rc_registration": high, "rc_joins": {"local": high, "remote": high},
         "rc_joins_per_room": high, "rc_invites": {"per_room": high, "per_user": high, "per_issuer": high},
         "rc_login": {"address": high, "account": high, "failed_attempts": high},
-        "rc_federation": {"window_size": 1000, "sleep_limit": HIGH, "sleep_delay": 1, "reject_limit": HIGH,
-                          "concurrent": HIGH},
-        "presence": {"enabled": False}, "url_preview_enabled": False, "enable_metrics": False,
+        "rc_federation": {"window_size": 1000, "sleep_limit": rate, "sleep_delay": 1, "reject_limit": rate,
+                          "concurrent": rate},
+        "presence": {"enabled": presence}, "url_preview_enabled": False, "enable_metrics": False,
     }
+
+
+def synapse_peer(label: str, d: Path, ca: Path, cert: Path, key: Path) -> Peer:
+    d.mkdir(parents=True)
+    client, fed = _port(), _port()
+    config = synapse_federation_config(d, client, fed, ca, cert, key)
     (d / "homeserver.yaml").write_text(json.dumps(config))
     return Peer(label, [str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c", str(d / "homeserver.yaml")],
-                server_env(), d / "server.log", client, server_name)
+                server_env(), d / "server.log", client, config["server_name"])
 
 
 def hearth_peer(d: Path, ca: Path, cert: Path, key: Path) -> Peer:
@@ -219,7 +193,9 @@ async def run_federation(args, progress, work: Path) -> dict[str, dict[str, list
         raw[column].setdefault(key, []).append(value)
 
     root = work / "federation"
-    ca, cert, key = _ca_and_leaf(root / "ca")
+    test_ca = TestCA(root / "ca")
+    ca = test_ca.ca_path
+    cert, key = test_ca.issue("localhost", "127.0.0.1")
     a = synapse_peer("synapse A (holds the rooms)", root / "a", ca, cert, key)
     b = synapse_peer("synapse B", root / "b", ca, cert, key)
     h = hearth_peer(root / "hearth", ca, cert, key)

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from appliance.core.protocol.signing import SigningKey, sign_json
+from bench.federation import synapse_federation_config
 from tests.needs import unavailable
 from tests.tls_ca import TestCA
 
@@ -171,38 +172,9 @@ class Pair:
 
     def _synapse(self, d: Path, ca: Path, cert: Path, key: Path) -> Proc:
         d.mkdir(parents=True)
-        seed = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-        (d / "signing.key").write_text(f"ed25519 a_test {seed}\n")
-        (d / "log.yaml").write_text(json.dumps({
-            "version": 1, "formatters": {"f": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-            "handlers": {"c": {"class": "logging.StreamHandler", "formatter": "f"}},
-            "root": {"level": "INFO", "handlers": ["c"]}, "disable_existing_loggers": False}))
-        high = {"per_second": 1000, "burst_count": 1000}
-        config = {
-            "server_name": self.synapse_name, "pid_file": str(d / "pid"),
-            "listeners": [
-                {"port": self.s_port, "tls": False, "type": "http", "bind_addresses": ["127.0.0.1"],
-                 "resources": [{"names": ["client"], "compress": False}]},
-                {"port": self.s_fed, "tls": True, "type": "http", "bind_addresses": ["127.0.0.1"],
-                 "resources": [{"names": ["federation", "keys"], "compress": False}]},
-            ],
-            "tls_certificate_path": str(cert), "tls_private_key_path": str(key),
-            "federation_verify_certificates": True, "federation_custom_ca_list": [str(ca)],
-            "ip_range_whitelist": ["127.0.0.1/8", "::1/128"],
-            "database": {"name": "sqlite3", "args": {"database": str(d / "homeserver.db")}},
-            "log_config": str(d / "log.yaml"), "media_store_path": str(d / "media"),
-            "signing_key_path": str(d / "signing.key"), "report_stats": False,
-            "trusted_key_servers": [], "suppress_key_server_warning": True,
-            "macaroon_secret_key": secrets.token_urlsafe(32), "form_secret": secrets.token_urlsafe(32),
-            "enable_registration": True, "enable_registration_without_verification": True,
-            "rc_message": high, "rc_registration": high, "rc_joins": {"local": high, "remote": high},
-            "rc_joins_per_room": high, "rc_invites": {"per_room": high, "per_user": high, "per_issuer": high},
-            "rc_login": {"address": high, "account": high, "failed_attempts": high},
-            "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1, "reject_limit": 1000,
-                              "concurrent": 1000},
-            "presence": {"enabled": True}, "url_preview_enabled": False, "enable_metrics": False,
-            "caches": {"sync_response_cache_duration": 0},  # a repeated /sync sees what is new
-        }
+        config = synapse_federation_config(d, self.s_port, self.s_fed, ca, cert, key, server_name=self.synapse_name,
+                                           rate=1000, presence=True, log_level="INFO")
+        config["caches"] = {"sync_response_cache_duration": 0}  # a repeated /sync sees what is new
         (d / "homeserver.yaml").write_text(json.dumps(config))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
         return Proc("synapse", [str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c", str(d / "homeserver.yaml")],
