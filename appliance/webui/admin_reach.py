@@ -11,10 +11,9 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from ..core.protocol.errors import MatrixError
-from .forms import form_fields, parse_form
+from .forms import form_data, form_fields, parse_form
 from .pages import current_viewer, flash, hearth, render, see_other, signed_in
-from .reach_forms import (FEDERATION_FIELDS, FIELDS, FederationForm, ReachForm, current_federation_values,
-                          current_values, token_problem)
+from .reach_forms import FIELDS, FederationForm, ReachForm, current_federation_values, current_values, token_problem
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +35,11 @@ def https_address() -> str | None:
 
 
 def _federation_locked() -> tuple[str, ...]:
+    """The form's fields that HEARTH_* variables decide (the two lists are one choice on the form)."""
     svc = hearth().web.server_settings
-    if any(svc.overridden(f) for f in FEDERATION_FIELDS[:2]):
-        return ("federation_peers", "federation_servers", *(("federation_presence",)
-                                                              if svc.overridden("federation_presence") else ()))
-    return ("federation_presence",) if svc.overridden("federation_presence") else ()
+    lists = svc.overridden("federation_allowed_servers") or svc.overridden("federation_denied_servers")
+    return (*(("federation_peers", "federation_servers") if lists else ()),
+            *(("federation_presence",) if svc.overridden("federation_presence") else ()))
 
 
 async def _page(*, fields=None, federation_fields=None, checks=None, status: int = 200) -> Response:
@@ -119,16 +118,15 @@ async def save_federation() -> Response:
     locked = _federation_locked()
     model, errors = parse_form(FederationForm, form, prefix="fed-")
     if model is None:
-        raw = {name: form.get(f"fed-{name}") for name in FederationForm.model_fields}
-        raw["federation_servers"] = (form.get("fed-federation_servers") or "").splitlines()
-        return await _page(federation_fields=form_fields(FederationForm, raw, errors, prefix="fed-", readonly=locked),
-                           status=400)
+        submitted = form_data(FederationForm, form, prefix="fed-")
+        return await _page(federation_fields=form_fields(FederationForm, submitted, errors, prefix="fed-",
+                                                         readonly=locked), status=400)
     current = current_federation_values(h.settings)
     values = model.settings_values()
-    if "federation_servers" in locked:
-        values.pop("federation_allowed_servers"), values.pop("federation_denied_servers")
+    if "federation_servers" in locked:  # what the environment decides is not stored over
+        del values["federation_allowed_servers"], values["federation_denied_servers"]
     if "federation_presence" in locked:
-        values.pop("federation_presence")
+        del values["federation_presence"]
     await h.web.server_settings.store_values(values)
     log.info("%s set the servers Hearth federates with to %s (%s), presence shared: %s",
              (await current_viewer()).user_id, model.federation_peers, ", ".join(model.federation_servers) or "-",

@@ -184,9 +184,6 @@ class FederationForm(BaseModel):
                 "federation_presence": self.federation_presence}
 
 
-FEDERATION_FIELDS = ("federation_allowed_servers", "federation_denied_servers", "federation_presence")
-
-
 def current_federation_values(settings) -> dict[str, Any]:
     allowed, denied = list(settings.federation_allowed_servers), list(settings.federation_denied_servers)
     peers = "allow" if allowed else ("deny" if denied else "all")

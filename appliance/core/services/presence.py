@@ -278,12 +278,8 @@ class PresenceService:
         pdu = persisted.pdu
         if pdu.is_state and pdu.type == "m.room.member":
             return
-        try:
-            if ids.parse_user_id(pdu.sender)[1] != self.server_name:
-                return
-        except ValueError:
-            return
-        self.bump_active(pdu.sender)
+        if self._is_local(pdu.sender):
+            self.bump_active(pdu.sender)
 
     async def _store(self, row: PresenceRow) -> None:
         def job(conn: sqlite3.Connection) -> int:
