@@ -282,6 +282,7 @@ class Household(Scenario):
                         ctx.progress(f"household: {done[0]}/{len(self.plan)} events")
 
         cpu0, written0 = srv.cpu(), srv.written()
+        db0 = _db_counters(srv)
         t0 = time.perf_counter()
         await asyncio.gather(*(person(i) for i in range(PEOPLE)))
         wall = time.perf_counter() - t0
@@ -294,12 +295,16 @@ class Household(Scenario):
             raise RuntimeError(f"{len(arrivals.recipients)} events never reached some desktop") from None
         await asyncio.sleep(1.0)  # background work the day caused lands on disk too
         cpu, written = srv.cpu() - cpu0, srv.written() - written0
+        db1 = _db_counters(srv)
         stop.set()
         await asyncio.gather(*loops, return_exceptions=True)
         await sampler
         final = srv.rss()
         backup_s = await asyncio.to_thread(online_backup, srv, srv.data_dir.parent / f"backup-{rep}")
         events = len(self.plan)
+        if db0 and db1:  # Hearth only: how the writes were grouped (its /_hearth/metrics)
+            ctx.progress(f"household: {(db1['commits'] - db0['commits']) / events:.2f} commits and "
+                         f"{(db1['jobs'] - db0['jobs']) / events:.2f} write jobs per event")
         return {
             "household_events_per_s": events / wall,
             "household_peak_rss_mib": peak / MIB,
@@ -312,6 +317,22 @@ class Household(Scenario):
             "household_media_mib": _tree_size(media_dir(srv)) / MIB,
             "household_backup_s": backup_s,
         }
+
+
+def _db_counters(srv) -> dict[str, float]:
+    """Hearth's database commit and write-job counters, from its metrics (empty for Synapse)."""
+    if not isinstance(srv, HearthServer):
+        return {}
+    import urllib.request
+
+    with urllib.request.urlopen(f"{srv.base_url}/_hearth/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        for key, name in (("commits", "hearth_db_commits_total "), ("jobs", "hearth_db_jobs_total ")):
+            if line.startswith(name):
+                out[key] = float(line.split()[-1])
+    return out
 
 
 def media_dir(srv) -> Path:

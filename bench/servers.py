@@ -229,6 +229,8 @@ class HearthServer(Server):
             "HEARTH_REGISTRATION_RATE_PER_SECOND": str(HIGH),
             "HEARTH_REGISTRATION_RATE_BURST": str(HIGH),
             "HEARTH_MIN_FREE_MB": "1",
+            # Read from loopback without a token: the household scenario counts commits with it.
+            "HEARTH_METRICS_ENABLED": "true",
             # The bridge scenarios (bench/bridges.py): the benchmark's own plugin can be found (it
             # is switched on only by those scenarios), and a long backfill is not cut short.
             "HEARTH_BRIDGE_CALL_TIMEOUT_S": "600",

@@ -90,7 +90,7 @@ class NotificationRetention:
                     room_points = points[room_id] = await self.push.read_points(user_id, room_id)
                 # Read exactly when PushService.unread_counts skips it.
                 if pos <= max(room_points.get("", 0), room_points.get(thread_id or MAIN, 0)):
-                    read.append(pos)
+                    read.append((room_id, pos))
             for i in range(0, len(read), DELETE_CHUNK):
                 deleted += await self.db.write(partial(PushStore.delete_notifications_job, user_nid=user_nid,
                                                        positions=read[i:i + DELETE_CHUNK]), long=True)

@@ -210,9 +210,11 @@ class PushStore:
         return [(r[0], r[1], r[2]) for r in rows]
 
     @staticmethod
-    def delete_notifications_job(conn: sqlite3.Connection, user_nid: int, positions: Iterable[int]) -> int:
-        return conn.executemany("DELETE FROM push_notifs WHERE user_nid = ? AND stream_pos = ?",
-                                [(user_nid, p) for p in positions]).rowcount
+    def delete_notifications_job(conn: sqlite3.Connection, user_nid: int,
+                                 positions: Iterable[tuple[str, int]]) -> int:
+        """Delete a user's notification rows, each given by (room ID, stream position)."""
+        return conn.executemany(f"DELETE FROM push_notifs WHERE user_nid = ? AND room_nid = {_NID} AND stream_pos = ?",
+                                [(user_nid, room_id, p) for room_id, p in positions]).rowcount
 
     # -- pushers ------------------------------------------------------------------------------
 
