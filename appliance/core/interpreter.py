@@ -64,7 +64,12 @@ def tune() -> None:
 
 def freeze_startup_objects() -> None:
     """Once serving: what start-up built lives as long as the process; stop walking it. The
-    collector, paused since the first import, runs again from here on."""
+    collector, paused since the first import, runs again from here on; what the start freed
+    (its garbage, found by this first collection, and the migrations' and imports' buffers) is
+    handed back to the system."""
+    from .memory import release_free_memory
+
     gc.collect()
     gc.freeze()
     gc.enable()
+    release_free_memory()
