@@ -4,7 +4,7 @@ from __future__ import annotations
 from .core import interpreter
 
 if __name__ == "__main__":  # `python -m appliance`, not a test importing this module
-    interpreter.pause_collector()  # until the services are built (core/interpreter.py)
+    interpreter.pause_collector()  # until the start-up is over (core/interpreter.py)
 
 import argparse  # noqa: E402  (these and the rest: after the pause)
 import asyncio

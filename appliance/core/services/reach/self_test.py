@@ -15,7 +15,6 @@ import secrets
 import ssl
 from dataclasses import dataclass
 
-
 from . import lookups
 from .certificates import CertificateService
 from .http01 import Http01Challenges
