@@ -1,7 +1,12 @@
 """`hearth` command line: run the server, and operator commands until the web UI exists."""
 from __future__ import annotations
 
-import argparse
+from .core import interpreter
+
+if __name__ == "__main__":  # `python -m appliance`, not a test importing this module
+    interpreter.pause_collector()  # until the start-up is over (core/interpreter.py)
+
+import argparse  # noqa: E402  (these and the rest: after the pause)
 import asyncio
 import getpass
 import logging
@@ -150,7 +155,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from hypercorn.utils import wrap_app
 
     from .app import create_app
-    from .core import interpreter
     from .lan_discovery import Advertiser
     from .sd_notify import Notifier
 
@@ -212,7 +216,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     @app.before_serving
     async def announce() -> None:  # runs after create_app's hook has built the Hearth
-        # Not now: the collection takes ~20 ms, and the first requests are waiting for us.
+        # Not now: the collection takes ~20 ms, and the first requests are waiting for us. The
+        # collector, paused since the first import, runs again from then on.
         asyncio.get_running_loop().call_later(interpreter.FREEZE_AFTER_S, interpreter.freeze_startup_objects)
         hearth = app.config["HEARTH"]
         pending = await hearth.web.setup.pending()
@@ -408,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command in (None, "run"):
         return cmd_run(settings, args)
+    interpreter.resume_collector()
     if args.command == "create-user":
         return cmd_create_user(settings, args)
     if args.command == "reset-password":

@@ -123,10 +123,8 @@ def create_app(settings: Settings | None = None, *, lazy_routes: bool = True,
 
     @app.before_serving
     async def start() -> None:
-        await serving.build()
-        from .core.memory import release_free_memory
-
-        release_free_memory()  # the start-up's garbage (imports, migrations) is freed: hand it back
+        await serving.build()  # the start-up's freed memory goes back to the system a little later, after
+        # the collector's first run (`hearth run`: core/interpreter.py freeze_startup_objects)
 
     @app.while_serving
     async def background():

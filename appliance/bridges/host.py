@@ -518,8 +518,12 @@ class BridgeHost:
                     log.exception("bridges: reconcile failed")
                 await asyncio.sleep(WATCH_S)
         finally:
-            for name in list(self.runners):
-                await self._stop(name)
+            await self.stop_all()
+
+    async def stop_all(self) -> None:
+        """Stop every running bridge (the end of `run`, or of the server before `run` began)."""
+        for name in list(self.runners):
+            await self._stop(name)
 
     async def portals(self, bridge_id: str) -> list[Any]:
         """A bridge's portals (the admin page lists them)."""

@@ -2,6 +2,7 @@
 for, then built once, with their wiring in place from the start."""
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
@@ -50,6 +51,28 @@ async def test_blocked_room_check_builds_the_admin_service_on_first_join(hs):
     assert hs.hearth.built_admin.built
 
 
+async def test_the_bridge_host_is_built_once_a_bridge_is_switched_on(settings, monkeypatch):
+    """No bridge on: the bridges group's task only reads the stored choice; one switched on (as
+    `hearth bridges enable` stores it) builds the host, whose own loop then runs."""
+    monkeypatch.setattr("appliance.groups.bridges.WATCH_S", 0.02)
+    h = await build_hearth(settings)
+    follow = asyncio.create_task(h.bridges.background[0]())
+    try:
+        await asyncio.sleep(0.1)
+        assert not h.bridges.built_host.built and not follow.done()
+        await h.web.server_settings.store_values({"bridge_echo": {"enabled": True, "settings": {}}})
+        for _ in range(100):
+            if h.bridges.built_host.built:
+                break
+            await asyncio.sleep(0.02)
+        assert h.bridges.built_host.built and type(h.bridges.host).__name__ == "BridgeHost"
+        assert not follow.done()  # the host's loop runs in the same task
+    finally:
+        follow.cancel()
+        await asyncio.gather(follow, return_exceptions=True)
+        await h.close()
+
+
 def test_lazy_groups_are_not_imported_at_start_up():
     import subprocess
 
@@ -61,6 +84,6 @@ def test_lazy_groups_are_not_imported_at_start_up():
             "asyncio.run(main())\n"
             "print(sorted(m for m in sys.modules if m.startswith(('appliance.groups.admin', "
             "'appliance.groups.media', 'appliance.core.services.admin', 'appliance.core.services.media', "
-            "'appliance.core.services.data_export'))))")
+            "'appliance.core.services.data_export', 'appliance.bridges', 'httpx'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

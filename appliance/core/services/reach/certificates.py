@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from ...storage.stores.reach import AcmeAttempt, ReachStore
 from ...storage.stores.server_settings import ServerSettingsStore
 from . import lookups, tls_contexts
 from .http01 import Http01Challenges
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # httpx: imported by the first client made (~10 ms of every start otherwise)
+    import httpx
+
     from .acme_client import AcmeClient
     from .dns_providers import DnsProvider
 
@@ -162,6 +162,8 @@ class CertificateService:
 
     def acme_http(self) -> httpx.AsyncClient:
         if self._acme_http is None:
+            import httpx
+
             bundle = self.settings.acme_ca_bundle
             verify = ssl.create_default_context(cafile=str(bundle)) if bundle else True
             self._acme_http = httpx.AsyncClient(verify=verify, timeout=20.0,
@@ -171,6 +173,8 @@ class CertificateService:
     def http(self) -> httpx.AsyncClient:
         """For DNS providers and the address echo (the system's trust store)."""
         if self._http is None:
+            import httpx
+
             self._http = httpx.AsyncClient(timeout=20.0, headers={"User-Agent": "Hearth"})
         return self._http
 

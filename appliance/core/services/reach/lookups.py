@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:  # imported where a request is made: not at every start
+    import httpx
 
 LOOKUP_TIMEOUT_S = 8.0
 
@@ -74,6 +76,8 @@ async def home_address(http: httpx.AsyncClient, echo_url: str | None) -> str | N
     """The home's internet address as an outside service sees it, or None if unknown."""
     if not echo_url:
         return None
+    import httpx
+
     try:
         r = await http.get(echo_url, timeout=httpx.Timeout(10.0, connect=5.0))
         text = r.text.strip()

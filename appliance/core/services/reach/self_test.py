@@ -15,8 +15,6 @@ import secrets
 import ssl
 from dataclasses import dataclass
 
-import httpx
-
 from . import lookups
 from .certificates import CertificateService
 from .http01 import Http01Challenges
@@ -97,6 +95,8 @@ class SelfTest:
         expected = secrets.token_urlsafe(24)
         self.http01.add(token, expected)
         host = f"[{address}]" if ":" in address else address
+        import httpx  # here, not at start-up: a self-test is rare
+
         try:
             r = await self.certificates.http().get(
                 f"http://{host}:{port}/.well-known/acme-challenge/{token}",
