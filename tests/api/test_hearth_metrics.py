@@ -2,6 +2,8 @@
 the server's work (requests by route, the stream, its consumers, the database, the caches)."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -88,6 +90,12 @@ async def test_figures_follow_the_work(metrics_on, boss):
     assert value(after, "hearth_stream_consumer_lag", consumer="search") == 0
     assert value(after, "hearth_stream_consumer_failures", consumer="search") == 0
     assert value(after, "hearth_cache_weight", cache="events") > 0
+    # the WAL is copied into the database file by the checkpoint thread once the writer is quiet
+    for _ in range(100):
+        if hs.hearth.core.db.checkpoints > 0:
+            break
+        await asyncio.sleep(0.05)
+    assert value(await scrape(hs), "hearth_db_checkpoints_total") >= 1
     assert value(after, "hearth_cache_hits_total", cache="events") + value(after, "hearth_cache_misses_total",
                                                                             cache="events") > 0
     assert value(after, "hearth_db_file_bytes") > 0

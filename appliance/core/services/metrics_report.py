@@ -112,6 +112,8 @@ class MetricsReport:
         return [
             Family("hearth_db_commits_total", "counter", "Write transactions committed.").add(self.db.commits),
             Family("hearth_db_jobs_total", "counter", "Write jobs run (several per transaction).").add(self.db.jobs),
+            Family("hearth_db_checkpoints_total", "counter",
+                   "Write-ahead log checkpoints run by the checkpoint thread.").add(self.db.checkpoints),
             batches, commits,
             gauge("hearth_db_file_bytes", "Size of the database file.", _size(db_path)),
             gauge("hearth_db_wal_bytes", "Size of the database's write-ahead log.", _size(wal)),
