@@ -34,6 +34,8 @@ from ..core.metrics import Family
 from ..core.protocol.appservice import RegistrationError
 from ..core.protocol.errors import MatrixError
 from ..core.protocol.events import Pdu
+from ..core.services import bridge_switches
+from ..core.services.bridge_switches import WATCH_S, setting_key
 from ..core.storage.plugin_tables import PluginTables
 from ..core.stream_consumer import Batch, StreamConsumer
 from . import naming
@@ -45,7 +47,6 @@ from .matrix_side import MatrixSide
 log = logging.getLogger(__name__)
 
 GROUP = "appliance.bridges"
-WATCH_S = 2.0
 START_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
@@ -62,10 +63,6 @@ class NoSettings(BaseModel):
 
 class PluginFailed(RuntimeError):
     """The plugin raised or did not answer in time."""
-
-
-def setting_key(bridge_id: str) -> str:
-    return f"bridge_{bridge_id}"
 
 
 def installed() -> dict[str, Any]:
@@ -435,8 +432,7 @@ class BridgeHost:
         return entry
 
     def is_on(self, bridge_id: str, entry: dict[str, Any]) -> bool:
-        forced = self.forced()
-        return bridge_id in forced if forced is not None else bool(entry.get("enabled"))
+        return bridge_switches.is_on(bridge_id, entry, self.forced())
 
     async def configure(self, bridge: InstalledBridge, *, enabled: bool | None = None,
                         settings: dict[str, Any] | None = None, apply: bool = True) -> dict[str, Any]:
@@ -464,10 +460,8 @@ class BridgeHost:
         out = {}
         for name in installed():
             entry = stored.get(setting_key(name))
-            entry = entry if isinstance(entry, dict) else {}
-            on = name in forced if forced is not None else bool(entry.get("enabled"))
-            if on:
-                out[name] = entry
+            if bridge_switches.is_on(name, entry, forced):
+                out[name] = entry if isinstance(entry, dict) else {}
         return out
 
     async def reconcile(self) -> None:

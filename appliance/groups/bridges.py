@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.services.bridge_switches import WATCH_S, any_on
 from ..core.services.server_settings import ServerSettingsService
 from .accounts import Accounts
 from .core import Background, Core
@@ -24,9 +25,6 @@ from .web import Web
 
 if TYPE_CHECKING:
     from ..bridges.host import BridgeHost
-
-WATCH_S = 2.0  # as often as the host's loop reads the stored choice (bridges/host.py WATCH_S)
-SETTING_PREFIX = "bridge_"  # a bridge's stored entry (bridges/host.py setting_key)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -47,17 +45,10 @@ def build_bridges(core: Core, rooms: Rooms, accounts: Accounts, reading: Reading
     holder: OnFirstUse[BridgeHost] = OnFirstUse(lambda: _build_host(core, rooms, accounts, reading, stored, forced,
                                                                     settings.bridge_call_timeout_s))
 
-    async def switched_on() -> bool:
-        names = forced()
-        if names is not None:
-            return bool(names)
-        return any(key.startswith(SETTING_PREFIX) and isinstance(entry, dict) and entry.get("enabled")
-                   for key, entry in (await stored.stored()).items())
-
     async def follow() -> None:
         """Background task: the host's loop, once there is a host (until then, wait for one)."""
         try:
-            while not holder.built and not await switched_on():
+            while not holder.built and not any_on(await stored.stored(), forced()):
                 await asyncio.sleep(WATCH_S)
         except asyncio.CancelledError:
             if holder.built:  # a page switched a bridge on within the last WATCH_S: stop it too

@@ -163,8 +163,8 @@ class Database:
         self._queue = queue.SimpleQueue()
         self._writer_thread = threading.Thread(target=self._run_writer, name="db-writer", daemon=True)
         self._writer_thread.start()
-        self._stop = threading.Event()
-        self._committed = threading.Event()
+        self._stop.clear()  # a database closed before may be opened again
+        self._committed.clear()
         self._checkpointer = threading.Thread(target=self._run_checkpointer, name="db-checkpoint", daemon=True)
         self._checkpointer.start()
 
